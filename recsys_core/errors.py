@@ -1,0 +1,72 @@
+"""Exceptions raised by the engine.
+
+Every error a user can cause derives from :class:`RecsysError`, so the app and the command line can
+catch one class and show its message; programming errors stay ordinary Python exceptions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RecsysError(Exception):
+    """Base class of every error the engine reports to a user."""
+
+
+class DataError(RecsysError, ValueError):
+    """A data file or table is malformed.
+
+    Attributes
+    ----------
+    path : str or None
+        The file at fault, when there is one.
+    line : int or None
+        1-based line number in that file (header included), when known.
+    column : str or None
+        The column at fault, when known.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None,
+                 column: str | None = None):
+        self.reason = message
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.column = column
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.path is not None:
+            where.append(self.path + (f":{self.line}" if self.line is not None else ""))
+        elif self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        return (", ".join(where) + ": " if where else "") + self.reason
+
+
+class UnknownIdError(RecsysError, KeyError):
+    """A raw user or item id that the dataset does not contain."""
+
+    def __init__(self, kind: str, raw_id, hint: str = ""):
+        self.kind = kind
+        self.raw_id = raw_id
+        super().__init__(f"unknown {kind} id {raw_id!r}" + (f" ({hint})" if hint else ""))
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0]
+
+
+class DownloadError(RecsysError):
+    """A dataset could not be downloaded or failed verification."""
+
+
+class HyperparameterError(RecsysError, ValueError):
+    """A model or pipeline was configured with an invalid value."""
+
+
+class NotFittedError(RecsysError, AttributeError):
+    """A model was used before `fit` was called."""
+
+
+class PersistenceError(RecsysError):
+    """A saved model or run is corrupted, foreign, or would overwrite something."""

@@ -1,0 +1,7 @@
+"""Recommender models sharing the interface of :class:`~recsys_core.models.base.Recommender`.
+
+Importing this package registers every model in ``MODEL_REGISTRY`` by its ``kind``.
+"""
+from .base import MODEL_REGISTRY, ProgressCallback, Recommender, TrainingProgress
+
+__all__ = ["MODEL_REGISTRY", "ProgressCallback", "Recommender", "TrainingProgress"]

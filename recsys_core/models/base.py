@@ -1,0 +1,381 @@
+"""The interface every recommender shares, in the scikit-learn style.
+
+Hyperparameters are the keyword arguments of ``__init__`` and are stored unchanged; ``fit`` learns
+the state in attributes ending in ``_`` and returns ``self``. Users and items are addressed by
+*index* (0..n-1) in the training matrix; :class:`~recsys_core.dataset.Dataset` maps raw ids.
+"""
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..dataset import Dataset
+from ..errors import HyperparameterError, NotFittedError, PersistenceError
+from ..persistence import load_npz, save_npz
+from ..retrieval import top_k
+from ..similarity import similarity_scores
+
+#: Model classes by their ``kind``, filled in by :meth:`Recommender.__init_subclass__`.
+MODEL_REGISTRY: dict[str, type["Recommender"]] = {}
+
+
+@dataclass
+class TrainingProgress:
+    """What a ``fit`` reports after each epoch (or iteration) to its progress callback.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based number of the epoch just finished.
+    n_epochs : int
+        Epochs planned.
+    losses : dict of str -> float
+        Loss components of this epoch (e.g. ``observed``, ``unobserved``, ``regularization``,
+        ``total``), averaged the way the model's docstring says.
+    metrics : dict of str -> float
+        Validation metrics when a validation set was given, else empty.
+    elapsed : float
+        Seconds since ``fit`` started.
+    """
+
+    epoch: int
+    n_epochs: int
+    losses: dict[str, float]
+    metrics: dict[str, float] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+
+#: A progress callback; returning True asks ``fit`` to stop after the current epoch.
+ProgressCallback = Callable[[TrainingProgress], "bool | None"]
+
+
+def as_interaction_matrix(data) -> tuple[sp.csr_matrix, Dataset | None]:
+    """The (n_users, n_items) float32 CSR of a Dataset or of any SciPy sparse matrix / 2-D array."""
+    if isinstance(data, Dataset):
+        return data.ratings, data
+    if sp.issparse(data):
+        m = sp.csr_matrix(data, dtype=np.float32)
+    elif isinstance(data, np.ndarray) and data.ndim == 2:
+        m = sp.csr_matrix(data.astype(np.float32))
+    else:
+        raise TypeError(f"fit expects a Dataset or a sparse user x item matrix, got {type(data).__name__}")
+    m = m.copy()
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m, None
+
+
+def check_param(name: str, value, *, low=None, high=None, low_open=False, integer=False,
+                choices=None):
+    """Raise :class:`HyperparameterError` unless ``value`` fits; returns it for chaining."""
+    if choices is not None:
+        if value not in choices:
+            raise HyperparameterError(f"{name} must be one of {', '.join(map(repr, choices))}, "
+                                      f"got {value!r}")
+        return value
+    if integer and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+        raise HyperparameterError(f"{name} must be an integer, got {value!r}")
+    if not integer and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+        raise HyperparameterError(f"{name} must be a number, got {value!r}")
+    if not np.isfinite(value):
+        raise HyperparameterError(f"{name} must be finite, got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise HyperparameterError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and value > high:
+        raise HyperparameterError(f"{name} must be <= {high}, got {value!r}")
+    return value
+
+
+class Recommender(ABC):
+    """Base class: embeddings in, scores, recommendations, neighbours and persistence out.
+
+    Subclasses implement ``fit`` (setting ``user_embeddings_`` and ``item_embeddings_``, float32
+    arrays of shape (n_users, d) and (n_items, d), and calling :meth:`_start_fit`) and
+    ``fold_in``. Models with biases also set ``user_bias_`` (n_users,), ``item_bias_`` (n_items,)
+    and ``global_mean_`` (float); the default :meth:`score` adds them when present.
+
+    Attributes common to fitted models
+    ----------------------------------
+    n_users_, n_items_ : int
+    seen_ : csr_matrix of float32, shape (n_users, n_items)
+        Binary matrix of the training interactions, used to exclude seen items.
+    history_ : list of dict
+        One entry per epoch: ``epoch``, ``elapsed`` (s), the loss components and validation metrics.
+    dataset_fingerprint_ : str or None
+        Fingerprint of the training Dataset when ``fit`` got one.
+    """
+
+    #: Short name used by the command line, the app and persistence ("wals", "mf", ...).
+    kind: ClassVar[str] = ""
+    #: Whether ``score`` predicts ratings on the data's scale (explicit models) or only ranks.
+    predicts_ratings: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            MODEL_REGISTRY[cls.kind] = cls
+
+    # ------------------------------------------------------------------ hyperparameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self) -> dict:
+        """Hyperparameters as passed to ``__init__``."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> "Recommender":
+        valid = set(self._param_names())
+        for name, value in params.items():
+            if name not in valid:
+                raise HyperparameterError(f"{type(self).__name__} has no hyperparameter {name!r}; "
+                                          f"it has {', '.join(sorted(valid))}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------ fitting helpers
+    @abstractmethod
+    def fit(self, data, *, validation=None, callback: ProgressCallback | None = None) -> "Recommender":
+        """Learn from a Dataset or a sparse (n_users, n_items) matrix; returns ``self``.
+
+        ``validation`` (a Dataset or matrix of held-out interactions in the same index space) adds
+        validation metrics to ``history_``; ``callback`` receives a :class:`TrainingProgress` after
+        every epoch and stops training by returning True.
+        """
+
+    def _start_fit(self, data) -> sp.csr_matrix:
+        """Record the training matrix shape, seen items and fingerprint; return the matrix."""
+        matrix, dataset = as_interaction_matrix(data)
+        if matrix.shape[0] == 0 or matrix.shape[1] == 0 or matrix.nnz == 0:
+            raise HyperparameterError("cannot fit on an empty interaction matrix")
+        self.n_users_, self.n_items_ = matrix.shape
+        seen = matrix.copy()
+        seen.data = np.ones_like(seen.data)
+        self.seen_ = seen
+        self.dataset_fingerprint_ = dataset.fingerprint if dataset is not None else None
+        self.history_ = []
+        self._fit_started = time.perf_counter()
+        return matrix
+
+    def _end_epoch(self, epoch: int, n_epochs: int, losses: dict, validation=None,
+                   callback: ProgressCallback | None = None, validation_k: int = 10) -> bool:
+        """Record an epoch in ``history_``, report it; True when the callback asked to stop."""
+        metrics = {}
+        if validation is not None:
+            from ..metrics import evaluate_model
+
+            metrics = evaluate_model(self, validation, k=validation_k, beyond_accuracy=False)
+        elapsed = time.perf_counter() - self._fit_started
+        losses = {k: float(v) for k, v in losses.items()}
+        self.history_.append({"epoch": epoch, "elapsed": elapsed, **losses,
+                              **{f"val_{k}": float(v) for k, v in metrics.items()}})
+        if callback is not None:
+            return bool(callback(TrainingProgress(epoch, n_epochs, losses, metrics, elapsed)))
+        return False
+
+    def _check_fitted(self):
+        if not hasattr(self, "item_embeddings_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    # ------------------------------------------------------------------ scoring
+    @property
+    def n_factors_(self) -> int:
+        self._check_fitted()
+        return int(self.item_embeddings_.shape[1])
+
+    def _user_index_array(self, users) -> np.ndarray:
+        users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        if users.size and (users.min() < 0 or users.max() >= self.n_users_):
+            bad = users[(users < 0) | (users >= self.n_users_)][0]
+            raise IndexError(f"user index {bad} out of range for {self.n_users_} users")
+        return users
+
+    def score_embeddings(self, user_vectors: np.ndarray, items=None) -> np.ndarray:
+        """Scores of query embeddings (e.g. folded-in users) against items.
+
+        Parameters
+        ----------
+        user_vectors : ndarray, shape (n, d) or (d,)
+        items : array of item indices, optional (all items by default)
+
+        Returns
+        -------
+        ndarray of float32, shape (n, n_items or len(items))
+        """
+        self._check_fitted()
+        item_idx = slice(None) if items is None else np.asarray(items, dtype=np.int64)
+        q = np.atleast_2d(np.asarray(user_vectors, dtype=np.float32))
+        out = q @ self.item_embeddings_[item_idx].T
+        if getattr(self, "item_bias_", None) is not None:
+            out = out + self.item_bias_[item_idx][None, :]
+        if getattr(self, "global_mean_", None) is not None:
+            out = out + np.float32(self.global_mean_)
+        return out.astype(np.float32, copy=False)
+
+    def score(self, users, items=None) -> np.ndarray:
+        """Scores of users (by index) for items (all items by default).
+
+        Returns
+        -------
+        ndarray of float32, shape (len(users), n_items or len(items)). For explicit models these
+        are predicted ratings (not clipped; see :meth:`predict`).
+        """
+        self._check_fitted()
+        users = self._user_index_array(users)
+        out = self.score_embeddings(self.user_embeddings_[users], items)
+        if getattr(self, "user_bias_", None) is not None:
+            out = out + self.user_bias_[users][:, None]
+        return out
+
+    def predict(self, users, items) -> np.ndarray:
+        """Score of each (user, item) pair, float32 of shape (n_pairs,); clipped to the rating
+        scale for explicit models."""
+        self._check_fitted()
+        users = self._user_index_array(users)
+        items = np.asarray(items, dtype=np.int64)
+        u = self.user_embeddings_[users]
+        v = self.item_embeddings_[items]
+        out = np.einsum("ij,ij->i", u, v)
+        if getattr(self, "user_bias_", None) is not None:
+            out = out + self.user_bias_[users]
+        if getattr(self, "item_bias_", None) is not None:
+            out = out + self.item_bias_[items]
+        if getattr(self, "global_mean_", None) is not None:
+            out = out + self.global_mean_
+        scale = getattr(self, "rating_scale_", None)
+        if scale is not None:
+            out = np.clip(out, scale[0], scale[1])
+        return out.astype(np.float32)
+
+    def recommend(self, users, k: int = 10, exclude_seen: bool = True, exclude_items=None,
+                  batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k items for each user (by index), best first.
+
+        Parameters
+        ----------
+        users : int or array of int
+        k : int
+        exclude_seen : bool
+            Leave out the user's training items.
+        exclude_items : array of item indices, optional
+            Left out for every user.
+
+        Returns
+        -------
+        items : ndarray of int64, shape (len(users), k), padded with -1 when too few are allowed
+        scores : ndarray of float32, shape (len(users), k)
+        """
+        self._check_fitted()
+        users = self._user_index_array(users)
+        global_mask = None
+        if exclude_items is not None and len(exclude_items):
+            global_mask = np.zeros(self.n_items_, dtype=bool)
+            global_mask[np.asarray(exclude_items, dtype=np.int64)] = True
+        out_items, out_scores = [], []
+        for start in range(0, len(users), batch_size):
+            batch = users[start:start + batch_size]
+            scores = self.score(batch)
+            if global_mask is not None:
+                scores[:, global_mask] = -np.inf
+            idx, val = top_k(scores, k, self.seen_[batch] if exclude_seen else None)
+            out_items.append(idx)
+            out_scores.append(val)
+        if not out_items:
+            return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+        return np.vstack(out_items), np.vstack(out_scores)
+
+    def similar_items(self, items, k: int = 10, measure: str = "cosine", alpha: float = 0.5
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest items to each given item under a similarity measure, itself excluded.
+
+        Returns
+        -------
+        items : ndarray of int64, shape (len(items), k)
+        scores : ndarray of float32, shape (len(items), k)
+        """
+        self._check_fitted()
+        items = np.atleast_1d(np.asarray(items, dtype=np.int64))
+        scores = similarity_scores(self.item_embeddings_[items], self.item_embeddings_, measure, alpha)
+        scores[np.arange(len(items)), items] = -np.inf
+        return top_k(scores, k)
+
+    @abstractmethod
+    def fold_in(self, items, ratings=None) -> np.ndarray:
+        """Embedding (float32, shape (d,)) of a user absent from training, from (item, rating) pairs.
+
+        Parameters
+        ----------
+        items : array of item indices
+        ratings : array of float, same length, optional (implicit 1.0 when omitted)
+        """
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Learned state split into arrays (by attribute name) and JSON-able values."""
+        arrays, values = {}, {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_"):
+                continue
+            if sp.issparse(value):
+                csr = sp.csr_matrix(value)
+                arrays[f"{name}.data"] = csr.data
+                arrays[f"{name}.indices"] = csr.indices
+                arrays[f"{name}.indptr"] = csr.indptr
+                values[f"{name}.shape"] = list(csr.shape)
+            elif isinstance(value, np.ndarray):
+                arrays[name] = value
+            else:
+                values[name] = value
+        return arrays, values
+
+    def save(self, path: str | Path, *, overwrite: bool = True, extra_metadata: dict | None = None
+             ) -> Path:
+        """Save hyperparameters and learned state to one ``.npz`` file (no pickle), atomically."""
+        self._check_fitted()
+        arrays, values = self._state()
+        meta = {"kind": "model", "model": self.kind, "class": type(self).__name__,
+                "params": self.get_params(), "state": values, **(extra_metadata or {})}
+        return save_npz(path, arrays, meta, overwrite=overwrite)
+
+    @staticmethod
+    def load(path: str | Path) -> "Recommender":
+        """Load any model saved by :meth:`save`; the class comes from the file's metadata."""
+        from . import MODEL_REGISTRY as registry  # importing the package registers every model
+
+        arrays, meta = load_npz(path, expected_kind="model")
+        cls = registry.get(meta.get("model"))
+        if cls is None:
+            raise PersistenceError(f"{path}: unknown model type {meta.get('model')!r}")
+        try:
+            model = cls(**meta.get("params", {}))
+        except TypeError as exc:
+            raise PersistenceError(f"{path}: saved hyperparameters do not fit {cls.__name__} ({exc}); "
+                                   "was it saved by another version?") from None
+        state = dict(meta.get("state", {}))
+        for key in [k for k in state if k.endswith(".shape")]:
+            name = key[: -len(".shape")]
+            shape = tuple(state.pop(key))
+            setattr(model, name, sp.csr_matrix(
+                (arrays.pop(f"{name}.data"), arrays.pop(f"{name}.indices"),
+                 arrays.pop(f"{name}.indptr")), shape=shape))
+        for name, value in {**state, **arrays}.items():
+            setattr(model, name, value)
+        model._after_load()
+        return model
+
+    def _after_load(self):
+        """Hook for models that rebuild derived caches after :meth:`load`."""
