@@ -3,5 +3,8 @@
 Importing this package registers every model in ``MODEL_REGISTRY`` by its ``kind``.
 """
 from .base import MODEL_REGISTRY, ProgressCallback, Recommender, TrainingProgress
+from .content import ContentBased
+from .popularity import Popularity
 
-__all__ = ["MODEL_REGISTRY", "ProgressCallback", "Recommender", "TrainingProgress"]
+__all__ = ["MODEL_REGISTRY", "ProgressCallback", "Recommender", "TrainingProgress", "ContentBased",
+           "Popularity"]

@@ -1,0 +1,112 @@
+"""Popularity baseline: the same list for everyone, ranked by how much items are liked.
+
+The course's reference point for every personalised model: a recommender that beats it has learned
+something about individual users. Two variants:
+
+* ``"count"`` ranks items by the number of users who interacted with them.
+* ``"mean-rating"`` ranks items by a *damped* (Bayesian) mean rating,
+
+  .. math:: s_j = \\frac{\\sum_u r_{uj} + m\\,\\mu}{n_j + m},
+
+  where :math:`n_j` is the item's number of ratings, :math:`\\mu` the global mean rating and
+  :math:`m` the ``damping`` (a prior worth ``m`` ratings at the global mean). Without it an item
+  with a single 5-star rating would top the list; with it that item sits near :math:`\\mu` until
+  enough ratings confirm it.
+
+To share the :class:`~recsys_core.models.base.Recommender` interface the model is a rank-1
+factorisation: items are embedded by their score (d=1) and every user by 1.0, so ``score``,
+``recommend``, ``similar_items``, ``fold_in`` and persistence work unchanged.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import HyperparameterError
+from .base import Recommender, as_interaction_matrix, check_param
+
+VARIANTS = ("count", "mean-rating")
+
+
+class Popularity(Recommender):
+    """Non-personalised baseline ranking items by interaction count or damped mean rating.
+
+    Parameters
+    ----------
+    variant : {"count", "mean-rating"}
+        ``"count"``: score = number of interactions of the item. ``"mean-rating"``: score = the
+        damped mean rating described in the module docstring (explicit ratings only).
+    damping : float >= 0
+        Prior strength :math:`m` of the damped mean, in ratings (mean-rating variant only).
+
+    Attributes
+    ----------
+    item_scores_ : ndarray of float32, shape (n_items,)
+        Interactions per item, or damped mean rating (on the rating scale).
+    item_embeddings_ : ndarray of float32, shape (n_items, 1)
+        ``item_scores_`` as a column.
+    user_embeddings_ : ndarray of float32, shape (n_users, 1)
+        All ones, so a user's score for an item is the item's score.
+    global_rating_mean_ : float or None
+        Mean of all training ratings (mean-rating variant).
+    rating_scale_ : (float, float) or None
+        Rating range of the training data, so ``predict`` clips (mean-rating variant on a
+        Dataset with a rating scale).
+    """
+
+    kind = "popularity"
+
+    def __init__(self, variant: str = "count", damping: float = 10.0):
+        self.variant = variant
+        self.damping = damping
+
+    @property
+    def predicts_ratings(self) -> bool:  # the damped mean is a (non-personalised) rating estimate
+        return self.variant == "mean-rating"
+
+    def fit(self, data, *, validation=None, callback=None) -> "Popularity":
+        """Count interactions (or average ratings) per item.
+
+        Parameters
+        ----------
+        data : Dataset or sparse matrix, shape (n_users, n_items)
+            Ratings for ``"mean-rating"``; any positive values for ``"count"``.
+        validation : Dataset or sparse matrix, optional
+            Held-out interactions; validation metrics go to ``history_``.
+        callback : callable, optional
+            Receives one :class:`~recsys_core.models.base.TrainingProgress` (this model has a
+            single "epoch").
+        """
+        check_param("variant", self.variant, choices=VARIANTS)
+        check_param("damping", self.damping, low=0.0)
+        _, dataset = as_interaction_matrix(data)
+        if self.variant == "mean-rating" and dataset is not None and not dataset.is_explicit:
+            raise HyperparameterError("the mean-rating popularity needs explicit ratings; "
+                                      f"{dataset.name} is implicit (use variant='count')")
+        matrix = self._start_fit(data)
+        counts = np.bincount(matrix.indices, minlength=self.n_items_).astype(np.float64)
+        self.global_rating_mean_ = None
+        self.rating_scale_ = None
+        if self.variant == "count":
+            scores = counts
+        else:
+            sums = np.bincount(matrix.indices, weights=matrix.data, minlength=self.n_items_)
+            mean = float(matrix.data.mean())
+            # An item nobody rated gets the prior (the global mean); with damping 0 it would
+            # divide by zero, so it gets the global mean explicitly.
+            denominator = counts + float(self.damping)
+            scores = np.where(denominator > 0,
+                              (sums + float(self.damping) * mean) / np.maximum(denominator, 1e-12),
+                              mean)
+            self.global_rating_mean_ = mean
+            if dataset is not None and dataset.rating_scale is not None:
+                self.rating_scale_ = [float(dataset.rating_scale[0]), float(dataset.rating_scale[1])]
+        self.item_scores_ = scores.astype(np.float32)
+        self.item_embeddings_ = self.item_scores_[:, None].copy()
+        self.user_embeddings_ = np.ones((self.n_users_, 1), dtype=np.float32)
+        self._end_epoch(1, 1, {}, validation, callback)
+        return self
+
+    def fold_in(self, items, ratings=None) -> np.ndarray:
+        """Every user, known or new, gets the same embedding: ``[1.0]``."""
+        self._check_fitted()
+        return np.ones(1, dtype=np.float32)
