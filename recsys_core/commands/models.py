@@ -1,0 +1,367 @@
+"""Subcommands ``train``, ``recommend``, ``predict`` and ``evaluate``: models from the shell.
+
+``train`` fits any model of :data:`~recsys_core.models.MODEL_REGISTRY` and saves it as a run
+folder (:mod:`recsys_core.runs`); the other three load such a folder and work with the raw user
+and item ids of the dataset it was trained on.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..dataset import Dataset
+from ..errors import DataError, HyperparameterError, PersistenceError
+from ..models import MODEL_REGISTRY, TrainingProgress
+from ..runs import Run, RunStore, load_run
+
+#: Header names accepted for the columns of ``--pairs``, ``--test`` and ``--users`` files
+#: (compared lower-case without "_", "-" and spaces).
+_COLUMN_NAMES = {
+    "user": ("user", "userid", "uid"),
+    "item": ("item", "itemid", "iid", "movie", "movieid"),
+    "rating": ("rating", "score", "value"),
+}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+# ---------------------------------------------------------------------- registration
+def register(subparsers) -> None:
+    kinds = sorted(MODEL_REGISTRY)
+    p = subparsers.add_parser(
+        "train", help="train a model and save it as a run folder",
+        description="Train a model on a dataset and save it as a run folder (model.npz, run.json, "
+                    "ids.npz). Prints progress per epoch and the final losses; with --holdout, "
+                    "also the metrics on the held-out ratings.")
+    p.add_argument("--data", required=True, metavar="PATH",
+                   help="MovieLens folder (100K or latest) or a ratings CSV (user,item[,rating])")
+    p.add_argument("--model", required=True, choices=kinds, metavar="KIND",
+                   help="model kind: " + ", ".join(kinds))
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
+                   help="a hyperparameter (repeatable), typed like the model's default; "
+                        "e.g. --set factors=32 --set regularization=0.1")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder to create (must not exist)")
+    p.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
+                   help="hold out this share of each user's ratings and report metrics on it "
+                        "(default 0: train on everything)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the holdout split (default 0)")
+    p.add_argument("--k", type=int, default=10, help="list length for the holdout metrics (default 10)")
+    p.set_defaults(func=train_command)
+
+    p = subparsers.add_parser(
+        "recommend", help="write top-k recommendations of a run as CSV",
+        description="Write the top-k items for users of a trained run as CSV rows "
+                    "user,item,rank,score (raw ids; each user's training items excluded).")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder written by train")
+    p.add_argument("--k", type=int, default=20, help="items per user (default 20)")
+    p.add_argument("--users", metavar="FILE",
+                   help="file with one raw user id per line (default: every user)")
+    p.add_argument("--output", default="-", metavar="CSV", help="output file (default: stdout)")
+    p.set_defaults(func=recommend_command)
+
+    p = subparsers.add_parser(
+        "predict", help="score (user, item) pairs with a run",
+        description="Write user,item,prediction for each pair of a CSV of user,item: the "
+                    "predicted rating for explicit models, the ranking score otherwise.")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder written by train")
+    p.add_argument("--pairs", required=True, metavar="CSV", help="CSV with user and item columns")
+    p.add_argument("--output", default="-", metavar="CSV", help="output file (default: stdout)")
+    p.set_defaults(func=predict_command)
+
+    p = subparsers.add_parser(
+        "evaluate", help="print ranking (and rating) metrics of a run on test ratings",
+        description="Evaluate a run on held-out ratings (CSV of user,item[,rating]): top-k "
+                    "metrics over the whole catalogue with training items excluded, plus RMSE/MAE "
+                    "for explicit models.")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder written by train")
+    p.add_argument("--test", required=True, metavar="CSV", help="held-out ratings: user,item[,rating]")
+    p.add_argument("--k", type=int, default=10, help="list length (default 10)")
+    p.add_argument("--relevance-threshold", type=float, default=None, metavar="RATING",
+                   help="only test ratings at least this count as relevant (default: all)")
+    p.set_defaults(func=evaluate_command)
+
+
+# ---------------------------------------------------------------------- train
+def parse_settings(model_class, settings: list[str]) -> dict:
+    """``["name=value", ...]`` -> hyperparameters, each typed like the default in ``__init__``.
+
+    Booleans accept true/false/yes/no/on/off/1/0; ``none`` gives None; a parameter whose default
+    is None takes an int, a float or else the text. Raises :class:`HyperparameterError` for an
+    unknown name (listing the valid ones) or a value of the wrong type.
+    """
+    signature = inspect.signature(model_class.__init__)
+    defaults = {name: p.default for name, p in signature.parameters.items()
+                if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    params = {}
+    for setting in settings:
+        name, sep, raw = setting.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not sep or not name:
+            raise HyperparameterError(f"--set expects NAME=VALUE, got {setting!r}")
+        if name not in defaults:
+            raise HyperparameterError(
+                f"{model_class.kind} has no hyperparameter {name!r}; valid names: "
+                + ", ".join(defaults))
+        params[name] = _typed_value(name, raw, defaults[name])
+    return params
+
+
+def _typed_value(name: str, raw: str, default):
+    if raw.lower() in ("none", "null") and not isinstance(default, str):
+        return None
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in _TRUE:
+                return True
+            if raw.lower() in _FALSE:
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, str):
+            return raw
+    except ValueError:
+        raise HyperparameterError(f"--set {name}={raw}: expected a {type(default).__name__} "
+                                  f"like the default {default!r}") from None
+    for convert in (int, float):  # no usable default (None or required): guess the type
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def load_data(path: str | Path) -> Dataset:
+    """A MovieLens folder or a ratings CSV, through :func:`recsys_core.data.load_dataset`."""
+    from .. import data
+
+    if hasattr(data, "load_dataset"):
+        return data.load_dataset(path)
+    path = Path(path)
+    if path.is_dir():
+        return data.load_movielens_100k(path)
+    raise DataError("this version reads MovieLens 100K folders only", path=path)
+
+
+def _print_progress(progress: TrainingProgress) -> None:
+    if progress.n_epochs == 1 and not progress.losses and not progress.metrics:
+        return  # one-shot models (popularity, content): "trained in" says it all
+    parts = [f"{name} {value:.6g}" for name, value in progress.losses.items()]
+    parts += [f"val {name} {value:.4f}" for name, value in progress.metrics.items()]
+    print(f"epoch {progress.epoch}/{progress.n_epochs}  " + "  ".join(parts)
+          + f"  ({progress.elapsed:.2f} s)", flush=True)
+
+
+def _format_metrics(metrics: dict) -> str:
+    width = max((len(name) for name in metrics), default=0)
+    return "\n".join(f"  {name:<{width}}  {value:.4f}" for name, value in metrics.items())
+
+
+def train_command(args) -> int:
+    cls = MODEL_REGISTRY[args.model]
+    params = parse_settings(cls, args.settings)
+    out = Path(args.out)
+    if out.exists():
+        raise PersistenceError(f"{out} exists already; refusing to overwrite it (choose another --out)")
+    if not 0.0 <= args.holdout < 1.0:
+        raise HyperparameterError(f"--holdout must be in [0, 1), got {args.holdout}")
+    dataset = load_data(args.data)
+    print(f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
+          f"{dataset.n_ratings} ratings", flush=True)
+    split, train = None, dataset
+    if args.holdout > 0:
+        from ..split import holdout_split
+
+        split = holdout_split(dataset, args.holdout, args.seed)
+        train = split.train
+        print(f"split: {split.name}: {train.n_ratings} train, {split.test.n_ratings} test ratings",
+              flush=True)
+    model = cls(**params)
+    print(f"training {model!r}", flush=True)
+    model.fit(train, callback=_print_progress)
+    final = {k: v for k, v in (model.history_[-1] if model.history_ else {}).items()
+             if k not in ("epoch", "elapsed") and not k.startswith("val_")}
+    elapsed = model.history_[-1]["elapsed"] if model.history_ else 0.0
+    print(f"trained in {elapsed:.2f} s" + ("; final losses: " + ", ".join(
+        f"{k} {v:.6g}" for k, v in final.items()) if final else ""), flush=True)
+    metrics = {}
+    if split is not None:
+        from ..metrics import evaluate_model
+
+        metrics = evaluate_model(model, split.test, k=args.k)
+        print(f"holdout metrics ({split.test.n_ratings} ratings, k={args.k}):")
+        print(_format_metrics(metrics), flush=True)
+    info = RunStore(out.parent).save(model, dataset, name=out.name, split=split, metrics=metrics,
+                                     exact_name=True)
+    print(f"saved run {info.path}")
+    return 0
+
+
+# ---------------------------------------------------------------------- reading id files
+def _read_columns(path: str | Path, roles: tuple[str, ...], required: tuple[str, ...]):
+    """Read a delimited file and find the columns of ``roles`` (by header, else by position).
+
+    Returns (Table, {role: column name}).
+    """
+    from ..data import read_table
+
+    table = read_table(path, header="auto", header_names=_COLUMN_NAMES,
+                       min_fields=len(required))
+    columns = list(table.frame.columns)
+    found = {}
+    if table.header is not None:
+        for role in roles:
+            for col in columns:
+                if _normalise(col) in _COLUMN_NAMES[role]:
+                    found[role] = col
+                    break
+        missing = [r for r in required if r not in found]
+        if missing:
+            raise DataError(f"no {' or '.join(missing)} column in the header "
+                            f"({', '.join(columns)})", path=path, line=1)
+    else:
+        found = dict(zip(roles, columns))
+    if len(table.frame) == 0:
+        raise DataError("no data lines", path=path)
+    return table, found
+
+
+def _normalise(name: str) -> str:
+    return "".join(ch for ch in str(name).lower() if ch not in " _-")
+
+
+def _indices_of(run: Run, table, column: str, kind: str) -> np.ndarray:
+    """Indices of the raw ids in ``column``; DataError naming the line of the first unknown one."""
+    ids = run.user_ids if kind == "user" else run.item_ids
+    lookup = pd.Series(np.arange(len(ids)), index=[str(x) for x in ids.tolist()])
+    raw = table.frame[column].astype(str)
+    if ids.dtype.kind == "i":  # "007" and "+7" name item 7 like Dataset.user_indices does
+        as_int = pd.to_numeric(raw, errors="coerce")
+        keys = raw.where(as_int.isna(), as_int.astype("Int64").astype(str))
+    else:
+        keys = raw
+    index = keys.map(lookup)
+    unknown = index.isna().to_numpy()
+    if unknown.any():
+        row = int(np.argmax(unknown))
+        table.fail(f"unknown {kind} id '{raw.iloc[row]}' (not in the run's training data; "
+                   f"{int(unknown.sum())} line(s) with unknown {kind} ids)", row, column)
+    return index.to_numpy(dtype=np.int64)
+
+
+def _read_user_file(path: str | Path, run: Run) -> np.ndarray:
+    """User indices from a file with one raw id per line (an optional header line "user")."""
+    from ..data import read_table
+
+    table = read_table(path, sep=",", header="auto", header_names={"user": _COLUMN_NAMES["user"]},
+                       min_fields=1)
+    if len(table.frame) == 0:
+        raise DataError("lists no user ids", path=path)
+    return _indices_of(run, table, table.frame.columns[0], "user")
+
+
+def _write_csv(frame: pd.DataFrame, output: str) -> None:
+    if output == "-":
+        try:
+            frame.to_csv(sys.stdout, index=False, float_format="%.6g")
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. piped into `head`: the reader has all it wanted
+            sys.stdout = open(os.devnull, "w")
+        return
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False, float_format="%.6g")
+    print(f"wrote {len(frame)} rows to {out}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------- recommend
+def _recommend_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
+    """Top-k rows (user, item, rank, score) in raw ids for the given user indices.
+
+    ``args`` carries the parsed command line, so options added to ``recommend`` (re-ranking,
+    filters) can be honoured here.
+    """
+    items, scores = run.model.recommend(users, k, exclude_seen=True)
+    valid = items >= 0
+    rows, ranks = np.nonzero(valid)
+    return pd.DataFrame({
+        "user": run.user_ids[users[rows]],
+        "item": run.item_ids[items[valid]],
+        "rank": ranks + 1,
+        "score": scores[valid],
+    })
+
+
+def recommend_command(args) -> int:
+    if args.k < 1:
+        raise HyperparameterError(f"--k must be >= 1, got {args.k}")
+    run = load_run(args.run)
+    users = (_read_user_file(args.users, run) if args.users
+             else np.arange(len(run.user_ids), dtype=np.int64))
+    _write_csv(_recommend_rows(run, users, args.k, args), args.output)
+    return 0
+
+
+# ---------------------------------------------------------------------- predict
+def predict_command(args) -> int:
+    run = load_run(args.run)
+    table, columns = _read_columns(args.pairs, ("user", "item"), ("user", "item"))
+    users = _indices_of(run, table, columns["user"], "user")
+    items = _indices_of(run, table, columns["item"], "item")
+    predictions = run.model.predict(users, items)
+    _write_csv(pd.DataFrame({"user": table.frame[columns["user"]].to_numpy(),
+                             "item": table.frame[columns["item"]].to_numpy(),
+                             "prediction": predictions}), args.output)
+    return 0
+
+
+# ---------------------------------------------------------------------- evaluate
+def read_test_ratings(run: Run, path: str | Path) -> sp.csr_matrix:
+    """Held-out ratings from a CSV as a CSR in the run's index space (implicit 1.0 without ratings).
+
+    A repeated (user, item) pair keeps its last line.
+    """
+    table, columns = _read_columns(path, ("user", "item", "rating"), ("user", "item"))
+    users = _indices_of(run, table, columns["user"], "user")
+    items = _indices_of(run, table, columns["item"], "item")
+    if "rating" in columns:
+        from ..data import parse_numbers
+
+        values = parse_numbers(table, columns["rating"], "rating").astype(np.float32)
+    else:
+        values = np.ones(len(users), np.float32)
+    n_users, n_items = len(run.user_ids), len(run.item_ids)
+    key = users * n_items + items
+    _, last_reversed = np.unique(key[::-1], return_index=True)
+    keep = len(key) - 1 - last_reversed
+    matrix = sp.csr_matrix((values[keep], (users[keep], items[keep])), shape=(n_users, n_items))
+    matrix.sort_indices()
+    return matrix
+
+
+def evaluate_command(args) -> int:
+    from ..metrics import evaluate_model
+
+    if args.k < 1:
+        raise HyperparameterError(f"--k must be >= 1, got {args.k}")
+    run = load_run(args.run)
+    test = read_test_ratings(run, args.test)
+    overlap = test.multiply(run.model.seen_).nnz
+    metrics = evaluate_model(run.model, test, k=args.k, item_genres=run.item_genres,
+                             relevance_threshold=args.relevance_threshold)
+    users = int(np.count_nonzero(np.diff(test.indptr)))
+    print(f"run {run.info.name} ({run.info.model_kind}) on {Path(args.test).name}: "
+          f"{test.nnz} test ratings, {users} users, k={args.k}")
+    if overlap:
+        print(f"note: {overlap} test pairs are also training pairs; recommendations exclude "
+              "training items, so they can never be hit")
+    print(_format_metrics(metrics))
+    return 0
