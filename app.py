@@ -1,0 +1,51 @@
+"""recsys-studio home page: what the tool is, the chosen dataset at a glance, links to each page.
+
+Run with ``streamlit run app.py``; the other pages live in ``pages/`` (Streamlit's folder-based
+multipage app) and share the dataset choice through the session and the URL.
+"""
+import streamlit as st
+
+from ui import data, page
+
+page.page_header(
+    "recsys-studio",
+    "An interactive companion to the recommendation-systems course: train **embedding models** "
+    "on ratings, look at the learned item and user embeddings in 2D, see how **dot product, "
+    "cosine and Euclidean** similarity rank items differently, and turn the **re-ranking** "
+    "knobs of a serving pipeline while the list updates.",
+)
+
+with page.user_errors():
+    source, dataset = data.select_dataset()
+
+summary = dataset.summary()
+st.subheader(f"Dataset: {dataset.name}")
+cols = st.columns(5)
+cols[0].metric("Users", f"{summary['users']:,}")
+cols[1].metric("Items", f"{summary['items']:,}")
+cols[2].metric("Ratings", f"{summary['ratings']:,}")
+cols[3].metric("Density", f"{summary['density']:.2%}")
+cols[4].metric("Rating scale", summary["rating scale"])
+
+st.subheader("Pages")
+PAGES = [
+    ("pages/1_Data.py", "Data",
+     "choose, download or upload ratings; the long tail of ratings per user and per item."),
+    ("pages/2_Train.py", "Train",
+     "fit matrix factorization (SGD or WALS), SVD, content-based, softmax, two-tower or "
+     "popularity models; watch the loss; evaluate; every model is saved as a run."),
+    ("pages/3_Embeddings.py", "Embeddings",
+     "item and user embeddings of a run in 2D (UMAP, t-SNE, PCA) and the norm vs popularity "
+     "diagnostic."),
+    ("pages/4_Similarity.py", "Similarity",
+     "the same query under dot, cosine, Euclidean and tempered similarity, side by side."),
+    ("pages/5_Recommend.py", "Recommend",
+     "recommendations for a user or for you (fold-in, no retraining), with live re-ranking knobs."),
+    ("pages/6_Compare_runs.py", "Compare runs",
+     "saved runs' hyperparameters and metrics; recommendations of several runs side by side."),
+]
+for path, label, what in PAGES:
+    st.page_link(path, label=f"**{label}** — {what}")
+
+st.caption("The selected dataset, run, user and knobs are kept in the address bar: copy it to "
+           "share the exact view. Source: " + (dataset.source or source))

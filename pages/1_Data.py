@@ -1,0 +1,128 @@
+"""Data page: choose, download or upload a dataset and look at its shape."""
+import numpy as np
+import streamlit as st
+
+from recsys_core.errors import RecsysError
+from ui import charts, data, page, state
+
+page.page_header(
+    "Data",
+    "Collaborative filtering learns only from the **feedback matrix**: which users rated which "
+    "items. Look at how sparse it is and at the **long tail**: a few popular items and very "
+    "active users hold most ratings, which is why popular items get large embeddings and why "
+    "re-ranking for the tail matters later.",
+)
+
+with page.user_errors():
+    source, dataset = data.select_dataset()
+
+with st.expander("Get another dataset: download MovieLens or upload a ratings CSV"):
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Download** (needs the internet; saved under `data/`)")
+        for name in ("ml-100k", "ml-latest-small"):
+            present = name in data.found_datasets()
+            if st.button(f"Download {name}", key=f"download_{name}", disabled=present,
+                         help="already on disk" if present else None):
+                bar = st.progress(0.0, text=f"Downloading {name}…")
+
+                def show(done, total, bar=bar, name=name):
+                    frac = done / total if total else 0.0
+                    bar.progress(min(frac, 1.0),
+                                 text=f"Downloading {name}: {done / 1e6:.1f} MB")
+
+                try:
+                    from recsys_core.download import download_movielens
+
+                    download_movielens(name, data.data_folder(), progress=show)
+                except RecsysError as exc:
+                    st.error(str(exc))
+                else:
+                    state.put("data", name)
+                    st.rerun()
+    with right:
+        st.markdown("**Upload** a ratings CSV (`user,item,rating[,timestamp]`) and optionally "
+                    "an items CSV (`item,title[,year][,genres]` with genres joined by `|`).")
+        ratings_file = st.file_uploader("Ratings CSV", type=["csv", "tsv", "txt"], key="up_ratings")
+        items_file = st.file_uploader("Items CSV (optional)", type=["csv", "tsv", "txt"],
+                                      key="up_items")
+        if ratings_file is not None and st.button("Use this upload", key="use_upload"):
+            key = data.register_upload(ratings_file, items_file)
+            try:
+                data.load_source(key)
+            except RecsysError as exc:
+                data.forget_upload(key)
+                st.error(f"This file cannot be used: {exc}")
+            else:
+                state.put("data", key)
+                st.rerun()
+
+summary = dataset.summary()
+st.subheader(dataset.name)
+cols = st.columns(6)
+cols[0].metric("Users", f"{summary['users']:,}")
+cols[1].metric("Items", f"{summary['items']:,}")
+cols[2].metric("Ratings", f"{summary['ratings']:,}")
+cols[3].metric("Density", f"{summary['density']:.2%}",
+               help="Share of the user x item matrix that is observed.")
+cols[4].metric("Rating scale", summary["rating scale"])
+cols[5].metric("Genres", summary["genres"])
+report = dataset.report.lines()
+if len(report) > 1:
+    st.caption("Loading: " + "; ".join(report))
+
+# ---------------------------------------------------------------- filters
+st.sidebar.markdown("**Filter the charts**")
+genres = state.multiselect("Genres", dataset.genre_names, "genres", container=st.sidebar,
+                           help="Keep ratings of items having any of these genres.")
+occupations = []
+if dataset.users is not None and "occupation" in dataset.users:
+    occupations = state.multiselect("Occupations",
+                                    sorted(dataset.users["occupation"].astype(str).unique()),
+                                    "occupations", container=st.sidebar,
+                                    help="Keep ratings by users with these occupations.")
+keep = np.ones(dataset.n_ratings, dtype=bool)
+if genres:
+    columns = [dataset.genre_names.index(g) for g in genres]
+    item_ok = dataset.item_genres[:, columns].any(axis=1)
+    keep &= item_ok[dataset.ratings.indices]
+if occupations:
+    user_ok = dataset.users["occupation"].astype(str).isin(occupations).to_numpy()
+    keep &= user_ok[dataset.entry_users]
+view = dataset if keep.all() else dataset.select_entries(keep)
+if view.n_ratings == 0:
+    st.warning("No ratings match these filters; clear some of them in the sidebar.")
+    st.stop()
+if view is not dataset:
+    st.info(f"Charts show {view.n_ratings:,} of {dataset.n_ratings:,} ratings "
+            f"({', '.join(genres + occupations)}).")
+
+left, right = st.columns(2)
+with left:
+    st.markdown("**Ratings per item** (sorted; log scale)")
+    item_counts = view.item_popularity
+    st.plotly_chart(charts.long_tail(item_counts[item_counts > 0], "ratings", "item"),
+                    key="chart_items")
+with right:
+    st.markdown("**Ratings per user** (sorted; log scale)")
+    user_counts = view.user_activity
+    st.plotly_chart(charts.long_tail(user_counts[user_counts > 0], "ratings", "user"),
+                    key="chart_users")
+left, right = st.columns(2)
+with left:
+    if view.is_explicit:
+        st.markdown("**Rating distribution**")
+        st.plotly_chart(charts.rating_distribution(view.ratings.data), key="chart_ratings")
+    else:
+        st.markdown("Implicit feedback: every interaction counts as 1, there is no rating "
+                    "distribution.")
+with right:
+    if dataset.genre_names:
+        st.markdown("**Genres**: items and ratings per genre")
+        st.plotly_chart(charts.genre_counts(dataset.item_genres, dataset.genre_names, view.ratings),
+                        key="chart_genres")
+
+st.markdown("**Most rated items**")
+top = np.argsort(-view.item_popularity, kind="stable")[:20]
+st.dataframe(dataset.items.iloc[top][["title", "year", "genres"]].assign(
+    ratings=view.item_popularity[top]), hide_index=True)

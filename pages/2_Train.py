@@ -1,0 +1,147 @@
+"""Train page: pick a model and its hyperparameters, train with live loss, evaluate, save a run."""
+import time
+
+import pandas as pd
+import streamlit as st
+
+from recsys_core.errors import HyperparameterError, RecsysError
+from recsys_core.metrics import evaluate_model
+from recsys_core.models import MODEL_REGISTRY
+from recsys_core.runs import run_cache_key
+from ui import data, page, runs, splits, state
+from ui.params import hyperparameter_widgets
+from ui.training import TrainingJob, loss_figure, progress_history
+
+page.page_header(
+    "Train",
+    "Matrix factorization learns a user embedding U and an item embedding V so that U Vᵀ "
+    "approximates the feedback matrix. **SGD** minimises the objective by gradient steps; "
+    "**WALS** alternates exact least-squares solves and usually converges in a few sweeps. Watch "
+    "each loss term: without the unobserved term (or gravity) a model has no negatives and "
+    "**folds** unrelated items together; **regularization** keeps rare items' norms small.",
+)
+JOB = "train_job"
+
+with page.user_errors():
+    source, dataset = data.select_dataset()
+
+# ---------------------------------------------------------------- model and settings
+order = ["wals", "mf", "svd", "ease", "content", "popularity", "softmax", "two-tower"]
+kinds = sorted(MODEL_REGISTRY, key=lambda k: (order.index(k) if k in order else len(order), k))
+kind = state.selectbox("Model", kinds, "model", "wals" if "wals" in kinds else kinds[0],
+                       format_func=lambda k: f"{k} — {MODEL_REGISTRY[k].__name__}")
+model_cls = MODEL_REGISTRY[kind]
+summary_line = (model_cls.__doc__ or "").strip().splitlines()[0] if model_cls.__doc__ else ""
+st.caption(summary_line)
+
+with st.expander("Hyperparameters", expanded=True):
+    with page.user_errors():
+        params = hyperparameter_widgets(model_cls, key_prefix=f"hp_{kind}_")
+
+left, mid, right = st.columns([2, 2, 1])
+with left:
+    split_params = splits.select_split(dataset)
+with mid:
+    run_name = st.text_input("Run name (optional)", key="run_name",
+                             help="Letters, digits, '.', '_' and '-'. Defaults to the model and "
+                                  "the time; an existing name gets -2, -3, ...")
+with right:
+    reuse = st.checkbox("Reuse identical run", value=True, key="reuse",
+                        help="Training with exactly the settings of a saved run loads that run "
+                             "instead of recomputing.")
+    train_clicked = st.button("Train", type="primary", key="train",
+                              disabled=JOB in st.session_state)
+
+
+def start_training():
+    """Build the model, or reuse a saved run with the same settings; starts the job."""
+    with page.user_errors():
+        try:
+            model = model_cls(**params)
+        except TypeError as exc:
+            raise HyperparameterError(str(exc)) from None
+        split = splits.cached_split(source, dataset, split_params)
+        key = run_cache_key(kind, model.get_params(), dataset.fingerprint, split.params)
+        existing = runs.store().find(key) if reuse else None
+        if existing is not None:
+            state.put("run", existing.name)
+            st.success(f"These settings were trained before: reusing run **{existing.name}**.")
+            return
+        st.session_state[JOB] = TrainingJob(model, split.train, {
+            "source": source, "split_params": split_params, "name": run_name.strip() or None,
+            "kind": kind}).start()
+
+
+if train_clicked:
+    start_training()
+
+# ---------------------------------------------------------------- a job in progress
+job: TrainingJob | None = st.session_state.get(JOB)
+if job is not None:
+    st.subheader(f"Training {job.settings['kind']}")
+    stop_col, bar_col = st.columns([1, 5])
+    if stop_col.button("Stop", key="stop"):
+        job.stop_requested.set()
+    bar = bar_col.progress(0.0, text="starting…")
+    chart = st.empty()
+    drawn = -1
+    while True:
+        finished = job.finished.wait(0.25)
+        n = len(job.progress)
+        if n:
+            last = job.progress[-1]
+            bar.progress(job.fraction, text=f"epoch {last.epoch}/{last.n_epochs} · "
+                                            f"{last.elapsed:.1f} s")
+        if n != drawn:
+            fig = loss_figure(progress_history(job.progress))
+            if fig is not None:
+                chart.plotly_chart(fig, key=f"live_loss_{n}")
+            drawn = n
+        if finished:
+            break
+    del st.session_state[JOB]
+    if job.error is not None:
+        if isinstance(job.error, RecsysError):
+            st.error(f"Training failed: {job.error}")
+            st.stop()
+        raise job.error
+    with st.spinner("Evaluating on the test split and saving the run…"):
+        split = splits.cached_split(job.settings["source"], dataset, job.settings["split_params"])
+        with page.user_errors():
+            metrics = evaluate_model(job.model, split.test, k=10)
+            info = runs.store().save(job.model, dataset, name=job.settings["name"], split=split,
+                                     metrics=metrics)
+    state.put("run", info.name)
+    stopped = " (stopped early)" if job.stopped_early else ""
+    st.success(f"Saved run **{info.name}**{stopped}.")
+
+# ---------------------------------------------------------------- saved runs
+st.subheader("Runs on this dataset")
+infos = runs.runs_for(dataset)
+if not infos:
+    st.info("No run yet: choose a model and press Train.")
+    st.stop()
+by_name = {i.name: i for i in infos}
+name = state.selectbox("Inspect run", list(by_name), "run", infos[0].name, format_func=
+                       lambda n: runs.label(by_name[n]))
+info = by_name[name]
+left, right = st.columns([3, 2])
+with left:
+    fig = loss_figure(info.history, title=f"Loss per epoch: {info.name}")
+    if fig is not None:
+        st.plotly_chart(fig, key="run_loss")
+    else:
+        st.caption("This model has no iterative training (closed form or counting).")
+with right:
+    st.markdown("**Evaluation** on the test split" +
+                (f" ({info.split['params']})" if info.split else ""))
+    metrics = pd.DataFrame({"metric": list(info.metrics), "value": list(info.metrics.values())})
+    st.dataframe(metrics, hide_index=True, key="run_metrics",
+                 column_config={"value": st.column_config.NumberColumn(format="%.4f")})
+    st.markdown("**Hyperparameters**")
+    st.json(info.params, expanded=False)
+    if st.button(f"Delete run {info.name}", key="delete_run"):
+        with page.user_errors():
+            runs.store().delete(info.name)
+        state.put("run", "")
+        st.rerun()

@@ -1,0 +1,92 @@
+"""How the similarity measures disagree for one query: the course's dot-vs-cosine lesson as data.
+
+The dashboard's Similarity page draws these numbers; they are plain functions of embeddings so
+they can be tested on the course's hand-made examples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from .models.base import check_param
+from .retrieval import top_k
+from .similarity import MEASURES, similarity_scores
+
+
+@dataclass(frozen=True)
+class MeasureComparison:
+    """Top-k lists of one query under several measures, and how much they agree.
+
+    Attributes
+    ----------
+    measures : tuple of str
+    top_items : dict measure -> ndarray of int64, shape (k,), best first (-1 padding)
+    top_scores : dict measure -> ndarray of float32, shape (k,)
+    overlap : dict (measure_a, measure_b) -> float
+        Share of the k slots the two lists have in common, |A ∩ B| / k, in [0, 1].
+    rank_correlation : dict (measure_a, measure_b) -> float
+        Spearman correlation of the two measures' scores over every allowed item.
+    only_in : dict measure -> ndarray of int64
+        Items in this measure's top-k and in no other measure's top-k.
+    """
+
+    measures: tuple[str, ...]
+    top_items: dict
+    top_scores: dict
+    overlap: dict
+    rank_correlation: dict
+    only_in: dict
+
+
+def compare_measures(query: np.ndarray, item_embeddings: np.ndarray, k: int = 10, *,
+                     measures=MEASURES, alpha: float = 0.5, exclude=None) -> MeasureComparison:
+    """Rank every item for one query embedding under each measure and compare the lists.
+
+    Parameters
+    ----------
+    query : ndarray, shape (d,)
+    item_embeddings : ndarray, shape (n_items, d)
+    k : int
+    measures : sequence of names from :data:`recsys_core.similarity.MEASURES`
+    alpha : float in [0, 1], exponent of the tempered measure
+    exclude : bool ndarray of shape (n_items,) or array of item indices, optional
+        Items never listed (the query item itself, a user's seen items).
+    """
+    check_param("k", k, low=1, integer=True)
+    measures = tuple(measures)
+    for m in measures:
+        check_param("measure", m, choices=MEASURES)
+    n_items = item_embeddings.shape[0]
+    mask = np.zeros(n_items, dtype=bool)
+    if exclude is not None:
+        exclude = np.asarray(exclude)
+        if exclude.dtype == bool:
+            mask |= exclude
+        else:
+            mask[exclude.astype(np.int64)] = True
+    scores = {m: similarity_scores(query, item_embeddings, m, alpha)[0] for m in measures}
+    top_items, top_scores = {}, {}
+    for m in measures:
+        idx, val = top_k(scores[m], k, mask[None, :])
+        top_items[m], top_scores[m] = idx[0], val[0]
+    allowed = ~mask
+    overlap, corr = {}, {}
+    for a, b in combinations(measures, 2):
+        sa = set(top_items[a][top_items[a] >= 0].tolist())
+        sb = set(top_items[b][top_items[b] >= 0].tolist())
+        overlap[(a, b)] = len(sa & sb) / k
+        xa, xb = scores[a][allowed], scores[b][allowed]
+        corr[(a, b)] = (float(spearmanr(xa, xb).statistic)
+                        if len(xa) > 2 and np.ptp(xa) > 0 and np.ptp(xb) > 0 else float("nan"))
+    only_in = {}
+    for m in measures:
+        others = set()
+        for o in measures:
+            if o != m:
+                others |= set(top_items[o].tolist())
+        only_in[m] = np.array([i for i in top_items[m].tolist() if i >= 0 and i not in others],
+                              dtype=np.int64)
+    return MeasureComparison(measures, top_items, top_scores, overlap, corr, only_in)

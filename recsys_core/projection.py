@@ -1,0 +1,115 @@
+"""Two-dimensional maps of embeddings, and the course's norm-versus-popularity diagnostic.
+
+``project`` turns (n, d) embeddings into (n, 2) coordinates with UMAP (neighbourhoods kept, the
+default), t-SNE (local clusters, slower) or PCA (the linear view, instant). The app shows the PCA
+map at once while UMAP compiles (numba compiles UMAP's kernels on the first call in a process).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from .errors import HyperparameterError
+from .models.base import check_param
+
+PROJECTION_METHODS = ("umap", "tsne", "pca")
+
+
+def project(embeddings: np.ndarray, method: str = "umap", *, n_neighbors: int = 15,
+            min_dist: float = 0.1, perplexity: float = 30.0, metric: str = "euclidean",
+            random_state: int = 0) -> np.ndarray:
+    """Coordinates in 2D of each embedding row.
+
+    Parameters
+    ----------
+    embeddings : ndarray, shape (n, d)
+    method : {"umap", "tsne", "pca"}
+    n_neighbors, min_dist : UMAP's neighbourhood size (clipped to n - 1) and packing distance.
+    perplexity : t-SNE's effective number of neighbours (clipped below n).
+    metric : {"euclidean", "cosine"}
+        Distance UMAP and t-SNE preserve; cosine ignores the norms (PCA is always linear).
+    random_state : int
+        Fixes the layout so the same run and settings give the same map.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 2). Fewer than 3 rows are placed on a line (no method is
+    meaningful there); a PCA of rank < 2 gets a zero second coordinate.
+    """
+    check_param("method", method, choices=PROJECTION_METHODS)
+    check_param("metric", metric, choices=("euclidean", "cosine"))
+    x = np.asarray(embeddings, dtype=np.float32)
+    if x.ndim != 2:
+        raise HyperparameterError(f"embeddings must be a 2-D array, got shape {x.shape}")
+    n = x.shape[0]
+    if n == 0:
+        return np.zeros((0, 2), np.float32)
+    if not np.all(np.isfinite(x)):
+        raise HyperparameterError("embeddings contain NaN or infinite values")
+    if n < 3:
+        return np.column_stack([np.arange(n, dtype=np.float32), np.zeros(n, np.float32)])
+    if method == "pca":
+        return _pca(x)
+    if method == "tsne":
+        check_param("perplexity", perplexity, low=0, low_open=True)
+        from sklearn.manifold import TSNE
+
+        tsne = TSNE(n_components=2, perplexity=float(min(perplexity, (n - 1) / 3)),
+                    metric=metric, init="pca", random_state=random_state)
+        return tsne.fit_transform(x).astype(np.float32)
+    check_param("n_neighbors", n_neighbors, low=2, integer=True)
+    check_param("min_dist", min_dist, low=0.0, high=1.0)
+    import umap  # imported lazily: the first import compiles with numba (~20 s)
+
+    reducer = umap.UMAP(n_components=2, n_neighbors=int(min(n_neighbors, n - 1)),
+                        min_dist=float(min_dist), metric=metric, random_state=random_state,
+                        init="spectral" if n > n_neighbors + 1 else "random")
+    return reducer.fit_transform(x).astype(np.float32)
+
+
+def _pca(x: np.ndarray) -> np.ndarray:
+    """First two principal components via an SVD of the centred data (signs fixed)."""
+    centred = x - x.mean(axis=0, keepdims=True)
+    u, s, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
+    coords = np.zeros((x.shape[0], 2))
+    r = min(2, len(s))
+    coords[:, :r] = u[:, :r] * s[:r]
+    # Deterministic orientation: the largest-magnitude loading of each axis is positive.
+    for j in range(r):
+        if vt[j, np.argmax(np.abs(vt[j]))] < 0:
+            coords[:, j] = -coords[:, j]
+    return coords.astype(np.float32)
+
+
+def embedding_norms(embeddings: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, float32 of shape (n,)."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    return np.sqrt(np.einsum("ij,ij->i", x, x)).astype(np.float32)
+
+
+def norm_vs_popularity(embeddings: np.ndarray, counts: np.ndarray) -> dict:
+    """The course's diagnostic: do frequently rated items get larger embeddings?
+
+    A large norm makes an item win under the dot product for many queries, so when norm tracks
+    popularity, dot-product retrieval favours popular items (cosine removes the effect).
+
+    Parameters
+    ----------
+    embeddings : ndarray, shape (n, d)
+    counts : ndarray, shape (n,)
+        Number of ratings of each row's item (or user).
+
+    Returns
+    -------
+    dict with ``norm`` (n,), ``count`` (n,), ``spearman`` (rank correlation of the two, NaN when
+    either is constant) and ``slope`` (least-squares slope of norm on log(1 + count)).
+    """
+    norms = embedding_norms(embeddings)
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.shape != norms.shape:
+        raise HyperparameterError(f"counts have shape {counts.shape}, embeddings {norms.shape[0]} rows")
+    rho, slope = float("nan"), float("nan")
+    if len(norms) > 2 and np.ptp(norms) > 0 and np.ptp(counts) > 0:
+        rho = float(spearmanr(norms, counts).statistic)
+        slope = float(np.polyfit(np.log1p(counts), norms.astype(np.float64), 1)[0])
+    return {"norm": norms, "count": counts, "spearman": rho, "slope": slope}

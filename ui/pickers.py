@@ -1,0 +1,59 @@
+"""Choosing a user or an item: synced selectors and title search."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from recsys_core.dataset import Dataset
+
+from . import state
+
+
+def _id_parser(ids: np.ndarray):
+    return (lambda s: int(s)) if ids.dtype.kind in "iu" else str
+
+
+def select_user(dataset: Dataset, key: str = "user", *, container=st, label: str = "User"
+                ) -> int:
+    """A user picked by raw id (kept in the URL); returns the user's index."""
+    ids = dataset.user_ids.tolist()
+    activity = dataset.user_activity
+    raw = state.selectbox(label, ids, key, ids[0], parse=_id_parser(dataset.user_ids),
+                          container=container,
+                          format_func=lambda u: f"{u} ({activity[dataset.user_index[u]]} ratings)")
+    return dataset.user_index[raw]
+
+
+def search_titles(dataset: Dataset, text: str, limit: int = 50) -> np.ndarray:
+    """Indices of items whose title contains ``text`` (case-insensitive), most rated first."""
+    text = text.strip()
+    if not text:
+        return np.zeros(0, np.int64)
+    titles = dataset.items["title"].astype(str)
+    hits = np.flatnonzero(titles.str.contains(text, case=False, regex=False).to_numpy())
+    order = np.argsort(-dataset.item_popularity[hits], kind="stable")
+    return hits[order][:limit].astype(np.int64)
+
+
+def search_item(dataset: Dataset, key: str = "item", *, container=st,
+                label: str = "Search a title") -> int | None:
+    """A title search box plus the matching items; returns the chosen item's index or None.
+
+    The search text is kept in the URL (``<key>_q``) and the chosen item by raw id.
+    """
+    default = dataset.titles([int(np.argmax(dataset.item_popularity))])[0].split(" (")[0]
+    text = state.get(f"{key}_q", default)
+    wkey = f"_w_{key}_q"
+    if wkey not in st.session_state:
+        st.session_state[wkey] = text
+    text = container.text_input(label, key=wkey, help="Part of a title, any case.")
+    state.put_quiet(f"{key}_q", text)
+    hits = search_titles(dataset, text)
+    if len(hits) == 0:
+        container.error(f"No title contains {text!r}; try a shorter part of the title.")
+        return None
+    ids = dataset.item_ids[hits].tolist()
+    raw = state.selectbox("Matching titles", ids, key, ids[0],
+                          parse=_id_parser(dataset.item_ids), container=container,
+                          format_func=lambda i: dataset.titles([dataset.item_index[i]])[0])
+    return dataset.item_index[raw]

@@ -1,0 +1,63 @@
+"""Saved runs for the pages: the store, cached loading, and the sidebar run picker.
+
+Loaded runs are shared by every session through ``st.cache_resource``; pages only read from the
+model (score, recommend, fold_in return new arrays), so one session never changes another's view.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from recsys_core.dataset import Dataset
+from recsys_core.runs import Run, RunInfo, RunStore
+
+from . import state
+from .data import data_folder
+
+RUNS_DIR_ENV = "RECSYS_RUNS_DIR"
+
+
+def store() -> RunStore:
+    """The run store: ``$RECSYS_RUNS_DIR`` when set (tests use a temporary one), else data/runs."""
+    return RunStore(os.environ.get(RUNS_DIR_ENV) or data_folder() / "runs")
+
+
+@st.cache_resource(show_spinner="Loading the run…", max_entries=16)
+def _load(root: str, name: str, created: str) -> Run:
+    """A run by name; ``created`` keys the cache so a deleted-and-recreated name reloads."""
+    return RunStore(root).load(name)
+
+
+def load(info: RunInfo) -> Run:
+    """The loaded run of ``info`` (PersistenceError for a corrupted or old-format run)."""
+    return _load(str(Path(info.path).parent), info.name, info.created)
+
+
+def runs_for(dataset: Dataset) -> list[RunInfo]:
+    """Saved runs trained on this dataset (same fingerprint), newest first."""
+    return [info for info in store().list()
+            if info.dataset.get("fingerprint") == dataset.fingerprint]
+
+
+def label(info: RunInfo) -> str:
+    metric = next((f"{k}={v:.3f}" for k, v in info.metrics.items() if k.startswith("ndcg@")), "")
+    return f"{info.name} ({info.model_kind}{', ' + metric if metric else ''})"
+
+
+def select_run(dataset: Dataset, key: str = "run", *, container=None, label_text: str = "Run",
+               needs_embeddings: bool = True) -> Run | None:
+    """Sidebar picker of this dataset's runs; None (with a hint) when there is none yet."""
+    container = container or st.sidebar
+    infos = runs_for(dataset)
+    if needs_embeddings:
+        infos = [i for i in infos if i.model_kind != "popularity"]
+    if not infos:
+        st.info("No trained run for this dataset yet: train one on the Train page.")
+        st.page_link("pages/2_Train.py", label="Go to Train")
+        st.stop()
+    by_name = {i.name: i for i in infos}
+    name = state.selectbox(label_text, list(by_name), key, infos[0].name,
+                           format_func=lambda n: label(by_name[n]), container=container)
+    return load(by_name[name])

@@ -1,0 +1,39 @@
+"""The train/test split a run is evaluated on: chosen on the Train page, cached per dataset."""
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from recsys_core.dataset import Dataset
+from recsys_core.split import Split, make_split
+
+from . import state
+
+SPLITS = {
+    "holdout": ("Random 20% of each user's ratings (seed 0)",
+                {"method": "holdout", "test_fraction": 0.2, "seed": 0}),
+    "last": ("Each user's most recent rating", {"method": "leave_last_k_out", "k": 1}),
+}
+
+
+def select_split(dataset: Dataset) -> dict:
+    """A split choice (kept in the URL as ``split``); returns its parameters."""
+    options = dict(SPLITS)
+    for fold in sorted(dataset.folds):
+        options[fold] = (f"MovieLens predefined fold {fold}", {"method": "predefined", "fold": fold})
+    choice = state.selectbox("Test split", list(options), "split", "holdout",
+                             format_func=lambda c: options[c][0],
+                             help="Held-out ratings the run is evaluated on; the model never "
+                                  "sees them while training.")
+    return dict(options[choice][1])
+
+
+@st.cache_resource(show_spinner="Splitting the data…", max_entries=8)
+def _split(source: str, fingerprint: str, params_json: str, _dataset: Dataset) -> Split:
+    return make_split(_dataset, json.loads(params_json))
+
+
+def cached_split(source: str, dataset: Dataset, params: dict) -> Split:
+    """The split of ``dataset`` with ``params``, computed once per process."""
+    return _split(source, dataset.fingerprint, json.dumps(params, sort_keys=True), dataset)

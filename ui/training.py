@@ -1,0 +1,83 @@
+"""Training a model in a background thread so the page can draw progress and stop it.
+
+The job lives in the session. The page polls it (redrawing the bar and the loss curve); a click on
+"Stop" reruns the page, which sets the job's stop flag; the model's progress callback returns True
+and ``fit`` ends after the current epoch. The thread never calls Streamlit.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import pandas as pd
+import plotly.express as px
+
+from recsys_core.models.base import Recommender, TrainingProgress
+
+
+@dataclass
+class TrainingJob:
+    """One fit in progress.
+
+    Attributes
+    ----------
+    model : Recommender (being fitted; owned by the job until ``done``)
+    train : Dataset the model is fitted on
+    settings : dict with what saving the run needs afterwards (dataset key, split, name, ...)
+    progress : list of TrainingProgress, appended by the training thread
+    error : Exception raised by ``fit``, if any
+    """
+
+    model: Recommender
+    train: object
+    settings: dict
+    progress: list = field(default_factory=list)
+    error: BaseException | None = None
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    stopped_early: bool = False
+
+    def start(self) -> "TrainingJob":
+        threading.Thread(target=self._run, name="recsys-train", daemon=True).start()
+        return self
+
+    def _run(self):
+        try:
+            self.model.fit(self.train, callback=self._callback)
+        except BaseException as exc:  # reported to the page, which shows RecsysError messages
+            self.error = exc
+        finally:
+            self.finished.set()
+
+    def _callback(self, progress: TrainingProgress) -> bool:
+        self.progress.append(progress)
+        if self.stop_requested.is_set():
+            self.stopped_early = progress.epoch < progress.n_epochs
+            return True
+        return False
+
+    @property
+    def fraction(self) -> float:
+        if not self.progress:
+            return 0.0
+        last = self.progress[-1]
+        return min(1.0, last.epoch / max(1, last.n_epochs))
+
+
+def loss_figure(history: list[dict], title: str = ""):
+    """Each loss component per epoch (log scale when all positive); None when nothing to draw."""
+    rows = [{"epoch": h["epoch"], "component": k, "value": v} for h in history
+            for k, v in h.items()
+            if k not in ("epoch", "elapsed") and not k.startswith("val_") and v is not None]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    positive = bool((frame["value"] > 0).all())
+    fig = px.line(frame, x="epoch", y="value", color="component", markers=True, log_y=positive,
+                  title=title or None)
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    return fig
+
+
+def progress_history(progress: list[TrainingProgress]) -> list[dict]:
+    return [{"epoch": p.epoch, **p.losses} for p in progress]
