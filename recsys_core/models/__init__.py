@@ -4,7 +4,9 @@ Importing this package registers every model in ``MODEL_REGISTRY`` by its ``kind
 """
 from .base import MODEL_REGISTRY, ProgressCallback, Recommender, TrainingProgress
 from .content import ContentBased
+from .ease import EASE
 from .popularity import Popularity
+from .wals import WALS
 
 __all__ = ["MODEL_REGISTRY", "ProgressCallback", "Recommender", "TrainingProgress", "ContentBased",
-           "Popularity"]
+           "Popularity", "WALS", "EASE"]

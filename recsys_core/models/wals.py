@@ -1,0 +1,397 @@
+"""Weighted alternating least squares (WALS, the iALS family), with cold start and side features.
+
+Objective, for user factors X (n_users, d) and item factors Y (n_items, d):
+
+    L = sum_{(u,i) observed}   w_ui (1 - x_u . y_i)^2                       "observed"
+      + w0 sum_{(u,i) unobserved} (x_u . y_i)^2                             "unobserved"
+      + sum_u lambda_u ||x_u||^2 + sum_i lambda_i ||y_i||^2                 "regularization"
+
+- Every observed pair is a positive preference (target 1) whose *confidence* grows with its value
+  r_ui (a rating, a play count, or 1 for implicit data): ``confidence="linear"`` gives
+  c = 1 + alpha r, ``"log"`` gives c = 1 + alpha log(1 + r / confidence_epsilon), ``"binary"``
+  gives c = 1 + alpha whatever the value.
+- The course's *frequency weighting* of observed pairs multiplies c by
+  (n_u / mean n_u)^-user_frequency_exponent (n_i / mean n_i)^-item_frequency_exponent, where n_u,
+  n_i count the user's and item's training interactions: positive exponents stop heavy users and
+  blockbusters from dominating the fit.
+- ``unobserved_weight`` (w0) weighs every unobserved pair; the d x d Gram trick handles them
+  without materialising the n_users x n_items matrix.
+- ``regularization_type="l2"`` uses lambda_u = lambda_i = regularization; ``"frequency"`` scales it
+  by each row's size, lambda_u = regularization (n_u + w0 n_items)^regularization_exponent (as in
+  Rendle et al., "Revisiting the performance of iALS", 2021), so heavy rows are not under-regularised.
+
+Each iteration solves every item exactly given the users, then every user given the items (numba,
+parallel over rows, one d x d Cholesky per row; ``solver="cg"`` does a few warm-started conjugate
+gradient steps instead, as the implicit library does, for very large data). Because users are
+solved last, :meth:`WALS.fold_in` of a training user's history reproduces that user's embedding
+(with the Cholesky solver).
+
+Side features (``side_features=True``) factorise the course's block matrix
+[[A, user attributes], [genres^T, 0]]: genres and user attributes get embeddings too, and a new
+user can be folded in from attributes alone.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..dataset import Dataset
+from ..errors import DataError, HyperparameterError
+from . import _als_kernels as kernels
+from .base import ProgressCallback, Recommender, check_param
+from .cold_start import genre_average_embeddings
+from .side_features import (DEFAULT_USER_COLUMNS, encode_item_features, encode_user_attributes,
+                            encode_user_features)
+
+CONFIDENCES = ("linear", "log", "binary")
+REGULARIZATION_TYPES = ("l2", "frequency")
+SOLVERS = ("cholesky", "cg")
+
+
+class WALS(Recommender):
+    """Weighted alternating least squares for top-N recommendation (see the module docstring).
+
+    Parameters
+    ----------
+    factors : int
+        Embedding dimension d.
+    iterations : int
+        Alternating sweeps (items then users).
+    regularization : float > 0
+        lambda, the L2 weight (scaled per row when ``regularization_type="frequency"``).
+    unobserved_weight : float >= 0
+        w0, the weight of every unobserved pair.
+    alpha : float >= 0
+        Confidence slope of observed pairs.
+    confidence : {"linear", "log", "binary"}
+    confidence_epsilon : float > 0
+        Scale inside the log confidence.
+    user_frequency_exponent, item_frequency_exponent : float >= 0
+        Frequency weighting of observed pairs (0 switches it off).
+    regularization_type : {"l2", "frequency"}
+    regularization_exponent : float >= 0
+        nu in the frequency-scaled L2.
+    solver : {"cholesky", "cg"}
+    cg_steps : int >= 1
+        Conjugate-gradient steps per row and half-sweep when ``solver="cg"``.
+    init_std : float > 0
+        Standard deviation of the Gaussian initial factors.
+    side_features : bool
+        Factorise the block matrix with user attributes and item genres (needs a Dataset).
+    side_feature_weight : float > 0
+        Confidence of a side-feature entry (a user's attribute, an item's genre).
+    user_feature_columns : sequence of str
+        User-table columns used as attributes (``age`` is bucketed).
+    impute_cold_items : bool
+        Give items without training interactions the genre-average embedding (plain WALS; with
+        side features their genres already place them).
+    random_state : int
+
+    Attributes
+    ----------
+    user_embeddings_ : float32 (n_users, d)
+    item_embeddings_ : float32 (n_items, d)
+    item_cold_ : bool (n_items,)
+        Items without training interactions.
+    item_imputed_ : bool (n_items,)
+        Items whose embedding is the genre average (see :mod:`.cold_start`).
+    user_feature_embeddings_ : float32 (n_user_features, d)
+        With side features: one row per user attribute, named by ``user_feature_names_``.
+    item_feature_embeddings_ : float32 (n_genres, d)
+        With side features: one row per genre, named by ``item_feature_names_``.
+    history_ : list of dict
+        Per iteration ``observed``, ``unobserved``, ``regularization`` and ``total`` (sums of the
+        objective's terms, not averages) plus validation metrics when asked.
+    """
+
+    kind = "wals"
+    predicts_ratings = False
+
+    def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 8.0,
+                 unobserved_weight: float = 0.5, alpha: float = 2.0, confidence: str = "linear",
+                 confidence_epsilon: float = 1.0, user_frequency_exponent: float = 0.0,
+                 item_frequency_exponent: float = 0.0, regularization_type: str = "l2",
+                 regularization_exponent: float = 1.0, solver: str = "cholesky", cg_steps: int = 3,
+                 init_std: float = 0.1, side_features: bool = False,
+                 side_feature_weight: float = 1.0,
+                 user_feature_columns: Sequence[str] = DEFAULT_USER_COLUMNS,
+                 impute_cold_items: bool = True, random_state: int = 0):
+        self.factors = factors
+        self.iterations = iterations
+        self.regularization = regularization
+        self.unobserved_weight = unobserved_weight
+        self.alpha = alpha
+        self.confidence = confidence
+        self.confidence_epsilon = confidence_epsilon
+        self.user_frequency_exponent = user_frequency_exponent
+        self.item_frequency_exponent = item_frequency_exponent
+        self.regularization_type = regularization_type
+        self.regularization_exponent = regularization_exponent
+        self.solver = solver
+        self.cg_steps = cg_steps
+        self.init_std = init_std
+        self.side_features = side_features
+        self.side_feature_weight = side_feature_weight
+        self.user_feature_columns = user_feature_columns
+        self.impute_cold_items = impute_cold_items
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self):
+        check_param("factors", self.factors, low=1, integer=True)
+        check_param("iterations", self.iterations, low=0, integer=True)
+        check_param("regularization", self.regularization, low=0, low_open=True)
+        check_param("unobserved_weight", self.unobserved_weight, low=0)
+        check_param("alpha", self.alpha, low=0)
+        check_param("confidence", self.confidence, choices=CONFIDENCES)
+        check_param("confidence_epsilon", self.confidence_epsilon, low=0, low_open=True)
+        check_param("user_frequency_exponent", self.user_frequency_exponent, low=0)
+        check_param("item_frequency_exponent", self.item_frequency_exponent, low=0)
+        check_param("regularization_type", self.regularization_type, choices=REGULARIZATION_TYPES)
+        check_param("regularization_exponent", self.regularization_exponent, low=0)
+        check_param("solver", self.solver, choices=SOLVERS)
+        check_param("cg_steps", self.cg_steps, low=1, integer=True)
+        check_param("init_std", self.init_std, low=0, low_open=True)
+        check_param("side_features", self.side_features, choices=(True, False))
+        check_param("side_feature_weight", self.side_feature_weight, low=0, low_open=True)
+        check_param("impute_cold_items", self.impute_cold_items, choices=(True, False))
+        check_param("random_state", self.random_state, integer=True)
+        if isinstance(self.user_feature_columns, str) or not all(
+                isinstance(c, str) for c in self.user_feature_columns):
+            raise HyperparameterError("user_feature_columns must be a sequence of column names, "
+                                      f"got {self.user_feature_columns!r}")
+
+    # ------------------------------------------------------------------ weights
+    def _confidence(self, values: np.ndarray) -> np.ndarray:
+        """Confidence c of observed entries from their values (float64)."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.confidence == "linear":
+            return 1.0 + self.alpha * values
+        if self.confidence == "log":
+            return 1.0 + self.alpha * np.log1p(values / self.confidence_epsilon)
+        return np.full(values.shape, 1.0 + self.alpha)
+
+    def _row_regularization(self, counts: np.ndarray, n_other: int) -> np.ndarray:
+        """lambda of each row given its number of observed entries (float64)."""
+        counts = np.asarray(counts, dtype=np.float64)
+        if self.regularization_type == "l2":
+            return np.full(counts.shape, float(self.regularization))
+        return self.regularization * (counts + self.unobserved_weight * n_other) \
+            ** self.regularization_exponent
+
+    def _user_frequency_factor(self, user_counts) -> np.ndarray:
+        counts = np.maximum(np.asarray(user_counts, dtype=np.float64), 1.0)
+        return (counts / self.user_count_mean_) ** -self.user_frequency_exponent
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data, *, validation=None, callback: ProgressCallback | None = None) -> "WALS":
+        """Learn user and item embeddings from a Dataset or a sparse (n_users, n_items) matrix.
+
+        Side features need a Dataset (its ``users`` table and ``item_genres``).
+        """
+        self._check_params()
+        dataset = data if isinstance(data, Dataset) else None
+        if self.side_features and dataset is None:
+            raise HyperparameterError("side_features=True needs a Dataset with user and item "
+                                      "attributes, not a bare matrix")
+        matrix = self._start_fit(data)
+        if matrix.data.size and (not np.all(np.isfinite(matrix.data)) or matrix.data.min() < 0):
+            raise DataError("WALS needs finite, non-negative interaction values (confidences)")
+        n_users, n_items = matrix.shape
+        user_counts = np.diff(matrix.indptr).astype(np.float64)
+        item_counts = np.bincount(matrix.indices, minlength=n_items).astype(np.float64)
+        self.user_count_mean_ = float(user_counts[user_counts > 0].mean())
+        self.item_count_mean_ = float(item_counts[item_counts > 0].mean())
+        self.item_frequency_factor_ = ((np.maximum(item_counts, 1.0) / self.item_count_mean_)
+                                       ** -self.item_frequency_exponent).astype(np.float32)
+        self.item_cold_ = item_counts == 0
+
+        weights = matrix.copy().astype(np.float32)
+        weights.data = (self._confidence(matrix.data)
+                        * np.repeat(self._user_frequency_factor(user_counts), np.diff(matrix.indptr))
+                        * self.item_frequency_factor_[matrix.indices]).astype(np.float32)
+        if self.side_features:
+            user_features, self.user_feature_names_ = encode_user_features(
+                dataset.users, n_users, tuple(self.user_feature_columns))
+            item_features, self.item_feature_names_ = encode_item_features(
+                dataset.item_genres, dataset.genre_names)
+            weights = sp.bmat([[weights, user_features * self.side_feature_weight],
+                               [item_features * self.side_feature_weight, None]],
+                              format="csr", dtype=np.float32)
+        weights.sort_indices()
+        weights_t = weights.T.tocsr()
+        weights_t.sort_indices()
+        row_reg = self._row_regularization(np.diff(weights.indptr), weights.shape[1])
+        col_reg = self._row_regularization(np.diff(weights_t.indptr), weights.shape[0])
+
+        rng = np.random.default_rng(self.random_state)
+        d = int(self.factors)
+        rows = (rng.standard_normal((weights.shape[0], d)) * self.init_std).astype(np.float32)
+        cols = (rng.standard_normal((weights.shape[1], d)) * self.init_std).astype(np.float32)
+        w0 = float(self.unobserved_weight)
+        for iteration in range(1, self.iterations + 1):
+            self._half_step(weights_t, rows, col_reg, cols)
+            self._half_step(weights, cols, row_reg, rows)
+            losses = self._losses(weights, rows, cols, row_reg, col_reg, w0)
+            if validation is not None or callback is not None:
+                self._publish(rows, cols, n_users, n_items, dataset)
+            if self._end_epoch(iteration, self.iterations, losses, validation, callback):
+                break
+        self._publish(rows, cols, n_users, n_items, dataset)
+        return self
+
+    def _half_step(self, weights: sp.csr_matrix, fixed: np.ndarray, reg: np.ndarray,
+                   out: np.ndarray):
+        """Solve every row of ``weights`` against the ``fixed`` factors, in place into ``out``."""
+        gram = self.unobserved_weight * (fixed.T.astype(np.float64) @ fixed)
+        if self.solver == "cholesky":
+            kernels.solve_rows_cholesky(weights.indptr, weights.indices, weights.data, fixed,
+                                        gram, float(self.unobserved_weight), reg, out)
+        else:
+            kernels.solve_rows_cg(weights.indptr, weights.indices, weights.data, fixed,
+                                  gram.astype(np.float32), np.float32(self.unobserved_weight),
+                                  reg, out, int(self.cg_steps))
+
+    @staticmethod
+    def _losses(weights, rows, cols, row_reg, col_reg, w0) -> dict[str, float]:
+        observed, observed_sq = kernels.observed_losses(weights.indptr, weights.indices,
+                                                        weights.data, rows, cols)
+        gram_rows = rows.T.astype(np.float64) @ rows
+        gram_cols = cols.T.astype(np.float64) @ cols
+        # sum over all pairs of (x.y)^2 = trace(X^T X Y^T Y); unobserved = all - observed.
+        unobserved = w0 * max(float(np.sum(gram_rows * gram_cols)) - observed_sq, 0.0)
+        regularization = float(row_reg @ np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
+                               + col_reg @ np.einsum("ij,ij->i", cols, cols, dtype=np.float64))
+        return {"observed": observed, "unobserved": unobserved, "regularization": regularization,
+                "total": observed + unobserved + regularization}
+
+    def _publish(self, rows, cols, n_users, n_items, dataset):
+        """Expose the current factors under the interface's names (also between iterations, so
+        validation metrics and callbacks see the model as it is)."""
+        self.user_embeddings_ = rows[:n_users].copy()
+        items = cols[:n_items].copy()
+        if self.side_features:
+            self.user_feature_embeddings_ = cols[n_items:].copy()
+            self.item_feature_embeddings_ = rows[n_users:].copy()
+        self.item_imputed_ = np.zeros(n_items, dtype=bool)
+        if (self.impute_cold_items and not self.side_features and dataset is not None
+                and dataset.item_genres.shape[1] > 0 and self.item_cold_.any()):
+            items, self.item_imputed_ = genre_average_embeddings(items, dataset.item_genres,
+                                                                 ~self.item_cold_)
+        self.item_embeddings_ = items
+        self._column_cache = None
+
+    # ------------------------------------------------------------------ fold-in
+    def _after_load(self):
+        self._column_cache = None
+
+    def _columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Item (+ user-feature) factors a user row is solved against, and w0 times their Gram."""
+        cache = getattr(self, "_column_cache", None)
+        if cache is None:
+            cols = self.item_embeddings_
+            if self.side_features:
+                cols = np.vstack([cols, self.user_feature_embeddings_])
+            # Imputed cold items were zero (no interactions) during fit; keep the solve identical.
+            if self.item_imputed_.any():
+                cols = cols.copy()
+                cols[np.flatnonzero(self.item_imputed_)] = 0.0
+            cols = np.ascontiguousarray(cols, dtype=np.float32)
+            gram = self.unobserved_weight * (cols.T.astype(np.float64) @ cols)
+            cache = self._column_cache = (cols, gram)
+        return cache
+
+    def _solve_one(self, columns, weights, fixed, gram, n_other):
+        """Exact one-row solve (one WALS half-step) given column indices and entry weights."""
+        row = sp.csr_matrix((weights.astype(np.float32), columns.astype(np.int32),
+                             np.array([0, len(columns)])), shape=(1, fixed.shape[0]))
+        row.sum_duplicates()
+        reg = self._row_regularization(np.array([row.nnz]), n_other)
+        out = np.zeros((1, fixed.shape[1]), dtype=np.float32)
+        kernels.solve_rows_cholesky_serial(row.indptr, row.indices, row.data, fixed, gram,
+                                           float(self.unobserved_weight), reg, out)
+        return out[0]
+
+    def _entries(self, indices, values, n: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.atleast_1d(np.asarray(indices, dtype=np.int64))
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            bad = idx[(idx < 0) | (idx >= n)][0]
+            raise IndexError(f"{what} index {bad} out of range for {n} {what}s")
+        vals = (np.ones(idx.shape, np.float64) if values is None
+                else np.atleast_1d(np.asarray(values, dtype=np.float64)))
+        if vals.shape != idx.shape:
+            raise DataError(f"got {idx.size} {what}s but {vals.size} values")
+        if vals.size and (not np.all(np.isfinite(vals)) or vals.min() < 0):
+            raise DataError("interaction values must be finite and non-negative")
+        # Merge repeated indices the way fit does (sum_duplicates) before weighting.
+        merged = sp.csr_matrix((vals, idx, [0, idx.size]), shape=(1, n))
+        merged.sum_duplicates()
+        return merged.indices.astype(np.int64), merged.data
+
+    def fold_in(self, items, ratings=None, *, user_attributes: Mapping | None = None
+                ) -> np.ndarray:
+        """Embedding of a new user from the items they interacted with (one exact half-step).
+
+        Parameters
+        ----------
+        items : array of item indices
+        ratings : array of float, same length, optional (1.0 each when omitted)
+        user_attributes : mapping, optional
+            With side features: the user's attributes, e.g. ``{"age": 23, "gender": "F",
+            "occupation": "student"}`` (a row of the users table works too). Enough on its own
+            for a user with no history.
+
+        Returns
+        -------
+        ndarray of float32, shape (d,)
+        """
+        self._check_fitted()
+        item_idx, values = self._entries(items, ratings, self.n_items_, "item")
+        weights = (self._confidence(values) * self._user_frequency_factor([len(item_idx)])
+                   * self.item_frequency_factor_[item_idx])
+        columns = item_idx
+        if user_attributes is not None:
+            if not self.side_features:
+                raise HyperparameterError("user_attributes need a model fitted with "
+                                          "side_features=True")
+            feats = encode_user_attributes(dict(user_attributes.items()), self.user_feature_names_)
+            columns = np.concatenate([columns, self.n_items_ + feats])
+            weights = np.concatenate([weights, np.full(len(feats), self.side_feature_weight)])
+        fixed, gram = self._columns()
+        return self._solve_one(columns, weights, fixed, gram, fixed.shape[0])
+
+    def fold_in_item(self, users, ratings=None, *, genres=None) -> np.ndarray:
+        """Embedding of a new item from the users who interacted with it (one exact half-step).
+
+        Parameters
+        ----------
+        users : array of user indices
+        ratings : array of float, same length, optional (1.0 each when omitted)
+        genres : array of genre indices, optional
+            With side features: the item's genres (columns of ``Dataset.item_genres``).
+
+        Returns
+        -------
+        ndarray of float32, shape (d,)
+        """
+        self._check_fitted()
+        user_idx, values = self._entries(users, ratings, self.n_users_, "user")
+        user_counts = np.diff(self.seen_.indptr)[user_idx]
+        item_factor = (max(len(user_idx), 1) / self.item_count_mean_) ** -self.item_frequency_exponent
+        weights = self._confidence(values) * self._user_frequency_factor(user_counts) * item_factor
+        fixed = self.user_embeddings_
+        columns = user_idx
+        if self.side_features:
+            fixed = np.vstack([fixed, self.item_feature_embeddings_])
+            if genres is not None:
+                genre_idx = np.atleast_1d(np.asarray(genres, dtype=np.int64))
+                columns = np.concatenate([columns, self.n_users_ + genre_idx])
+                weights = np.concatenate([weights,
+                                          np.full(len(genre_idx), self.side_feature_weight)])
+        elif genres is not None:
+            raise HyperparameterError("genres need a model fitted with side_features=True")
+        fixed = np.ascontiguousarray(fixed, dtype=np.float32)
+        gram = self.unobserved_weight * (fixed.T.astype(np.float64) @ fixed)
+        return self._solve_one(columns, weights, fixed, gram, fixed.shape[0])
