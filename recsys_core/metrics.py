@@ -141,6 +141,20 @@ def _per_user(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, np.
     }
 
 
+def ranking_metrics_per_user(recommended, relevant, k: int) -> dict[str, np.ndarray]:
+    """Each user's top-k accuracy: {"precision@k": array (n_users,), ...}, NaN for users
+    without relevant items (for distributions and per-user comparisons)."""
+    hits, n_relevant = hits_matrix(recommended, relevant, k)
+    eligible = n_relevant > 0
+    values = _per_user(hits[eligible], n_relevant[eligible], k)
+    out = {}
+    for name in RANKING_METRICS:
+        column = np.full(len(n_relevant), np.nan)
+        column[eligible] = values[name]
+        out[f"{name}@{k}"] = column
+    return out
+
+
 def ranking_metrics(recommended, relevant, k: int) -> dict[str, float]:
     """All top-k accuracy metrics at once: {"precision@k", "recall@k", "ndcg@k", "map@k",
     "hit_rate@k"}, each the mean over users with at least one relevant item (NaN if none)."""
@@ -219,7 +233,7 @@ def intra_list_diversity(recommended, item_features, measure: str | None = None)
     x = features[np.where(valid, rec, 0)]                          # (n_users, k, f)
     if measure == "jaccard":
         x = x.astype(np.float32)
-        both = np.einsum("uif,ujf->uij", x, x)
+        both = x @ x.transpose(0, 2, 1)                              # |A & B|, batched BLAS
         size = x.sum(axis=2)
         either = size[:, :, None] + size[:, None, :] - both
         distance = np.where(either > 0, 1.0 - both / np.maximum(either, 1), 0.0)
@@ -227,7 +241,7 @@ def intra_list_diversity(recommended, item_features, measure: str | None = None)
         x = x.astype(np.float32)
         norms = np.linalg.norm(x, axis=2, keepdims=True)
         unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-        distance = 1.0 - np.einsum("uif,ujf->uij", unit, unit)
+        distance = 1.0 - unit @ unit.transpose(0, 2, 1)
     n = rec.shape[1]
     upper = np.triu(np.ones((n, n), dtype=bool), 1)
     pair = valid[:, :, None] & valid[:, None, :] & upper
@@ -397,7 +411,8 @@ def evaluate_model(model, test, k: int = 10, *, users=None, beyond_accuracy: boo
         users = np.flatnonzero(np.diff(values.indptr) > 0)
     users = np.asarray(users, dtype=np.int64)
     recommended, _ = model.recommend(users, k, exclude_seen=True)
-    relevant = _relevance_matrix(values[users], relevance_threshold)
+    test_rows = values[users]
+    relevant = _relevance_matrix(test_rows, relevance_threshold)
     if item_genres is None and isinstance(test, Dataset):
         item_genres = test.item_genres
     if item_embeddings is None:
@@ -410,7 +425,7 @@ def evaluate_model(model, test, k: int = 10, *, users=None, beyond_accuracy: boo
         item_genres=item_genres, item_popularity=item_popularity, n_users=model.n_users_,
         group_mask=group_mask, item_embeddings=item_embeddings)
     if model.predicts_ratings:
-        rated = values[users].tocoo()
+        rated = test_rows.tocoo()
         predicted = model.predict(users[rated.row], rated.col)
         out["rmse"] = rmse(rated.data, predicted)
         out["mae"] = mae(rated.data, predicted)

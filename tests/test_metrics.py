@@ -12,7 +12,8 @@ from recsys_core.errors import DataError, HyperparameterError
 from recsys_core.metrics import (catalogue_coverage, evaluate_model, group_exposure,
                                  hit_rate_at_k, intra_list_diversity, mae, map_at_k, ndcg_at_k,
                                  novelty, popularity_percentile, popularity_percentiles,
-                                 precision_at_k, ranking_metrics, recall_at_k, rmse)
+                                 precision_at_k, ranking_metrics, ranking_metrics_per_user,
+                                 recall_at_k, rmse)
 from recsys_core.models.base import Recommender
 from recsys_core.split import predefined_split
 
@@ -96,6 +97,13 @@ def test_ranking_metrics_returns_every_metric_named_with_k():
     assert got == pytest.approx({"precision@3": 1 / 3, "recall@3": 0.5,
                                  "ndcg@3": ndcg_at_k(RECOMMENDED, RELEVANT, 3),
                                  "map@3": 5 / 12, "hit_rate@3": 0.5})
+
+
+def test_per_user_values_leave_users_without_test_items_as_nan():
+    per_user = ranking_metrics_per_user(RECOMMENDED, RELEVANT, 3)
+    np.testing.assert_allclose(per_user["precision@3"], [2 / 3, 0, np.nan])
+    np.testing.assert_allclose(per_user["recall@3"], [1, 0, np.nan])
+    assert np.nanmean(per_user["ndcg@3"]) == pytest.approx(ndcg_at_k(RECOMMENDED, RELEVANT, 3))
 
 
 def test_users_without_test_items_do_not_change_the_means():
