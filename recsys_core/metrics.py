@@ -122,6 +122,7 @@ def hits_matrix(recommended, relevant, k: int) -> tuple[np.ndarray, np.ndarray]:
     query = np.arange(rec.shape[0], dtype=np.int64)[:, None] * rel.shape[1] + rec
     pos = np.minimum(np.searchsorted(keys, query), max(keys.size - 1, 0))
     hits = (keys[pos] == query) if keys.size else np.zeros(rec.shape, dtype=bool)
+    # A -1 pad's key aliases the previous row's last item; _first_occurrence masks pads out.
     return hits & _first_occurrence(rec), n_relevant
 
 
