@@ -123,6 +123,8 @@ def test_an_empty_list_scores_zero_and_padding_is_never_a_hit():
     assert got["precision@2"] == pytest.approx(0.25)
     assert got["recall@2"] == pytest.approx(0.5)
     assert got["hit_rate@2"] == pytest.approx(0.5)
+    # a pad in user 1's list must not match user 0's last item (flat keys 1*3 - 1 = 0*3 + 2)
+    assert ranking_metrics([[0], [-1]], csr([[2], [0]], 3), 1)["hit_rate@1"] == 0.0
 
 
 def test_k_larger_than_the_catalogue():
