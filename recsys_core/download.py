@@ -1,0 +1,224 @@
+"""Fetching MovieLens archives from GroupLens, only when asked.
+
+:func:`download_movielens` downloads to ``<dest>/.<name>.zip.part`` (resuming it with an HTTP Range
+request when a previous attempt was cut), checks the size and the SHA-256 of the whole archive,
+extracts into a temporary folder next to the destination and renames that folder into place, so
+``<dest>/<name>`` either does not exist or is complete. Nothing is imported or fetched at import.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import DownloadError
+
+
+@dataclass(frozen=True)
+class Archive:
+    """Where a dataset archive lives and what it must hash to.
+
+    Attributes
+    ----------
+    url : str
+    sha256 : str
+        Hex digest of the whole zip file.
+    size : int or None
+        Bytes, when known (a cheap first check).
+    folder : str
+        Top-level folder inside the zip.
+    """
+
+    url: str
+    sha256: str
+    size: int | None
+    folder: str
+
+
+_GROUPLENS = "https://files.grouplens.org/datasets/movielens/"
+#: The archives :func:`download_movielens` knows. Checksums as published by TensorFlow Datasets
+#: (url_checksums/movielens.txt) and pinned by several other projects. ml-latest-small is the
+#: 2018-09 release; GroupLens says "latest" data may be republished, which would fail the check
+#: (the error says so) rather than load unverified data. Its size is not pinned (only the hash).
+MOVIELENS_ARCHIVES: dict[str, Archive] = {
+    "ml-100k": Archive(_GROUPLENS + "ml-100k.zip",
+                       "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
+                       4_924_029, "ml-100k"),
+    "ml-latest-small": Archive(_GROUPLENS + "ml-latest-small.zip",
+                               "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+                               None, "ml-latest-small"),
+}
+_CHUNK = 1 << 16
+
+Progress = Callable[[int, "int | None"], None]
+
+
+def download_movielens(name: str, dest: str | Path = "data", progress: Progress | None = None, *,
+                       retries: int = 2, timeout: float = 30.0, backoff: float = 1.0) -> Path:
+    """Download, verify and unpack a MovieLens dataset; return its folder ``<dest>/<name>``.
+
+    Parameters
+    ----------
+    name : {"ml-100k", "ml-latest-small"}
+    dest : path
+        Parent folder (created if needed). An existing ``<dest>/<name>`` folder is returned as is:
+        nothing saved is overwritten.
+    progress : callable(done_bytes, total_bytes or None), optional
+        Called as bytes arrive (total from the server or the known size).
+    retries : int
+        Further attempts after a network failure; each resumes the partial file.
+    timeout : float
+        Seconds to wait for the server on each connection and read.
+    backoff : float
+        Seconds slept before the first retry, doubled after each.
+
+    Verification: the archive's size and SHA-256 must match :data:`MOVIELENS_ARCHIVES`, and the
+    zip must pass its own CRC checks before it is extracted. A mismatch deletes the partial file
+    (a later call starts afresh) and raises :class:`~recsys_core.errors.DownloadError`, as do an
+    unknown name, no network, and HTTP errors.
+    """
+    if name not in MOVIELENS_ARCHIVES:
+        raise DownloadError(f"unknown dataset {name!r}; choose one of "
+                            f"{', '.join(sorted(MOVIELENS_ARCHIVES))}")
+    archive = MOVIELENS_ARCHIVES[name]
+    dest = Path(dest)
+    target = dest / name
+    if target.exists():
+        return target
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot create {dest}: {exc.strerror or exc}") from None
+    part = dest / f".{name}.zip.part"
+
+    for attempt in range(retries + 1):
+        try:
+            _fetch(archive.url, part, archive.size, progress, timeout)
+            break
+        except _Retryable as exc:
+            if attempt == retries:
+                raise DownloadError(
+                    f"could not download {archive.url}: {exc} (no network? Download it by hand "
+                    f"and unzip it into {dest}/, or point RECSYS_DATA_DIR at a folder holding "
+                    f"{name}/)") from None
+            time.sleep(backoff * 2**attempt)
+
+    _verify(part, archive, name)
+    _extract(part, archive.folder, target)
+    part.unlink()
+    return target
+
+
+class _Retryable(Exception):
+    """A network failure worth another attempt (the partial file is kept for resuming)."""
+
+
+def _fetch(url: str, part: Path, size: int | None, progress: Progress | None, timeout: float):
+    """Append the rest of ``url`` to ``part`` (Range request when it already holds bytes)."""
+    have = part.stat().st_size if part.exists() else 0
+    if size is not None and have > size:  # cannot be a prefix of the archive
+        part.unlink()
+        have = 0
+    if size is not None and have == size:
+        if progress:
+            progress(have, size)
+        return
+    request = urllib.request.Request(url, headers={"User-Agent": "recsys-studio"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # nothing left to send: the file is complete, verify it
+            return
+        if exc.code in (408, 429) or exc.code >= 500:
+            raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
+        raise DownloadError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise _Retryable(str(reason)) from None
+    with response:
+        if have and response.status != 206:  # the server ignored the Range header: start over
+            have = 0
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length and length.isdigit() else size
+        done = have
+        if progress:
+            progress(done, total)
+        try:
+            with open(part, "ab" if have else "wb") as out:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+        except (OSError, socket.timeout, urllib.error.URLError) as exc:
+            raise _Retryable(f"connection lost after {done} bytes ({exc})") from None
+    if total is not None and done < total:
+        raise _Retryable(f"connection closed after {done} of {total} bytes")
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verify(part: Path, archive: Archive, name: str):
+    actual_size = part.stat().st_size
+    actual = sha256_file(part)
+    if actual != archive.sha256:
+        part.unlink()
+        size_note = (f", {actual_size} bytes instead of {archive.size}"
+                     if archive.size is not None and actual_size != archive.size else "")
+        raise DownloadError(
+            f"{name}: checksum mismatch (SHA-256 {actual}, expected {archive.sha256}"
+            f"{size_note}); the partial download was deleted. A corrupted transfer or proxy page "
+            f"usually explains it; if GroupLens republished the archive, update "
+            f"recsys_core.download.MOVIELENS_ARCHIVES")
+    try:
+        with zipfile.ZipFile(part) as zf:
+            broken = zf.testzip()
+    except zipfile.BadZipFile as exc:
+        part.unlink()
+        raise DownloadError(f"{name}: not a valid zip archive ({exc})") from None
+    if broken is not None:
+        part.unlink()
+        raise DownloadError(f"{name}: member {broken} of the archive fails its CRC check")
+
+
+def _extract(part: Path, folder: str, target: Path):
+    """Unzip into a temporary folder beside ``target``, then rename ``folder`` into place."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(part) as zf:
+            for member in zf.namelist():
+                resolved = (tmp / member).resolve()
+                if not resolved.is_relative_to(tmp.resolve()):
+                    raise DownloadError(f"archive member {member!r} would be written outside "
+                                        "the destination")
+            zf.extractall(tmp)
+        extracted = tmp / folder
+        if not extracted.is_dir():
+            raise DownloadError(f"the archive has no top-level folder {folder}/")
+        try:
+            os.rename(extracted, target)
+        except OSError as exc:
+            if target.exists():  # another process finished first; keep theirs
+                return
+            raise DownloadError(f"cannot move the dataset into {target}: "
+                                f"{exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
