@@ -6,7 +6,9 @@ from .base import MODEL_REGISTRY, ProgressCallback, Recommender, TrainingProgres
 from .content import ContentBased
 from .ease import EASE
 from .popularity import Popularity
+from .softmax import SoftmaxModel
+from .two_tower import TwoTowerModel
 from .wals import WALS
 
 __all__ = ["MODEL_REGISTRY", "ProgressCallback", "Recommender", "TrainingProgress", "ContentBased",
-           "Popularity", "WALS", "EASE"]
+           "Popularity", "WALS", "EASE", "SoftmaxModel", "TwoTowerModel"]

@@ -1,0 +1,128 @@
+"""Two-tower retrieval model: a query tower and an item tower meeting in a dot product.
+
+The query tower is the softmax model's (history, genres and years of the history, user
+features -> ReLU layers -> psi in R^d). The item tower maps each item's own features (its genres,
+its release-year bucket and, optionally, a learned item-id embedding) through ReLU layers to
+phi in R^d; the score is psi . phi. Because phi depends on features, items nobody has interacted
+with still get an embedding: their id embedding is held at zero, so they are placed by their
+features alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import HyperparameterError
+from . import nn
+from .base import check_param
+from .softmax import QueryTowerModel
+
+#: Item features the item tower can use.
+ITEM_FEATURES = ("genres", "years")
+
+
+class TwoTowerModel(QueryTowerModel):
+    """Two-tower model with in-batch (default) or sampled negatives.
+
+    Parameters
+    ----------
+    factors : int
+        d, the size of both towers' outputs.
+    hidden_layers : sequence of int
+        ReLU layer widths of the query tower (may be empty).
+    item_hidden_layers : sequence of int
+        ReLU layer widths of the item tower (may be empty).
+    inputs : sequence of str
+        Query inputs, as for :class:`~recsys_core.models.softmax.SoftmaxModel`.
+    item_features : sequence of str
+        Item-tower inputs among "genres" and "years".
+    item_id_embeddings : bool
+        Also feed a learned per-item embedding (zero, i.e. unused, for items without training
+        interactions).
+    loss : {"sampled", "full", "positives-only"}
+    negatives : {"in-batch", "uniform", "popularity", "hard"}
+        "in-batch": the other users' held-out items of the mini-batch serve as negatives (with the
+        log-Q correction for their popularity-proportional arrival).
+    n_negatives, log_q_correction, optimizer, learning_rate, epochs, batch_size, regularization,
+    target_fraction, init_std, patience, random_state :
+        As for :class:`~recsys_core.models.softmax.SoftmaxModel`.
+
+    Attributes
+    ----------
+    user_embeddings_ : float32 (n_users, factors), psi of each training user's full history
+    item_embeddings_ : float32 (n_items, factors), phi of every item (cold ones included)
+    cold_items_ : bool (n_items,), items without training interactions (features-only phi)
+    """
+
+    kind = "two-tower"
+
+    def __init__(self, factors: int = 64, hidden_layers=(128,), item_hidden_layers=(64,),
+                 inputs=("history", "genres", "years", "user"), item_features=("genres", "years"),
+                 item_id_embeddings: bool = True, loss: str = "sampled",
+                 negatives: str = "in-batch", n_negatives: int = 256,
+                 log_q_correction: bool = True, optimizer: str = "adam",
+                 learning_rate: float = 0.002, epochs: int = 60, batch_size: int = 64,
+                 regularization: float = 1e-5, target_fraction: float = 0.2,
+                 init_std: float = 0.05, patience: int | None = 5, random_state: int = 0):
+        self.factors = factors
+        self.hidden_layers = hidden_layers
+        self.item_hidden_layers = item_hidden_layers
+        self.inputs = inputs
+        self.item_features = item_features
+        self.item_id_embeddings = item_id_embeddings
+        self.loss = loss
+        self.negatives = negatives
+        self.n_negatives = n_negatives
+        self.log_q_correction = log_q_correction
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.regularization = regularization
+        self.target_fraction = target_fraction
+        self.init_std = init_std
+        self.patience = patience
+        self.random_state = random_state
+
+    def _check_extra_params(self, n_items: int):
+        for width in list(self.item_hidden_layers):
+            check_param("item hidden layer width", width, low=1, integer=True)
+        for name in list(self.item_features):
+            check_param("item_features entry", name, choices=ITEM_FEATURES)
+
+    def _prepare_items(self, dataset, seen):
+        self.cold_items_ = np.bincount(seen.indices, minlength=seen.shape[1]) == 0
+        cols = []
+        if "genres" in self.item_features:
+            cols.extend(range(self.n_genre_columns_))
+        if "years" in self.item_features:
+            cols.extend(range(self.n_genre_columns_, self.item_context_.shape[1]))
+        self.item_tower_columns_ = np.asarray(cols, dtype=np.int64)
+        if not len(cols) and not self.item_id_embeddings:
+            raise HyperparameterError("the item tower has no input: this data has no genres or "
+                                      "years; set item_id_embeddings=True")
+
+    def _init_item_params(self, rng, n_items):
+        in_dim = len(self.item_tower_columns_) + (self.factors if self.item_id_embeddings else 0)
+        widths = [in_dim, *[int(w) for w in self.item_hidden_layers], self.factors]
+        params = nn.mlp_init(rng, widths, "item_")
+        if self.item_id_embeddings:
+            params["item_ids"] = nn.normal_embeddings(rng, n_items, self.factors, self.init_std)
+        return params
+
+    def _item_forward(self, params):
+        dtype = self._dtype(params)
+        parts = [self.item_context_[:, self.item_tower_columns_].astype(dtype, copy=False)]
+        if self.item_id_embeddings:
+            known = (~self.cold_items_).astype(dtype)[:, None]
+            parts.append(params["item_ids"] * known)
+        x = np.hstack(parts)
+        n_layers = len(self.item_hidden_layers) + 1
+        phi, activations = nn.mlp_forward(params, "item_", n_layers, x)
+        return phi, activations
+
+    def _item_backward(self, params, activations, d_items, grads):
+        n_layers = len(self.item_hidden_layers) + 1
+        d_x = nn.mlp_backward(params, "item_", n_layers, activations, d_items, grads)
+        if self.item_id_embeddings:
+            known = (~self.cold_items_).astype(d_x.dtype)[:, None]
+            grads["item_ids"] += d_x[:, len(self.item_tower_columns_):] * known
