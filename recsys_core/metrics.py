@@ -231,27 +231,41 @@ def intra_list_diversity(recommended, item_features, measure: str | None = None)
     check_param("measure", measure, choices=("jaccard", "cosine"))
     rec, _ = _valid_slots(recommended, features.shape[0])
     valid = _first_occurrence(rec)
-    x = features[np.where(valid, rec, 0)]                          # (n_users, k, f)
-    if measure == "jaccard":
-        x = x.astype(np.float32)
-        both = x @ x.transpose(0, 2, 1)                              # |A & B|, batched BLAS
-        size = x.sum(axis=2)
-        either = size[:, :, None] + size[:, None, :] - both
-        distance = np.where(either > 0, 1.0 - both / np.maximum(either, 1), 0.0)
-    else:
-        x = x.astype(np.float32)
-        norms = np.linalg.norm(x, axis=2, keepdims=True)
-        unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-        distance = 1.0 - unit @ unit.transpose(0, 2, 1)
-    n = rec.shape[1]
-    upper = np.triu(np.ones((n, n), dtype=bool), 1)
-    pair = valid[:, :, None] & valid[:, None, :] & upper
-    n_pairs = pair.sum(axis=(1, 2))
+    n_valid = valid.sum(axis=1)
+    n_pairs = n_valid * (n_valid - 1) / 2
     has_pairs = n_pairs > 0
     if not has_pairs.any():
         return float("nan")
-    per_list = np.where(pair, distance, 0.0).sum(axis=(1, 2))[has_pairs] / n_pairs[has_pairs]
+    # Sum over each list's pairs of the similarity, with pads and repeats as zero rows.
+    x = np.where(valid[:, :, None], features[np.where(valid, rec, 0)], 0).astype(np.float32)
+    if measure == "cosine":
+        # sum_{i<j} u_i.u_j = (|sum_i u_i|^2 - sum_i |u_i|^2) / 2: no k x k matrix needed.
+        norms = np.linalg.norm(x, axis=2, keepdims=True)
+        unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+        total = unit.sum(axis=1)
+        similarity = ((total * total).sum(axis=1) - (unit * unit).sum(axis=(1, 2))) / 2
+    else:
+        # Blocks of users keep the (block, k, k) temporaries small.
+        similarity = np.concatenate([_jaccard_pair_sums(x[start:start + 512])
+                                     for start in range(0, len(x), 512)])
+        # Two real items without any feature count as identical (index 1), pads do not.
+        featureless = (valid & ~x.any(axis=2)).sum(axis=1)
+        similarity += featureless * (featureless - 1) / 2
+    per_list = 1.0 - similarity[has_pairs] / n_pairs[has_pairs]
     return float(per_list.mean())
+
+
+def _jaccard_pair_sums(x: np.ndarray) -> np.ndarray:
+    """Sum over pairs i < j of the Jaccard index |A & B| / |A | B| of the rows of each list.
+
+    ``x`` is 0/1 float32 of shape (n_lists, k, f); a pair involving an all-zero row counts 0.
+    """
+    both = x @ x.transpose(0, 2, 1)                                  # |A & B|, batched BLAS
+    size = x.sum(axis=2)
+    either = size[:, :, None] + size[:, None, :] - both
+    index = np.divide(both, either, out=np.zeros_like(both), where=either > 0)
+    # The full matrix counts every pair twice plus a diagonal of 1 per item with features.
+    return (index.sum(axis=(1, 2)) - (size > 0).sum(axis=1)) / 2
 
 
 def novelty(recommended, item_popularity, n_users: int) -> float:
