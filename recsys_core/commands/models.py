@@ -40,7 +40,11 @@ def register(subparsers) -> None:
                     "ids.npz). Prints progress per epoch and the final losses; with --holdout, "
                     "also the metrics on the held-out ratings.")
     p.add_argument("--data", required=True, metavar="PATH",
-                   help="MovieLens folder (100K or latest) or a ratings CSV (user,item[,rating])")
+                   help="MovieLens folder (100K or latest) or a ratings CSV "
+                        "(user,item[,rating[,timestamp]])")
+    p.add_argument("--items", metavar="CSV",
+                   help="items CSV for a ratings CSV: item,title[,year][,genres] (genres and "
+                        "years feed the content model)")
     p.add_argument("--model", required=True, choices=kinds, metavar="KIND",
                    help="model kind: " + ", ".join(kinds))
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
@@ -91,8 +95,8 @@ def register(subparsers) -> None:
 def parse_settings(model_class, settings: list[str]) -> dict:
     """``["name=value", ...]`` -> hyperparameters, each typed like the default in ``__init__``.
 
-    Booleans accept true/false/yes/no/on/off/1/0; ``none`` gives None; a parameter whose default
-    is None takes an int, a float or else the text. Raises :class:`HyperparameterError` for an
+    Booleans accept true/false/yes/no/on/off/1/0; ``none`` gives None; tuples and lists are
+    comma-separated; a parameter whose default is None takes an int, a float or else the text. Raises :class:`HyperparameterError` for an
     unknown name (listing the valid ones) or a value of the wrong type.
     """
     signature = inspect.signature(model_class.__init__)
@@ -128,6 +132,10 @@ def _typed_value(name: str, raw: str, default):
             return float(raw)
         if isinstance(default, str):
             return raw
+        if isinstance(default, (tuple, list)):  # comma-separated, typed like the first element
+            parts = [p.strip() for p in raw.split(",") if p.strip()]
+            element = default[0] if len(default) else ""
+            return type(default)(_typed_value(name, p, element) for p in parts)
     except ValueError:
         raise HyperparameterError(f"--set {name}={raw}: expected a {type(default).__name__} "
                                   f"like the default {default!r}") from None
@@ -139,16 +147,11 @@ def _typed_value(name: str, raw: str, default):
     return raw
 
 
-def load_data(path: str | Path) -> Dataset:
-    """A MovieLens folder or a ratings CSV, through :func:`recsys_core.data.load_dataset`."""
-    from .. import data
+def load_data(path: str | Path, items_path: str | Path | None = None) -> Dataset:
+    """A MovieLens folder, or a ratings CSV with an optional items CSV (format detected)."""
+    from ..data import load_dataset
 
-    if hasattr(data, "load_dataset"):
-        return data.load_dataset(path)
-    path = Path(path)
-    if path.is_dir():
-        return data.load_movielens_100k(path)
-    raise DataError("this version reads MovieLens 100K folders only", path=path)
+    return load_dataset(path, items_path)
 
 
 def _print_progress(progress: TrainingProgress) -> None:
@@ -173,7 +176,7 @@ def train_command(args) -> int:
         raise PersistenceError(f"{out} exists already; refusing to overwrite it (choose another --out)")
     if not 0.0 <= args.holdout < 1.0:
         raise HyperparameterError(f"--holdout must be in [0, 1), got {args.holdout}")
-    dataset = load_data(args.data)
+    dataset = load_data(args.data, args.items)
     print(f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
           f"{dataset.n_ratings} ratings", flush=True)
     split, train = None, dataset
