@@ -211,3 +211,12 @@ def test_movielens_leave_last_two_out(ml100k):
     first_test = np.full(ml100k.n_users, np.iinfo(np.int64).max)
     np.minimum.at(first_test, split.test.entry_users, split.test.timestamps)
     assert np.all(first_test >= last_train)
+
+
+# ---------------------------------------------------------------------------- demo catalogue
+def test_demo_catalogue_splits_hold_the_same_invariants(demo):
+    for split in (holdout_split(demo, 0.2, seed=0), leave_last_k_out(demo, k=2)):
+        assert_partition(demo, split)
+        assert split.train.user_activity.min() >= 1
+    with pytest.raises(DataError, match="no predefined folds"):
+        predefined_split(demo)
