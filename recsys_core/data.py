@@ -204,8 +204,9 @@ def read_table(path: str | Path, *, sep: str | None = None, header: bool | str =
     first = next(csv.reader([text.split("\n", 1)[0]], delimiter=sep, quoting=quote_mode))
     first = [f.strip() for f in first]
     if len(first) < min_fields:
+        hint = ": wrong separator?" if len(first) == 1 else ""
         raise DataError(f"line has {len(first)} field(s) separated by {sep!r}, expected at least "
-                        f"{min_fields}: wrong separator?", path=path, line=int(line_numbers[0]))
+                        f"{min_fields}{hint}", path=path, line=int(line_numbers[0]))
     if header == "auto":
         header = _looks_like_header(first, header_names or {})
     names = None
@@ -303,13 +304,15 @@ def parse_numbers(table: Table, column: str, what: str, *, low: float | None = N
         frac = values != np.floor(values)
         if frac.any():
             row = int(np.argmax(frac))
-            table.fail(f"{what} {s.iloc[row]!r} is not a whole number", row, column)
+            table.fail(f"{what} '{s.iloc[row]}' is not a whole number", row, column)
+    allowed = (f"the allowed range {low:g}..{high:g}" if low is not None and high is not None
+               else None)
     for bound, outside, word in ((low, values < (low if low is not None else 0), "below"),
                                  (high, values > (high if high is not None else 0), "above")):
         if bound is not None and outside.any():
             row = int(np.argmax(outside))
-            table.fail(f"{what} {s.iloc[row]} is {word} the allowed range "
-                       f"{_fmt(low)}..{_fmt(high)}", row, column)
+            limit = allowed or f"the {'minimum' if word == 'below' else 'maximum'} {bound:g}"
+            table.fail(f"{what} {s.iloc[row]} is {word} {limit}", row, column)
     return values
 
 
@@ -339,8 +342,9 @@ def parse_timestamps(table: Table, column: str) -> np.ndarray:
     return seconds
 
 
-def _fmt(x) -> str:
-    return "-inf" if x is None else f"{x:g}"
+def _show(raw_id) -> str:
+    """An id as a person wrote it: 99, 'abc' (NumPy scalars unwrapped)."""
+    return repr(raw_id.item() if isinstance(raw_id, np.generic) else raw_id)
 
 
 def _typed_ids(*series: pd.Series) -> list[np.ndarray]:
@@ -359,7 +363,7 @@ def _check_known_ids(table: Table, column: str, ids: np.ndarray, universe: np.nd
     if not known.all():
         row = int(np.argmax(~known))
         missing = int((~known).sum())
-        table.fail(f"{kind} id {ids[row]!r} is not in {universe_file} ({missing} row(s) with "
+        table.fail(f"{kind} id {_show(ids[row])} is not in {universe_file} ({missing} row(s) with "
                    f"unknown {kind} ids)", row, column)
 
 
@@ -367,7 +371,7 @@ def _check_unique(table: Table, column: str, ids: np.ndarray, kind: str):
     dup = pd.Series(ids).duplicated().to_numpy()
     if dup.any():
         row = int(np.argmax(dup))
-        table.fail(f"{kind} id {ids[row]!r} is listed twice", row, column)
+        table.fail(f"{kind} id {_show(ids[row])} is listed twice", row, column)
 
 
 def _report(tables: list[Table], rows_read: int, extra_notes=(), dropped=None) -> LoadReport:

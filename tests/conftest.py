@@ -1,0 +1,53 @@
+"""Shared fixtures: MovieLens 100K (from $RECSYS_DATA_DIR) and a small demo catalogue.
+
+MovieLens is never copied into the project (licence): ``RECSYS_DATA_DIR`` names the folder that
+holds ``ml-100k/`` (``.ci/run`` points it at ../shared/data). When it is missing, tests that need
+it are skipped on a developer machine and FAIL in CI (``CI=true``), so a misconfigured CI cannot
+pass by skipping.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from recsys_core.data import DATA_DIR_ENV, load_movielens_100k
+from recsys_core.demo import make_demo_dataset
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _missing(reason: str):
+    if _in_ci():
+        pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The folder named by $RECSYS_DATA_DIR (holding ml-100k/); skip, or fail in CI, without it."""
+    root = os.environ.get(DATA_DIR_ENV)
+    if not root:
+        _missing(f"{DATA_DIR_ENV} is not set: point it at the folder holding ml-100k/")
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        _missing(f"{DATA_DIR_ENV}={root} is not a folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ml100k(data_dir):
+    """MovieLens 100K as a Dataset (943 users, 1682 items, 100,000 ratings, folds u1..u5)."""
+    folder = data_dir / "ml-100k"
+    if not (folder / "u.data").is_file():
+        _missing(f"MovieLens 100K not found: {folder}/u.data is missing")
+    return load_movielens_100k(folder)
+
+
+@pytest.fixture(scope="session")
+def demo():
+    """A small demo catalogue: 400 users, 300 items, 8 planted taste clusters, seed 0."""
+    return make_demo_dataset(seed=0, n_users=400, n_items=300)
