@@ -55,6 +55,18 @@ def run_cache_key(kind: str, params: dict, dataset_fingerprint: str | None,
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+def safe_run_name(text: str) -> str:
+    """A valid run name made from free text ("My WALS, 64 factors" -> "My-WALS-64-factors").
+
+    Runs of characters other than letters, digits, ``.``, ``_`` and ``-`` become one ``-``;
+    leading punctuation is dropped and the result is cut to 128 characters. Empty results give
+    "run".
+    """
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-")
+    name = re.sub(r"^[._-]+", "", name)[:128].rstrip("-")
+    return name or "run"
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What ``run.json`` records about one run.
@@ -203,7 +215,8 @@ class RunStore:
         base = name if name is not None else f"{model.kind}-{created:%Y%m%d-%H%M%S}"
         if not _NAME_PATTERN.match(base):
             raise PersistenceError(f"invalid run name {base!r}: use letters, digits, '.', '_' and "
-                                   "'-', starting with a letter or digit")
+                                   "'-', starting with a letter or digit (safe_run_name makes "
+                                   "one from any text)")
         split_params, split_fingerprint = _split_description(split)
         params = model.get_params()
         info_fields = dict(

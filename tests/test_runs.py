@@ -11,7 +11,7 @@ import pytest
 from recsys_core.dataset import Dataset
 from recsys_core.errors import PersistenceError, UnknownIdError
 from recsys_core.models import ContentBased, Popularity
-from recsys_core.runs import RUN_FORMAT, RunStore, load_run, run_cache_key
+from recsys_core.runs import RUN_FORMAT, RunStore, load_run, run_cache_key, safe_run_name
 from recsys_core.split import holdout_split
 
 
@@ -232,3 +232,13 @@ def test_concurrent_exact_name_writers_one_wins(store: RunStore):
     assert results.count("exact") == 1 and results.count(None) == len(models) - 1
     winner = models[results.index("exact")]
     assert store.load("exact").model.damping == winner.damping
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("My WALS, 64 factors", "My-WALS-64-factors"), ("../../etc", "etc"), ("", "run"),
+    ("...", "run"), ("ok_name-1.2", "ok_name-1.2"), ("é" * 3 + "x", "x"), ("a" * 300, "a" * 128)])
+def test_safe_run_name_gives_valid_names(store: RunStore, text, expected):
+    name = safe_run_name(text)
+    assert name == expected
+    data = small_dataset()
+    assert store.save(Popularity().fit(data), data, name=name).name == name
