@@ -1,5 +1,4 @@
 """Popularity baseline: known rankings on hand-made data, damping, persistence, ml-100k floor."""
-import os
 from pathlib import Path
 
 import numpy as np
@@ -113,23 +112,11 @@ def test_save_load_round_trip(tmp_path: Path):
     assert loaded.predicts_ratings
 
 
-@pytest.fixture(scope="module")
-def movielens():
-    root = os.environ.get("RECSYS_DATA_DIR")
-    if not root or not (Path(root) / "ml-100k").is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail("RECSYS_DATA_DIR must point at the folder holding ml-100k/ in CI")
-        pytest.skip("MovieLens 100K not available (set RECSYS_DATA_DIR)")
-    from recsys_core.data import load_movielens_100k
-
-    return load_movielens_100k(Path(root) / "ml-100k")
-
-
-def test_quality_floor_on_movielens(movielens):
+def test_quality_floor_on_movielens(ml100k):
     from recsys_core.metrics import evaluate_model
     from recsys_core.split import holdout_split
 
-    split = holdout_split(movielens, 0.2, seed=0)
+    split = holdout_split(ml100k, 0.2, seed=0)
     count = evaluate_model(Popularity().fit(split.train), split.test, k=10, beyond_accuracy=False)
     mean = evaluate_model(Popularity("mean-rating").fit(split.train), split.test, k=10,
                           beyond_accuracy=False)
