@@ -58,7 +58,8 @@ def _as_csr(relevant) -> sp.csr_matrix:
     if isinstance(relevant, Dataset):
         return relevant.ratings
     if not sp.issparse(relevant):
-        raise TypeError(f"relevant must be a sparse matrix or a Dataset, got {type(relevant).__name__}")
+        raise TypeError("relevant must be a sparse matrix or a Dataset, got "
+                        f"{type(relevant).__name__}")
     return sp.csr_matrix(relevant)
 
 
@@ -173,7 +174,7 @@ def precision_at_k(recommended, relevant, k: int) -> float:
 
 
 def recall_at_k(recommended, relevant, k: int) -> float:
-    """Mean over users with held-out items of (relevant items among the first k) / min(k, |test|)."""
+    """Mean over users with held-out items of (relevant items in the first k) / min(k, |test|)."""
     return ranking_metrics(recommended, relevant, k)[f"recall@{k}"]
 
 
