@@ -8,6 +8,7 @@ extracts into a temporary folder next to the destination and renames that folder
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import socket
@@ -143,7 +144,7 @@ def _fetch(url: str, part: Path, size: int | None, progress: Progress | None, ti
         if exc.code in (408, 429) or exc.code >= 500:
             raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
         raise DownloadError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise _Retryable(str(reason)) from None
     with response:
@@ -161,7 +162,7 @@ def _fetch(url: str, part: Path, size: int | None, progress: Progress | None, ti
                     done += len(chunk)
                     if progress:
                         progress(done, total)
-        except (OSError, socket.timeout, urllib.error.URLError) as exc:
+        except (OSError, socket.timeout, urllib.error.URLError, http.client.HTTPException) as exc:
             raise _Retryable(f"connection lost after {done} bytes ({exc})") from None
     if total is not None and done < total:
         raise _Retryable(f"connection closed after {done} of {total} bytes")
