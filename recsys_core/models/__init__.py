@@ -5,10 +5,12 @@ Importing this package registers every model in ``MODEL_REGISTRY`` by its ``kind
 from .base import MODEL_REGISTRY, ProgressCallback, Recommender, TrainingProgress
 from .content import ContentBased
 from .ease import EASE
+from .mf import MatrixFactorization
 from .popularity import Popularity
 from .softmax import SoftmaxModel
 from .two_tower import TwoTowerModel
 from .wals import WALS
 
 __all__ = ["MODEL_REGISTRY", "ProgressCallback", "Recommender", "TrainingProgress", "ContentBased",
-           "Popularity", "WALS", "EASE", "SoftmaxModel", "TwoTowerModel"]
+           "Popularity", "WALS", "EASE", "SoftmaxModel", "TwoTowerModel",
+           "MatrixFactorization"]
