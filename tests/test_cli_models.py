@@ -147,6 +147,19 @@ def test_predict_names_the_line_of_an_unknown_id(capsys, files, popularity_run, 
     assert "pairs.csv:3" in err and "unknown item id '999999'" in err and err.count("\n") == 1
 
 
+def test_integer_ids_are_matched_by_value(capsys, files, popularity_run, tmp_path):
+    run = load_run(popularity_run)
+    user, item = run.user_ids[4], run.item_ids[6]
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"user,item\n00{user},+{item}\n{user},{item}.0\n")
+    code, out, err = cli(capsys, "predict", "--run", popularity_run, "--pairs", pairs)
+    assert code == 0, err
+    assert [line.split(",")[:2] for line in out.strip().splitlines()[1:]] == [[str(user), str(item)]] * 2
+    pairs.write_text(f"user,item\n{user},{item}\n{user},7.5\n")
+    code, _, err = cli(capsys, "predict", "--run", popularity_run, "--pairs", pairs)
+    assert code == 2 and "pairs.csv:3" in err and "unknown item id '7.5'" in err
+
+
 def test_predict_without_a_header_takes_user_item_in_order(capsys, files, tmp_path):
     code, _, err = train(capsys, files, tmp_path / "content", "content", holdout=0)
     assert code == 0, err

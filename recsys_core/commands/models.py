@@ -245,10 +245,16 @@ def _indices_of(run: Run, table, column: str, kind: str) -> np.ndarray:
     """Indices of the raw ids in ``column``; DataError naming the line of the first unknown one."""
     ids = run.user_ids if kind == "user" else run.item_ids
     lookup = pd.Series(np.arange(len(ids)), index=[str(x) for x in ids.tolist()])
-    raw = table.frame[column].astype(str)
-    if ids.dtype.kind == "i":  # "007" and "+7" name item 7 like Dataset.user_indices does
-        as_int = pd.to_numeric(raw, errors="coerce")
-        keys = raw.where(as_int.isna(), as_int.astype("Int64").astype(str))
+    column_values = table.frame[column]
+    raw = column_values.astype(str)
+    if column_values.dtype.kind == "f":  # read_table parses numeric columns: 50.0 stands for 50
+        integral = (np.isfinite(column_values) & (column_values == np.floor(column_values))
+                    & (column_values.abs() < 2.0 ** 62))
+        raw = raw.where(~integral, column_values.where(integral, 0).astype(np.int64).astype(str))
+    if ids.dtype.kind == "i":  # "007" and "+7" name id 7, as in Dataset.user_indices
+        digits = raw.str.fullmatch(r"\+?\d+")
+        canonical = raw.str.lstrip("+").str.lstrip("0").replace("", "0")
+        keys = raw.where(~digits, canonical)
     else:
         keys = raw
     index = keys.map(lookup)
@@ -320,8 +326,7 @@ def predict_command(args) -> int:
     users = _indices_of(run, table, columns["user"], "user")
     items = _indices_of(run, table, columns["item"], "item")
     predictions = run.model.predict(users, items)
-    _write_csv(pd.DataFrame({"user": table.frame[columns["user"]].to_numpy(),
-                             "item": table.frame[columns["item"]].to_numpy(),
+    _write_csv(pd.DataFrame({"user": run.user_ids[users], "item": run.item_ids[items],
                              "prediction": predictions}), args.output)
     return 0
 
