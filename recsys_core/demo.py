@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .dataset import Dataset, LoadReport
+from .errors import HyperparameterError
 
 #: MovieLens 100K genre labels (without "unknown").
 DEMO_GENRES = ("Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
@@ -73,8 +74,14 @@ def make_demo_dataset(seed: int = 0, n_users: int = 3000, n_items: int = 1500, *
         ``gender``, ``occupation`` and ``cluster``. Raw ids are 1..n_users and 1..n_items.
         Generation takes well under a second at the default size.
     """
-    if n_clusters < 1 or n_items < n_clusters or n_users < 1:
-        raise ValueError("need n_users >= 1 and n_items >= n_clusters >= 1")
+    if n_clusters < 1 or n_items < n_clusters or n_users < 1 or min_ratings_per_user < 1:
+        raise HyperparameterError(
+            f"need n_users >= 1, n_items >= n_clusters >= 1 and min_ratings_per_user >= 1 (got "
+            f"n_users={n_users}, n_items={n_items}, n_clusters={n_clusters}, "
+            f"min_ratings_per_user={min_ratings_per_user})")
+    if cluster_boost <= 0 or noise < 0 or mean_ratings_per_user <= 0:
+        raise HyperparameterError("cluster_boost and mean_ratings_per_user must be > 0 and "
+                                  "noise >= 0")
     rng = np.random.default_rng(seed)
     n_genres = len(DEMO_GENRES)
 
