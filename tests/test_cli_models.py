@@ -240,3 +240,17 @@ def test_a_corrupted_run_exits_2_without_a_traceback(files, popularity_run, tmp_
 def test_help(capsys, command):
     code, out, _ = cli(capsys, command, "--help")
     assert code == 0 and "usage:" in out and ("--run" in out or "--data" in out)
+
+
+def test_train_mf_on_explicit_ratings_predicts_ratings(capsys, files, tmp_path):
+    code, out, err = train(capsys, files, tmp_path / "mf", "mf", "factors=4", "epochs=3",
+                           "use_bias=true")
+    assert code == 0, err
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("epoch ")] == \
+        ["1/3", "2/3", "3/3"]
+    run = load_run(tmp_path / "mf")
+    assert run.model.use_bias is True and "rmse" in run.info.metrics
+    code, out, err = cli(capsys, "evaluate", "--run", tmp_path / "mf", "--test", files["test"])
+    assert code == 0, err
+    rmse = next(float(line.split()[1]) for line in out.splitlines() if line.split()[:1] == ["rmse"])
+    assert rmse == pytest.approx(run.info.metrics["rmse"], abs=1e-4) and rmse < 1.5

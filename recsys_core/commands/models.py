@@ -95,7 +95,8 @@ def register(subparsers) -> None:
 def parse_settings(model_class, settings: list[str]) -> dict:
     """``["name=value", ...]`` -> hyperparameters, each typed like the default in ``__init__``.
 
-    Booleans accept true/false/yes/no/on/off/1/0; ``none`` gives None; tuples and lists are
+    Booleans accept true/false/yes/no/on/off/1/0 (and a text option "true"/"false" becomes a
+    boolean, for options like ``use_bias="auto"``); ``none`` gives None; tuples and lists are
     comma-separated; a parameter whose default is None takes an int, a float or else the text. Raises :class:`HyperparameterError` for an
     unknown name (listing the valid ones) or a value of the wrong type.
     """
@@ -131,7 +132,8 @@ def _typed_value(name: str, raw: str, default):
         if isinstance(default, float):
             return float(raw)
         if isinstance(default, str):
-            return raw
+            # Options like use_bias="auto" also take booleans; no option is the text "true".
+            return True if raw.lower() == "true" else False if raw.lower() == "false" else raw
         if isinstance(default, (tuple, list)):  # comma-separated, typed like the first element
             parts = [p.strip() for p in raw.split(",") if p.strip()]
             element = default[0] if len(default) else ""
