@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .similarity import similarity_scores
+
 
 def top_k(scores: np.ndarray, k: int, exclude: sp.spmatrix | np.ndarray | None = None
           ) -> tuple[np.ndarray, np.ndarray]:
@@ -56,3 +58,85 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.spmatrix | np.ndarray | None =
     vals = np.take_along_axis(vals, order, axis=1)
     idx[~np.isfinite(vals) & (vals < 0)] = -1
     return idx, vals.astype(np.float32)
+
+
+def _exclusion_rows(exclude, rows: slice, n_items: int):
+    """The rows ``rows`` of an exclusion given as CSR, a 2-D bool mask or a 1-D item mask/list."""
+    if exclude is None:
+        return None
+    if sp.issparse(exclude):
+        return sp.csr_matrix(exclude)[rows]
+    ex = np.asarray(exclude)
+    if ex.ndim == 1:
+        if ex.dtype != bool:  # a list of item indices excluded for every query
+            mask = np.zeros(n_items, dtype=bool)
+            mask[ex.astype(np.int64)] = True
+            ex = mask
+        return ex[None, :]
+    return ex[rows]
+
+
+def exact_search(queries: np.ndarray, items: np.ndarray, k: int, measure: str = "dot",
+                 alpha: float = 0.5, exclude=None, batch_size: int = 1024
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest items of each query under a similarity measure, best first.
+
+    Scores a batch of queries with one matrix product (:func:`similarity_scores`) and selects with
+    :func:`top_k` (argpartition, ties by smaller index), ``batch_size`` queries at a time so memory
+    stays at ``batch_size * n_items`` floats.
+
+    Parameters
+    ----------
+    queries : ndarray, shape (n_queries, d) or (d,)
+    items : ndarray, shape (n_items, d)
+    k : int
+    measure, alpha : see :func:`~recsys_core.similarity.similarity_scores`
+    exclude : optional
+        CSR or bool array (n_queries, n_items) of per-query exclusions (e.g. seen items), or a
+        1-D bool mask / array of item indices excluded for every query.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (n_queries, k), padded with -1
+    scores : ndarray of float32, shape (n_queries, k), padded with -inf
+    """
+    q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    x = np.asarray(items, dtype=np.float32)
+    k = int(max(0, min(k, len(x))))
+    out_idx = np.empty((len(q), k), np.int64)
+    out_val = np.empty((len(q), k), np.float32)
+    for start in range(0, len(q), batch_size):
+        rows = slice(start, min(start + batch_size, len(q)))
+        scores = similarity_scores(q[rows], x, measure, alpha)
+        out_idx[rows], out_val[rows] = top_k(scores, k, _exclusion_rows(exclude, rows, len(x)))
+    return out_idx, out_val
+
+
+def related_items(item_embeddings: np.ndarray, items, k: int = 10, measure: str = "cosine",
+                  alpha: float = 0.5, exclude=None) -> tuple[np.ndarray, np.ndarray]:
+    """Items most similar to the given items (item -> items), each query item left out of its
+    own list; same search as :func:`exact_search`.
+
+    Parameters
+    ----------
+    item_embeddings : ndarray, shape (n_items, d)
+    items : int or array of int, the query items
+    exclude : optional, as in :func:`exact_search` (rows aligned with ``items``)
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (len(items), k)
+    scores : ndarray of float32, shape (len(items), k)
+    """
+    emb = np.asarray(item_embeddings, dtype=np.float32)
+    items = np.atleast_1d(np.asarray(items, dtype=np.int64))
+    if items.size and (items.min() < 0 or items.max() >= len(emb)):
+        raise IndexError(f"item index out of range for {len(emb)} items")
+    self_mask = sp.csr_matrix((np.ones(len(items), np.float32), items, np.arange(len(items) + 1)),
+                              shape=(len(items), len(emb)))
+    if exclude is not None:
+        extra = _exclusion_rows(exclude, slice(None), len(emb))
+        extra = sp.csr_matrix(np.broadcast_to(extra, (len(items), len(emb)))
+                              if not sp.issparse(extra) else extra, dtype=np.float32)
+        self_mask = self_mask + extra
+    return exact_search(emb[items], emb, k, measure, alpha, exclude=self_mask)
