@@ -120,7 +120,8 @@ class ContentBased(Recommender):
                 scale += [float(self.year_weight)] * len(known)
         if not blocks:
             raise DataError(f"{dataset.name} has no item {self.features.replace('+', ' or ')} to "
-                            "build content features from")
+                            "build content features from (load an items table with genres and "
+                            "years, or pass item_features=)")
         return np.hstack(blocks), names, scale
 
     def fit(self, data, *, item_features=None, feature_names=None, validation=None,
