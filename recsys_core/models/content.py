@@ -142,7 +142,7 @@ class ContentBased(Recommender):
             As in :meth:`Recommender.fit` (a single "epoch").
         """
         self._check_params()
-        _, dataset = as_interaction_matrix(data)
+        interactions, dataset = as_interaction_matrix(data)
         if item_features is not None:
             raw = item_features.toarray() if sp.issparse(item_features) else np.asarray(item_features)
             raw = raw.astype(np.float32)
@@ -160,9 +160,9 @@ class ContentBased(Recommender):
                                       "(genres, years) or pass item_features=(n_items, n_features)")
         else:
             raw, names, scale = self._raw_item_features(dataset)
+        if raw.shape[0] != interactions.shape[1]:
+            raise DataError(f"item_features has {raw.shape[0]} rows for {interactions.shape[1]} items")
         matrix = self._start_fit(data)
-        if raw.shape[0] != self.n_items_:
-            raise DataError(f"item_features has {raw.shape[0]} rows for {self.n_items_} items")
 
         weights = np.asarray(scale, dtype=np.float64)
         if self.weighting == "tfidf":
