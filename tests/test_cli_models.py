@@ -254,3 +254,12 @@ def test_train_mf_on_explicit_ratings_predicts_ratings(capsys, files, tmp_path):
     assert code == 0, err
     rmse = next(float(line.split()[1]) for line in out.splitlines() if line.split()[:1] == ["rmse"])
     assert rmse == pytest.approx(run.info.metrics["rmse"], abs=1e-4) and rmse < 1.5
+
+
+def test_train_offers_every_registered_model(capsys):
+    from recsys_core.models import MODEL_REGISTRY
+
+    code, out, _ = cli(capsys, "train", "--help")
+    assert code == 0
+    for kind in MODEL_REGISTRY:
+        assert kind in out
