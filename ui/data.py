@@ -16,10 +16,7 @@ import streamlit as st
 
 from recsys_core import data as data_io
 from recsys_core.dataset import Dataset
-try:
-    from recsys_core.demo import make_demo_dataset
-except ImportError:  # until the engine's demo catalogue lands
-    from .devdata import make_demo_dataset
+from recsys_core.demo import make_demo_dataset
 
 from . import state
 

@@ -56,10 +56,13 @@ def put_quiet(key: str, value, to_text: Callable[[object], str] = str) -> None:
 
 
 def _bind(key: str, value) -> str:
-    """Seed the widget's own key with the synced value; returns the widget key."""
+    """Seed the widget's own key with the synced value; returns the widget key.
+
+    Assigned on every run: the same key on another page is another widget for Streamlit, which
+    would otherwise start from its default instead of the value chosen on the previous page.
+    """
     wkey = _WIDGET_PREFIX + key
-    if wkey not in st.session_state or st.session_state[wkey] != value:
-        st.session_state[wkey] = value
+    st.session_state[wkey] = value
     return wkey
 
 

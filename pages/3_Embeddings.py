@@ -1,0 +1,153 @@
+"""Embeddings page: a run's item and user embeddings in 2D, and the norm vs popularity check."""
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from recsys_core.projection import PROJECTION_METHODS, norm_vs_popularity
+from recsys_core.retrieval import top_k
+from recsys_core.similarity import MEASURES, similarity_scores
+from ui import data, page, projections, runs, state
+
+page.page_header(
+    "Embeddings",
+    "Each item (and user) is a point in the embedding space; similar items should sit close "
+    "together. **UMAP** and **t-SNE** keep neighbourhoods, **PCA** is the linear view. Compare "
+    "runs: stronger **regularization** or **gravity** shrinks the embeddings of rarely rated "
+    "items, and a model trained without negatives **folds** unrelated groups on top of each "
+    "other. The last chart is the course's diagnostic: norm against number of ratings.",
+)
+
+with page.user_errors():
+    source, dataset = data.select_dataset()
+    run = runs.select_run(dataset)
+
+sidebar = st.sidebar
+which = state.radio("Embeddings", ["items", "users"], "emb", "items", container=sidebar,
+                    horizontal=True)
+method = state.selectbox("Projection", list(PROJECTION_METHODS), "proj", "umap", container=sidebar,
+                         format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get)
+knobs = {"n_neighbors": 15, "min_dist": 0.1, "perplexity": 30.0, "metric": "euclidean"}
+if method == "umap":
+    knobs["n_neighbors"] = state.slider("UMAP neighbours", "nn", 15, min_value=2, max_value=100,
+                                        container=sidebar,
+                                        help="Larger keeps more global structure.")
+    knobs["min_dist"] = state.slider("UMAP min-dist", "md", 0.1, min_value=0.0, max_value=1.0,
+                                     step=0.05, container=sidebar,
+                                     help="Smaller packs clusters tighter.")
+if method == "tsne":
+    knobs["perplexity"] = state.slider("t-SNE perplexity", "perp", 30.0, min_value=2.0,
+                                       max_value=100.0, step=1.0, container=sidebar)
+if method != "pca":
+    knobs["metric"] = state.selectbox("Distance", ["euclidean", "cosine"], "metric", "euclidean",
+                                      container=sidebar,
+                                      help="Cosine ignores the norms, Euclidean keeps them.")
+
+embeddings = projections.embeddings_of(run, which)
+n = embeddings.shape[0]
+norms = np.linalg.norm(embeddings.astype(np.float64), axis=1)
+if which == "items":
+    names = dataset.items["title"].astype(str).to_numpy()
+    counts = dataset.item_popularity
+    colour_options = ["genre", "popularity", "norm", "year"] + (
+        ["cluster"] if "cluster" in dataset.items else [])
+else:
+    names = np.array([f"user {u}" for u in dataset.user_ids.tolist()])
+    counts = dataset.user_activity
+    colour_options = ["popularity", "norm"] + [c for c in ("age", "occupation", "gender", "cluster")
+                                               if dataset.users is not None and c in dataset.users]
+colour = state.selectbox("Colour by", colour_options, "colour", colour_options[0],
+                         container=sidebar)
+highlight = None
+if colour == "genre":
+    highlight = state.selectbox("Highlight genre", list(dataset.genre_names), "hl_genre",
+                                dataset.genre_names[0], container=sidebar)
+
+# Colour values for one single trace, so a selection's point indices are row indices.
+if colour == "genre":
+    g = dataset.genre_names.index(highlight)
+    values, scale, title = dataset.item_genres[:, g].astype(float), [[0, "#cfd4dc"], [1, "#d62728"]], highlight
+elif colour == "popularity":
+    values, scale, title = np.log10(1 + counts), "Viridis", "log10 ratings"
+elif colour == "norm":
+    values, scale, title = norms, "Viridis", "norm"
+elif colour == "year":
+    values, scale, title = dataset.items["year"].to_numpy(dtype=float), "Viridis", "year"
+else:
+    table = dataset.items if which == "items" else dataset.users
+    codes, labels = pd.factorize(table[colour].astype(str), sort=True)
+    values, scale, title = codes.astype(float), "Turbo", colour
+
+
+def map_figure(coords: np.ndarray, label: str) -> go.Figure:
+    fig = go.Figure(go.Scattergl(
+        x=coords[:, 0], y=coords[:, 1], mode="markers", hovertext=names, hoverinfo="text",
+        marker=dict(size=5, color=values, colorscale=scale, showscale=True,
+                    colorbar=dict(title=title), opacity=0.85)))
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=40, b=10), dragmode="lasso",
+                      title=label, xaxis=dict(showticklabels=False),
+                      yaxis=dict(showticklabels=False))
+    return fig
+
+
+st.caption(f"{n:,} {which} of run **{run.info.name}** ({run.info.model_kind}, "
+           f"{embeddings.shape[1]} dimensions). Box- or lasso-select points to list them.")
+slot = st.empty()
+with page.user_errors():
+    if method != "pca":
+        # Instant linear preview while the non-linear map computes (UMAP compiles on first use).
+        preview = projections.projection(run, which, "pca")
+        slot.plotly_chart(map_figure(preview, f"PCA preview — {method.upper()} is computing…"))
+        with st.spinner(f"Computing the {method.upper()} map (the first UMAP in a process "
+                        "compiles for ~20-40 s; later maps take seconds)…"):
+            coords = projections.projection(run, which, method, **knobs)
+    else:
+        coords = projections.projection(run, which, "pca")
+event = slot.plotly_chart(map_figure(coords, {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}[method]),
+                          on_select="rerun", selection_mode=("points", "box", "lasso"),
+                          key="emb_map")
+
+selected = []
+if event:
+    selection = event["selection"] if isinstance(event, dict) else event.selection
+    selected = sorted({int(i) for i in selection.get("point_indices", []) if 0 <= int(i) < n})
+if selected:
+    measure = state.selectbox("Neighbours under", list(MEASURES), "nb_measure", "cosine")
+    chosen = np.array(selected[:200], dtype=np.int64)
+    st.markdown(f"**{len(selected)} selected** (first {len(chosen)} listed) with their 5 nearest "
+                f"{which} in the original {embeddings.shape[1]}-d space under **{measure}**")
+    scores = similarity_scores(embeddings[chosen], embeddings, measure)
+    scores[np.arange(len(chosen)), chosen] = -np.inf
+    neighbours, _ = top_k(scores, 5)
+    st.dataframe(pd.DataFrame({
+        "name": names[chosen], "ratings": counts[chosen], "norm": norms[chosen].round(3),
+        "nearest neighbours": [" · ".join(names[nb[nb >= 0]]) for nb in neighbours],
+    }), hide_index=True, key="selected_table")
+else:
+    st.caption("Nothing selected yet.")
+
+# ---------------------------------------------------------------- norm vs popularity
+st.subheader("Norm vs number of ratings")
+st.markdown("If frequent items get larger norms, the **dot product** will recommend them to "
+            "everyone; **cosine** similarity removes the effect. Regularization and gravity "
+            "reduce it. Compare two runs side by side.")
+others = [i for i in runs.runs_for(dataset)
+          if i.name != run.info.name and i.model_kind != "popularity"]
+compare_name = st.selectbox("Compare with", ["(none)"] + [i.name for i in others],
+                            key="compare_run")
+panels = [run]
+if compare_name != "(none)":
+    with page.user_errors():
+        panels.append(runs.load(next(i for i in others if i.name == compare_name)))
+cols = st.columns(len(panels))
+for col, r in zip(cols, panels):
+    emb = projections.embeddings_of(r, which)
+    diag = norm_vs_popularity(emb, counts)
+    frame = pd.DataFrame({"ratings": diag["count"], "norm": diag["norm"], "name": names})
+    fig = px.scatter(frame, x="ratings", y="norm", hover_name="name", log_x=True, opacity=0.6,
+                     title=f"{r.info.name} ({r.info.model_kind})")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
+    col.plotly_chart(fig, key=f"norm_pop_{r.info.name}")
+    col.caption(f"Spearman rank correlation {diag['spearman']:.2f}; slope of norm on "
+                f"log(1 + ratings) {diag['slope']:.3f}.")

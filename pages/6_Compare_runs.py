@@ -1,0 +1,90 @@
+"""Compare runs page: saved runs' settings and metrics, and their lists for the same user."""
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from ui import data, page, pickers, runs, state
+
+page.page_header(
+    "Compare runs",
+    "Every training is saved as a run with its hyperparameters and its evaluation on held-out "
+    "ratings. Sort the table by a metric, then pick runs to compare: accuracy (**NDCG, recall, "
+    "precision**) against **coverage** and **novelty** shows whether a model only recommends "
+    "the popular head, and the side-by-side lists show what the numbers mean for one user.",
+)
+
+with page.user_errors():
+    source, dataset = data.select_dataset()
+
+all_datasets = st.sidebar.checkbox("Show runs of every dataset", key="all_datasets")
+infos = runs.store().list() if all_datasets else runs.runs_for(dataset)
+if not infos:
+    st.info("No saved run yet for this dataset: train one on the Train page.")
+    st.page_link("pages/2_Train.py", label="Go to Train")
+    st.stop()
+
+rows = []
+for info in infos:
+    row = {"run": info.name, "model": info.model_kind, "dataset": info.dataset.get("name", ""),
+           "created": info.created[:19].replace("T", " "),
+           "epochs": len(info.history),
+           "hyperparameters": ", ".join(f"{k}={v}" for k, v in info.params.items())}
+    row.update({k: v for k, v in info.metrics.items() if isinstance(v, (int, float))})
+    rows.append(row)
+table = pd.DataFrame(rows)
+st.dataframe(table, hide_index=True, key="runs_table",
+             column_config={c: st.column_config.NumberColumn(format="%.4f")
+                            for c in table.columns if table[c].dtype.kind == "f"})
+
+names = [i.name for i in infos]
+picked = state.multiselect("Runs to compare", names, "cmp", names[:2],
+                           help="Pick two or more; the choice is kept in the URL.")
+if len(picked) < 2:
+    st.info("Pick at least two runs to compare.")
+    st.stop()
+chosen = table[table["run"].isin(picked)]
+metric_names = [c for c in chosen.columns
+                if c not in ("run", "model", "dataset", "created", "epochs", "hyperparameters")
+                and chosen[c].notna().any()]
+default_metrics = [m for m in metric_names if m.split("@")[0] in
+                   ("ndcg", "recall", "precision", "coverage", "novelty", "rmse")][:6]
+shown = st.multiselect("Metrics", metric_names, default=default_metrics or metric_names[:4],
+                       key="cmp_metrics")
+if shown:
+    long = chosen.melt(id_vars="run", value_vars=shown, var_name="metric", value_name="value")
+    fig = px.bar(long, x="run", y="value", color="run", facet_col="metric", facet_col_wrap=3)
+    fig.update_yaxes(matches=None, showticklabels=True)
+    fig.update_layout(height=300 * ((len(shown) + 2) // 3), showlegend=False,
+                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    st.plotly_chart(fig, key="metrics_chart")
+
+# ---------------------------------------------------------------- lists side by side
+st.subheader("Recommendations for the same user")
+same_data = [i for i in infos if i.name in picked
+             and i.dataset.get("fingerprint") == dataset.fingerprint]
+if len(same_data) < len(picked):
+    st.warning("Runs trained on another dataset are left out of the side-by-side lists; choose "
+               "their dataset in the sidebar to see them.")
+if not same_data:
+    st.stop()
+user = pickers.select_user(dataset)
+k = state.slider("Items per list", "cmp_k", 10, min_value=5, max_value=30)
+cols = st.columns(len(same_data))
+lists = {}
+for col, info in zip(cols, same_data):
+    with page.user_errors():
+        run = runs.load(info)
+    items, scores = run.model.recommend([user], k, exclude_seen=True)
+    items = items[0][items[0] >= 0]
+    lists[info.name] = set(items.tolist())
+    col.markdown(f"**{info.name}** ({info.model_kind})")
+    col.dataframe(pd.DataFrame({"title": dataset.titles(items),
+                                "ratings": dataset.item_popularity[items]}),
+                  hide_index=True, key=f"recs_{info.name}")
+common = set.intersection(*lists.values())
+st.caption(f"{len(common)} of {k} items appear in every list; median number of ratings of the "
+           "listed items: " + ", ".join(
+               f"{name} {int(np.median(dataset.item_popularity[list(s)])) if s else 0}"
+               for name, s in lists.items()))

@@ -1,0 +1,247 @@
+"""The dashboard's pages under streamlit.testing.v1.AppTest, on the demo catalogue and ml-100k.
+
+Each test starts at app.py and switches page the way the sidebar does, so page links resolve.
+Runs are saved to a temporary store (RECSYS_RUNS_DIR), never to data/runs.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from recsys_core.data import load_movielens_100k
+from recsys_core.demo import make_demo_dataset
+from recsys_core.metrics import evaluate_model
+from recsys_core.models import MODEL_REGISTRY
+from recsys_core.runs import RunStore
+from recsys_core.split import holdout_split
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+ML100K = Path(os.environ.get("RECSYS_DATA_DIR", "/nonexistent")) / "ml-100k"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture(scope="module")
+def demo_dataset():
+    return make_demo_dataset(seed=0)
+
+
+def _train_run(store: RunStore, dataset, name: str, **params):
+    split = holdout_split(dataset, 0.2, seed=0)
+    model = MODEL_REGISTRY["wals"](**params).fit(split.train)
+    metrics = evaluate_model(model, split.test, k=10, beyond_accuracy=False)
+    return store.save(model, dataset, name=name, split=split, metrics=metrics)
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory, demo_dataset):
+    """A run store with two small WALS runs on the demo catalogue."""
+    root = tmp_path_factory.mktemp("runs")
+    store = RunStore(root)
+    _train_run(store, demo_dataset, "wals-small", factors=8, iterations=3)
+    _train_run(store, demo_dataset, "wals-reg", factors=8, iterations=3, regularization=50.0)
+    return root
+
+
+@pytest.fixture
+def app(runs_dir, monkeypatch):
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(runs_dir))
+    return _open
+
+
+def _open(page: str | None = None, **query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    _assert_clean(at)
+    return at
+
+
+def _assert_clean(at: AppTest):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _tables(at: AppTest, *columns: str) -> list:
+    """The page's tables (DataFrames) having all these columns, in page order."""
+    return [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
+
+
+def _top_lists(at: AppTest) -> dict:
+    """The Similarity page's four top-k tables by measure (drawn in MEASURES order)."""
+    tables = _tables(at, "title", "score", "norm %")
+    return dict(zip(("dot", "cosine", "euclidean", "tempered"), tables))
+
+
+def _ml100k_or_skip():
+    if not (ML100K / "u.data").is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail("MovieLens 100K missing under RECSYS_DATA_DIR")
+        pytest.skip("MovieLens 100K not available (set RECSYS_DATA_DIR)")
+
+
+# ---------------------------------------------------------------------------- home and data
+def test_home_shows_demo_summary(app, demo_dataset):
+    at = app()
+    values = {m.label: m.value for m in at.metric}
+    assert values["Users"] == f"{demo_dataset.n_users:,}"
+    assert values["Ratings"] == f"{demo_dataset.n_ratings:,}"
+    assert at.query_params["data"] == ["demo"] or at.query_params["data"] == "demo"
+
+
+def test_data_page_demo_charts_and_genre_filter(app, demo_dataset):
+    at = app("pages/1_Data.py")
+    assert len(at.get("plotly_chart")) == 4
+    genre = demo_dataset.genre_names[0]
+    at.multiselect(key="_w_genres").set_value([genre]).run()
+    _assert_clean(at)
+    expected = int(demo_dataset.item_genres[demo_dataset.ratings.indices, 0].sum())
+    assert any(f"{expected:,} of {demo_dataset.n_ratings:,}" in i.value for i in at.info)
+
+
+def test_data_page_movielens_with_occupation_filter(app):
+    _ml100k_or_skip()
+    at = app("pages/1_Data.py", data="ml-100k")
+    assert {m.label: m.value for m in at.metric}["Ratings"] == "100,000"
+    at.multiselect(key="_w_occupations").set_value(["student"]).run()
+    _assert_clean(at)
+    assert any("of 100,000 ratings" in i.value for i in at.info)
+
+
+def test_bad_upload_is_reported_not_raised(app, tmp_path):
+    bad = tmp_path / "ratings.csv"
+    bad.write_text("user,item,rating\n1,10,4\n2,11,not-a-number\n")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["uploaded_datasets"] = {"upload-bad": ("ratings", str(bad), None)}
+    at.query_params["data"] = "upload-bad"
+    at.run()
+    _assert_clean(at)
+    assert at.error and "ratings.csv" in at.error[0].value
+
+
+# ---------------------------------------------------------------------------- train
+def test_train_page_trains_saves_and_reuses_a_run(app, runs_dir):
+    at = app("pages/2_Train.py")
+    at.selectbox(key="_w_model").set_value("wals").run()
+    at.number_input(key="hp_wals_factors").set_value(4).run()
+    at.number_input(key="hp_wals_iterations").set_value(2).run()
+    at.button(key="train").click().run()
+    _assert_clean(at)
+    saved = [s.value for s in at.success]
+    assert saved and saved[0].startswith("Saved run")
+    name = saved[0].split("**")[1]
+    info = RunStore(runs_dir).info(name)
+    assert info.params["factors"] == 4 and len(info.history) == 2
+    assert "ndcg@10" in info.metrics
+    # The live loss curve was drawn (one line per loss component) and the evaluation table shown.
+    metrics = _tables(at, "metric", "value")[0]
+    assert "ndcg@10" in set(metrics["metric"])
+    # Same settings again: the saved run is reused, nothing is trained.
+    n_runs = len(RunStore(runs_dir).list())
+    at.button(key="train").click().run()
+    assert any("reusing run" in s.value for s in at.success)
+    assert len(RunStore(runs_dir).list()) == n_runs
+    # Delete it from the page.
+    at.selectbox(key="_w_run").set_value(name).run()
+    at.button(key="delete_run").click().run()
+    _assert_clean(at)
+    assert name not in [i.name for i in RunStore(runs_dir).list()]
+
+
+def test_train_page_bad_hyperparameter_is_a_message(app):
+    at = app("pages/2_Train.py")
+    at.selectbox(key="_w_model").set_value("wals").run()
+    at.number_input(key="hp_wals_regularization").set_value(-1.0).run()
+    at.button(key="train").click().run()
+    _assert_clean(at)
+    assert at.error and "regularization" in at.error[0].value
+
+
+# ---------------------------------------------------------------------------- similarity
+def test_similarity_page_compares_measures_for_a_user(app, runs_dir):
+    at = app("pages/4_Similarity.py", run="wals-small")
+    tables = _top_lists(at)
+    assert len(tables) == 4 and all(len(t) == 10 for t in tables.values())
+    agreement = _tables(at, "pair", "top-k overlap")[0]
+    assert len(agreement) == 6
+    assert agreement["top-k overlap"].between(0, 1).all()
+    # The tempered measure at alpha=0 is cosine: identical lists.
+    at.slider(key="_w_alpha").set_value(0.0).run()
+    _assert_clean(at)
+    tables = _top_lists(at)
+    assert (tables["tempered"]["title"].str.lstrip("★ ").tolist()
+            == tables["cosine"]["title"].str.lstrip("★ ").tolist())
+
+
+def test_similarity_page_item_query_and_unknown_title(app, demo_dataset):
+    at = app("pages/4_Similarity.py", run="wals-small", query="item")
+    title = demo_dataset.items["title"].iloc[int(np.argmax(demo_dataset.item_popularity))]
+    at.text_input(key="_w_item_q").set_value(title).run()
+    _assert_clean(at)
+    tables = _top_lists(at)
+    assert len(tables) == 4
+    for table in tables.values():
+        assert title not in table["title"].str.lstrip("★ ").tolist()
+    at.text_input(key="_w_item_q").set_value("no such film zzz").run()
+    _assert_clean(at)
+    assert any("No title contains" in e.value for e in at.error)
+
+
+def test_similarity_toy_example_each_measure_picks_another_item(app):
+    at = app("pages/4_Similarity.py", run="wals-small")
+    text = [m.value for m in at.markdown if "Most similar under" in m.value][0]
+    assert "**dot**: B" in text and "**cosine**: A" in text and "**Euclidean**: C" in text
+    # Make A long and aligned with the query: now it wins under dot as well.
+    at.slider(key="_w_toy_Ax").set_value(5.0).run()
+    at.slider(key="_w_toy_Ay").set_value(5.0).run()
+    text = [m.value for m in at.markdown if "Most similar under" in m.value][0]
+    assert "**dot**: A" in text
+
+
+# ---------------------------------------------------------------------------- embeddings
+def test_embeddings_page_pca_map_selection_and_two_run_diagnostic(app):
+    at = app("pages/3_Embeddings.py", run="wals-small", proj="pca")
+    charts = at.get("plotly_chart")
+    assert charts  # the map and the norm-vs-popularity scatter
+    at.session_state["emb_map"] = {"selection": {"point_indices": [0, 1, 2], "points": [],
+                                                 "box": [], "lasso": []}}
+    at.run()
+    _assert_clean(at)
+    table = _tables(at, "nearest neighbours")[0]
+    assert len(table) == 3 and table["nearest neighbours"].str.len().gt(0).all()
+    at.selectbox(key="compare_run").set_value("wals-reg").run()
+    _assert_clean(at)
+    captions = [c.value for c in at.caption if "Spearman" in c.value]
+    assert len(captions) == 2
+
+
+def test_embeddings_page_user_map_coloured_by_occupation(app):
+    at = app("pages/3_Embeddings.py", run="wals-small", proj="pca", emb="users",
+             colour="occupation")
+    assert at.get("plotly_chart")
+    assert any("3,000 users" in c.value for c in at.caption)
+
+
+def test_pages_render_on_movielens(app, runs_dir):
+    _ml100k_or_skip()
+    ml = load_movielens_100k(ML100K)
+    _train_run(RunStore(runs_dir), ml, "wals-ml100k", factors=8, iterations=2)
+    for path in ("pages/1_Data.py", "pages/2_Train.py", "pages/3_Embeddings.py",
+                 "pages/4_Similarity.py"):
+        at = app(path, data="ml-100k", run="wals-ml100k", proj="pca")
+        assert not at.error, (path, [e.value for e in at.error])
