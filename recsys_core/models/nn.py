@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from ..errors import HyperparameterError
@@ -199,7 +200,7 @@ def positive_only_loss(positive_logits: np.ndarray, weights: np.ndarray | None =
     w = np.full(n, 1.0 / max(n, 1), dtype=positive_logits.dtype) if weights is None else weights
     # -log sigmoid(s) = softplus(-s), computed stably.
     loss = float(np.dot(w, np.logaddexp(0, -positive_logits)))
-    grad = -w / (1 + np.exp(positive_logits))
+    grad = -w * expit(-positive_logits)
     return loss, grad.astype(positive_logits.dtype, copy=False)
 
 

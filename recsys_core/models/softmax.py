@@ -83,8 +83,7 @@ def negative_distribution(sampler: str, item_counts: np.ndarray) -> np.ndarray:
 
 def sample_negatives(rng: np.random.Generator, q: np.ndarray, n_samples: int) -> np.ndarray:
     """``n_samples`` item indices (int64) drawn with replacement from distribution ``q``."""
-    return np.searchsorted(np.cumsum(q), rng.random(n_samples) * q.sum(), side="right").clip(
-        0, len(q) - 1).astype(np.int64)
+    return rng.choice(len(q), size=n_samples, p=q).astype(np.int64)
 
 
 def hard_negatives(scores: np.ndarray, positives: sp.csr_matrix, n_negatives: int) -> np.ndarray:
