@@ -6,9 +6,11 @@ and item ids of the dataset it was trained on.
 """
 from __future__ import annotations
 
+import argparse
 import inspect
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,8 @@ def register(subparsers) -> None:
         "train", help="train a model and save it as a run folder",
         description="Train a model on a dataset and save it as a run folder (model.npz, run.json, "
                     "ids.npz). Prints progress per epoch and the final losses; with --holdout, "
-                    "also the metrics on the held-out ratings.")
+                    "also the metrics on the held-out ratings.",
+        epilog=_model_kinds_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, metavar="PATH",
                    help="MovieLens folder (100K or latest) or a ratings CSV "
                         "(user,item[,rating[,timestamp]])")
@@ -92,6 +95,21 @@ def register(subparsers) -> None:
 
 
 # ---------------------------------------------------------------------- train
+def _model_kinds_text() -> str:
+    """Each model kind with the first line of its class docstring and its hyperparameters."""
+    lines = ["model kinds (hyperparameters for --set, with defaults):"]
+    for kind in sorted(MODEL_REGISTRY):
+        cls = MODEL_REGISTRY[kind]
+        summary = (inspect.getdoc(cls) or "").split("\n")[0]
+        lines.append(f"  {kind:<11} {summary}")
+        params = [f"{name}={p.default!r}" for name, p in
+                  inspect.signature(cls.__init__).parameters.items()
+                  if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        lines += textwrap.wrap(", ".join(params), width=88, initial_indent=" " * 14,
+                               subsequent_indent=" " * 14)
+    return "\n".join(lines)
+
+
 def parse_settings(model_class, settings: list[str]) -> dict:
     """``["name=value", ...]`` -> hyperparameters, each typed like the default in ``__init__``.
 
