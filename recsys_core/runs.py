@@ -234,6 +234,7 @@ class RunStore:
             train_fingerprint=getattr(model, "dataset_fingerprint_", None))
 
         self.root.mkdir(parents=True, exist_ok=True)
+        self._sweep_leftovers()
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".tmp-{base}-"))
         try:
             model.save(tmp / MODEL_FILE)
@@ -266,6 +267,18 @@ class RunStore:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def _sweep_leftovers(self, max_age: float = 24 * 3600.0) -> None:
+        """Remove temporary folders of saves or deletes that crashed more than a day ago."""
+        now = time.time()
+        for entry in self.root.glob(".*"):
+            if not entry.name.startswith((".tmp-", ".deleted-")):
+                continue
+            try:
+                if now - entry.stat().st_mtime > max_age:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except FileNotFoundError:  # another session swept it first
+                continue
 
     def delete(self, name: str) -> None:
         """Remove a run (first renamed out of sight, so readers never see half of it)."""

@@ -242,3 +242,20 @@ def test_safe_run_name_gives_valid_names(store: RunStore, text, expected):
     assert name == expected
     data = small_dataset()
     assert store.save(Popularity().fit(data), data, name=name).name == name
+
+
+def test_leftovers_of_crashed_saves_are_swept_after_a_day(store: RunStore):
+    import os
+    import time
+
+    data = small_dataset()
+    saved(store, "first")
+    old, fresh = store.root / ".tmp-crashed-abc", store.root / ".tmp-running-def"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "model.npz").write_bytes(b"partial")
+    a_while_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (a_while_ago, a_while_ago))
+    store.save(Popularity().fit(data), data, name="second")
+    assert not old.exists() and fresh.exists()  # a save in progress elsewhere is left alone
+    assert [i.name for i in store.list()] == ["second", "first"]
