@@ -5,7 +5,8 @@ import streamlit as st
 
 from recsys_core.diagnostics import rated_item_contributions
 from recsys_core.retrieval import top_k
-from ui import data, newuser, page, pickers, runs, state
+from recsys_core.pipeline import rerank
+from ui import data, impact, knobs, newuser, page, pickers, runs, state
 
 page.page_header(
     "Recommend",
@@ -58,24 +59,87 @@ else:
     vector, rated, user_ratings = folded
     scores = model.score_embeddings(vector)[0]
 
+config = knobs.rerank_knobs(dataset)
+
+# Candidates: the model's best items (seen ones left out), re-ranked by the knobs.
 seen = np.zeros(dataset.n_items, dtype=bool)
 seen[rated] = True
-items, item_scores = top_k(scores, k, seen[None, :])
-items, item_scores = items[0][items[0] >= 0], item_scores[0][: (items[0] >= 0).sum()]
+pool, pool_scores = top_k(scores, max(200, 5 * k), seen[None, :])
+valid = pool[0] >= 0
+pool, pool_scores = pool[0][valid], pool_scores[0][valid]
+with page.user_errors():
+    result = rerank(pool, pool_scores, config, dataset=dataset,
+                    user=user if who == "user" else None, k=k,
+                    item_embeddings=model.item_embeddings_)
+table = result.table
+items = result.items
+before = pool[:k]
 
 center = None
 if dataset.is_explicit and len(user_ratings):
     center = float(np.mean(user_ratings))
-contributors, support = rated_item_contributions(model.item_embeddings_, items, rated,
-                                                 user_ratings, top=2, rating_center=center)
+contributors, _ = rated_item_contributions(model.item_embeddings_, items, rated, user_ratings,
+                                           top=2, rating_center=center)
 titles = np.asarray(dataset.titles(np.arange(dataset.n_items)), dtype=object)
+
+
+def movement(original: int, rank: int) -> str:
+    if original == rank:
+        return "="
+    return f"↑{original - rank}" if original > rank else f"↓{rank - original}"
+
+
 st.subheader(f"Top {k}")
-st.dataframe(pd.DataFrame({
-    "rank": np.arange(1, len(items) + 1),
+if result.filtered and any(result.filtered.values()):
+    st.caption("Filtered out of the candidates: " + ", ".join(
+        f"{n} {why}" for why, n in result.filtered.items() if n))
+if len(items) < k:
+    st.warning(f"Only {len(items)} items pass the filters and caps; loosen a knob.")
+listed = pd.DataFrame({
+    "rank": table["rank"].to_numpy(),
     "title": titles[items],
-    "score": item_scores,
+    "move": [movement(int(o), int(r)) for o, r in zip(table["original_rank"], table["rank"])],
+    "moved by": table["moved_by"].to_numpy(),
+    "final": table["final_score"].to_numpy(),
+    "base score": table["base_score"].to_numpy(),
+    "relevance": table["relevance"].to_numpy(),
+    "freshness ×": table["freshness"].to_numpy(),
+    "popularity ×": table["popularity_penalty"].to_numpy(),
     "ratings": dataset.item_popularity[items],
     "genres": dataset.items["genres"].to_numpy()[items],
     "because you rated": [" · ".join(titles[c]) for c in contributors],
-}), hide_index=True, key="rec_list",
-    column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+})
+number = st.column_config.NumberColumn(format="%.3f")
+st.dataframe(listed, hide_index=True, key="rec_list",
+             column_config={c: number for c in ("final", "base score", "relevance",
+                                                 "freshness ×", "popularity ×")})
+if result.group_target is not None:
+    msg = (f"Share of the list from **{config.fair_group}**: {result.group_share:.0%} "
+           f"(target {result.group_target:.0%})")
+    if result.group_target_reachable is False:
+        st.warning(msg + " — not enough such items among the candidates to reach it.")
+    else:
+        st.caption(msg)
+
+st.subheader("Before and after re-ranking")
+left, right = st.columns(2)
+left.markdown("**Model order**")
+left.dataframe(pd.DataFrame({"rank": np.arange(1, len(before) + 1), "title": titles[before],
+                             "still listed": np.isin(before, items)}),
+               hide_index=True, key="before_list")
+right.markdown("**Re-ranked**")
+right.dataframe(pd.DataFrame({"rank": np.arange(1, len(items) + 1), "title": titles[items],
+                              "new to the list": ~np.isin(items, before)}),
+                hide_index=True, key="after_list")
+
+st.subheader("What the knobs cost and buy")
+st.caption(f"Over a fixed sample of test users of the run's split (top {k}); the lists are "
+           "re-ranked from each user's 100 best-scored items.")
+with page.user_errors():
+    impact = impact.impact_table(source, dataset, run, config, k)
+if impact is None:
+    st.info("This run has no test split, so its metric impact cannot be measured.")
+else:
+    st.dataframe(impact, hide_index=True, key="impact",
+                 column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                for c in ("model order", "re-ranked", "change")})

@@ -242,6 +242,69 @@ def test_pages_render_on_movielens(app, runs_dir):
     ml = load_movielens_100k(ML100K)
     _train_run(RunStore(runs_dir), ml, "wals-ml100k", factors=8, iterations=2)
     for path in ("pages/1_Data.py", "pages/2_Train.py", "pages/3_Embeddings.py",
-                 "pages/4_Similarity.py"):
+                 "pages/4_Similarity.py", "pages/5_Recommend.py", "pages/6_Compare_runs.py"):
         at = app(path, data="ml-100k", run="wals-ml100k", proj="pca")
         assert not at.error, (path, [e.value for e in at.error])
+
+
+# ---------------------------------------------------------------------------- recommend
+def _rec_titles(at: AppTest) -> list[str]:
+    return _tables(at, "rank", "title", "moved by")[0]["title"].tolist()
+
+
+def test_recommend_page_knob_changes_the_list_and_explains_it(app):
+    at = app("pages/5_Recommend.py", run="wals-small")
+    table = _tables(at, "rank", "title", "moved by")[0]
+    assert len(table) == 10 and set(table["moved by"]) == {"none"}
+    assert table["because you rated"].str.len().gt(0).all()
+    before = table["title"].tolist()
+    at.slider(key="_w_rr_pop").set_value(0.8).run()
+    _assert_clean(at)
+    after = _tables(at, "rank", "title", "moved by")[0]
+    assert after["title"].tolist() != before
+    assert after["moved by"].str.contains("popularity_penalty").any()
+    assert at.query_params["rr_pop"] in ("0.8", ["0.8"])
+    # The penalty lowers the popularity of the listed items, and the impact table says so.
+    impact = _tables(at, "metric", "model order", "re-ranked")[0].set_index("metric")
+    assert impact.loc["mean_popularity", "change"] < 0
+
+
+def test_recommend_page_genre_exclusion_never_leaks(app, demo_dataset):
+    genre = demo_dataset.genre_names[0]
+    at = app("pages/5_Recommend.py", run="wals-small")
+    at.multiselect(key="_w_rr_genres").set_value([genre]).run()
+    _assert_clean(at)
+    listed = _tables(at, "rank", "title", "moved by")[0]
+    assert not listed["genres"].str.split("|").apply(lambda g: genre in g).any()
+
+
+def test_recommend_page_new_user_fold_in(app, demo_dataset):
+    at = app("pages/5_Recommend.py", run="wals-small", who="new")
+    assert any("Rate at least one title" in i.value for i in at.info)
+    title = demo_dataset.items["title"].iloc[5]
+    at.text_input(key="_w_rate_item_q").set_value(title).run()
+    at.button(key="add_rating").click().run()
+    _assert_clean(at)
+    mine = _tables(at, "title", "your rating")[0]
+    assert mine["title"].tolist() == [title]
+    listed = _rec_titles(at)
+    assert len(listed) == 10 and title not in listed
+    # The folded-in user is a query on the Similarity page of the same session.
+    at.switch_page("pages/4_Similarity.py").run()
+    at.radio(key="_w_query").set_value("new user").run()
+    _assert_clean(at)
+    assert any("folded-in embedding from 1 rated" in c.value for c in at.caption)
+    assert len(_top_lists(at)) == 4
+
+
+# ---------------------------------------------------------------------------- compare runs
+def test_compare_runs_page_metrics_and_side_by_side_lists(app):
+    at = app("pages/6_Compare_runs.py")
+    runs_table = _tables(at, "run", "model", "hyperparameters")[0]
+    assert {"wals-small", "wals-reg"} <= set(runs_table["run"])
+    assert "ndcg@10" in runs_table.columns
+    at.multiselect(key="_w_cmp").set_value(["wals-small", "wals-reg"]).run()
+    _assert_clean(at)
+    assert at.get("plotly_chart")
+    lists = _tables(at, "title", "ratings")
+    assert len(lists) >= 2 and all(len(t) == 10 for t in lists[-2:])
