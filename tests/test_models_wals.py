@@ -110,6 +110,7 @@ def test_callback_sees_progress_and_can_stop_early():
 
 @pytest.mark.parametrize("params", [
     {},
+    {"solver": "cg"},
     {"confidence": "log", "regularization_type": "frequency", "regularization": 0.05,
      "user_frequency_exponent": 0.5, "item_frequency_exponent": 0.5},
 ])

@@ -22,9 +22,9 @@ Objective, for user factors X (n_users, d) and item factors Y (n_items, d):
 
 Each iteration solves every item exactly given the users, then every user given the items (numba,
 parallel over rows, one d x d Cholesky per row; ``solver="cg"`` does a few warm-started conjugate
-gradient steps instead, as the implicit library does, for very large data). Because users are
-solved last, :meth:`WALS.fold_in` of a training user's history reproduces that user's embedding
-(with the Cholesky solver).
+gradient steps instead, as the implicit library does, for very large data, then one final exact
+user sweep). Because users are solved exactly and last, :meth:`WALS.fold_in` of a training user's
+history reproduces that user's embedding with either solver.
 
 Side features (``side_features=True``) factorise the course's block matrix
 [[A, user attributes], [genres^T, 0]]: genres and user attributes get embeddings too, and a new
@@ -89,6 +89,13 @@ class WALS(Recommender):
         side features their genres already place them).
     random_state : int
 
+    The defaults were tuned for top-N ranking on a validation split carved from the training part
+    of a per-user 80/20 holdout of MovieLens 100K (never on its test part): every observed pair
+    counts the same (alpha=0: on ratings, high values as extra confidence made top-N recall
+    worse), unobserved pairs weigh 0.3, lambda=8, and a mild item frequency weighting (exponent
+    0.25) that keeps blockbusters from dominating. Raise ``alpha`` for counts (plays, clicks)
+    where repetition means confidence.
+
     Attributes
     ----------
     user_embeddings_ : float32 (n_users, d)
@@ -110,9 +117,9 @@ class WALS(Recommender):
     predicts_ratings = False
 
     def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 8.0,
-                 unobserved_weight: float = 0.5, alpha: float = 2.0, confidence: str = "linear",
+                 unobserved_weight: float = 0.3, alpha: float = 0.0, confidence: str = "linear",
                  confidence_epsilon: float = 1.0, user_frequency_exponent: float = 0.0,
-                 item_frequency_exponent: float = 0.0, regularization_type: str = "l2",
+                 item_frequency_exponent: float = 0.25, regularization_type: str = "l2",
                  regularization_exponent: float = 1.0, solver: str = "cholesky", cg_steps: int = 3,
                  init_std: float = 0.1, side_features: bool = False,
                  side_feature_weight: float = 1.0,
@@ -239,14 +246,18 @@ class WALS(Recommender):
                 self._publish(rows, cols, n_users, n_items, dataset)
             if self._end_epoch(iteration, self.iterations, losses, validation, callback):
                 break
+        if self.solver == "cg" and self.history_:
+            # One exact user sweep at the end: it can only lower the objective, and it makes
+            # fold_in (always exact) reproduce the training users.
+            self._half_step(weights, cols, row_reg, rows, exact=True)
         self._publish(rows, cols, n_users, n_items, dataset)
         return self
 
     def _half_step(self, weights: sp.csr_matrix, fixed: np.ndarray, reg: np.ndarray,
-                   out: np.ndarray):
+                   out: np.ndarray, exact: bool = False):
         """Solve every row of ``weights`` against the ``fixed`` factors, in place into ``out``."""
         gram = self.unobserved_weight * (fixed.T.astype(np.float64) @ fixed)
-        if self.solver == "cholesky":
+        if exact or self.solver == "cholesky":
             kernels.solve_rows_cholesky(weights.indptr, weights.indices, weights.data, fixed,
                                         gram, float(self.unobserved_weight), reg, out)
         else:
