@@ -22,10 +22,11 @@ d x d Gram matrices every few thousand entries. ``history_`` reports the loss
 components after every epoch; ``total`` is their sum.
 
 Defaults (biased MF on explicit ratings; see ``benchmarks/bench_explicit.py``) were tuned on a
-validation set carved at random from the training part of MovieLens 100K fold u1: 50 factors,
-40 epochs at learning rate 0.01, lambda = 0.08, lambda_b = 0.02, init std 0.05, and the parameters
-averaged over the last 40 % of the epochs (Polyak-Ruppert averaging: it removes most of the SGD
-noise that otherwise costs about 0.01 RMSE).
+validation set (a random 10 % of the entries) carved from the training part of MovieLens 100K fold
+u1, never on test: 80 factors, 40 epochs from learning rate 0.015 decaying by 0.98 per epoch,
+lambda = 0.08, lambda_b = 0.02, init std 0.03, and the parameters averaged over the last 40 % of
+the epochs (Polyak-Ruppert averaging, which removes most of the SGD noise: without it the same
+run is about 0.01 RMSE worse). Validation RMSE 0.901 (Surprise's default SVD: 0.935).
 """
 from __future__ import annotations
 
@@ -102,8 +103,8 @@ class MatrixFactorization(Recommender):
     kind = "mf"
     predicts_ratings = True  # fit sets it per instance: False when trained on implicit data
 
-    def __init__(self, factors=50, objective="observed", epochs=40, learning_rate=0.01,
-                 lr_decay=1.0, regularization=0.08, bias_regularization=0.02, init_std=0.05,
+    def __init__(self, factors=80, objective="observed", epochs=40, learning_rate=0.015,
+                 lr_decay=0.98, regularization=0.08, bias_regularization=0.02, init_std=0.03,
                  batch_size=1, optimizer="sgd", use_bias="auto", gravity=1.0,
                  unobserved_weight=0.1, averaging=0.4, random_state=0):
         self.factors = factors
