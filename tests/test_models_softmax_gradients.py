@@ -8,7 +8,6 @@ import scipy.sparse as sp
 
 from recsys_core.models import nn
 from recsys_core.models.softmax import SoftmaxModel, split_history
-from recsys_core.models.two_tower import TwoTowerModel
 
 EPS = 1e-6
 
@@ -144,6 +143,33 @@ def test_sampled_softmax_gradient_with_log_q_and_mask(rng):
     assert value0 == pytest.approx(row0)
 
 
+def test_grouped_sampled_softmax_equals_per_row_version(rng):
+    groups = np.array([0, 0, 2, 1, 2, 2])
+    pos = rng.standard_normal(6)
+    neg = rng.standard_normal((3, 4))
+    weights = rng.random(6)
+    pos_q = rng.standard_normal(6)
+    neg_q = rng.standard_normal(4)
+    mask = rng.random((3, 4)) > 0.3
+    mask[1] = False  # a group whose negatives are all masked
+    value, d_pos, d_neg = nn.grouped_sampled_softmax_cross_entropy(pos, groups, neg, weights,
+                                                                   pos_q, neg_q, mask)
+    ref, ref_pos, ref_neg = nn.sampled_softmax_cross_entropy(pos, neg[groups], weights, pos_q,
+                                                             neg_q, mask[groups])
+    assert value == pytest.approx(ref)
+    np.testing.assert_allclose(d_pos, ref_pos, atol=1e-12)
+    summed = np.zeros_like(neg)
+    np.add.at(summed, groups, ref_neg)
+    np.testing.assert_allclose(d_neg, summed, atol=1e-12)
+
+    def loss():
+        return nn.grouped_sampled_softmax_cross_entropy(pos, groups, neg, weights, pos_q, neg_q,
+                                                        mask)[0]
+
+    assert_close(d_neg, numeric_grad(loss, neg))
+    assert_close(d_pos, numeric_grad(loss, pos))
+
+
 def test_positive_only_loss_gradient(rng):
     s = rng.standard_normal(6) * 3
     value, grad = nn.positive_only_loss(s)
@@ -210,37 +236,3 @@ def test_softmax_model_gradient(loss, negatives, tied):
 
 def test_softmax_model_gradient_without_hidden_layers():
     _model_gradient_check(SoftmaxModel(**{**COMMON, "hidden_layers": ()}))
-
-
-@pytest.mark.parametrize("loss, negatives, item_ids", [
-    ("full", "in-batch", True),
-    ("sampled", "in-batch", True),
-    ("sampled", "popularity", False),
-])
-def test_two_tower_gradient(loss, negatives, item_ids):
-    from recsys_core.dataset import Dataset
-
-    matrix = _tiny_matrix().tocoo()
-    genres = np.random.default_rng(2).random((9, 3)) < 0.5
-    data = Dataset.from_interactions(matrix.row, matrix.col, item_ids=np.arange(9),
-                                     user_ids=np.arange(6), genre_names=["a", "b", "c"],
-                                     item_genres=genres)
-    model = TwoTowerModel(loss=loss, negatives=negatives, n_negatives=4, item_id_embeddings=item_ids,
-                          item_hidden_layers=(4,), **COMMON)
-    model.fit(data)
-    params = {k: v.astype(np.float64) for k, v in model._params.items()}
-    model.item_context_ = model.item_context_.astype(np.float64)
-    model.user_features_ = model.user_features_.astype(np.float64)
-    rng = np.random.default_rng(3)
-    users = np.arange(6)
-    seen = model.seen_[users]
-    inputs, targets = split_history(seen, 0.4, rng)
-    negatives_drawn = model._draw_negatives(rng, params, users, inputs, targets, seen)
-    _, grads = model._loss_and_grads(params, users, inputs, targets, negatives_drawn, seen)
-
-    def loss_value():
-        return model._loss_and_grads(params, users, inputs, targets, negatives_drawn,
-                                     seen)[0]["softmax"]
-
-    for name, value in params.items():
-        assert_close(grads[name], numeric_grad(loss_value, value))

@@ -96,10 +96,14 @@ def embedding_bag_backward(bags: sp.csr_matrix, grad_out: np.ndarray) -> np.ndar
 
 
 def embedding_lookup_backward(indices: np.ndarray, grad_out: np.ndarray, n_rows: int) -> np.ndarray:
-    """Gradient (n_rows, d) of ``table[indices]``: rows scattered and summed (np.add.at)."""
-    grad = np.zeros((n_rows, grad_out.shape[1]), dtype=grad_out.dtype)
-    np.add.at(grad, indices, grad_out)
-    return grad
+    """Gradient (n_rows, d) of ``table[indices]``: rows scattered and summed over repeats.
+
+    Done as one sparse product (n_rows, n) @ (n, d), several times faster than np.add.at.
+    """
+    indices = np.asarray(indices, dtype=np.int64).ravel()
+    scatter = sp.csr_matrix((np.ones(len(indices), grad_out.dtype), (indices, np.arange(len(indices)))),
+                            shape=(n_rows, len(indices)))
+    return np.asarray(scatter @ grad_out, dtype=grad_out.dtype)
 
 
 # ---------------------------------------------------------------------------- losses
@@ -182,6 +186,63 @@ def sampled_softmax_cross_entropy(positive_logits: np.ndarray, negative_logits: 
     grad = np.exp(logp) * w[:, None]
     grad[:, 0] -= w
     return loss, grad[:, 0], grad[:, 1:]
+
+
+def grouped_sampled_softmax_cross_entropy(positive_logits: np.ndarray, group_of_row: np.ndarray,
+                                          group_negative_logits: np.ndarray,
+                                          weights: np.ndarray | None = None,
+                                          positive_log_q: np.ndarray | None = None,
+                                          negative_log_q: np.ndarray | None = None,
+                                          negative_mask: np.ndarray | None = None
+                                          ) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`sampled_softmax_cross_entropy` when rows share their negatives by group.
+
+    Every row (a held-out positive) of group g (its user) is contrasted with the same K negatives
+    ``group_negative_logits[g]``. The negatives' log-sum-exp is computed once per group, so the
+    cost is O(G*K + P) instead of O(P*K); the result equals the per-row function applied to
+    ``group_negative_logits[group_of_row]``.
+
+    Parameters
+    ----------
+    positive_logits : ndarray (P,)
+    group_of_row : int ndarray (P,)
+    group_negative_logits : ndarray (G, K)
+    weights, positive_log_q : ndarray (P,), optional
+    negative_log_q : ndarray (G, K) or (K,), optional
+    negative_mask : bool ndarray (G, K), optional
+
+    Returns
+    -------
+    loss : float
+    grad_positive : ndarray (P,)
+    grad_negative : ndarray (G, K)
+    """
+    n = positive_logits.shape[0]
+    dtype = positive_logits.dtype
+    w = np.full(n, 1.0 / max(n, 1), dtype=dtype) if weights is None else weights.astype(dtype)
+    pos = positive_logits if positive_log_q is None else positive_logits - positive_log_q
+    neg = group_negative_logits if negative_log_q is None else group_negative_logits - negative_log_q
+    if negative_mask is not None:
+        neg = np.where(negative_mask, neg, -np.inf)
+    neg_lse = _logsumexp_rows(neg)  # per group; -inf when every negative is masked
+    row_lse = np.logaddexp(pos, neg_lse[group_of_row])
+    loss = -float(np.dot(w, pos - row_lse))
+    grad_pos = w * (np.exp(pos - row_lse) - 1)
+    # d loss / d neg[g, k] = softmax_g(neg)[k] * sum_{rows of g} w * exp(neg_lse[g] - row_lse)
+    share = np.bincount(group_of_row, weights=w * np.exp(neg_lse[group_of_row] - row_lse),
+                        minlength=neg.shape[0]).astype(dtype)
+    finite = np.isfinite(neg_lse)
+    grad_neg = np.zeros_like(neg)
+    grad_neg[finite] = np.exp(neg[finite] - neg_lse[finite, None]) * share[finite, None]
+    return loss, grad_pos.astype(dtype, copy=False), grad_neg
+
+
+def _logsumexp_rows(x: np.ndarray) -> np.ndarray:
+    """log sum exp of each row; -inf for a row that is all -inf."""
+    shift = x.max(axis=1) if x.shape[1] else np.full(x.shape[0], -np.inf, x.dtype)
+    safe = np.where(np.isfinite(shift), shift, 0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(x - safe[:, None]).sum(axis=1)) + safe
 
 
 def positive_only_loss(positive_logits: np.ndarray, weights: np.ndarray | None = None

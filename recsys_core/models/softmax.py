@@ -297,17 +297,15 @@ class QueryTowerModel(Recommender):
             pair_item = targets.indices.astype(np.int64)
             pos_vectors = item_matrix[pair_item]
             pos_logits = np.einsum("pd,pd->p", psi[pair_user], pos_vectors)
-            # to_users sums pair-level gradients into their user's row: (B, P) sparse.
-            to_users = sp.csr_matrix((np.ones(n_pairs, psi.dtype), (pair_user, np.arange(n_pairs))),
-                                     shape=(targets.shape[0], n_pairs))
             if self.loss == "positives-only":
                 data_loss, d_pos = nn.positive_only_loss(pos_logits, weights)
             else:
                 data_loss, d_pos, d_neg_user = self._sampled_term(
                     psi, item_matrix, pair_user, pair_item, pos_logits, weights, negatives, seen,
-                    to_users, d_items)
-            d_psi = to_users @ (d_pos[:, None] * pos_vectors)
-            np.add.at(d_items, pair_item, d_pos[:, None] * psi[pair_user])
+                    d_items)
+            d_psi = nn.embedding_lookup_backward(pair_user, d_pos[:, None] * pos_vectors, len(psi))
+            d_items += nn.embedding_lookup_backward(pair_item, d_pos[:, None] * psi[pair_user],
+                                                    len(d_items))
             if self.loss == "sampled":
                 d_psi += self._negative_psi_grad(item_matrix, negatives, d_neg_user)
         self._item_backward(params, i_cache, d_items, grads)
@@ -315,7 +313,7 @@ class QueryTowerModel(Recommender):
         return {"softmax": data_loss}, grads
 
     def _sampled_term(self, psi, item_matrix, pair_user, pair_item, pos_logits, weights, negatives,
-                      seen, to_users, d_items):
+                      seen, d_items):
         """Sampled softmax: logits of each pair's positive against its user's negatives."""
         if negatives.ndim == 1:  # shared by the batch
             neg_vectors = item_matrix[negatives]
@@ -332,15 +330,14 @@ class QueryTowerModel(Recommender):
             user_neg_logits = np.einsum("bd,bkd->bk", psi, neg_vectors)
             mask = negatives >= 0
             pos_log_q = neg_log_q = None
-        loss, d_pos, d_neg = nn.sampled_softmax_cross_entropy(
-            pos_logits, user_neg_logits[pair_user], weights, pos_log_q,
-            None if neg_log_q is None else neg_log_q, mask[pair_user])
-        d_neg_user = np.asarray(to_users @ d_neg)  # (B, K)
+        loss, d_pos, d_neg_user = nn.grouped_sampled_softmax_cross_entropy(
+            pos_logits, pair_user, user_neg_logits, weights, pos_log_q, neg_log_q, mask)
         if negatives.ndim == 1:
-            np.add.at(d_items, negatives, d_neg_user.T @ psi)
+            d_items += nn.embedding_lookup_backward(negatives, d_neg_user.T @ psi, len(d_items))
         else:
-            np.add.at(d_items, negatives.ravel(),
-                      (d_neg_user[:, :, None] * psi[:, None, :]).reshape(-1, psi.shape[1]))
+            per_negative = (d_neg_user[:, :, None] * psi[:, None, :]).reshape(-1, psi.shape[1])
+            d_items += nn.embedding_lookup_backward(np.maximum(negatives, 0), per_negative,
+                                                    len(d_items))
         return loss, d_pos, d_neg_user
 
     @staticmethod
