@@ -77,6 +77,11 @@ class Table:
     notes: list[str] = field(default_factory=list)
     blank_lines: int = 0
 
+    def text(self, column: str) -> pd.Series:
+        """A column as strings, whatever pandas inferred (a title column may be all digits)."""
+        s = self.frame[column]
+        return s if s.dtype.kind not in "iufb" else s.astype(str)
+
     def fail(self, message: str, row: int | None = None, column: str | None = None):
         """Raise a DataError at ``row`` (a position in ``frame``) and ``column``."""
         line = None if row is None else int(self.lines[row])
@@ -195,13 +200,18 @@ def read_table(path: str | Path, *, sep: str | None = None, header: bool | str =
         if "\x1f" in text:
             raise DataError("contains the control character 0x1f", path=path)
         text, sep = text.replace(sep, "\x1f"), "\x1f"
+    if "\r" in text:  # Windows and old Mac line ends: pandas splits on both, so count both
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     text, line_numbers = _drop_blank_lines(text)
     if line_numbers is None:
         line_numbers = np.arange(1, n_lines + 1, dtype=np.int64)
     n_blank = n_lines - len(line_numbers)
     quote_mode = csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE
-    first = next(csv.reader([text.split("\n", 1)[0]], delimiter=sep, quoting=quote_mode))
+    try:
+        first = next(csv.reader([text.split("\n", 1)[0]], delimiter=sep, quoting=quote_mode))
+    except csv.Error as exc:
+        raise DataError(f"cannot be parsed: {exc}", path=path, line=int(line_numbers[0])) from None
     first = [f.strip() for f in first]
     if len(first) < min_fields:
         hint = ": wrong separator?" if len(first) == 1 else ""
@@ -232,7 +242,15 @@ def read_table(path: str | Path, *, sep: str | None = None, header: bool | str =
             line = int(text_lines[min(int(m[2]), len(text_lines)) - 1])
             raise DataError(f"expected {m[1]} fields separated by {sep!r} as on the first line, "
                             f"found {m[3]}", path=path, line=line) from None
+        m = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if m:
+            row = min(int(m[1]) + (1 if header else 0), len(text_lines) - 1)
+            raise DataError("unclosed double quote: the field runs to the end of the file",
+                            path=path, line=int(text_lines[row])) from None
         raise DataError(f"cannot be parsed: {str(exc).strip()}", path=path) from None
+    except pd.errors.EmptyDataError:
+        raise DataError("no fields found (an unclosed double quote?)", path=path,
+                        line=int(text_lines[0])) from None
     if names is not None and frame.shape[1] != len(names):
         raise DataError(f"the header names {len(names)} columns but the data lines have "
                         f"{frame.shape[1]} fields", path=path, line=int(line_numbers[0]))
@@ -436,7 +454,7 @@ def load_movielens_100k(path: str | Path) -> Dataset:
     genre_index = parse_numbers(genres, "index", "genre index", low=0, integer=True)
     if sorted(genre_index) != list(range(len(genre_index))):
         genres.fail("genre indices must be 0..n-1, each once", 0, "index")
-    genre_names = genres.frame["genre"].to_numpy()[np.argsort(genre_index)].tolist()
+    genre_names = genres.text("genre").to_numpy()[np.argsort(genre_index)].tolist()
 
     n_item_fields = 5 + len(genre_names)
     items = read_table(path / "u.item", sep="|", header=False, quoting=False,
@@ -475,15 +493,15 @@ def load_movielens_100k(path: str | Path) -> Dataset:
         _check_unique(users, "user", user_ids, "user")
         _check_known_ids(data, "user", rating_users, user_ids, "user", "u.user")
         user_table = pd.DataFrame({"age": ages.astype(np.int64),
-                                   "gender": users.frame["gender"].to_numpy(dtype=object),
-                                   "occupation": users.frame["occupation"].to_numpy(dtype=object),
-                                   "zip_code": users.frame["zip_code"].to_numpy(dtype=object)})
+                                   "gender": users.text("gender").to_numpy(dtype=object),
+                                   "occupation": users.text("occupation").to_numpy(dtype=object),
+                                   "zip_code": users.text("zip_code").to_numpy(dtype=object)})
 
-    dates = pd.to_datetime(items.frame["release_date"], format="%d-%b-%Y", errors="coerce")
-    table = pd.DataFrame({"title": items.frame["title"].to_numpy(dtype=object),
+    dates = pd.to_datetime(items.text("release_date"), format="%d-%b-%Y", errors="coerce")
+    table = pd.DataFrame({"title": items.text("title").to_numpy(dtype=object),
                           "year": dates.dt.year.to_numpy(dtype=np.float64, na_value=np.nan),
-                          "release_date": items.frame["release_date"].to_numpy(dtype=object),
-                          "url": items.frame["url"].to_numpy(dtype=object)})
+                          "release_date": items.text("release_date").to_numpy(dtype=object),
+                          "url": items.text("url").to_numpy(dtype=object)})
 
     folds, fold_tables = _movielens_100k_folds(path, rating_users, rating_items)
     report = _report([data, genres, items] + ([users] if users is not None else []) + fold_tables,
@@ -570,21 +588,24 @@ def load_movielens_latest(path: str | Path, *, encoding: str | None = None) -> D
     _check_unique(movies, mcols["item"], movie_ids, "movie")
     _check_known_ids(ratings, rcols["item"], rated, movie_ids, "movie", "movies.csv")
 
-    titles = movies.frame[mcols["title"]]
-    genre_names, genre_matrix = _genres_multi_hot(movies.frame[mcols["genres"]])
+    titles = movies.text(mcols["title"])
+    genre_names, genre_matrix = _genres_multi_hot(movies.text(mcols["genres"]))
     table = pd.DataFrame({"title": titles.to_numpy(dtype=object), "year": _year_from_title(titles)})
     if tags is not None:
         tag_movies = typed[3]
         _check_known_ids(tags, tcols["item"], tag_movies, movie_ids, "movie", "movies.csv")
-        tag_text = tags.frame[tcols["tag"]].to_numpy(dtype=object)
+        tag_text = tags.text(tcols["tag"]).to_numpy(dtype=object)
         keep = tag_text != ""
         joined = (pd.DataFrame({"movie": tag_movies[keep], "tag": tag_text[keep]})
                   .drop_duplicates().groupby("movie", sort=False)["tag"].agg("|".join))
         table["tags"] = joined.reindex(movie_ids).fillna("").to_numpy(dtype=object)
     name = "MovieLens " + path.name.removeprefix("ml-") if path.name.startswith("ml-") \
         else f"MovieLens ({path.name})"
+    dropped = {}
+    if tags is not None and (n_empty := int((tags.text(tcols["tag"]) == "").sum())):
+        dropped["empty tags skipped"] = n_empty
     report = _report([ratings, movies] + ([tags] if tags is not None else []),
-                     rows_read=len(ratings.frame))
+                     rows_read=len(ratings.frame), dropped=dropped)
     return Dataset.from_interactions(
         users, rated, values, timestamps, item_ids=movie_ids, item_table=table,
         genre_names=genre_names, item_genres=genre_matrix, rating_scale=(0.5, 5.0), name=name,
@@ -708,7 +729,7 @@ def _read_items_file(path: Path, encoding: str | None):
             numeric = pd.to_numeric(third, errors="coerce").notna().mean() > 0.5
             roles["year" if numeric else "genres"] = cols[2]
     ids = parse_ids(items, roles["item"], "item")
-    titles = items.frame[roles["title"]]
+    titles = items.text(roles["title"])
     if "year" in roles:
         raw_year = items.frame[roles["year"]]
         year = pd.to_numeric(raw_year, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -718,7 +739,7 @@ def _read_items_file(path: Path, encoding: str | None):
                        int(np.argmax(bad)), roles["year"])
     else:
         year = _year_from_title(titles)
-    genres_col = items.frame[roles["genres"]] if "genres" in roles else pd.Series([""] * len(ids))
+    genres_col = items.text(roles["genres"]) if "genres" in roles else pd.Series([""] * len(ids))
     genre_names, genre_matrix = _genres_multi_hot(genres_col)
     table = pd.DataFrame({"title": titles.to_numpy(dtype=object), "year": year})
     return items, roles["item"], ids, table, genre_names, genre_matrix
