@@ -8,9 +8,10 @@ from .ease import EASE
 from .mf import MatrixFactorization
 from .popularity import Popularity
 from .softmax import SoftmaxModel
+from .svd import SVDModel
 from .two_tower import TwoTowerModel
 from .wals import WALS
 
 __all__ = ["MODEL_REGISTRY", "ProgressCallback", "Recommender", "TrainingProgress", "ContentBased",
            "Popularity", "WALS", "EASE", "SoftmaxModel", "TwoTowerModel",
-           "MatrixFactorization"]
+           "MatrixFactorization", "SVDModel"]

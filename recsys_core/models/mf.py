@@ -33,6 +33,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from ..dataset import Dataset
 from ..errors import DataError, HyperparameterError
@@ -177,11 +178,21 @@ class MatrixFactorization(Recommender):
                   "weighted": self.unobserved_weight}[self.objective]
         all_pairs = n_obs * weight / (float(n_users) * float(n_items))
         self.all_pairs_weight_ = float(all_pairs)
+
+        # The dense products here are d x d sized; multithreaded BLAS on them was measured 100x
+        # slower than one thread on a busy 2-core machine (0.17 s versus ~1 ms per product).
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._train(users, items, values, U, V, bu, bi, mu, with_bias, mode, weight,
+                        user_count, item_count, rng, validation, callback)
+        return self
+
+    def _train(self, users, items, values, U, V, bu, bi, mu, with_bias, mode, weight,
+               user_count, item_count, rng, validation, callback):
+        n_obs = len(values)
         fast_path = mode == 0 and self.batch_size == 1 and self.optimizer == "sgd"
         if not fast_path:
-            trainer = _GeneralTrainer(U, V, bu, bi, self.optimizer, all_pairs, user_count,
-                                      item_count)
-
+            trainer = _GeneralTrainer(U, V, bu, bi, self.optimizer, self.all_pairs_weight_,
+                                      user_count, item_count)
         n_average = int(round(self.averaging * self.epochs))
         first_averaged = self.epochs - n_average
         averaged = None
@@ -211,7 +222,6 @@ class MatrixFactorization(Recommender):
                 break
         # the arrays the loop exposed are still being trained or averaged in place: copy them
         self._set_state(U_out.copy(), V_out.copy(), bu_out.copy(), bi_out.copy(), mu, with_bias)
-        return self
 
     def _set_state(self, U, V, bu, bi, mu, with_bias):
         self.user_embeddings_ = U
@@ -246,7 +256,9 @@ class MatrixFactorization(Recommender):
         """
         self._check_fitted()
         idx, values = self._pairs(items, ratings, self.n_items_, "item")
-        vector, bias = self._solve_one_side(idx, values, self.item_embeddings_, self.item_bias_)
+        with threadpool_limits(limits=1, user_api="blas"):  # small products: see fit
+            vector, bias = self._solve_one_side(idx, values, self.item_embeddings_,
+                                                self.item_bias_)
         return (vector, bias) if return_bias else vector
 
     def fold_in_item(self, users, ratings=None, *, return_bias: bool = False):
@@ -254,7 +266,9 @@ class MatrixFactorization(Recommender):
         least-squares problem with the user embeddings and biases fixed)."""
         self._check_fitted()
         idx, values = self._pairs(users, ratings, self.n_users_, "user")
-        vector, bias = self._solve_one_side(idx, values, self.user_embeddings_, self.user_bias_)
+        with threadpool_limits(limits=1, user_api="blas"):  # small products: see fit
+            vector, bias = self._solve_one_side(idx, values, self.user_embeddings_,
+                                                self.user_bias_)
         return (vector, bias) if return_bias else vector
 
     def _pairs(self, indices, ratings, n, kind):
@@ -332,7 +346,7 @@ def _losses(users, items, values, U, V, bu, bi, mu, reg, reg_bias, user_count, i
     out = {"observed": sq_error / n_obs, "regularization": regularization}
     if objective != "observed":
         pairs = float(U.shape[0]) * float(V.shape[0])
-        all_pairs = float(np.sum(_gram(U) * _gram(V)))
+        all_pairs = float(np.sum((U.T.astype(np.float64) @ U) * (V.T.astype(np.float64) @ V)))
         if objective == "gravity":
             out["gravity"] = weight * all_pairs / pairs
         else:
@@ -390,7 +404,7 @@ class _GeneralTrainer:
     instead of O(d^2).
     """
 
-    GRAM_CHUNK = 8192
+    GRAM_CHUNK = 16384
 
     def __init__(self, U, V, bu, bi, optimizer, all_pairs, user_count, item_count):
         self.params = (U, V, bu, bi)
@@ -419,8 +433,8 @@ class _GeneralTrainer:
         no_gram = np.zeros((0, U.shape[1]), np.float32)
         for start in range(0, len(order), chunk):
             if mode:
-                gram_grad_u = _times(U, _gram(V))
-                gram_grad_v = _times(V, _gram(U))
+                gram_grad_u = U @ (V.T @ V)
+                gram_grad_v = V @ (U.T @ U)
             else:
                 gram_grad_u = gram_grad_v = no_gram
             _general_chunk(users, items, values, order[start:start + chunk], U, V, bu, bi, mu,
@@ -518,34 +532,3 @@ def _step_row(P, G, S1, S2, row, step, optimizer, lr):
                                                               + _EPSILON)
             G[row, f] = 0.0
 
-
-# Small dense products in numba rather than BLAS: a multithreaded BLAS call on these d x d
-# shapes was measured at 0.1-0.2 s on the shared 2-core machine (thread contention) versus ~1 ms.
-@numba.njit(cache=True, fastmath=True, nogil=True)
-def _gram(P):
-    """P^T P in float64, shape (d, d)."""
-    d = P.shape[1]
-    out = np.zeros((d, d), np.float64)
-    for r in range(P.shape[0]):
-        for f in range(d):
-            pf = np.float64(P[r, f])
-            for h in range(f, d):
-                out[f, h] += pf * P[r, h]
-    for f in range(d):
-        for h in range(f):
-            out[f, h] = out[h, f]
-    return out
-
-
-@numba.njit(cache=True, fastmath=True, nogil=True)
-def _times(P, G):
-    """P @ G as float32, shape (n, d), for P (n, d) float32 and G (d, d) float64."""
-    n, d = P.shape
-    out = np.zeros((n, d), np.float32)
-    for r in range(n):
-        for h in range(d):
-            acc = 0.0
-            for f in range(d):
-                acc += P[r, f] * G[f, h]
-            out[r, h] = acc
-    return out
