@@ -54,8 +54,12 @@ def project(embeddings: np.ndarray, method: str = "umap", *, n_neighbors: int = 
         check_param("perplexity", perplexity, low=0, low_open=True)
         from sklearn.manifold import TSNE
 
+        # Exact gradients for small sets: Barnes-Hut's tree and thread start-up cost more than
+        # the O(n^2) sum below a thousand points (measured: 80 points, 1.5 s vs 70 s on a busy
+        # 2-core machine).
         tsne = TSNE(n_components=2, perplexity=float(min(perplexity, (n - 1) / 3)),
-                    metric=metric, init="pca", random_state=random_state)
+                    metric=metric, init="pca", random_state=random_state,
+                    method="exact" if n <= 1000 else "barnes_hut")
         return tsne.fit_transform(x).astype(np.float32)
     check_param("n_neighbors", n_neighbors, low=2, integer=True)
     check_param("min_dist", min_dist, low=0.0, high=1.0)
