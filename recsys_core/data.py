@@ -112,7 +112,7 @@ def decode_file(path: str | Path, encoding: str | None = None) -> tuple[str, str
         codecs.lookup(encoding)
     except LookupError:
         raise DataError(f"unknown text encoding {encoding!r}", path=path) from None
-    if not raw.strip():
+    if not raw[:4096].strip() and not raw.strip():
         raise DataError("the file is empty", path=path)
     if not encoding.lower().replace("-", "").startswith(("utf16", "utf32")) and b"\x00" in raw:
         line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
@@ -132,7 +132,7 @@ def decode_file(path: str | Path, encoding: str | None = None) -> tuple[str, str
 
 def _sniff_separator(text: str) -> str | None:
     """The separator that splits the first lines into the same number (>1) of fields."""
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    lines = [ln for ln in text[:65536].splitlines()[:50] if ln.strip()]
     best, best_fields = None, 1
     for sep in _SEPARATORS:
         counts = {ln.count(sep) for ln in lines}

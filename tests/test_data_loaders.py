@@ -253,3 +253,12 @@ def test_missing_path_and_folder_with_items_are_data_errors(tmp_path):
     folder = write(tmp_path / "ml", ML100K_FILES)
     with pytest.raises(data.DataError, match="ratings file, not a folder"):
         load_dataset(folder, tmp_path / "items.csv")
+
+
+def test_all_digit_titles_and_zip_codes_stay_text(tmp_path):
+    ratings = tmp_path / "r.csv"
+    ratings.write_text("1,10,4\n")
+    items = tmp_path / "items.csv"
+    items.write_text("item,title\n10,1917\n")
+    ds = load_ratings_csv(ratings, items)
+    assert ds.titles([0]) == ["1917"]

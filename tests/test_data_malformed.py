@@ -141,6 +141,12 @@ CASES = [
                                       "items.csv": b"item,year\n10,1999\n"},
          with_items(), "items.csv", 1, "title", "missing column"),
     Case("missing file", {}, generic(), "r.csv", None, None, "no such file"),
+    Case("unclosed quote", {"r.csv": b'1,10,4\n2,"11,5\n3,12,4\n'}, generic(), "r.csv", 2,
+         None, "unclosed double quote"),
+    Case("old Mac line ends", {"r.csv": b"1,10,4\r2,11,5\r3,12,oops\r"}, generic(), "r.csv", 3,
+         "column 3", "non-numeric rating 'oops'"),
+    Case("a folder given as ratings file", {}, lambda d: load_ratings_csv(d), None, None, None,
+         "is a folder, expected a file"),
     # ----------------------------------------------------------- MovieLens latest
     Case("latest: movies.csv without genres", replace_in(
         LATEST_FILES, "movies.csv", b"movieId,title,genres", b"movieId,title,kinds"), latest,
