@@ -263,3 +263,17 @@ def test_train_offers_every_registered_model(capsys):
     assert code == 0
     for kind in MODEL_REGISTRY:
         assert kind in out
+
+
+def test_svd_run_predicts_scores_not_ratings(capsys, files, tmp_path):
+    code, _, err = train(capsys, files, tmp_path / "svd", "svd", "factors=4", "binary=false")
+    assert code == 0, err
+    run = load_run(tmp_path / "svd")
+    assert run.model.binary is False and not run.model.predicts_ratings
+    assert "rmse" not in run.info.metrics
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"user,item\n{run.user_ids[1]},{run.item_ids[2]}\n")
+    code, out, err = cli(capsys, "predict", "--run", tmp_path / "svd", "--pairs", pairs)
+    assert code == 0, err
+    assert float(out.splitlines()[1].split(",")[2]) == pytest.approx(
+        float(run.model.score([1], [2])[0, 0]), rel=1e-5)
