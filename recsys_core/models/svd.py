@@ -13,6 +13,10 @@ be (nor flattened the way bare Q would be).
 Because zeros stand for "unobserved", scores rank items (what a user probably interacted with) but
 are not rating predictions (``predicts_ratings`` is False). This is the baseline the course
 contrasts with matrix factorization on observed entries and with WALS.
+
+Defaults (16 factors of the 0/1 matrix) were chosen by precision@10 on a validation split carved
+from MovieLens 100K u1's training part (16 factors 0.248; 8: 0.238; 32: 0.227; 64: 0.193; the
+ratings matrix instead of 0/1: 0.239 at 16): more factors fit the popularity-dominated zeros.
 """
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ class SVDModel(Recommender):
 
     kind = "svd"
 
-    def __init__(self, factors=64, binary=False, random_state=0):
+    def __init__(self, factors=16, binary=True, random_state=0):
         self.factors = factors
         self.binary = binary
         self.random_state = random_state
