@@ -5,8 +5,9 @@ input always ends in a :class:`~recsys_core.errors.DataError` that names the fil
 (header included) and the column at fault. Whatever a loader leaves out (blank lines, merged
 duplicates) is counted in the returned dataset's :class:`~recsys_core.dataset.LoadReport`.
 
-Parsing is vectorized with pandas: every column is read as text, then converted and checked as a
-whole; only the first offending row is looked at one by one, to word the message.
+Parsing is vectorized with pandas: its C reader types the all-numeric columns, every other column
+stays text and is converted and checked as a whole; only the first offending row is looked at on
+its own, to word the message.
 """
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ class Table:
     Attributes
     ----------
     frame : DataFrame
-        One column per field (named by the header when there is one, else "column 1", ...), values
-        as stripped strings; blank lines removed.
+        One column per field (named by the header when there is one, else "column 1", ...):
+        int64/float64 when every value is a number, else stripped strings; blank lines removed.
     lines : ndarray of int64, shape (len(frame),)
         1-based line number of each row in the file.
     path : Path
@@ -407,7 +408,7 @@ def _year_from_title(titles: pd.Series) -> np.ndarray:
     return pd.to_numeric(year, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _genres_multi_hot(labels: pd.Series, table: Table | None = None) -> tuple[list[str], np.ndarray]:
+def _genres_multi_hot(labels: pd.Series) -> tuple[list[str], np.ndarray]:
     """Pipe-separated genre labels -> (sorted genre names, bool multi-hot (n, n_genres))."""
     labels = labels.fillna("").astype(str).replace(_NO_GENRES, "")
     dummies = labels.str.get_dummies(sep="|")
@@ -645,8 +646,8 @@ def load_ratings_csv(ratings_path: str | Path, items_path: str | Path | None = N
     ratings_path = Path(ratings_path)
     table = read_table(ratings_path, sep=sep, header=header, encoding=encoding,
                        header_names=_ROLE_NAMES)
-    if len(table.frame) == 0:
-        raise DataError("the file has a header but no rating lines", path=ratings_path, line=1)
+    if header == "auto" and table.header is None and _first_row_is_unnamed_header(table):
+        table = read_table(ratings_path, sep=sep, header=True, encoding=encoding)
     n_fields = table.frame.shape[1]
     notes = []
     if table.header is not None and _looks_like_header(table.header, _ROLE_NAMES):
@@ -688,17 +689,30 @@ def load_ratings_csv(ratings_path: str | Path, items_path: str | Path | None = N
         items_table, item_column, item_ids_s, item_table, genre_names, genre_matrix = \
             _read_items_file(Path(items_path), encoding)
         tables.append(items_table)
-        user_ids, item_ids, rated = _typed_ids(users, item_ids_s, items)
+        (row_users,) = _typed_ids(users)
+        item_ids, rated = _typed_ids(item_ids_s, items)
         _check_unique(items_table, item_column, item_ids, "item")
         _check_known_ids(table, cols["item"], rated, item_ids, "item", Path(items_path).name)
         item_kwargs = dict(item_ids=item_ids, item_table=item_table, genre_names=genre_names,
                            item_genres=genre_matrix)
     else:
-        user_ids, rated = _typed_ids(users, items)
+        row_users, rated = _typed_ids(users, items)
     report = _report(tables, rows_read=len(table.frame), extra_notes=notes)
     return Dataset.from_interactions(
-        user_ids, rated, values, timestamps, rating_scale=scale,
+        row_users, rated, values, timestamps, rating_scale=scale,
         name=name or ratings_path.name, source=str(ratings_path), report=report, **item_kwargs)
+
+
+def _first_row_is_unnamed_header(table: Table) -> bool:
+    """Whether line 1 looks like column names nobody recognised ("a,b,score_x"): its third
+    field is not a number while the third field of every other line is."""
+    if table.frame.shape[1] < 3 or len(table.frame) < 2:
+        return False
+    third = table.frame.iloc[:, 2]
+    if third.dtype.kind in "iuf":
+        return False
+    numeric = pd.to_numeric(third, errors="coerce").notna().to_numpy()
+    return not numeric[0] and bool(numeric[1:].all())
 
 
 def _infer_scale(values: np.ndarray) -> tuple[float, float]:

@@ -198,7 +198,7 @@ def test_items_file_ids_and_ratings_ids_share_a_type(tmp_path):
     items = tmp_path / "items.csv"
     items.write_text("item,title\n10,Ten\nX1,Special\n")  # one textual id makes all textual
     ds = load_ratings_csv(ratings, items)
-    assert ds.item_ids.tolist() == ["10", "X1"] and ds.user_ids.tolist() == ["1"]
+    assert ds.item_ids.tolist() == ["10", "X1"] and ds.user_ids.tolist() == [1]
     assert ds.n_ratings == 1
 
 
@@ -262,3 +262,11 @@ def test_all_digit_titles_and_zip_codes_stay_text(tmp_path):
     items.write_text("item,title\n10,1917\n")
     ds = load_ratings_csv(ratings, items)
     assert ds.titles([0]) == ["1917"]
+
+
+def test_unrecognised_header_is_detected_and_columns_taken_in_order(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("who,what,how_much\n1,10,4\n2,10,3\n")
+    ds = load_ratings_csv(path)
+    assert ds.n_ratings == 2 and ds.report.rows_read == 2
+    assert any("header names not recognised" in note for note in ds.report.notes)
