@@ -82,5 +82,5 @@ def test_ml100k_quality_floor(ml100k):
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     recommended, _ = model.recommend(users, k=20)
     recall = recall_at_k(recommended, test[users], 20)
-    # Measured 0.385 with the default regularization; the floor leaves a margin.
-    assert recall > 0.36, recall
+    # Measured 0.449 with the default regularization (popularity 0.222); the floor leaves a margin.
+    assert recall > 0.42, recall

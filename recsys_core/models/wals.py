@@ -73,7 +73,9 @@ class WALS(Recommender):
     regularization_type : {"l2", "frequency"}
     regularization_exponent : float >= 0
         nu in the frequency-scaled L2.
-    solver : {"cholesky", "cg"}
+    solver : {"cg", "cholesky"}
+        "cg": ``cg_steps`` warm-started conjugate-gradient steps per row and half-sweep, then one
+        exact user sweep; "cholesky": every half-sweep exact.
     cg_steps : int >= 1
         Conjugate-gradient steps per row and half-sweep when ``solver="cg"``.
     init_std : float > 0
@@ -94,7 +96,10 @@ class WALS(Recommender):
     counts the same (alpha=0: on ratings, high values as extra confidence made top-N recall
     worse), unobserved pairs weigh 0.3, lambda=8, and a mild item frequency weighting (exponent
     0.25) that keeps blockbusters from dominating. Raise ``alpha`` for counts (plays, clicks)
-    where repetition means confidence.
+    where repetition means confidence. The CG solver matched the exact one on that validation
+    split (Recall@20 0.3515 vs 0.3512) at a fraction of the time, hence the default; its final
+    user sweep is exact either way. ``side_feature_weight=0.3`` was best for users with 0 and 3
+    training interactions among 0.3, 1, 3 and 10.
 
     Attributes
     ----------
@@ -120,9 +125,9 @@ class WALS(Recommender):
                  unobserved_weight: float = 0.3, alpha: float = 0.0, confidence: str = "linear",
                  confidence_epsilon: float = 1.0, user_frequency_exponent: float = 0.0,
                  item_frequency_exponent: float = 0.25, regularization_type: str = "l2",
-                 regularization_exponent: float = 1.0, solver: str = "cholesky", cg_steps: int = 3,
+                 regularization_exponent: float = 1.0, solver: str = "cg", cg_steps: int = 3,
                  init_std: float = 0.1, side_features: bool = False,
-                 side_feature_weight: float = 1.0,
+                 side_feature_weight: float = 0.3,
                  user_feature_columns: Sequence[str] = DEFAULT_USER_COLUMNS,
                  impute_cold_items: bool = True, random_state: int = 0):
         self.factors = factors
@@ -240,15 +245,16 @@ class WALS(Recommender):
         w0 = float(self.unobserved_weight)
         for iteration in range(1, self.iterations + 1):
             self._half_step(weights_t, rows, col_reg, cols)
-            self._half_step(weights, cols, row_reg, rows)
+            # The last user sweep is exact whatever the solver (see the end of the loop).
+            self._half_step(weights, cols, row_reg, rows, exact=iteration == self.iterations)
             losses = self._losses(weights, rows, cols, row_reg, col_reg, w0)
             if validation is not None or callback is not None:
                 self._publish(rows, cols, n_users, n_items, dataset)
             if self._end_epoch(iteration, self.iterations, losses, validation, callback):
                 break
-        if self.solver == "cg" and self.history_:
-            # One exact user sweep at the end: it can only lower the objective, and it makes
-            # fold_in (always exact) reproduce the training users.
+        if self.solver == "cg" and 0 < len(self.history_) < self.iterations:
+            # Stopped early: still finish with an exact user sweep. It can only lower the
+            # objective, and it makes fold_in (always exact) reproduce the training users.
             self._half_step(weights, cols, row_reg, rows, exact=True)
         self._publish(rows, cols, n_users, n_items, dataset)
         return self
