@@ -209,7 +209,7 @@ def test_early_stopping_keeps_the_best_epoch():
     {"factors": 0},
     {"learning_rate": -0.1},
     {"learning_rate": 0.0},
-    {"loss": "sampled", "n_negatives": 48},  # as many negatives as items
+    {"loss": "sampled", "negatives": "uniform", "n_negatives": 48},  # as many as items
     {"loss": "hinge"},
     {"negatives": "random"},
     {"optimizer": "rmsprop"},

@@ -23,6 +23,10 @@ ITEM_FEATURES = ("genres", "years")
 class TwoTowerModel(QueryTowerModel):
     """Two-tower model with in-batch (default) or sampled negatives.
 
+    Defaults chosen on a validation split carved from the MovieLens 100K training holdout:
+    validation Recall@20 peaks near epoch 30 (0.337, against 0.323 for the softmax model, whose
+    free item table cannot borrow strength from genres and years for rarely seen items).
+
     Parameters
     ----------
     factors : int
@@ -60,8 +64,8 @@ class TwoTowerModel(QueryTowerModel):
                  item_id_embeddings: bool = True, loss: str = "sampled",
                  negatives: str = "in-batch", n_negatives: int = 256,
                  log_q_correction: bool = True, optimizer: str = "adam",
-                 learning_rate: float = 0.002, epochs: int = 60, batch_size: int = 64,
-                 regularization: float = 1e-5, target_fraction: float = 0.2,
+                 learning_rate: float = 0.002, epochs: int = 30, batch_size: int = 64,
+                 regularization: float = 1e-4, target_fraction: float = 0.5,
                  init_std: float = 0.05, patience: int | None = 5, random_state: int = 0):
         self.factors = factors
         self.hidden_layers = hidden_layers
