@@ -821,7 +821,8 @@ def find_datasets() -> list[tuple[str, Path]]:
 
     First ``$RECSYS_DATA_DIR`` (a dataset folder itself, or a folder holding ``ml-100k/`` and/or
     ``ml-latest-small/``), then the same folders inside the project's ``data/`` directory where
-    :func:`recsys_core.download.download_movielens` puts them.
+    :func:`recsys_core.download.download_movielens` puts them. Names are unique: a dataset in
+    ``$RECSYS_DATA_DIR`` hides a downloaded one of the same name.
     """
     roots = []
     env = os.environ.get(DATA_DIR_ENV)
@@ -831,9 +832,8 @@ def find_datasets() -> list[tuple[str, Path]]:
     found, seen = [], set()
     for root in roots:
         for name, folder in _dataset_folders_in(root):
-            key = folder.resolve()
-            if key not in seen:
-                seen.add(key)
+            if name not in seen:  # names are unique: the first root wins
+                seen.add(name)
                 found.append((name, folder))
     return found
 

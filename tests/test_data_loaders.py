@@ -270,3 +270,14 @@ def test_unrecognised_header_is_detected_and_columns_taken_in_order(tmp_path):
     ds = load_ratings_csv(path)
     assert ds.n_ratings == 2 and ds.report.rows_read == 2
     assert any("header names not recognised" in note for note in ds.report.notes)
+
+
+def test_env_dataset_hides_a_downloaded_one_of_the_same_name(tmp_path, monkeypatch,
+                                                             no_project_data):
+    root = tmp_path / "shared"
+    write(root / "ml-100k", ML100K_FILES)
+    write(no_project_data / "ml-100k", ML100K_FILES)
+    write(no_project_data / "ml-latest-small", LATEST_FILES)
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(root))
+    assert find_datasets() == [("ml-100k", root / "ml-100k"),
+                               ("ml-latest-small", no_project_data / "ml-latest-small")]
