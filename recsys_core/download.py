@@ -82,10 +82,11 @@ def download_movielens(name: str, dest: str | Path = "data", progress: Progress 
     backoff : float
         Seconds slept before the first retry, doubled after each.
 
-    Verification: the archive's size and SHA-256 must match :data:`MOVIELENS_ARCHIVES`, and the
-    zip must pass its own CRC checks before it is extracted. A mismatch deletes the partial file
-    (a later call starts afresh) and raises :class:`~recsys_core.errors.DownloadError`, as do an
-    unknown name, no network, and HTTP errors.
+    Verification: the archive's SHA-256 must match :data:`MOVIELENS_ARCHIVES`, and the zip must
+    pass its own CRC checks before it is extracted. A mismatch deletes the partial file; when the
+    download had resumed bytes from an earlier attempt it starts once more from scratch, otherwise
+    (or if that fails too) it raises :class:`~recsys_core.errors.DownloadError`, as do an unknown
+    name, no network, and HTTP errors.
     """
     if name not in MOVIELENS_ARCHIVES:
         raise DownloadError(f"unknown dataset {name!r}; choose one of "
@@ -101,10 +102,27 @@ def download_movielens(name: str, dest: str | Path = "data", progress: Progress 
         raise DownloadError(f"cannot create {dest}: {exc.strerror or exc}") from None
     part = dest / f".{name}.zip.part"
 
+    resumed = part.exists()
+    _fetch_with_retries(archive, part, dest, name, progress, retries, timeout, backoff)
+    try:
+        _verify(part, archive, name)
+    except DownloadError:
+        if not resumed:
+            raise
+        # The bytes kept from an earlier attempt may be what is wrong: start once from scratch.
+        _fetch_with_retries(archive, part, dest, name, progress, retries, timeout, backoff)
+        _verify(part, archive, name)
+    _extract(part, archive.folder, target)
+    part.unlink()
+    return target
+
+
+def _fetch_with_retries(archive: Archive, part: Path, dest: Path, name: str,
+                        progress: Progress | None, retries: int, timeout: float, backoff: float):
     for attempt in range(retries + 1):
         try:
             _fetch(archive.url, part, archive.size, progress, timeout)
-            break
+            return
         except _Retryable as exc:
             if attempt == retries:
                 raise DownloadError(
@@ -112,11 +130,6 @@ def download_movielens(name: str, dest: str | Path = "data", progress: Progress 
                     f"and unzip it into {dest}/, or point RECSYS_DATA_DIR at a folder holding "
                     f"{name}/)") from None
             time.sleep(backoff * 2**attempt)
-
-    _verify(part, archive, name)
-    _extract(part, archive.folder, target)
-    part.unlink()
-    return target
 
 
 class _Retryable(Exception):

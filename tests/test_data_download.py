@@ -153,6 +153,15 @@ def test_partial_file_is_resumed_with_a_range_request(tmp_path, server, archive_
     assert load_movielens_100k(tmp_path / "ml-100k").n_ratings == 4
 
 
+def test_corrupt_partial_file_is_discarded_and_downloaded_again(tmp_path, server, archive_at):
+    archive_at(url_of(server), size=len(ZIP))
+    half = len(ZIP) // 2
+    (tmp_path / ".ml-100k.zip.part").write_bytes(b"x" * half)  # not a prefix of the archive
+    download_movielens("ml-100k", tmp_path)
+    assert [r["range"] for r in server.requests] == [f"bytes={half}-", None]
+    assert load_movielens_100k(tmp_path / "ml-100k").n_ratings == 4
+
+
 def test_server_ignoring_range_restarts_cleanly(tmp_path, server, archive_at):
     server.honour_range = False
     archive_at(url_of(server))
