@@ -465,7 +465,7 @@ def load_movielens_100k(path: str | Path) -> Dataset:
                    f"genres), found {items.frame.shape[1]}", 0)
     items.frame.columns = ["item", "title", "release_date", "video_date", "url"] + [
         f"genre:{g}" for g in genre_names]
-    flags = np.column_stack([parse_numbers(items, f"genre:{g}", f"genre flag of {g}", low=0,
+    flags = np.column_stack([parse_numbers(items, f"genre:{g}", "genre flag", low=0,
                                            high=1, integer=True) for g in genre_names])
 
     user_file = path / "u.user"
@@ -657,6 +657,8 @@ def load_ratings_csv(ratings_path: str | Path, items_path: str | Path | None = N
             notes.append(f"{ratings_path.name}: header names not recognised, columns taken in "
                          "the order user, item, rating, timestamp")
         roles = ("user", "item", "rating", "timestamp")[:n_fields]
+        table.frame.columns = [f"column {i + 1}" + (f" ({roles[i]})" if i < len(roles) else "")
+                               for i in range(n_fields)]
         cols = dict(zip(roles, table.frame.columns))
         if n_fields > 4:
             notes.append(f"{ratings_path.name}: {n_fields - 4} extra column(s) ignored")
@@ -668,7 +670,8 @@ def load_ratings_csv(ratings_path: str | Path, items_path: str | Path | None = N
     if "rating" in cols and not implicit:
         low, high = rating_scale if rating_scale is not None else (None, None)
         if rating_scale is not None and not (0 < low < high):
-            raise DataError(f"rating_scale {rating_scale} must satisfy 0 < low < high")
+            raise DataError(f"rating_scale {rating_scale} must satisfy 0 < low < high",
+                            path=ratings_path)
         values = parse_numbers(table, cols["rating"], "rating", low=low, high=high)
         nonpositive = values <= 0
         if nonpositive.any():
