@@ -86,8 +86,9 @@ def test_losses_match_a_dense_computation():
     observed = dense > 0
     n_user, n_item = observed.sum(axis=1), observed.sum(axis=0)
     # Confidence times the course's frequency weighting (counts relative to their means).
-    weight = ((1 + 1.5 * dense) * (np.maximum(n_user, 1)[:, None] / n_user[n_user > 0].mean()) ** -0.5
-              * (np.maximum(n_item, 1)[None, :] / n_item[n_item > 0].mean()) ** -0.25)
+    user_factor = (np.maximum(n_user, 1) / n_user[n_user > 0].mean()) ** -0.5
+    item_factor = (np.maximum(n_item, 1) / n_item[n_item > 0].mean()) ** -0.25
+    weight = (1 + 1.5 * dense) * user_factor[:, None] * item_factor[None, :]
     expected_observed = np.sum(weight[observed] * (1 - scores[observed]) ** 2)
     expected_unobserved = 0.4 * np.sum(scores[~observed] ** 2)
     expected_reg = 0.7 * (np.sum(x ** 2) + np.sum(y ** 2))

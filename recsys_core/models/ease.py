@@ -63,8 +63,9 @@ class EASE(Recommender):
         check_param("use_ratings", self.use_ratings, choices=(True, False))
         matrix = self._start_fit(data)
         if matrix.shape[1] > MAX_ITEMS:
-            raise HyperparameterError(f"EASE inverts an n_items x n_items matrix; {matrix.shape[1]} "
-                                      f"items is more than the {MAX_ITEMS} it allows")
+            raise HyperparameterError(f"EASE inverts an n_items x n_items matrix; "
+                                      f"{matrix.shape[1]} items is more than the {MAX_ITEMS} "
+                                      "it allows")
         x = self._history_matrix(matrix)
         gram = (x.T @ x).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += self.regularization

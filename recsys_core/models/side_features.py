@@ -81,7 +81,7 @@ def encode_user_features(users: pd.DataFrame | None, n_users: int,
 
 
 def encode_user_attributes(attributes: Mapping, feature_names: Sequence[str]) -> np.ndarray:
-    """Indices into ``feature_names`` of one person's attributes (e.g. ``{"age": 23, "gender": "F"}``).
+    """Indices into ``feature_names`` of one person's attributes, e.g. ``{"age": 23, "gender": "F"}``.
 
     Attributes whose label was never seen in training (an occupation absent from the data) are
     ignored, as they have no embedding.
@@ -93,6 +93,7 @@ def encode_user_attributes(attributes: Mapping, feature_names: Sequence[str]) ->
 
 def encode_item_features(item_genres: np.ndarray, genre_names: Sequence[str]
                          ) -> tuple[sp.csr_matrix, list[str]]:
-    """The transposed genre matrix ``G^T`` (n_genres, n_items) as float32 CSR, and "genre:" labels."""
+    """The transposed genre matrix ``G^T`` (n_genres, n_items) as float32 CSR, and the
+    "genre:..." labels."""
     genres = sp.csr_matrix(np.asarray(item_genres, dtype=np.float32).T)
     return genres, [f"genre:{g}" for g in genre_names]

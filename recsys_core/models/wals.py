@@ -18,7 +18,8 @@ Objective, for user factors X (n_users, d) and item factors Y (n_items, d):
   without materialising the n_users x n_items matrix.
 - ``regularization_type="l2"`` uses lambda_u = lambda_i = regularization; ``"frequency"`` scales it
   by each row's size, lambda_u = regularization (n_u + w0 n_items)^regularization_exponent (as in
-  Rendle et al., "Revisiting the performance of iALS", 2021), so heavy rows are not under-regularised.
+  Rendle et al., "Revisiting the performance of iALS", 2021), so heavy rows are not
+  under-regularised.
 
 Each iteration solves every item exactly given the users, then every user given the items (numba,
 parallel over rows, one d x d Cholesky per row; ``solver="cg"`` does a few warm-started conjugate
@@ -221,8 +222,9 @@ class WALS(Recommender):
         self.item_cold_ = item_counts == 0
 
         weights = matrix.copy().astype(np.float32)
-        weights.data = (self._confidence(matrix.data)
-                        * np.repeat(self._user_frequency_factor(user_counts), np.diff(matrix.indptr))
+        entry_user_factor = np.repeat(self._user_frequency_factor(user_counts),
+                                      np.diff(matrix.indptr))
+        weights.data = (self._confidence(matrix.data) * entry_user_factor
                         * self.item_frequency_factor_[matrix.indices]).astype(np.float32)
         if self.side_features:
             user_features, self.user_feature_names_ = encode_user_features(
@@ -396,7 +398,8 @@ class WALS(Recommender):
         self._check_fitted()
         user_idx, values = self._entries(users, ratings, self.n_users_, "user")
         user_counts = np.diff(self.seen_.indptr)[user_idx]
-        item_factor = (max(len(user_idx), 1) / self.item_count_mean_) ** -self.item_frequency_exponent
+        item_factor = ((max(len(user_idx), 1) / self.item_count_mean_)
+                       ** -self.item_frequency_exponent)
         weights = self._confidence(values) * self._user_frequency_factor(user_counts) * item_factor
         fixed = self.user_embeddings_
         columns = user_idx
