@@ -123,7 +123,8 @@ def decode_file(path: str | Path, encoding: str | None = None) -> tuple[str, str
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        hint = " (pass encoding='latin-1' if the file is Latin-1)" if encoding.startswith("utf") else ""
+        hint = (" (pass encoding='latin-1' if the file is Latin-1)"
+                if encoding.startswith("utf") else "")
         raise DataError(f"byte 0x{raw[exc.start]:02x} cannot be decoded as {encoding}{hint}",
                         path=path, line=line) from None
     if not text.strip():
@@ -272,7 +273,8 @@ def _looks_like_header(fields: list[str], role_names: dict) -> bool:
 
 
 def _roles_from_header(table: Table, role_names: dict, required: tuple[str, ...]) -> dict:
-    """Map each role to a column of ``table`` by header name; DataError for a missing required one."""
+    """Map each role to a column of ``table`` by header name; DataError if a required one is
+    missing."""
     roles = {}
     for col in table.frame.columns:
         for role, names in role_names.items():
@@ -764,7 +766,10 @@ def _read_items_file(path: Path, encoding: str | None):
 
 # ---------------------------------------------------------------------- detection and defaults
 def detect_format(path: str | Path) -> str:
-    """"movielens-100k", "movielens-latest" or "ratings-csv" for a folder or file; DataError else."""
+    """The format of a folder or file: "movielens-100k", "movielens-latest" or "ratings-csv".
+
+    Raises DataError for a missing path or a folder holding neither MovieLens format.
+    """
     path = Path(path)
     if path.is_dir():
         if (path / "u.data").is_file():

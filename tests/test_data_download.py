@@ -114,7 +114,8 @@ def test_published_checksums_are_pinned():
 def test_download_verifies_extracts_and_reports_progress(tmp_path, server, archive_at):
     archive_at(url_of(server), size=len(ZIP))
     calls = []
-    folder = download_movielens("ml-100k", tmp_path, lambda done, total: calls.append((done, total)))
+    folder = download_movielens("ml-100k", tmp_path,
+                                lambda done, total: calls.append((done, total)))
     assert folder == tmp_path / "ml-100k"
     dataset = load_movielens_100k(folder)
     assert (dataset.n_users, dataset.n_items, dataset.n_ratings) == (2, 3, 4)

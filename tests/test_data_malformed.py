@@ -250,7 +250,8 @@ _FIELD = st.one_of(st.integers(-3, 12).map(str), st.sampled_from(
 _LINE = st.lists(_FIELD, min_size=0, max_size=5).map(",".join)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(_LINE, min_size=0, max_size=8), header=st.booleans(),
        encoding=st.sampled_from(["utf-8", "latin-1"]))
 def test_random_text_only_ever_raises_data_error(tmp_path, lines, header, encoding):
@@ -267,7 +268,8 @@ def test_random_text_only_ever_raises_data_error(tmp_path, lines, header, encodi
     assert dataset.n_ratings + dataset.report.duplicates_merged == dataset.report.rows_read
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data_lines=st.lists(_LINE, min_size=1, max_size=5),
        item_lines=st.lists(_LINE, min_size=1, max_size=5))
 def test_random_items_files_only_ever_raise_data_error(tmp_path, data_lines, item_lines):
