@@ -21,8 +21,9 @@ from .errors import HyperparameterError, NotFittedError
 from .models.base import check_param
 from .similarity import check_measure, search_form
 
-#: Index structures offered: a proximity graph or inverted lists over k-means cells.
-INDEX_TYPES = ("hnsw", "ivf")
+#: Index structures offered: a proximity graph, inverted lists over k-means cells, or "auto"
+#: (the graph for the inner-product measures, inverted lists for the Euclidean distance).
+INDEX_TYPES = ("auto", "hnsw", "ivf")
 
 
 def _faiss():
@@ -42,16 +43,20 @@ class ANNIndex:
     measure : {"dot", "cosine", "euclidean", "tempered"}
     alpha : float in [0, 1]
         Exponent of the tempered measure.
-    index_type : {"hnsw", "ivf"}
+    index_type : {"auto", "hnsw", "ivf"}
         "hnsw": a hierarchical navigable small-world graph (best speed/recall, slower build);
         "ivf": inverted lists over ``n_lists`` k-means cells, ``n_probe`` of them visited per query.
+        "auto" (default) uses HNSW for dot, cosine and tempered and IVF for Euclidean: user
+        vectors lie far outside the cloud of item vectors, where greedy graph search stops early
+        (measured recall@10 0.61 at ef_search=64 and 0.84 at 256 on ml-100k SVD embeddings,
+        against 0.98 for IVF), while inner-product graphs reached 0.99+.
     m : int
         HNSW neighbours per node (memory ~ 2 * m ints per item).
     ef_construction, ef_search : int
         HNSW candidate-list sizes while building and while searching (larger = better recall,
         slower). ``ef_search`` is raised to at least the number of neighbours requested.
     n_lists : int or None
-        IVF cells; None uses 4 * sqrt(n_items).
+        IVF cells; None uses sqrt(n_items) (build time grows with it).
     n_probe : int
         IVF cells visited per query.
     n_threads : int or None
@@ -64,6 +69,8 @@ class ANNIndex:
     n_items_ : int
     dim_ : int
         Dimension of the item embeddings given to :meth:`fit`.
+    index_type_ : {"hnsw", "ivf"}
+        The structure built (resolves "auto").
     metric_ : {"inner_product", "l2"}
         The plain metric the index searches (see :func:`~recsys_core.similarity.search_form`).
     items_ : ndarray of float32, shape (n_items, dim)
@@ -71,7 +78,7 @@ class ANNIndex:
     index_ : faiss index
     """
 
-    def __init__(self, measure: str = "dot", alpha: float = 0.5, index_type: str = "hnsw",
+    def __init__(self, measure: str = "dot", alpha: float = 0.5, index_type: str = "auto",
                  m: int = 16, ef_construction: int = 80, ef_search: int = 64,
                  n_lists: int | None = None, n_probe: int = 16, n_threads: int | None = None,
                  seed: int = 0):
@@ -112,12 +119,14 @@ class ANNIndex:
         self.metric_ = metric
         faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "inner_product" else faiss.METRIC_L2
         dim = vectors.shape[1]
-        if self.index_type == "hnsw":
+        self.index_type_ = self.index_type if self.index_type != "auto" else (
+            "ivf" if self.measure == "euclidean" else "hnsw")
+        if self.index_type_ == "hnsw":
             index = faiss.IndexHNSWFlat(dim, int(self.m), faiss_metric)
             index.hnsw.efConstruction = int(self.ef_construction)
             index.add(vectors)
         else:
-            n_lists = self.n_lists or max(1, int(4 * np.sqrt(len(items))))
+            n_lists = self.n_lists or max(1, int(np.sqrt(len(items))))
             n_lists = min(n_lists, len(items))
             quantizer = faiss.IndexFlat(dim, faiss_metric)
             index = faiss.IndexIVFFlat(quantizer, dim, n_lists, faiss_metric)
@@ -170,7 +179,7 @@ class ANNIndex:
         out_val = np.full((len(q), k), -np.inf, np.float32)
         if k == 0 or len(q) == 0:
             return out_idx, out_val
-        if self.index_type == "hnsw":
+        if self.index_type_ == "hnsw":
             self.index_.hnsw.efSearch = max(int(self.ef_search), fetch)
         else:
             self.index_.nprobe = min(int(self.n_probe), self.index_.nlist)

@@ -1,0 +1,232 @@
+"""Candidate generation: several generators each nominate items; the pool remembers who nominated
+what, with which score and at which rank.
+
+The course's first serving stage. A generator is anything with a ``name`` and two methods:
+``nominate(user, n, exclude)`` -> its best ``n`` items and scores, and ``score(user, items)`` ->
+its score for arbitrary items (so every pool item gets every generator's score as a feature for
+the scoring model, not only the items that generator nominated).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .dataset import Dataset
+from .errors import HyperparameterError
+from .models.base import Recommender, check_param
+from .retrieval import top_k
+from .similarity import check_measure, similarity_scores
+
+
+class CandidateGenerator(ABC):
+    """Nominates items for a user (by index) and scores any items for that user."""
+
+    name: str = "generator"
+
+    @abstractmethod
+    def score(self, user: int, items: np.ndarray | None = None) -> np.ndarray:
+        """Scores (float32, larger = better) of ``items`` (all items by default) for ``user``."""
+
+    def nominate(self, user: int, n: int, exclude: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """The generator's best ``n`` items for ``user`` outside ``exclude`` (item indices),
+        best first: (items int64 (m,), scores float32 (m,)) with m <= n."""
+        scores = self.score(user)
+        mask = None
+        if exclude is not None and len(exclude):
+            mask = np.zeros(scores.shape[-1], dtype=bool)
+            mask[np.asarray(exclude, dtype=np.int64)] = True
+        idx, val = top_k(scores, n, mask)
+        keep = idx[0] >= 0
+        return idx[0][keep], val[0][keep]
+
+
+class ModelGenerator(CandidateGenerator):
+    """Candidates of a fitted :class:`~recsys_core.models.base.Recommender`.
+
+    Parameters
+    ----------
+    model : Recommender, fitted
+    name : str, optional
+        Defaults to the model's ``kind``.
+    measure : {"dot", "cosine", "euclidean", "tempered"} or None
+        None uses the model's own ``score`` (biases included); a measure compares the user's
+        embedding with the item embeddings instead (the app's similarity knob).
+    alpha : float
+        Exponent of the tempered measure.
+    ann : recsys_core.ann.ANNIndex, optional
+        A fitted approximate index over ``model.item_embeddings_`` with the same measure, used by
+        ``nominate`` (``score`` stays exact).
+    """
+
+    def __init__(self, model: Recommender, name: str | None = None, measure: str | None = None,
+                 alpha: float = 0.5, ann=None):
+        model._check_fitted()
+        if measure is not None:
+            check_measure(measure, alpha)
+            if getattr(model, "user_embeddings_", None) is None:
+                raise HyperparameterError(f"{type(model).__name__} has no user embeddings to "
+                                          f"compare with a {measure} measure")
+        if ann is not None and measure is None:
+            raise HyperparameterError("approximate search needs a similarity measure")
+        self.model = model
+        self.name = name or model.kind or type(model).__name__
+        self.measure = measure
+        self.alpha = alpha
+        self.ann = ann
+
+    def score(self, user: int, items: np.ndarray | None = None) -> np.ndarray:
+        if self.measure is None:
+            return self.model.score([user], items)[0]
+        item_vectors = self.model.item_embeddings_ if items is None else \
+            self.model.item_embeddings_[np.asarray(items, dtype=np.int64)]
+        return similarity_scores(self.model.user_embeddings_[user], item_vectors, self.measure,
+                                 self.alpha)[0]
+
+    def nominate(self, user: int, n: int, exclude: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        if self.ann is None:
+            return super().nominate(user, n, exclude)
+        idx, val = self.ann.search(self.model.user_embeddings_[user], n, exclude=exclude)
+        keep = idx[0] >= 0
+        return idx[0][keep], val[0][keep]
+
+
+def _interactions(data) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    if isinstance(data, Dataset):
+        return data.ratings, data.timestamps
+    return sp.csr_matrix(data), None
+
+
+class PopularityGenerator(CandidateGenerator):
+    """The most interacted-with items: score = number of interactions in ``data``.
+
+    Parameters
+    ----------
+    data : Dataset or sparse (n_users, n_items) matrix (the training interactions)
+    """
+
+    def __init__(self, data, name: str = "popularity"):
+        matrix, _ = _interactions(data)
+        self.name = name
+        self.counts_ = np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float32)
+
+    def score(self, user: int, items: np.ndarray | None = None) -> np.ndarray:
+        return self.counts_ if items is None else self.counts_[np.asarray(items, dtype=np.int64)]
+
+
+class TrendingGenerator(CandidateGenerator):
+    """Recently popular items: interactions weighted by 0.5 ** (age / half_life_days).
+
+    Parameters
+    ----------
+    data : Dataset with timestamps
+    half_life_days : float
+        An interaction this many days before ``now`` counts half as much as one at ``now``.
+    now : int, optional
+        Reference time in seconds since the epoch; defaults to the latest timestamp in ``data``.
+        Interactions after it are ignored.
+    """
+
+    def __init__(self, data: Dataset, half_life_days: float = 30.0, now: int | None = None,
+                 name: str = "trending"):
+        check_param("half_life_days", half_life_days, low=0, low_open=True)
+        if not isinstance(data, Dataset) or data.timestamps is None:
+            raise HyperparameterError("trending candidates need a Dataset with timestamps")
+        self.name = name
+        self.half_life_days = half_life_days
+        ts = data.timestamps
+        self.now_ = int(ts.max()) if now is None else int(now)
+        age_days = (self.now_ - ts) / 86400.0
+        weight = np.where(age_days >= 0, 0.5 ** (np.maximum(age_days, 0) / half_life_days), 0.0)
+        self.counts_ = np.bincount(data.ratings.indices, weights=weight,
+                                   minlength=data.n_items).astype(np.float32)
+
+    def score(self, user: int, items: np.ndarray | None = None) -> np.ndarray:
+        return self.counts_ if items is None else self.counts_[np.asarray(items, dtype=np.int64)]
+
+
+@dataclass(frozen=True)
+class CandidatePool:
+    """The union of every generator's nominations for one user.
+
+    Attributes
+    ----------
+    user : int
+    items : ndarray of int64, shape (n,)
+        Pool items in order of their best nomination rank (then generator order).
+    generators : tuple of str
+        Generator names, the columns of ``scores`` and ``ranks``.
+    scores : ndarray of float32, shape (n, n_generators)
+        Every generator's score for every pool item (nominated by it or not).
+    ranks : ndarray of int32, shape (n, n_generators)
+        1-based rank of the item in that generator's nomination list, 0 when it did not
+        nominate the item.
+    """
+
+    user: int
+    items: np.ndarray
+    generators: tuple[str, ...]
+    scores: np.ndarray
+    ranks: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def nominated_by(self) -> list[str]:
+        """For each pool item, the generators that nominated it, joined by "+"."""
+        names = np.asarray(self.generators, dtype=object)
+        return ["+".join(names[row > 0]) for row in self.ranks]
+
+    def provenance(self) -> pd.DataFrame:
+        """Long table of the nominations: item, generator, score, rank (one row per nomination)."""
+        rows, cols = np.nonzero(self.ranks)
+        return pd.DataFrame({"item": self.items[rows],
+                             "generator": np.asarray(self.generators, dtype=object)[cols],
+                             "score": self.scores[rows, cols], "rank": self.ranks[rows, cols]})
+
+
+def generate_candidates(user: int, generators, n_per_generator: int = 100,
+                        exclude: np.ndarray | None = None) -> CandidatePool:
+    """Ask every generator for ``n_per_generator`` items and merge them into a pool.
+
+    Parameters
+    ----------
+    user : int (index)
+    generators : sequence of CandidateGenerator (distinct names)
+    n_per_generator : int
+    exclude : array of item indices, optional
+        Never nominated (e.g. the user's seen items).
+
+    Returns
+    -------
+    CandidatePool
+    """
+    generators = list(generators)
+    if not generators:
+        raise HyperparameterError("candidate generation needs at least one generator")
+    names = tuple(g.name for g in generators)
+    if len(set(names)) != len(names):
+        raise HyperparameterError(f"generator names must be distinct, got {names}")
+    check_param("n_per_generator", n_per_generator, low=1, integer=True)
+    nominations = [g.nominate(user, n_per_generator, exclude) for g in generators]
+    all_items = np.concatenate([items for items, _ in nominations])
+    all_ranks = np.concatenate([np.arange(1, len(items) + 1) for items, _ in nominations])
+    all_gens = np.concatenate([np.full(len(items), j) for j, (items, _) in
+                               enumerate(nominations)])
+    order = np.lexsort((all_gens, all_ranks))
+    items, first = np.unique(all_items[order], return_index=True)
+    pool_items = items[np.argsort(first, kind="stable")].astype(np.int64)
+    position = {int(it): i for i, it in enumerate(pool_items)}
+    ranks = np.zeros((len(pool_items), len(generators)), np.int32)
+    rows = np.fromiter((position[int(it)] for it in all_items), np.int64, len(all_items))
+    ranks[rows, all_gens] = all_ranks
+    scores = np.column_stack([np.asarray(g.score(user, pool_items), np.float32)
+                              for g in generators]) if len(pool_items) else \
+        np.zeros((0, len(generators)), np.float32)
+    return CandidatePool(user=int(user), items=pool_items, generators=names, scores=scores,
+                         ranks=ranks)
