@@ -152,3 +152,15 @@ def test_info_without_data_uses_the_default_dataset(capsys, tmp_path, monkeypatc
     assert field(out, "dataset") == "demo catalogue"
     assert (field(out, "users"), field(out, "items")) == ("3000", "1500")
     assert "using the generated demo catalogue" in out
+
+
+def test_info_on_latest_format_data_written_from_the_demo(capsys, tmp_path, demo):
+    from test_data_loaders import write_latest_format
+
+    folder = write_latest_format(demo, tmp_path / "ml-latest-small")
+    code, out, _ = run(capsys, "info", "--data", str(folder))
+    assert code == 0
+    assert field(out, "users") == str(demo.n_users)
+    assert field(out, "items") == str(demo.n_items)
+    assert field(out, "ratings") == str(demo.n_ratings)
+    assert field(out, "genres") == str(int(demo.item_genres.any(axis=0).sum()))

@@ -281,3 +281,30 @@ def test_env_dataset_hides_a_downloaded_one_of_the_same_name(tmp_path, monkeypat
     monkeypatch.setenv("RECSYS_DATA_DIR", str(root))
     assert find_datasets() == [("ml-100k", root / "ml-100k"),
                                ("ml-latest-small", no_project_data / "ml-latest-small")]
+
+
+def write_latest_format(dataset, folder):
+    """Write a Dataset as MovieLens "latest" CSVs (what GroupLens ships), with pandas quoting."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = dataset.ratings.tocoo()
+    pd.DataFrame({"userId": dataset.user_ids[entries.row], "movieId": dataset.item_ids[entries.col],
+                  "rating": entries.data, "timestamp": dataset.timestamps}).to_csv(
+        folder / "ratings.csv", index=False)
+    genres = dataset.items["genres"].replace("", "(no genres listed)")
+    pd.DataFrame({"movieId": dataset.item_ids, "title": dataset.items["title"],
+                  "genres": genres}).to_csv(folder / "movies.csv", index=False)
+    return folder
+
+
+def test_latest_format_round_trip_of_the_demo_catalogue(demo, tmp_path):
+    ds = load_dataset(write_latest_format(demo, tmp_path / "ml-latest-demo"))
+    assert (ds.n_users, ds.n_items, ds.n_ratings) == (demo.n_users, demo.n_items, demo.n_ratings)
+    assert (ds.ratings != demo.ratings).nnz == 0
+    assert (ds.timestamps == demo.timestamps).all()
+    assert ds.items["title"].tolist() == demo.items["title"].tolist()
+    assert ds.items["year"].tolist() == demo.items["year"].tolist()
+    used = [g for g, any_item in zip(demo.genre_names, demo.item_genres.any(axis=0)) if any_item]
+    assert list(ds.genre_names) == sorted(used)
+    assert ds.items["genres"].tolist() == demo.items["genres"].tolist()
