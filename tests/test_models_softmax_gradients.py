@@ -219,18 +219,18 @@ def _model_gradient_check(model):
 COMMON = dict(factors=3, hidden_layers=(4,), epochs=1, batch_size=3, random_state=0, patience=None)
 
 
-@pytest.mark.parametrize("loss, negatives, tied", [
-    ("full", "uniform", False),
-    ("full", "uniform", True),
-    ("sampled", "uniform", False),
-    ("sampled", "popularity", True),
-    ("sampled", "hard", False),
-    ("sampled", "in-batch", False),
-    ("positives-only", "uniform", True),
+@pytest.mark.parametrize("loss, negatives, tied, bias", [
+    ("full", "uniform", False, False),
+    ("full", "uniform", True, True),
+    ("sampled", "uniform", False, True),
+    ("sampled", "popularity", True, False),
+    ("sampled", "hard", False, True),
+    ("sampled", "in-batch", False, True),
+    ("positives-only", "uniform", True, True),
 ])
-def test_softmax_model_gradient(loss, negatives, tied):
+def test_softmax_model_gradient(loss, negatives, tied, bias):
     model = SoftmaxModel(loss=loss, negatives=negatives, n_negatives=4, tie_embeddings=tied,
-                         **COMMON)
+                         item_bias=bias, **COMMON)
     _model_gradient_check(model)
 
 

@@ -218,6 +218,8 @@ class QueryTowerModel(Recommender):
         widths = [self._query_input_dim(), *[int(w) for w in self.hidden_layers], self.factors]
         params = nn.mlp_init(rng, widths, "query_")
         params.update(self._init_item_params(rng, n_items))
+        if self.item_bias:
+            params["item_bias"] = np.zeros(n_items, np.float32)
         if "history" in self.inputs_ and self._history_table_name() not in params:
             params[self._history_table_name()] = nn.normal_embeddings(rng, n_items, self.factors,
                                                                       self.init_std)
@@ -283,41 +285,53 @@ class QueryTowerModel(Recommender):
         grads = {name: np.zeros_like(p) for name, p in params.items()}
         psi, q_cache = self._query_forward(params, nn.bag_matrix(inputs, self._dtype(params)), users)
         item_matrix, i_cache = self._item_forward(params)
+        bias = params.get("item_bias")
         d_items = np.zeros_like(item_matrix)
+        n_items = len(item_matrix)
         n_pairs = targets.nnz
         weights = np.full(n_pairs, 1.0 / max(n_pairs, 1), dtype=psi.dtype)
         if self.loss == "full":
             logits = psi @ item_matrix.T
+            if bias is not None:
+                logits += bias
             w = sp.csr_matrix((weights, targets.indices, targets.indptr), shape=targets.shape)
             data_loss, d_logits = nn.softmax_cross_entropy(logits, w)
             d_psi = d_logits @ item_matrix
             d_items += d_logits.T @ psi
+            if bias is not None:
+                grads["item_bias"] += d_logits.sum(axis=0)
         else:
             pair_user = np.repeat(np.arange(targets.shape[0]), np.diff(targets.indptr))
             pair_item = targets.indices.astype(np.int64)
             pos_vectors = item_matrix[pair_item]
             pos_logits = np.einsum("pd,pd->p", psi[pair_user], pos_vectors)
+            if bias is not None:
+                pos_logits += bias[pair_item]
             if self.loss == "positives-only":
                 data_loss, d_pos = nn.positive_only_loss(pos_logits, weights)
             else:
                 data_loss, d_pos, d_neg_user = self._sampled_term(
-                    psi, item_matrix, pair_user, pair_item, pos_logits, weights, negatives, seen,
-                    d_items)
+                    psi, item_matrix, bias, pair_user, pair_item, pos_logits, weights, negatives,
+                    seen, d_items, grads)
             d_psi = nn.embedding_lookup_backward(pair_user, d_pos[:, None] * pos_vectors, len(psi))
             d_items += nn.embedding_lookup_backward(pair_item, d_pos[:, None] * psi[pair_user],
-                                                    len(d_items))
+                                                    n_items)
+            if bias is not None:
+                grads["item_bias"] += np.bincount(pair_item, d_pos, n_items).astype(psi.dtype)
             if self.loss == "sampled":
                 d_psi += self._negative_psi_grad(item_matrix, negatives, d_neg_user)
         self._item_backward(params, i_cache, d_items, grads)
         self._query_backward(params, q_cache, d_psi, grads)
         return {"softmax": data_loss}, grads
 
-    def _sampled_term(self, psi, item_matrix, pair_user, pair_item, pos_logits, weights, negatives,
-                      seen, d_items):
+    def _sampled_term(self, psi, item_matrix, bias, pair_user, pair_item, pos_logits, weights,
+                      negatives, seen, d_items, grads):
         """Sampled softmax: logits of each pair's positive against its user's negatives."""
         if negatives.ndim == 1:  # shared by the batch
             neg_vectors = item_matrix[negatives]
             user_neg_logits = psi @ neg_vectors.T
+            if bias is not None:
+                user_neg_logits += bias[negatives][None, :]
             mask = np.asarray(seen[:, negatives].todense()) == 0
             if self.log_q_correction and self.negatives != "uniform":
                 k = len(negatives)
@@ -328,6 +342,8 @@ class QueryTowerModel(Recommender):
         else:  # hard negatives, one list per user, already free of positives
             neg_vectors = item_matrix[negatives]  # (B, K, d)
             user_neg_logits = np.einsum("bd,bkd->bk", psi, neg_vectors)
+            if bias is not None:
+                user_neg_logits += bias[negatives]
             mask = negatives >= 0
             pos_log_q = neg_log_q = None
         loss, d_pos, d_neg_user = nn.grouped_sampled_softmax_cross_entropy(
@@ -338,6 +354,10 @@ class QueryTowerModel(Recommender):
             per_negative = (d_neg_user[:, :, None] * psi[:, None, :]).reshape(-1, psi.shape[1])
             d_items += nn.embedding_lookup_backward(np.maximum(negatives, 0), per_negative,
                                                     len(d_items))
+        if bias is not None:
+            per_slot = d_neg_user.sum(axis=0) if negatives.ndim == 1 else d_neg_user.ravel()
+            grads["item_bias"] += np.bincount(np.maximum(negatives, 0).ravel(), per_slot,
+                                              len(d_items)).astype(psi.dtype)
         return loss, d_pos, d_neg_user
 
     @staticmethod
@@ -354,7 +374,10 @@ class QueryTowerModel(Recommender):
         if self.negatives == "hard":
             psi, _ = self._query_forward(params, nn.bag_matrix(inputs, self._dtype(params)), users)
             item_matrix, _ = self._item_forward(params)
-            return hard_negatives(psi @ item_matrix.T, seen, self.n_negatives)
+            scores = psi @ item_matrix.T
+            if "item_bias" in params:
+                scores += params["item_bias"]
+            return hard_negatives(scores, seen, self.n_negatives)
         return sample_negatives(rng, self.negative_q_, self.n_negatives)
 
     # ------------------------------------------------------------------ fit
@@ -440,6 +463,8 @@ class QueryTowerModel(Recommender):
     def _set_embeddings(self, params):
         """user_embeddings_ = psi(full training history, user features); item_embeddings_ = V."""
         self.item_embeddings_ = np.ascontiguousarray(self._item_forward(params)[0], np.float32)
+        self.item_bias_ = (params["item_bias"].astype(np.float32) if "item_bias" in params
+                           else None)
         psi, _ = self._query_forward(params, nn.bag_matrix(self.seen_, self._dtype(params)),
                                      np.arange(self.n_users_))
         self.user_embeddings_ = np.ascontiguousarray(psi, np.float32)
@@ -528,6 +553,9 @@ class SoftmaxModel(QueryTowerModel):
     patience : int or None
         Early stopping patience in epochs (used when fit gets a validation set).
     random_state : int
+    item_bias : bool
+        Add a learned per-item bias b_j to the logits (then ``item_bias_`` is set and
+        ``score`` adds it).
 
     Attributes
     ----------
@@ -545,11 +573,13 @@ class SoftmaxModel(QueryTowerModel):
                  log_q_correction: bool = True, optimizer: str = "adam",
                  learning_rate: float = 0.002, epochs: int = 40, batch_size: int = 64,
                  regularization: float = 3e-5, target_fraction: float = 0.5,
-                 init_std: float = 0.05, patience: int | None = 5, random_state: int = 0):
+                 init_std: float = 0.05, patience: int | None = 5, random_state: int = 0,
+                 item_bias: bool = False):
         self.factors = factors
         self.hidden_layers = hidden_layers
         self.inputs = inputs
         self.tie_embeddings = tie_embeddings
+        self.item_bias = item_bias
         self.loss = loss
         self.negatives = negatives
         self.n_negatives = n_negatives
