@@ -380,7 +380,7 @@ def _typed_ids(*series: pd.Series) -> list[np.ndarray]:
 
 def _check_known_ids(table: Table, column: str, ids: np.ndarray, universe: np.ndarray, kind: str,
                      universe_file: Path | str):
-    known = np.isin(ids, universe) if len(universe) else np.zeros(len(ids), bool)
+    known = pd.Series(ids).isin(universe).to_numpy()  # hashing: fast for text ids too
     if not known.all():
         row = int(np.argmax(~known))
         missing = int((~known).sum())
