@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .data import PROJECT_DATA_DIR
 from .errors import DownloadError
 
 
@@ -63,16 +64,18 @@ _CHUNK = 1 << 16
 Progress = Callable[[int, "int | None"], None]
 
 
-def download_movielens(name: str, dest: str | Path = "data", progress: Progress | None = None, *,
-                       retries: int = 2, timeout: float = 30.0, backoff: float = 1.0) -> Path:
+def download_movielens(name: str, dest: str | Path | None = None,
+                       progress: Progress | None = None, *, retries: int = 2,
+                       timeout: float = 30.0, backoff: float = 1.0) -> Path:
     """Download, verify and unpack a MovieLens dataset; return its folder ``<dest>/<name>``.
 
     Parameters
     ----------
     name : {"ml-100k", "ml-latest-small"}
-    dest : path
-        Parent folder (created if needed). An existing ``<dest>/<name>`` folder is returned as is:
-        nothing saved is overwritten.
+    dest : path, optional
+        Parent folder (created if needed); by default the project's ``data/`` folder, where
+        :func:`recsys_core.data.find_datasets` looks. An existing ``<dest>/<name>`` folder is
+        returned as is: nothing saved is overwritten.
     progress : callable(done_bytes, total_bytes or None), optional
         Called as bytes arrive (total from the server or the known size).
     retries : int
@@ -92,7 +95,7 @@ def download_movielens(name: str, dest: str | Path = "data", progress: Progress 
         raise DownloadError(f"unknown dataset {name!r}; choose one of "
                             f"{', '.join(sorted(MOVIELENS_ARCHIVES))}")
     archive = MOVIELENS_ARCHIVES[name]
-    dest = Path(dest)
+    dest = PROJECT_DATA_DIR if dest is None else Path(dest)
     target = dest / name
     if target.exists():
         return target

@@ -228,3 +228,10 @@ def test_sha256_file_matches_hashlib(tmp_path):
     path = tmp_path / "blob"
     path.write_bytes(ZIP)
     assert sha256_file(path) == hashlib.sha256(ZIP).hexdigest()
+
+
+def test_default_destination_is_the_project_data_folder(tmp_path, server, archive_at,
+                                                       monkeypatch):
+    monkeypatch.setattr(download, "PROJECT_DATA_DIR", tmp_path / "project-data")
+    archive_at(url_of(server))
+    assert download_movielens("ml-100k") == tmp_path / "project-data" / "ml-100k"

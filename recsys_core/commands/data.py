@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..data import default_dataset, load_dataset
+from ..data import PROJECT_DATA_DIR, default_dataset, load_dataset
 from ..dataset import Dataset
 from ..download import MOVIELENS_ARCHIVES, download_movielens
 
@@ -29,8 +29,9 @@ def register(subparsers) -> None:
                     "it into DEST/NAME (an existing folder is kept as is).")
     p.add_argument("name", choices=sorted(MOVIELENS_ARCHIVES), metavar="NAME",
                    help="one of " + ", ".join(sorted(MOVIELENS_ARCHIVES)))
-    p.add_argument("--dest", default="data", metavar="DIR",
-                   help="parent folder of the dataset (default: data)")
+    p.add_argument("--dest", metavar="DIR",
+                   help="parent folder of the dataset (default: the project's data/ folder, "
+                        "where info and the app look)")
     p.set_defaults(func=download_command)
 
 
@@ -85,7 +86,7 @@ def download_command(args) -> int:
         elif total and shown % 25 == 0 or not total:
             print(text, file=sys.stderr, flush=True)
 
-    target = Path(args.dest) / args.name
+    target = (PROJECT_DATA_DIR if args.dest is None else Path(args.dest)) / args.name
     existed = target.exists()
     folder = download_movielens(args.name, args.dest, progress)
     if interactive and last["shown"] >= 0:
