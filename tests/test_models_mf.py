@@ -218,3 +218,16 @@ def test_quality_floor_on_movielens_u1_with_validation_history(ml100k):
     assert rmse < test_rmse(MatrixFactorization(implicit_feedback=False).fit(split.train)) - 0.005
     short = MatrixFactorization(epochs=2).fit(split.train, validation=split.test)
     assert "val_rmse" in short.history_[-1] and short.history_[-1]["val_rmse"] < 1.1
+
+
+def test_implicit_feedback_on_implicit_data_without_biases():
+    ratings, user_group, item_group = _checkerboard()
+    liked = (ratings > 3).astype(np.float32).tocsr()
+    model = MatrixFactorization(factors=4, epochs=60, objective="observed",
+                                implicit_feedback=True, learning_rate=0.05).fit(liked)
+    assert model.user_bias_ is None and model.implicit_item_factors_ is not None
+    # the user embedding includes the implicit part: fold-in of a training user reproduces it
+    row = liked[3]
+    assert np.abs(model.fold_in(row.indices) - model.user_embeddings_[3]).max() < 0.05
+    default = MatrixFactorization(factors=4, epochs=2).fit(liked)
+    assert default.implicit_item_factors_ is None  # "auto" leaves it off for implicit data

@@ -10,6 +10,8 @@ Objectives (``objective=``), with Omega the observed (user, item) entries, M use
     "observed"  observed = (1/|Omega|) sum_Omega (r_ui - pred(u, i))^2
                 regularization = (1/|Omega|) sum_Omega [lambda (|U_u|^2 + |V_i|^2)
                                                         + lambda_b (b_u^2 + b_i^2)]
+                (with implicit feedback, |P_u|^2 replaces |U_u|^2 and
+                 lambda_y sum_{j in N(u)} |Y_j|^2 is added; see below)
     "gravity"   the above + gravity = g/(M N) sum_{all u, i} (U_u . V_i)^2
     "weighted"  the above + unobserved = w0/(M N) sum_{(u, i) not in Omega} (U_u . V_i)^2
 
@@ -18,7 +20,7 @@ its own user and item (as Surprise does), so frequent users and items are regula
 proportion to their data. The all-pairs sums are never materialised: sum_{u,i} (U_u . V_i)^2 =
 trace((U^T U)(V^T V)), whose gradient for U_u is (V^T V) U_u; SGD spreads each user's (item's)
 share of it over that user's (item's) observed entries, with the products refreshed from the two
-d x d Gram matrices every few thousand entries. ``history_`` reports the loss
+d x d Gram matrices every 16384 entries. ``history_`` reports the loss
 components after every epoch; ``total`` is their sum.
 
 Implicit feedback (``implicit_feedback``, SVD++-style, on by default for explicit ratings): which
@@ -241,7 +243,8 @@ class MatrixFactorization(Recommender):
             if Y is not None:
                 order = _grouped_order(indptr, rng.permutation(n_users), rng.random(n_obs))
                 _sgd_implicit_epoch(indptr, users, items, values, order, U, V, Y, bu, bi,
-                                    np.float32(mu), lr, np.float32(self.regularization),
+                                    np.float32(mu), with_bias, lr,
+                                    np.float32(self.regularization),
                                     np.float32(self.bias_regularization),
                                     np.float32(self.implicit_regularization))
             elif fast_path:
@@ -486,8 +489,8 @@ def _grouped_order(indptr, user_order, uniform):
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def _sgd_implicit_epoch(indptr, users, items, values, order, U, V, Y, bu, bi, mu, lr, reg,
-                        reg_bias, reg_implicit):
+def _sgd_implicit_epoch(indptr, users, items, values, order, U, V, Y, bu, bi, mu, with_bias,
+                        lr, reg, reg_bias, reg_implicit):
     """One epoch of SGD with the implicit-feedback term; ``order`` groups each user's entries.
 
     The implicit part z_u = |N(u)|^(-1/2) sum_{j in N(u)} Y_j is computed once per user; the Y
@@ -516,12 +519,13 @@ def _sgd_implicit_epoch(indptr, users, items, values, order, U, V, Y, bu, bi, mu
         for s in range(t, t + count):
             k = order[s]
             i = items[k]
-            pred = mu + bu[u, 0] + bi[i, 0]
+            pred = mu + bu[u, 0] + bi[i, 0] if with_bias else np.float32(0.0)
             for f in range(d):
                 pred += V[i, f] * (U[u, f] + implicit[f])
             e = values[k] - pred
-            bu[u, 0] += lr * (e - reg_bias * bu[u, 0])
-            bi[i, 0] += lr * (e - reg_bias * bi[i, 0])
+            if with_bias:
+                bu[u, 0] += lr * (e - reg_bias * bu[u, 0])
+                bi[i, 0] += lr * (e - reg_bias * bi[i, 0])
             for f in range(d):
                 uf = U[u, f]
                 vf = V[i, f]
