@@ -219,6 +219,7 @@ def test_early_stopping_keeps_the_best_epoch():
     {"batch_size": 0},
     {"epochs": 0},
     {"regularization": -1.0},
+    {"user_weighting": -0.5},
 ])
 def test_bad_hyperparameters_raise(params):
     matrix, _, _ = planted_clusters()
@@ -235,3 +236,13 @@ def test_inputs_missing_from_the_data_raise():
 def test_not_fitted():
     with pytest.raises(NotFittedError):
         SoftmaxModel().fold_in([1])
+
+
+@pytest.mark.parametrize("exponent, expected", [
+    (0.0, [1 / 4] * 4),  # every pair alike
+    (1.0, [1 / 6] * 3 + [1 / 2]),  # every user alike
+])
+def test_pair_weights_balance_users(exponent, expected):
+    targets = sp.csr_matrix(np.array([[1, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1]], np.float32))
+    weights = SoftmaxModel(user_weighting=exponent)._pair_weights(targets)
+    np.testing.assert_allclose(weights, expected)

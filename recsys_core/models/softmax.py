@@ -47,14 +47,17 @@ def split_history(rows: sp.csr_matrix, target_fraction: float, rng: np.random.Ge
     """
     rows = sp.csr_matrix(rows)
     counts = np.diff(rows.indptr)
-    r = rng.random(rows.nnz)
-    is_target = r < target_fraction
-    row_of = np.repeat(np.arange(rows.shape[0]), counts)
-    order = np.lexsort((r, row_of))  # per row, entries by increasing r
-    nonempty = counts > 0
-    is_target[order[rows.indptr[:-1][nonempty]]] = True
-    several = counts > 1
-    is_target[order[rows.indptr[1:][several] - 1]] = False
+    is_target = rng.random(rows.nnz) < target_fraction
+    # One random entry per non-empty row is always a target, and another one (of rows with two
+    # or more entries) always an input: offsets drawn within each row, no sorting needed.
+    nonempty = np.flatnonzero(counts > 0)
+    forced = (rng.random(len(nonempty)) * counts[nonempty]).astype(np.int64)
+    is_target[rows.indptr[nonempty] + forced] = True
+    several = counts[nonempty] > 1
+    rows_several, forced_several = nonempty[several], forced[several]
+    n = counts[rows_several]
+    other = (forced_several + 1 + (rng.random(len(n)) * (n - 1)).astype(np.int64)) % n
+    is_target[rows.indptr[rows_several] + other] = False
     return _select(rows, ~is_target), _select(rows, is_target)
 
 
@@ -169,6 +172,7 @@ class QueryTowerModel(Recommender):
         check_param("regularization", self.regularization, low=0)
         check_param("target_fraction", self.target_fraction, low=0, high=1, low_open=True)
         check_param("init_std", self.init_std, low=0, low_open=True)
+        check_param("user_weighting", self.user_weighting, low=0)
         if self.patience is not None:
             check_param("patience", self.patience, low=1, integer=True)
 
@@ -289,7 +293,7 @@ class QueryTowerModel(Recommender):
         d_items = np.zeros_like(item_matrix)
         n_items = len(item_matrix)
         n_pairs = targets.nnz
-        weights = np.full(n_pairs, 1.0 / max(n_pairs, 1), dtype=psi.dtype)
+        weights = self._pair_weights(targets).astype(psi.dtype)
         if self.loss == "full":
             logits = psi @ item_matrix.T
             if bias is not None:
@@ -323,6 +327,17 @@ class QueryTowerModel(Recommender):
         self._item_backward(params, i_cache, d_items, grads)
         self._query_backward(params, q_cache, d_psi, grads)
         return {"softmax": data_loss}, grads
+
+    def _pair_weights(self, targets: sp.csr_matrix) -> np.ndarray:
+        """Weight of each held-out (user, item) pair in the batch loss; they sum to 1.
+
+        A user with n targets gives each of them weight proportional to n ** -user_weighting:
+        0 weighs every pair alike (heavy users dominate), 1 weighs every user alike (as the
+        user-averaged ranking metrics do).
+        """
+        per_user = np.diff(targets.indptr).astype(np.float64)
+        raw = np.repeat(np.maximum(per_user, 1) ** -float(self.user_weighting), per_user.astype(int))
+        return raw / max(raw.sum(), 1e-300)
 
     def _sampled_term(self, psi, item_matrix, bias, pair_user, pair_item, pos_logits, weights,
                       negatives, seen, d_items, grads):
@@ -556,6 +571,9 @@ class SoftmaxModel(QueryTowerModel):
     item_bias : bool
         Add a learned per-item bias b_j to the logits (then ``item_bias_`` is set and
         ``score`` adds it).
+    user_weighting : float >= 0
+        A user with n held-out targets in a batch weighs each of them n ** -user_weighting:
+        0 counts every (user, item) pair alike, 1 every user alike (like user-averaged metrics).
 
     Attributes
     ----------
@@ -574,12 +592,13 @@ class SoftmaxModel(QueryTowerModel):
                  learning_rate: float = 0.002, epochs: int = 40, batch_size: int = 64,
                  regularization: float = 3e-5, target_fraction: float = 0.5,
                  init_std: float = 0.05, patience: int | None = 5, random_state: int = 0,
-                 item_bias: bool = False):
+                 item_bias: bool = False, user_weighting: float = 0.5):
         self.factors = factors
         self.hidden_layers = hidden_layers
         self.inputs = inputs
         self.tie_embeddings = tie_embeddings
         self.item_bias = item_bias
+        self.user_weighting = user_weighting
         self.loss = loss
         self.negatives = negatives
         self.n_negatives = n_negatives

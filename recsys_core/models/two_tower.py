@@ -47,7 +47,7 @@ class TwoTowerModel(QueryTowerModel):
         "in-batch": the other users' held-out items of the mini-batch serve as negatives (with the
         log-Q correction for their popularity-proportional arrival).
     n_negatives, log_q_correction, optimizer, learning_rate, epochs, batch_size, regularization,
-    target_fraction, init_std, patience, random_state, item_bias :
+    target_fraction, init_std, patience, random_state, item_bias, user_weighting :
         As for :class:`~recsys_core.models.softmax.SoftmaxModel`.
 
     Attributes
@@ -67,8 +67,9 @@ class TwoTowerModel(QueryTowerModel):
                  learning_rate: float = 0.002, epochs: int = 30, batch_size: int = 64,
                  regularization: float = 1e-4, target_fraction: float = 0.5,
                  init_std: float = 0.05, patience: int | None = 5, random_state: int = 0,
-                 item_bias: bool = False):
+                 item_bias: bool = False, user_weighting: float = 0.5):
         self.item_bias = item_bias
+        self.user_weighting = user_weighting
         self.factors = factors
         self.hidden_layers = hidden_layers
         self.item_hidden_layers = item_hidden_layers
