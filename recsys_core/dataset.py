@@ -155,14 +155,26 @@ class Dataset:
         if timestamps is not None:
             timestamps = np.asarray(timestamps, dtype=np.int64)
 
-        user_ids = np.unique(users) if user_ids is None else _raw_id_array(user_ids)
-        item_ids = np.unique(items) if item_ids is None else _raw_id_array(item_ids)
-        rows = _lookup(user_ids, users, "user")
-        cols = _lookup(item_ids, items, "item")
+        if user_ids is None:
+            user_ids, rows = np.unique(users, return_inverse=True)
+        else:
+            user_ids = _raw_id_array(user_ids)
+            rows = _lookup(user_ids, users, "user")
+        if item_ids is None:
+            item_ids, cols = np.unique(items, return_inverse=True)
+        else:
+            item_ids = _raw_id_array(item_ids)
+            cols = _lookup(item_ids, items, "item")
+        rows, cols = rows.astype(np.int64).ravel(), cols.astype(np.int64).ravel()
 
         # Canonical order: by user, then item, then time, so the last of a run is the latest.
-        keys = (rows, cols) if timestamps is None else (timestamps, cols, rows)
-        order = np.lexsort(keys[::-1] if timestamps is None else keys)
+        # Two stable argsorts on one int64 key are several times faster than a 3-key lexsort.
+        pair_key = rows * max(len(item_ids), 1) + cols
+        if timestamps is None:
+            order = np.argsort(pair_key, kind="stable")
+        else:
+            by_time = np.argsort(timestamps, kind="stable")
+            order = by_time[np.argsort(pair_key[by_time], kind="stable")]
         rows, cols, values = rows[order], cols[order], values[order]
         if timestamps is not None:
             timestamps = timestamps[order]

@@ -57,8 +57,8 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict, *,
 
     meta = {"format": FORMAT, "library_version": __version__, **metadata}
     try:
-        meta_bytes = json.dumps(meta, sort_keys=True, default=_json_default).encode()
-    except TypeError as exc:
+        meta_bytes = json_bytes(meta, sort_keys=True)
+    except (TypeError, ValueError) as exc:
         raise PersistenceError(f"metadata is not JSON-serialisable: {exc}") from None
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     for key, arr in payload.items():
@@ -97,6 +97,21 @@ def load_npz(path: str | Path, *, expected_kind: str | None = None) -> tuple[dic
     return arrays, meta
 
 
+def json_bytes(obj, **kwargs) -> bytes:
+    """Strict JSON (NaN and infinities become null, which every JSON parser reads) as UTF-8."""
+    return json.dumps(_finite(obj), allow_nan=False, default=_json_default, **kwargs).encode()
+
+
+def _finite(obj):
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _json_default(obj):
     if isinstance(obj, np.generic):
         return obj.item()
@@ -104,4 +119,6 @@ def _json_default(obj):
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")

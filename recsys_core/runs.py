@@ -32,7 +32,7 @@ from . import __version__
 from .dataset import Dataset
 from .errors import PersistenceError, RecsysError
 from .models.base import Recommender
-from .persistence import atomic_write_bytes, load_npz, save_npz
+from .persistence import atomic_write_bytes, json_bytes, load_npz, save_npz
 
 #: Version of the run folder layout; runs with another value are refused with a clear message.
 RUN_FORMAT = "recsys-studio-run/1"
@@ -248,8 +248,7 @@ class RunStore:
                                                "overwrite it (choose another name)")
                     continue
                 info = RunInfo(name=candidate, path=target, **info_fields)
-                data = json.dumps(info.to_json(), indent=2, sort_keys=True,
-                                  default=_json_value).encode()
+                data = json_bytes(info.to_json(), indent=2, sort_keys=True)
                 atomic_write_bytes(tmp / INFO_FILE, data)
                 try:
                     # rename() of a non-empty folder onto an existing run fails instead of

@@ -100,3 +100,9 @@ def test_callback_stop_request_is_reported():
     model = FixedEmbeddings(np.eye(2), np.eye(2))
     model.fit(seen, callback=lambda p: calls.append((p.epoch, p.n_epochs, p.losses)))
     assert calls == [(1, 1, {"total": 0.0})]
+
+
+def test_metadata_is_strict_json_with_nan_as_null(tmp_path):
+    save_npz(tmp_path / "n.npz", {}, {"kind": "k", "metrics": {"a": float("nan"), "b": np.float32(2)}})
+    _, meta = load_npz(tmp_path / "n.npz")
+    assert meta["metrics"] == {"a": None, "b": 2.0}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -70,6 +69,7 @@ def register(subparsers) -> None:
     p.add_argument("--users", metavar="FILE",
                    help="file with one raw user id per line (default: every user)")
     p.add_argument("--output", default="-", metavar="CSV", help="output file (default: stdout)")
+    _add_rerank_arguments(p)
     p.set_defaults(func=recommend_command)
 
     p = subparsers.add_parser(
@@ -299,11 +299,8 @@ def _read_user_file(path: str | Path, run: Run) -> np.ndarray:
 
 def _write_csv(frame: pd.DataFrame, output: str) -> None:
     if output == "-":
-        try:
-            frame.to_csv(sys.stdout, index=False, float_format="%.6g")
-            sys.stdout.flush()
-        except BrokenPipeError:  # e.g. piped into `head`: the reader has all it wanted
-            sys.stdout = open(os.devnull, "w")
+        frame.to_csv(sys.stdout, index=False, float_format="%.6g")
+        sys.stdout.flush()
         return
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -318,6 +315,8 @@ def _recommend_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
     ``args`` carries the parsed command line, so options added to ``recommend`` (re-ranking,
     filters) can be honoured here.
     """
+    if _reranking_requested(args):
+        return _reranked_rows(run, users, k, args)
     items, scores = run.model.recommend(users, k, exclude_seen=True)
     valid = items >= 0
     rows, ranks = np.nonzero(valid)
@@ -327,6 +326,61 @@ def _recommend_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
         "rank": ranks + 1,
         "score": scores[valid],
     })
+
+
+def _add_rerank_arguments(p) -> None:
+    """Retrieval and re-ranking options of ``recommend`` (see :mod:`recsys_core.pipeline`)."""
+    g = p.add_argument_group("retrieval and re-ranking")
+    g.add_argument("--measure", choices=("dot", "cosine", "euclidean", "tempered"),
+                   help="retrieve by this similarity of user and item embeddings instead of the "
+                        "model's score")
+    g.add_argument("--alpha", type=float, default=0.5,
+                   help="exponent of the tempered measure, in [0, 1] (default 0.5)")
+    g.add_argument("--ann", action="store_true",
+                   help="approximate nearest-neighbour retrieval (faiss; dot unless --measure)")
+    g.add_argument("--exclude-genres", metavar="G1,G2", help="leave out items of these genres")
+    g.add_argument("--hide-disliked", type=float, metavar="T",
+                   help="leave out items the user rated T or lower (reloads the run's dataset)")
+    g.add_argument("--freshness-half-life", type=float, metavar="YEARS",
+                   help="boost recent releases: the score halves every YEARS of age")
+    g.add_argument("--popularity-penalty", type=float, default=0.0, metavar="B",
+                   help="divide scores by (number of ratings)^B (default 0: off)")
+    g.add_argument("--diversity", type=float, default=1.0, metavar="LAMBDA",
+                   help="MMR lambda in [0, 1]: 1 keeps the score order (default), lower "
+                        "favours items unlike those above")
+    g.add_argument("--max-per-genre", type=int, metavar="N", help="at most N items of one genre")
+    g.add_argument("--fair-group", metavar="long-tail|GENRE",
+                   help="item group with a minimum share of each list (with --fair-share)")
+    g.add_argument("--fair-share", type=float, default=0.0, metavar="S",
+                   help="minimum share of --fair-group in each list, in [0, 1]")
+    g.add_argument("--explain", action="store_true",
+                   help="add the score breakdown: base score, freshness, popularity penalty, "
+                        "final score and the rule that moved each item")
+
+
+def _reranking_requested(args) -> bool:
+    return bool(getattr(args, "measure", None) or getattr(args, "ann", False)
+                or getattr(args, "exclude_genres", None)
+                or getattr(args, "hide_disliked", None) is not None
+                or getattr(args, "freshness_half_life", None) is not None
+                or getattr(args, "popularity_penalty", 0.0) or getattr(args, "diversity", 1.0) != 1.0
+                or getattr(args, "max_per_genre", None) is not None
+                or getattr(args, "fair_group", None) or getattr(args, "explain", False))
+
+
+def _reranked_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
+    from ..pipeline import RerankConfig, recommend_for_run
+
+    if args.fair_share and not args.fair_group:
+        raise HyperparameterError("--fair-share needs --fair-group (long-tail or a genre)")
+    config = RerankConfig(exclude_genres=args.exclude_genres or (),
+                          hide_disliked=args.hide_disliked,
+                          freshness_half_life=args.freshness_half_life,
+                          popularity_penalty=args.popularity_penalty, diversity=args.diversity,
+                          max_per_genre=args.max_per_genre, fair_group=args.fair_group,
+                          fair_share=args.fair_share)
+    return recommend_for_run(run, users, k, config=config, measure=args.measure,
+                             alpha=args.alpha, ann=args.ann, explain=args.explain)
 
 
 def recommend_command(args) -> int:
