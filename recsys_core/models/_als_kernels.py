@@ -109,10 +109,72 @@ def solve_rows_cholesky(indptr, indices, weights, other, gram, unobserved_weight
 @nb.njit(fastmath=True, cache=True)
 def solve_rows_cholesky_serial(indptr, indices, weights, other, gram, unobserved_weight, row_reg,
                                out):
-    """:func:`solve_rows_cholesky` on one thread: for a fold-in of a row or two, where waking a
-    thread pool costs more than the solve."""
+    """:func:`solve_rows_cholesky` on one thread: for a fold-in or a small matrix, where waking
+    a thread pool costs more than the solve."""
     for r in range(indptr.shape[0] - 1):
         _solve_row(indptr, indices, weights, other, gram, unobserved_weight, row_reg[r], r, out[r])
+
+
+@nb.njit(fastmath=True, cache=True)
+def _cg_row(indptr, indices, weights, other, gram, unobserved_weight, reg, r, out_row, steps):
+    """Conjugate-gradient steps for row ``r``, warm-started from and written to ``out_row``."""
+    d = other.shape[1]
+    x = out_row.copy()
+    reg = np.float32(reg)
+    # residual = b - A x
+    res = np.zeros(d, dtype=np.float32)
+    for i in range(d):
+        t = np.float32(0.0)
+        for j in range(d):
+            t += gram[i, j] * x[j]
+        res[i] = -t - reg * x[i]
+    for k in range(indptr[r], indptr[r + 1]):
+        col = indices[k]
+        w = weights[k]
+        dot = np.float32(0.0)
+        for i in range(d):
+            dot += other[col, i] * x[i]
+        coef = w - (w - unobserved_weight) * dot
+        for i in range(d):
+            res[i] += coef * other[col, i]
+    p = res.copy()
+    rs_old = np.float32(0.0)
+    for i in range(d):
+        rs_old += res[i] * res[i]
+    ap = np.empty(d, dtype=np.float32)
+    for _ in range(steps):
+        if rs_old < 1e-20:
+            break
+        for i in range(d):
+            t = np.float32(0.0)
+            for j in range(d):
+                t += gram[i, j] * p[j]
+            ap[i] = t + reg * p[i]
+        for k in range(indptr[r], indptr[r + 1]):
+            col = indices[k]
+            dot = np.float32(0.0)
+            for i in range(d):
+                dot += other[col, i] * p[i]
+            coef = (weights[k] - unobserved_weight) * dot
+            for i in range(d):
+                ap[i] += coef * other[col, i]
+        p_ap = np.float32(0.0)
+        for i in range(d):
+            p_ap += p[i] * ap[i]
+        if p_ap <= 0:
+            break
+        step = rs_old / p_ap
+        rs_new = np.float32(0.0)
+        for i in range(d):
+            x[i] += step * p[i]
+            res[i] -= step * ap[i]
+            rs_new += res[i] * res[i]
+        beta = rs_new / rs_old
+        for i in range(d):
+            p[i] = res[i] + beta * p[i]
+        rs_old = rs_new
+    for i in range(d):
+        out_row[i] = x[i]
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -122,65 +184,18 @@ def solve_rows_cg(indptr, indices, weights, other, gram, unobserved_weight, row_
     Same arguments as :func:`solve_rows_cholesky` (``gram`` as float32 here) plus ``steps``. The
     matrix is never formed: each step multiplies by ``gram`` and by the row's observed factors.
     """
-    n_rows = indptr.shape[0] - 1
-    d = other.shape[1]
-    for r in nb.prange(n_rows):
-        x = out[r].copy()
-        reg = np.float32(row_reg[r])
-        # residual = b - A x
-        res = np.zeros(d, dtype=np.float32)
-        for i in range(d):
-            t = np.float32(0.0)
-            for j in range(d):
-                t += gram[i, j] * x[j]
-            res[i] = -t - reg * x[i]
-        for k in range(indptr[r], indptr[r + 1]):
-            col = indices[k]
-            w = weights[k]
-            dot = np.float32(0.0)
-            for i in range(d):
-                dot += other[col, i] * x[i]
-            coef = w - (w - unobserved_weight) * dot
-            for i in range(d):
-                res[i] += coef * other[col, i]
-        p = res.copy()
-        rs_old = np.float32(0.0)
-        for i in range(d):
-            rs_old += res[i] * res[i]
-        ap = np.empty(d, dtype=np.float32)
-        for _ in range(steps):
-            if rs_old < 1e-20:
-                break
-            for i in range(d):
-                t = np.float32(0.0)
-                for j in range(d):
-                    t += gram[i, j] * p[j]
-                ap[i] = t + reg * p[i]
-            for k in range(indptr[r], indptr[r + 1]):
-                col = indices[k]
-                dot = np.float32(0.0)
-                for i in range(d):
-                    dot += other[col, i] * p[i]
-                coef = (weights[k] - unobserved_weight) * dot
-                for i in range(d):
-                    ap[i] += coef * other[col, i]
-            p_ap = np.float32(0.0)
-            for i in range(d):
-                p_ap += p[i] * ap[i]
-            if p_ap <= 0:
-                break
-            step = rs_old / p_ap
-            rs_new = np.float32(0.0)
-            for i in range(d):
-                x[i] += step * p[i]
-                res[i] -= step * ap[i]
-                rs_new += res[i] * res[i]
-            beta = rs_new / rs_old
-            for i in range(d):
-                p[i] = res[i] + beta * p[i]
-            rs_old = rs_new
-        for i in range(d):
-            out[r, i] = x[i]
+    for r in nb.prange(indptr.shape[0] - 1):
+        _cg_row(indptr, indices, weights, other, gram, unobserved_weight, row_reg[r], r, out[r],
+                steps)
+
+
+@nb.njit(fastmath=True, cache=True)
+def solve_rows_cg_serial(indptr, indices, weights, other, gram, unobserved_weight, row_reg, out,
+                         steps):
+    """:func:`solve_rows_cg` on one thread (small matrices)."""
+    for r in range(indptr.shape[0] - 1):
+        _cg_row(indptr, indices, weights, other, gram, unobserved_weight, row_reg[r], r, out[r],
+                steps)
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)

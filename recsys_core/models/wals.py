@@ -49,6 +49,8 @@ from .side_features import (DEFAULT_USER_COLUMNS, encode_item_features, encode_u
 CONFIDENCES = ("linear", "log", "binary")
 REGULARIZATION_TYPES = ("l2", "frequency")
 SOLVERS = ("cholesky", "cg")
+#: Below this many (observed entries x factors) a half-sweep runs on one thread.
+SERIAL_WORK = 200_000
 
 
 class WALS(Recommender):
@@ -265,13 +267,17 @@ class WALS(Recommender):
                    out: np.ndarray, exact: bool = False):
         """Solve every row of ``weights`` against the ``fixed`` factors, in place into ``out``."""
         gram = self.unobserved_weight * (fixed.T.astype(np.float64) @ fixed)
+        # Waking the thread pool costs more than solving a small matrix (and much more on a
+        # loaded machine), so small problems run on the calling thread.
+        small = weights.nnz * out.shape[1] < SERIAL_WORK
         if exact or self.solver == "cholesky":
-            kernels.solve_rows_cholesky(weights.indptr, weights.indices, weights.data, fixed,
-                                        gram, float(self.unobserved_weight), reg, out)
+            solve = kernels.solve_rows_cholesky_serial if small else kernels.solve_rows_cholesky
+            solve(weights.indptr, weights.indices, weights.data, fixed, gram,
+                  float(self.unobserved_weight), reg, out)
         else:
-            kernels.solve_rows_cg(weights.indptr, weights.indices, weights.data, fixed,
-                                  gram.astype(np.float32), np.float32(self.unobserved_weight),
-                                  reg, out, int(self.cg_steps))
+            solve = kernels.solve_rows_cg_serial if small else kernels.solve_rows_cg
+            solve(weights.indptr, weights.indices, weights.data, fixed, gram.astype(np.float32),
+                  np.float32(self.unobserved_weight), reg, out, int(self.cg_steps))
 
     @staticmethod
     def _losses(weights, rows, cols, row_reg, col_reg, w0) -> dict[str, float]:
