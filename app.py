@@ -5,7 +5,7 @@ multipage app) and share the dataset choice through the session and the URL.
 """
 import streamlit as st
 
-from ui import data, page
+from ui import data, page, projections, runs
 
 page.page_header(
     "recsys-studio",
@@ -46,6 +46,13 @@ PAGES = [
 ]
 for path, label, what in PAGES:
     st.page_link(path, label=f"**{label}** — {what}")
+
+# Start the newest run's UMAP map now, so the Embeddings page finds it ready (numba compiles
+# UMAP on its first use in a process, which takes tens of seconds).
+newest = [i for i in runs.runs_for(dataset) if i.model_kind != "popularity"]
+if newest:
+    with page.user_errors(stop=False):
+        projections.precompute_default_map(runs.load(newest[0]))
 
 st.caption("The selected dataset, run, user and knobs are kept in the address bar: copy it to "
            "share the exact view. Source: " + (dataset.source or source))

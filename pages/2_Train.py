@@ -8,7 +8,7 @@ from recsys_core.errors import HyperparameterError, RecsysError
 from recsys_core.metrics import evaluate_model
 from recsys_core.models import MODEL_REGISTRY
 from recsys_core.runs import run_cache_key
-from ui import data, page, runs, splits, state
+from ui import data, page, projections, runs, splits, state
 from ui.params import hyperparameter_widgets
 from ui.training import TrainingJob, loss_figure, progress_history
 
@@ -112,6 +112,8 @@ if job is not None:
             info = runs.store().save(job.model, dataset, name=job.settings["name"], split=split,
                                      metrics=metrics)
     state.put("run", info.name)
+    if info.model_kind != "popularity":
+        projections.precompute_default_map(runs.load(info))
     stopped = " (stopped early)" if job.stopped_early else ""
     st.success(f"Saved run **{info.name}**{stopped}.")
 

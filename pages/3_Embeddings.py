@@ -95,15 +95,21 @@ st.caption(f"{n:,} {which} of run **{run.info.name}** ({run.info.model_kind}, "
            f"{embeddings.shape[1]} dimensions). Box- or lasso-select points to list them.")
 slot = st.empty()
 with page.user_errors():
-    if method != "pca":
-        # Instant linear preview while the non-linear map computes (UMAP compiles on first use).
-        preview = projections.projection(run, which, "pca")
-        slot.plotly_chart(map_figure(preview, f"PCA preview — {method.upper()} is computing…"))
-        with st.spinner(f"Computing the {method.upper()} map (the first UMAP in a process "
-                        "compiles for ~20-40 s; later maps take seconds)…"):
-            coords = projections.projection(run, which, method, **knobs)
-    else:
+    if method == "pca":
         coords = projections.projection(run, which, "pca")
+        projections.precompute_default_map(run)
+    else:
+        job = projections.submit(run, which, method, **knobs)
+        if not job.done():
+            # Instant linear preview while the non-linear map computes (UMAP compiles on
+            # first use in a process).
+            preview = projections.projection(run, which, "pca")
+            slot.plotly_chart(map_figure(preview, f"PCA preview — {method.upper()} is computing…"))
+            with st.spinner(f"Computing the {method.upper()} map (the first UMAP in a process "
+                            "compiles for 20-40 s; later maps take seconds)…"):
+                coords = job.result()
+        else:
+            coords = job.result()
 event = slot.plotly_chart(map_figure(coords, {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}[method]),
                           on_select="rerun", selection_mode=("points", "box", "lasso"),
                           key="emb_map")

@@ -67,6 +67,7 @@ def project(embeddings: np.ndarray, method: str = "umap", *, n_neighbors: int = 
 
     reducer = umap.UMAP(n_components=2, n_neighbors=int(min(n_neighbors, n - 1)),
                         min_dist=float(min_dist), metric=metric, random_state=random_state,
+                        n_jobs=1,  # a fixed random_state makes UMAP single-threaded anyway
                         init="spectral" if n > n_neighbors + 1 else "random")
     return reducer.fit_transform(x).astype(np.float32)
 

@@ -59,6 +59,7 @@ def runs_dir(tmp_path_factory, demo_dataset):
 @pytest.fixture
 def app(runs_dir, monkeypatch):
     monkeypatch.setenv("RECSYS_RUNS_DIR", str(runs_dir))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")  # no UMAP compile in the background
     return _open
 
 
@@ -308,3 +309,29 @@ def test_compare_runs_page_metrics_and_side_by_side_lists(app):
     assert at.get("plotly_chart")
     lists = _tables(at, "title", "ratings")
     assert len(lists) >= 2 and all(len(t) == 10 for t in lists[-2:])
+
+
+def test_embeddings_page_shows_the_umap_map_from_the_background_job(app, monkeypatch):
+    """The non-linear map comes from the projection worker (UMAP itself is replaced by a fast
+    stand-in here: its compile time belongs in benchmarks/bench_app.py)."""
+    import json
+
+    import ui.projections
+    from recsys_core.projection import project
+
+    calls = []
+
+    def fast_project(embeddings, method="umap", **kwargs):
+        calls.append((method, kwargs.get("n_neighbors")))
+        return project(embeddings, "pca")
+
+    monkeypatch.setattr(ui.projections, "project", fast_project)
+    at = app("pages/3_Embeddings.py", run="wals-small", proj="umap", nn="7")
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")
+              if "title" in json.loads(c.proto.spec)["layout"]]
+    assert "UMAP" in titles
+    assert ("umap", 7) in calls
+    # Same settings again: served from the registry, not recomputed.
+    n = len(calls)
+    at.run()
+    assert len(calls) == n
