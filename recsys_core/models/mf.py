@@ -20,7 +20,7 @@ its own user and item (as Surprise does), so frequent users and items are regula
 proportion to their data. The all-pairs sums are never materialised: sum_{u,i} (U_u . V_i)^2 =
 trace((U^T U)(V^T V)), whose gradient for U_u is (V^T V) U_u; SGD spreads each user's (item's)
 share of it over that user's (item's) observed entries, with the products refreshed from the two
-d x d Gram matrices every 16384 entries. ``history_`` reports the loss
+d x d Gram matrices every 65536 entries. ``history_`` reports the loss
 components after every epoch; ``total`` is their sum.
 
 Implicit feedback (``implicit_feedback``, SVD++-style, on by default for explicit ratings): which
@@ -44,7 +44,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..dataset import Dataset
 from ..errors import DataError, HyperparameterError
@@ -55,6 +55,18 @@ OPTIMIZERS = ("sgd", "adagrad", "adam")
 _OPTIMIZER_CODE = {name: code for code, name in enumerate(OPTIMIZERS)}
 _OBJECTIVE_CODE = {name: code for code, name in enumerate(OBJECTIVES)}
 _ADAM_BETA1, _ADAM_BETA2, _EPSILON = 0.9, 0.999, 1e-8
+_THREADPOOLS: list[ThreadpoolController] = []
+
+
+def _single_thread_blas():
+    """Context limiting BLAS to one thread (the controller is built once: that scan costs ~1 ms).
+
+    The dense products here are small (d x d, or a few rows); multithreaded BLAS on them was
+    measured 100x slower than one thread on a busy 2-core machine (0.17 s versus ~1 ms).
+    """
+    if not _THREADPOOLS:
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1, user_api="blas")
 
 
 class MatrixFactorization(Recommender):
@@ -215,9 +227,7 @@ class MatrixFactorization(Recommender):
         all_pairs = n_obs * weight / (float(n_users) * float(n_items))
         self.all_pairs_weight_ = float(all_pairs)
 
-        # The dense products here are d x d sized; multithreaded BLAS on them was measured 100x
-        # slower than one thread on a busy 2-core machine (0.17 s versus ~1 ms per product).
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _single_thread_blas():
             self._train(matrix.indptr, users, items, values, U, V, bu, bi, Y, mu, with_bias, mode,
                         weight, user_count, item_count, rng, validation, callback)
         return self
@@ -322,7 +332,7 @@ class MatrixFactorization(Recommender):
         Y = getattr(self, "implicit_item_factors_", None)
         if Y is not None and len(idx):
             implicit = Y[idx].sum(axis=0, dtype=np.float64) / np.sqrt(len(idx))
-        with threadpool_limits(limits=1, user_api="blas"):  # small products: see fit
+        with _single_thread_blas():
             vector, bias = self._solve_one_side(idx, values, self.item_embeddings_,
                                                 self.item_bias_, implicit)
         return (vector, bias) if return_bias else vector
@@ -332,7 +342,7 @@ class MatrixFactorization(Recommender):
         least-squares problem with the user embeddings and biases fixed)."""
         self._check_fitted()
         idx, values = self._pairs(users, ratings, self.n_users_, "user")
-        with threadpool_limits(limits=1, user_api="blas"):  # small products: see fit
+        with _single_thread_blas():
             vector, bias = self._solve_one_side(idx, values, self.user_embeddings_,
                                                 self.user_bias_)
         return (vector, bias) if return_bias else vector
@@ -549,7 +559,7 @@ class _GeneralTrainer:
     instead of O(d^2).
     """
 
-    GRAM_CHUNK = 16384
+    GRAM_CHUNK = 65536
 
     def __init__(self, U, V, bu, bi, optimizer, all_pairs, user_count, item_count):
         self.params = (U, V, bu, bi)

@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
-from threadpoolctl import threadpool_limits
 
 from ..errors import DataError, HyperparameterError
 from .base import ProgressCallback, Recommender, check_param
+from .mf import _single_thread_blas
 
 
 class SVDModel(Recommender):
@@ -79,7 +79,7 @@ class SVDModel(Recommender):
         A = sp.csr_matrix(matrix, dtype=np.float64)
         # The solver's dense steps are small; multithreaded BLAS on them was measured 30x slower
         # than one thread on a busy 2-core machine (12.6 s versus 0.38 s on MovieLens 100K).
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _single_thread_blas():
             if self.factors >= rank_limit - 1 or rank_limit <= 64:
                 # ARPACK needs k < min(shape); small matrices are cheaper dense anyway.
                 P, S, Qt = np.linalg.svd(A.toarray(), full_matrices=False)
