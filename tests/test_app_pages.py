@@ -335,3 +335,35 @@ def test_embeddings_page_shows_the_umap_map_from_the_background_job(app, monkeyp
     n = len(calls)
     at.run()
     assert len(calls) == n
+
+
+def test_download_failure_is_reported_in_place(app, monkeypatch):
+    """Offline, the download button reports the engine's DownloadError next to it."""
+    import recsys_core.download
+    from recsys_core.errors import DownloadError
+
+    progress_seen = []
+
+    def offline(name, dest=None, progress=None, **kwargs):
+        progress(1_000_000, 4_900_000)
+        progress_seen.append(name)
+        raise DownloadError(f"cannot reach files.grouplens.org for {name}")
+
+    monkeypatch.setattr(recsys_core.download, "download_movielens", offline)
+    at = app("pages/1_Data.py")
+    at.button(key="download_ml-latest-small").click().run()
+    _assert_clean(at)
+    assert progress_seen == ["ml-latest-small"]
+    assert any("cannot reach files.grouplens.org" in e.value for e in at.error)
+
+
+def test_corrupted_run_is_a_message_not_a_traceback(app, runs_dir, tmp_path, monkeypatch):
+    import shutil
+
+    broken_root = tmp_path / "runs"
+    shutil.copytree(Path(runs_dir) / "wals-small", broken_root / "wals-small")
+    (broken_root / "wals-small" / "model.npz").write_bytes(b"not a zip file")
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(broken_root))
+    for path in ("pages/3_Embeddings.py", "pages/4_Similarity.py", "pages/5_Recommend.py"):
+        at = app(path, run="wals-small")
+        assert at.error and "model.npz" in at.error[0].value, path
