@@ -17,7 +17,7 @@ and single-user fold-in on ml-100k; peak RSS of a 5M-interaction fit, each in a 
 (resource.getrusage). Ratios are measured in this one run (the machine is shared).
 
     RECSYS_DATA_DIR=../shared/data python benchmarks/bench_implicit.py [--threads 2]
-        [--skip-synthetic] [--synthetic-iterations 4]
+        [--skip-synthetic] [--skip-quality] [--only-memory] [--synthetic-iterations 4]
 """
 from __future__ import annotations
 
@@ -291,22 +291,31 @@ def ml100k_latency(dataset, threads):
 
 
 def peak_rss(threads, iterations):
-    rows = []
-    for which in ("data only", "WALS cg", "WALS cholesky", "implicit ALS cg"):
-        out = subprocess.run([sys.executable, __file__, "--rss-child", which,
-                              "--threads", str(threads), "--synthetic-iterations", str(iterations)],
-                             capture_output=True, text=True, check=True)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append((which, f"{result['peak_mb']:.0f}", f"{result['seconds']:.1f}"))
+    """Peak RSS of fits in fresh subprocesses that load the synthetic matrix from a file (so the
+    generator's temporaries do not set the peak); "data only" loads it and stops."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "synthetic.npz"
+        sp.save_npz(path, synthetic_matrix(), compressed=False)
+        rows = []
+        for which in ("data only", "WALS cg", "WALS cholesky", "implicit ALS cg"):
+            out = subprocess.run([sys.executable, __file__, "--rss-child", which, "--rss-data",
+                                  str(path), "--threads", str(threads),
+                                  "--synthetic-iterations", str(iterations)],
+                                 capture_output=True, text=True, check=True)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append((which, f"{result['peak_mb']:.0f}", f"{result['seconds']:.1f}"))
     table(f"peak RSS of a fit on the synthetic 5M-interaction matrix ({iterations} iterations, "
-          "fresh subprocess each)", ["process", "peak RSS MB", "fit s"], rows)
+          "fresh subprocess each, matrix loaded from a file)",
+          ["process", "peak RSS MB", "fit s"], rows)
 
 
-def rss_child(which, threads, iterations):
+def rss_child(which, path, threads, iterations):
     import numba
 
     numba.set_num_threads(threads)
-    data = synthetic_matrix()
+    data = sp.load_npz(path).tocsr()
     start = time.perf_counter()
     if which == "WALS cg":
         WALS(factors=FACTORS, iterations=iterations, solver="cg").fit(data)
@@ -325,10 +334,16 @@ def main():
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--synthetic-iterations", type=int, default=4)
+    parser.add_argument("--only-memory", action="store_true",
+                        help="only the peak-RSS measurements on the synthetic matrix")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
+    parser.add_argument("--rss-data", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
-        rss_child(args.rss_child, args.threads, args.synthetic_iterations)
+        rss_child(args.rss_child, args.rss_data, args.threads, args.synthetic_iterations)
+        return
+    if args.only_memory:
+        peak_rss(args.threads, args.synthetic_iterations)
         return
     root = os.environ.get("RECSYS_DATA_DIR")
     if not root:

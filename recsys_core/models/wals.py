@@ -53,6 +53,17 @@ SOLVERS = ("cholesky", "cg")
 SERIAL_WORK = 200_000
 
 
+def gram_matrix(factors: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """``factors^T factors`` (d, d) accumulated in float64, a chunk of rows at a time so a large
+    float32 factor matrix is never copied whole to float64."""
+    d = factors.shape[1]
+    gram = np.zeros((d, d), dtype=np.float64)
+    for start in range(0, factors.shape[0], chunk):
+        block = factors[start:start + chunk].astype(np.float64)
+        gram += block.T @ block
+    return gram
+
+
 class WALS(Recommender):
     """Weighted alternating least squares for top-N recommendation (see the module docstring).
 
@@ -180,13 +191,14 @@ class WALS(Recommender):
 
     # ------------------------------------------------------------------ weights
     def _confidence(self, values: np.ndarray) -> np.ndarray:
-        """Confidence c of observed entries from their values (float64)."""
-        values = np.asarray(values, dtype=np.float64)
+        """Confidence c of observed entries from their values (in the values' float dtype)."""
+        values = np.asarray(values)
+        alpha = values.dtype.type(self.alpha)
         if self.confidence == "linear":
-            return 1.0 + self.alpha * values
+            return 1 + alpha * values
         if self.confidence == "log":
-            return 1.0 + self.alpha * np.log1p(values / self.confidence_epsilon)
-        return np.full(values.shape, 1.0 + self.alpha)
+            return 1 + alpha * np.log1p(values / values.dtype.type(self.confidence_epsilon))
+        return np.full(values.shape, 1 + alpha, dtype=values.dtype)
 
     def _row_regularization(self, counts: np.ndarray, n_other: int) -> np.ndarray:
         """lambda of each row given its number of observed entries (float64)."""
@@ -223,11 +235,13 @@ class WALS(Recommender):
                                        ** -self.item_frequency_exponent).astype(np.float32)
         self.item_cold_ = item_counts == 0
 
-        weights = matrix.copy().astype(np.float32)
-        entry_user_factor = np.repeat(self._user_frequency_factor(user_counts),
-                                      np.diff(matrix.indptr))
-        weights.data = (self._confidence(matrix.data) * entry_user_factor
-                        * self.item_frequency_factor_[matrix.indices]).astype(np.float32)
+        weights = matrix.astype(np.float32, copy=True)
+        # Entry weights in float32, in place: on millions of entries float64 temporaries would
+        # set the fit's peak memory.
+        weights.data = self._confidence(weights.data).astype(np.float32, copy=False)
+        weights.data *= np.repeat(self._user_frequency_factor(user_counts).astype(np.float32),
+                                  np.diff(matrix.indptr))
+        weights.data *= self.item_frequency_factor_[matrix.indices]
         if self.side_features:
             user_features, self.user_feature_names_ = encode_user_features(
                 dataset.users, n_users, tuple(self.user_feature_columns))
@@ -253,20 +267,20 @@ class WALS(Recommender):
             self._half_step(weights, cols, row_reg, rows, exact=iteration == self.iterations)
             losses = self._losses(weights, rows, cols, row_reg, col_reg, w0)
             if validation is not None or callback is not None:
-                self._publish(rows, cols, n_users, n_items, dataset)
+                self._publish(rows, cols, n_users, n_items, dataset, copy=True)
             if self._end_epoch(iteration, self.iterations, losses, validation, callback):
                 break
         if self.solver == "cg" and 0 < len(self.history_) < self.iterations:
             # Stopped early: still finish with an exact user sweep. It can only lower the
             # objective, and it makes fold_in (always exact) reproduce the training users.
             self._half_step(weights, cols, row_reg, rows, exact=True)
-        self._publish(rows, cols, n_users, n_items, dataset)
+        self._publish(rows, cols, n_users, n_items, dataset, copy=False)
         return self
 
     def _half_step(self, weights: sp.csr_matrix, fixed: np.ndarray, reg: np.ndarray,
                    out: np.ndarray, exact: bool = False):
         """Solve every row of ``weights`` against the ``fixed`` factors, in place into ``out``."""
-        gram = self.unobserved_weight * (fixed.T.astype(np.float64) @ fixed)
+        gram = self.unobserved_weight * gram_matrix(fixed)
         # Waking the thread pool costs more than solving a small matrix (and much more on a
         # loaded machine), so small problems run on the calling thread.
         small = weights.nnz * out.shape[1] < SERIAL_WORK
@@ -278,28 +292,32 @@ class WALS(Recommender):
             solve = kernels.solve_rows_cg_serial if small else kernels.solve_rows_cg
             solve(weights.indptr, weights.indices, weights.data, fixed, gram.astype(np.float32),
                   np.float32(self.unobserved_weight), reg, out, int(self.cg_steps))
+            # A row without entries has the exact solution 0, which a few warm-started CG steps
+            # only approach; set it, so cold items stay out of the Gram matrix as in fold_in.
+            out[np.diff(weights.indptr) == 0] = 0.0
 
     @staticmethod
     def _losses(weights, rows, cols, row_reg, col_reg, w0) -> dict[str, float]:
         observed, observed_sq = kernels.observed_losses(weights.indptr, weights.indices,
                                                         weights.data, rows, cols)
-        gram_rows = rows.T.astype(np.float64) @ rows
-        gram_cols = cols.T.astype(np.float64) @ cols
         # sum over all pairs of (x.y)^2 = trace(X^T X Y^T Y); unobserved = all - observed.
-        unobserved = w0 * max(float(np.sum(gram_rows * gram_cols)) - observed_sq, 0.0)
-        regularization = float(row_reg @ np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
-                               + col_reg @ np.einsum("ij,ij->i", cols, cols, dtype=np.float64))
+        all_pairs = float(np.sum(gram_matrix(rows) * gram_matrix(cols)))
+        unobserved = w0 * max(all_pairs - observed_sq, 0.0)
+        regularization = float(row_reg @ np.einsum("ij,ij->i", rows, rows).astype(np.float64)
+                               + col_reg @ np.einsum("ij,ij->i", cols, cols).astype(np.float64))
         return {"observed": observed, "unobserved": unobserved, "regularization": regularization,
                 "total": observed + unobserved + regularization}
 
-    def _publish(self, rows, cols, n_users, n_items, dataset):
+    def _publish(self, rows, cols, n_users, n_items, dataset, copy: bool):
         """Expose the current factors under the interface's names (also between iterations, so
-        validation metrics and callbacks see the model as it is)."""
-        self.user_embeddings_ = rows[:n_users].copy()
-        items = cols[:n_items].copy()
+        validation metrics and callbacks see the model as it is: copies then, as training goes
+        on updating the factors in place)."""
+        take = np.copy if copy else np.asarray
+        self.user_embeddings_ = take(rows[:n_users])
+        items = take(cols[:n_items])
         if self.side_features:
-            self.user_feature_embeddings_ = cols[n_items:].copy()
-            self.item_feature_embeddings_ = rows[n_users:].copy()
+            self.user_feature_embeddings_ = take(cols[n_items:])
+            self.item_feature_embeddings_ = take(rows[n_users:])
         self.item_imputed_ = np.zeros(n_items, dtype=bool)
         if (self.impute_cold_items and not self.side_features and dataset is not None
                 and dataset.item_genres.shape[1] > 0 and self.item_cold_.any()):
@@ -324,7 +342,7 @@ class WALS(Recommender):
                 cols = cols.copy()
                 cols[np.flatnonzero(self.item_imputed_)] = 0.0
             cols = np.ascontiguousarray(cols, dtype=np.float32)
-            gram = self.unobserved_weight * (cols.T.astype(np.float64) @ cols)
+            gram = self.unobserved_weight * gram_matrix(cols)
             cache = self._column_cache = (cols, gram)
         return cache
 
@@ -419,5 +437,5 @@ class WALS(Recommender):
         elif genres is not None:
             raise HyperparameterError("genres need a model fitted with side_features=True")
         fixed = np.ascontiguousarray(fixed, dtype=np.float32)
-        gram = self.unobserved_weight * (fixed.T.astype(np.float64) @ fixed)
+        gram = self.unobserved_weight * gram_matrix(fixed)
         return self._solve_one(columns, weights, fixed, gram, fixed.shape[0])
