@@ -116,6 +116,17 @@ def test_callback_sees_progress_and_can_stop_early():
     assert model.user_embeddings_.shape == (120, 4)
 
 
+def test_validation_metrics_are_recorded_per_iteration():
+    data = random_implicit(seed=4)
+    held_out = random_implicit(seed=5)
+    held_out = held_out - held_out.multiply(data > 0)  # only pairs absent from training
+    held_out.eliminate_zeros()
+    model = WALS(factors=4, iterations=3).fit(data, validation=held_out)
+    assert len(model.history_) == 3
+    for h in model.history_:
+        assert 0.0 <= h["val_recall@10"] <= 1.0 and 0.0 <= h["val_ndcg@10"] <= 1.0
+
+
 @pytest.mark.parametrize("params", [
     {},
     {"solver": "cholesky"},
