@@ -164,5 +164,101 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
     return out
 
 
-__all__ = ["RerankConfig", "RerankResult", "evaluate_rerank", "recommend_pipeline", "rerank",
-           "rerank_lists"]
+
+
+#: Columns of the score breakdown that ``recommend_for_run(explain=True)`` adds.
+EXPLAIN_COLUMNS = ("title", "base_score", "relevance", "freshness", "popularity_penalty",
+                   "final_score", "redundancy", "in_group", "original_rank", "moved_by")
+
+
+def dataset_for_run(run, *, with_ratings: bool = False) -> Dataset:
+    """A Dataset in a saved run's index space, for re-ranking its recommendations.
+
+    By default it is built from the run alone: the model's training interactions (as implicit
+    1.0 values: they give seen items and popularity), titles, years and genres. With
+    ``with_ratings`` the run's source dataset is loaded again and used when its fingerprint
+    matches (it holds the rating values the disliked filter needs); otherwise
+    :class:`HyperparameterError` says why.
+    """
+    import pandas as pd
+
+    from .data import load_dataset
+
+    if with_ratings:
+        source = run.info.dataset.get("source", "")
+        try:
+            data = load_dataset(source)
+        except (OSError, DataError, ValueError) as exc:
+            raise HyperparameterError(f"hiding disliked items needs the run's rating values; its "
+                                      f"dataset could not be loaded from {source!r} ({exc})") from None
+        if data.fingerprint != run.info.dataset.get("fingerprint"):
+            raise HyperparameterError(f"hiding disliked items needs the run's rating values, but "
+                                      f"the data at {source!r} changed since the run was trained")
+        return data
+    seen = run.model.seen_.tocoo()
+    table = pd.DataFrame({"title": run.titles, "year": run.item_years})
+    return Dataset.from_interactions(
+        run.user_ids[seen.row], run.item_ids[seen.col], user_ids=run.user_ids,
+        item_ids=run.item_ids, item_table=table, genre_names=run.genre_names,
+        item_genres=run.item_genres, name=run.info.dataset.get("name", "run"))
+
+
+def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = None,
+                      measure: str | None = None, alpha: float = 0.5, ann: bool = False,
+                      explain: bool = False, n_candidates: int | None = None):
+    """Re-ranked recommendations of a saved run (:class:`recsys_core.runs.Run`) in raw ids.
+
+    Parameters
+    ----------
+    run : Run
+    users : array of user indices
+    k : int
+    config : RerankConfig, optional
+    measure, alpha : optional
+        Retrieve with this similarity between user and item embeddings instead of the model's
+        score.
+    ann : bool
+        Retrieve candidates with an approximate index (needs ``measure``; dot by default).
+    explain : bool
+        Add the score-breakdown columns (:data:`EXPLAIN_COLUMNS`).
+    n_candidates : int, optional
+        Candidates re-ranked per user; default max(100, 5 k).
+
+    Returns
+    -------
+    DataFrame with user, item, rank, score (the retrieval score: the model's, or the similarity
+    under ``measure``), plus the breakdown when asked.
+    """
+    import pandas as pd
+
+    from .ann import ANNIndex
+
+    config = config or RerankConfig()
+    if ann and measure is None:
+        measure = "dot"
+    data = dataset_for_run(run, with_ratings=config.hide_disliked is not None)
+    index = ANNIndex(measure, alpha).fit(run.model.item_embeddings_) if ann else None
+    generator = ModelGenerator(run.model, measure=measure, alpha=alpha, ann=index)
+    n_candidates = n_candidates or max(100, 5 * k)
+    frames = []
+    for user in np.asarray(users, dtype=np.int64):
+        exclude = run.model.seen_[int(user)].indices if config.hide_seen else None
+        items, scores = generator.nominate(int(user), n_candidates, exclude)
+        result = rerank(items, scores, config, dataset=data, user=int(user), k=k,
+                        item_embeddings=getattr(run.model, "item_embeddings_", None))
+        t = result.table
+        frame = pd.DataFrame({"user": run.user_ids[np.full(len(t), user)],
+                              "item": run.item_ids[t["item"].to_numpy(dtype=np.int64)],
+                              "rank": t["rank"].to_numpy(), "score": t["base_score"].to_numpy()})
+        if explain:
+            for column in EXPLAIN_COLUMNS:
+                if column in t.columns:
+                    frame[column] = t[column].to_numpy()
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["user", "item", "rank", "score"])
+    return pd.concat(frames, ignore_index=True)
+
+
+__all__ = ["EXPLAIN_COLUMNS", "RerankConfig", "RerankResult", "dataset_for_run", "evaluate_rerank",
+           "recommend_for_run", "recommend_pipeline", "rerank", "rerank_lists"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -299,8 +300,11 @@ def _read_user_file(path: str | Path, run: Run) -> np.ndarray:
 
 def _write_csv(frame: pd.DataFrame, output: str) -> None:
     if output == "-":
-        frame.to_csv(sys.stdout, index=False, float_format="%.6g")
-        sys.stdout.flush()
+        try:
+            frame.to_csv(sys.stdout, index=False, float_format="%.6g")
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. piped into `head`: the reader has all it wanted
+            sys.stdout = open(os.devnull, "w")
         return
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -365,7 +369,8 @@ def _reranking_requested(args) -> bool:
                 or getattr(args, "freshness_half_life", None) is not None
                 or getattr(args, "popularity_penalty", 0.0) or getattr(args, "diversity", 1.0) != 1.0
                 or getattr(args, "max_per_genre", None) is not None
-                or getattr(args, "fair_group", None) or getattr(args, "explain", False))
+                or getattr(args, "fair_group", None) or getattr(args, "fair_share", 0.0)
+                or getattr(args, "explain", False))
 
 
 def _reranked_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
