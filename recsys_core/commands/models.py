@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -300,11 +299,8 @@ def _read_user_file(path: str | Path, run: Run) -> np.ndarray:
 
 def _write_csv(frame: pd.DataFrame, output: str) -> None:
     if output == "-":
-        try:
-            frame.to_csv(sys.stdout, index=False, float_format="%.6g")
-            sys.stdout.flush()
-        except BrokenPipeError:  # e.g. piped into `head`: the reader has all it wanted
-            sys.stdout = open(os.devnull, "w")
+        frame.to_csv(sys.stdout, index=False, float_format="%.6g")
+        sys.stdout.flush()
         return
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
