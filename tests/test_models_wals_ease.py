@@ -37,6 +37,10 @@ def test_weights_are_the_closed_form_solution():
         expected[others, j] = np.linalg.solve(a.T @ a + 0.5 * np.eye(4), a.T @ x[:, j])
     np.testing.assert_allclose(model.item_weights_, expected, atol=1e-5)
     assert np.all(np.diag(model.item_weights_) == 0)
+    residual = x - x @ expected
+    assert model.history_[0]["observed"] == pytest.approx(np.sum(residual ** 2), rel=1e-5)
+    assert model.history_[0]["regularization"] == pytest.approx(0.5 * np.sum(expected ** 2),
+                                                                rel=1e-5)
 
 
 def test_embeddings_factorise_the_scores_and_fold_in_is_the_history():

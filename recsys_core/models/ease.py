@@ -68,15 +68,14 @@ class EASE(Recommender):
                                       "it allows")
         x = self._history_matrix(matrix)
         gram = (x.T @ x).toarray().astype(np.float64)
-        gram[np.diag_indices_from(gram)] += self.regularization
-        p = np.linalg.inv(gram)
+        p = np.linalg.inv(gram + self.regularization * np.eye(gram.shape[0]))
         b = -p / np.diag(p)[None, :]
         b[np.diag_indices_from(b)] = 0.0
         self.item_weights_ = b.astype(np.float32)
         self.user_history_ = x
         self._after_load()
-        residual = x.toarray() - x @ self.item_weights_
-        observed = float(np.sum(residual.astype(np.float64) ** 2))
+        # ||X - X B||^2 = tr(G) - 2 tr(B^T G) + tr(B^T G B) with G = X^T X: no dense X needed.
+        observed = float(np.trace(gram) - 2.0 * np.sum(gram * b) + np.sum(b * (gram @ b)))
         regularization = float(self.regularization * np.sum(b ** 2))
         self._end_epoch(1, 1, {"observed": observed, "regularization": regularization,
                                "total": observed + regularization}, validation, callback)
