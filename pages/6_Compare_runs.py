@@ -60,6 +60,30 @@ if shown:
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     st.plotly_chart(fig, key="metrics_chart")
 
+# ---------------------------------------------------------------- training curves
+curves = []
+for info in infos:
+    if info.name not in picked:
+        continue
+    for h in info.history:
+        loss = h.get("total", next((v for k, v in h.items() if k not in ("epoch", "elapsed")
+                                    and not k.startswith("val_")), None))
+        if loss is not None:
+            curves.append({"run": info.name, "epoch": h["epoch"], "seconds": h["elapsed"],
+                           "loss": loss})
+if curves:
+    st.subheader("Training curves")
+    st.caption("Total training loss divided by its first-epoch value, against epochs and against "
+               "seconds: WALS typically converges in a few sweeps, SGD needs many epochs. "
+               "Objectives differ between models, so compare shapes, not levels.")
+    frame = pd.DataFrame(curves)
+    frame["relative loss"] = frame["loss"] / frame.groupby("run")["loss"].transform("first")
+    left, right = st.columns(2)
+    for col, x in ((left, "epoch"), (right, "seconds")):
+        fig = px.line(frame, x=x, y="relative loss", color="run", markers=True)
+        fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
+        col.plotly_chart(fig, key=f"curves_{x}")
+
 # ---------------------------------------------------------------- lists side by side
 st.subheader("Recommendations for the same user")
 same_data = [i for i in infos if i.name in picked

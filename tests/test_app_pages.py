@@ -306,7 +306,7 @@ def test_compare_runs_page_metrics_and_side_by_side_lists(app):
     assert "ndcg@10" in runs_table.columns
     at.multiselect(key="_w_cmp").set_value(["wals-small", "wals-reg"]).run()
     _assert_clean(at)
-    assert at.get("plotly_chart")
+    assert len(at.get("plotly_chart")) == 3  # metric bars, loss against epochs and seconds
     lists = _tables(at, "title", "ratings")
     assert len(lists) >= 2 and all(len(t) == 10 for t in lists[-2:])
 
@@ -367,3 +367,18 @@ def test_corrupted_run_is_a_message_not_a_traceback(app, runs_dir, tmp_path, mon
     for path in ("pages/3_Embeddings.py", "pages/4_Similarity.py", "pages/5_Recommend.py"):
         at = app(path, run="wals-small")
         assert at.error and "model.npz" in at.error[0].value, path
+
+
+def test_a_link_with_query_parameters_overrides_the_session(app):
+    """Lesson links and shared URLs carry settings; they win over what the session had."""
+    at = app("pages/5_Recommend.py", run="wals-small")
+    assert at.radio(key="_w_who").value == "user"
+    at.slider(key="_w_k").set_value(12).run()
+    assert len(_rec_titles(at)) == 12
+    at.query_params["who"] = "new"  # as if the person followed a link to this view
+    at.run()
+    _assert_clean(at)
+    assert at.radio(key="_w_who").value == "new"
+    assert at.slider(key="_w_k").value == 12  # settings the link did not carry stay
+    at.radio(key="_w_who").set_value("user").run()  # and the person can still change them
+    assert at.radio(key="_w_who").value == "user"

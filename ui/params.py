@@ -72,6 +72,11 @@ def hyperparameter_widgets(cls, key_prefix: str, container=st) -> dict:
         choices = choices_of(spec)
         if isinstance(default, bool):
             values[name] = col.checkbox(name, value=default, key=key, help=help_text)
+        elif isinstance(default, str) and spec.startswith("bool or"):
+            # e.g. use_bias : bool or "auto"
+            options = [default, True, False]
+            values[name] = col.selectbox(name, options, key=key, help=help_text,
+                                         format_func=lambda v: v if isinstance(v, str) else str(v))
         elif choices and default in choices:
             values[name] = col.selectbox(name, choices, index=choices.index(default), key=key,
                                          help=help_text)

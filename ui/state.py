@@ -14,19 +14,23 @@ import streamlit as st
 _WIDGET_PREFIX = "_w_"
 
 
+_PUBLISHED = "_query_published"  # session key: {key: text this session last wrote to the URL}
+
+
 def _initial(key: str, default, parse: Callable[[str], object]):
-    """The widget's current value, else the session's, else the URL's, else the default."""
+    """The value to show: a URL value this session did not write itself (a shared link, a
+    lesson link) wins; then the widget's current value, the session's, and the default."""
     wkey = _WIDGET_PREFIX + key
+    raw = st.query_params.get(key)
+    if raw is not None and st.session_state.get(_PUBLISHED, {}).get(key) != raw:
+        try:
+            return parse(raw)
+        except (TypeError, ValueError):
+            pass  # a hand-edited link with a bad value is ignored
     if wkey in st.session_state:
         return st.session_state[wkey]
     if key in st.session_state:
         return st.session_state[key]
-    raw = st.query_params.get(key)
-    if raw is not None:
-        try:
-            return parse(raw)
-        except (TypeError, ValueError):
-            pass  # a hand-edited link with a bad value falls back to the default
     return default
 
 
@@ -35,6 +39,9 @@ def _publish(key: str, value, to_text: Callable[[object], str] = str) -> None:
     text = to_text(value)
     if st.query_params.get(key) != text:
         st.query_params[key] = text
+    published = dict(st.session_state.get(_PUBLISHED, {}))
+    published[key] = text
+    st.session_state[_PUBLISHED] = published
 
 
 def get(key: str, default=None, parse: Callable[[str], object] = str):
