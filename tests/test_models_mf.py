@@ -231,3 +231,15 @@ def test_implicit_feedback_on_implicit_data_without_biases():
     assert np.abs(model.fold_in(row.indices) - model.user_embeddings_[3]).max() < 0.05
     default = MatrixFactorization(factors=4, epochs=2).fit(liked)
     assert default.implicit_item_factors_ is None  # "auto" leaves it off for implicit data
+
+
+def test_fold_in_without_regularization_and_one_rating_gives_the_least_norm_answer():
+    train, _, _ = _rank2_ratings()
+    model = MatrixFactorization(factors=3, epochs=3, regularization=0.0,
+                                bias_regularization=0.0).fit(train)
+    vector, bias = model.fold_in([1], [4.0], return_bias=True)
+    assert np.all(np.isfinite(vector)) and np.isfinite(bias)
+    # one equation, several unknowns: the answer reproduces the rating exactly
+    prediction = (model.global_mean_ + bias + model.item_bias_[1]
+                  + vector @ model.item_embeddings_[1])
+    assert prediction == pytest.approx(4.0, abs=1e-3)

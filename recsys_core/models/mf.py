@@ -391,7 +391,10 @@ class MatrixFactorization(Recommender):
             normal[x_block, x_block] += self.all_pairs_weight_ * (full.T @ full)
             if self.objective == "weighted":
                 normal[x_block, x_block] -= self.all_pairs_weight_ * (F.T @ F)
-        solution = np.linalg.solve(normal, design.T @ target)
+        try:
+            solution = np.linalg.solve(normal, design.T @ target)
+        except np.linalg.LinAlgError:  # no regularization and too few ratings: least norm
+            solution = np.linalg.lstsq(normal, design.T @ target, rcond=None)[0]
         vector = solution[1:] if with_bias else solution
         if implicit is not None:
             vector = vector + implicit
