@@ -55,7 +55,7 @@ def recommend_pipeline(user: int, generators, dataset: Dataset, *, k: int = 10,
     result = rerank(pool.items, base, config, dataset=dataset, user=int(user), k=k,
                     item_embeddings=item_embeddings)
     nominated = dict(zip(pool.items.tolist(), pool.nominated_by()))
-    result.table["nominated_by"] = [nominated[i] for i in result.table["item"].tolist()]
+    result.columns["nominated_by"] = [nominated[i] for i in result.items.tolist()]
     result.pool = pool
     return result
 
@@ -98,7 +98,7 @@ def rerank_lists(config: RerankConfig, model: Recommender, train: Dataset, users
         valid = pools[row] >= 0
         result = rerank(pools[row][valid], scores[row][valid], config, dataset=train,
                         user=int(user), k=k, item_embeddings=item_embeddings)
-        lists[row, :len(result.table)] = result.items
+        lists[row, :len(result.items)] = result.items
         results.append(result)
     return lists, results
 
@@ -159,7 +159,7 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
     out["mean_popularity"] = float(train.item_popularity[lists[valid]].mean()) if valid.any() \
         else float("nan")
     met = [r.group_share >= r.group_target - 1e-9 for r in results
-           if r.group_target is not None and len(r.table)]
+           if r.group_target is not None and len(r.items)]
     out["group_target_met"] = float(np.mean(met)) if met else 1.0
     return out
 
@@ -246,14 +246,14 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
         items, scores = generator.nominate(int(user), n_candidates, exclude)
         result = rerank(items, scores, config, dataset=data, user=int(user), k=k,
                         item_embeddings=getattr(run.model, "item_embeddings_", None))
-        t = result.table
-        frame = pd.DataFrame({"user": run.user_ids[np.full(len(t), user)],
-                              "item": run.item_ids[t["item"].to_numpy(dtype=np.int64)],
-                              "rank": t["rank"].to_numpy(), "score": t["base_score"].to_numpy()})
+        c = result.columns
+        frame = pd.DataFrame({"user": run.user_ids[np.full(len(c["item"]), user)],
+                              "item": run.item_ids[c["item"]], "rank": c["rank"],
+                              "score": c["base_score"]})
         if explain:
             for column in EXPLAIN_COLUMNS:
-                if column in t.columns:
-                    frame[column] = t[column].to_numpy()
+                if column in c:
+                    frame[column] = c[column]
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=["user", "item", "rank", "score"])

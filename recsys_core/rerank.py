@@ -31,6 +31,7 @@ import dataclasses
 import math
 import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -129,12 +130,8 @@ class RerankResult:
 
     Attributes
     ----------
-    table : DataFrame, one row per listed item, best first
-        item, rank (1-based), title (when the dataset has titles), base_score, relevance,
-        freshness (multiplier), popularity_penalty (multiplier), final_score, redundancy (max
-        similarity to the items above it when picked), in_group (fair group membership),
-        original_rank (1-based rank of the base score among all candidates), moved_by (stages
-        that changed the item's position, joined by "+", or "none").
+    columns : dict of str -> ndarray
+        The per-item explanation as arrays, best first (what :attr:`table` shows).
     filtered : dict of str -> int
         Candidates removed by each filter ("seen", "disliked", "genre", "min_ratings").
     group_share : float or None
@@ -146,7 +143,7 @@ class RerankResult:
         The candidates the list was picked from, when it came from :mod:`recsys_core.pipeline`.
     """
 
-    table: pd.DataFrame
+    columns: dict
     filtered: dict[str, int] = field(default_factory=dict)
     group_share: float | None = None
     group_target: float | None = None
@@ -156,7 +153,18 @@ class RerankResult:
     @property
     def items(self) -> np.ndarray:
         """Listed item indices, best first (int64)."""
-        return self.table["item"].to_numpy(dtype=np.int64)
+        return self.columns["item"]
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """One row per listed item, best first: item, rank (1-based), title (when the dataset
+        has titles), base_score, relevance, freshness (multiplier), popularity_penalty
+        (multiplier), final_score, redundancy (max similarity to the items above it when
+        picked), in_group (fair group membership), original_rank (1-based rank of the base score
+        among all candidates), moved_by (stages that changed the item's position, joined by
+        "+", or "none"), plus ``nominated_by`` from the pipeline. Built on first access: lists
+        computed for metrics never pay for a DataFrame."""
+        return pd.DataFrame(self.columns)
 
 
 class _CatalogueArrays:
@@ -228,6 +236,13 @@ def _user_row(dataset: Dataset, user: int | None) -> tuple[np.ndarray, np.ndarra
     return r.indices[lo:hi], r.data[lo:hi]
 
 
+def _member(items: np.ndarray, members: np.ndarray, n_items: int) -> np.ndarray:
+    """Bool (len(items),): which items are among ``members`` (a lookup table beats np.isin)."""
+    table = np.zeros(n_items, dtype=bool)
+    table[members] = True
+    return table[items]
+
+
 def _positions(order: np.ndarray) -> np.ndarray:
     """Position of each element in an ordering (inverse permutation)."""
     pos = np.empty(len(order), np.int64)
@@ -279,11 +294,11 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
     filtered = {}
     seen_items, seen_ratings = _user_row(dataset, user)
     if config.hide_seen and seen_items.size:
-        hit = np.isin(items, seen_items)
+        hit = _member(items, seen_items, dataset.n_items)
         filtered["seen"] = int((hit & keep).sum())
         keep &= ~hit
     if config.hide_disliked is not None and seen_items.size:
-        hit = np.isin(items, seen_items[seen_ratings <= config.hide_disliked])
+        hit = _member(items, seen_items[seen_ratings <= config.hide_disliked], dataset.n_items)
         filtered["disliked"] = int((hit & keep).sum())
         keep &= ~hit
     if config.exclude_genres:
@@ -371,7 +386,7 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
         "original_rank": original_rank[listed],
         "moved_by": moved_by,
     })
-    return RerankResult(table=pd.DataFrame(table), filtered=filtered, group_share=group_share,
+    return RerankResult(columns=table, filtered=filtered, group_share=group_share,
                         group_target=config.fair_share if config.fair_group else None,
                         group_target_reachable=reachable)
 
