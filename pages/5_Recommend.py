@@ -5,8 +5,9 @@ import streamlit as st
 
 from recsys_core.diagnostics import rated_item_contributions
 from recsys_core.retrieval import top_k
+from recsys_core.candidates import generate_candidates
 from recsys_core.pipeline import rerank
-from ui import data, impact, knobs, newuser, page, pickers, runs, state
+from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
 
 page.page_header(
     "Recommend",
@@ -61,12 +62,33 @@ else:
 
 config = knobs.rerank_knobs(dataset)
 
-# Candidates: the model's best items (seen ones left out), re-ranked by the knobs.
+# Candidates: the model's best items (seen ones left out), or the pools of several generators
+# ranked by the scoring model; then the knobs re-rank them.
 seen = np.zeros(dataset.n_items, dtype=bool)
 seen[rated] = True
-pool, pool_scores = top_k(scores, max(200, 5 * k), seen[None, :])
-valid = pool[0] >= 0
-pool, pool_scores = pool[0][valid], pool_scores[0][valid]
+stages = ["model"]
+if who == "user" and run.info.split:
+    stages.append("pipeline")
+stage = state.radio("Candidates", stages, "cand", "model", container=st.sidebar,
+                    format_func={"model": "This run's scores",
+                                 "pipeline": "Several generators + scoring model"}.get,
+                    help="The course's serving stages: candidate generation, scoring, re-ranking.")
+nominated = None
+if stage == "pipeline":
+    split = splits.cached_split(source, dataset, run.info.split["params"])
+    with page.user_errors():
+        scoring_stage = scoring.scoring_stage(run, split)
+        pool = generate_candidates(user, scoring_stage.generators, scoring.POOL_PER_GENERATOR,
+                                   exclude=rated)
+        pool_scores = scoring_stage.scorer.predict_proba(pool)
+    order = np.lexsort((np.arange(len(pool)), -pool_scores))
+    pool, nominated, pool_scores = (pool.items[order],
+                                    np.asarray(pool.nominated_by(), dtype=object)[order],
+                                    pool_scores[order])
+else:
+    pool, pool_scores = top_k(scores, max(200, 5 * k), seen[None, :])
+    valid = pool[0] >= 0
+    pool, pool_scores = pool[0][valid], pool_scores[0][valid]
 with page.user_errors():
     result = rerank(pool, pool_scores, config, dataset=dataset,
                     user=user if who == "user" else None, k=k,
@@ -109,6 +131,9 @@ listed = pd.DataFrame({
     "genres": dataset.items["genres"].to_numpy()[items],
     "because you rated": [" · ".join(titles[c]) for c in contributors],
 })
+if nominated is not None:
+    nominators = dict(zip(pool.tolist(), nominated))
+    listed.insert(4, "nominated by", [nominators[i] for i in items.tolist()])
 number = st.column_config.NumberColumn(format="%.3f")
 st.dataframe(listed, hide_index=True, key="rec_list",
              column_config={c: number for c in ("final", "base score", "relevance",
@@ -131,6 +156,14 @@ right.markdown("**Re-ranked**")
 right.dataframe(pd.DataFrame({"rank": np.arange(1, len(items) + 1), "title": titles[items],
                               "new to the list": ~np.isin(items, before)}),
                 hide_index=True, key="after_list")
+
+if stage == "pipeline":
+    with st.expander("Why a separate scoring model?", expanded=True):
+        st.markdown("Each generator's raw score (a dot product, a count, a recency-weighted count) "
+                    "ranks only its own nominations well and the scales are not comparable. The "
+                    "scoring model combines them with item age, popularity, genre affinity and "
+                    "user features, trained on held-out ratings. On users it was not trained on:")
+        st.dataframe(scoring_stage.comparison, hide_index=True, key="scorer_comparison")
 
 st.subheader("What the knobs cost and buy")
 st.caption(f"Over a fixed sample of test users of the run's split (top {k}); the lists are "

@@ -382,3 +382,19 @@ def test_a_link_with_query_parameters_overrides_the_session(app):
     assert at.slider(key="_w_k").value == 12  # settings the link did not carry stay
     at.radio(key="_w_who").set_value("user").run()  # and the person can still change them
     assert at.radio(key="_w_who").value == "user"
+
+
+def test_recommend_page_pipeline_with_generators_and_scoring_model(app):
+    at = app("pages/5_Recommend.py", run="wals-small", cand="pipeline")
+    listed = _tables(at, "rank", "title", "nominated by")[0]
+    assert len(listed) == 10
+    assert listed["nominated by"].str.len().gt(0).all()
+    comparison = _tables(at, "ranking by", "auc")[0]
+    assert comparison["ranking by"].iloc[0].startswith("scoring model")
+    assert {"wals score only", "popularity score only"} <= set(comparison["ranking by"])
+    assert comparison["auc"].between(0, 1).all()
+    # The knobs re-rank the scored pool too.
+    at.slider(key="_w_rr_mmr").set_value(0.3).run()
+    _assert_clean(at)
+    assert _tables(at, "rank", "title", "nominated by")[0]["moved by"].str.contains(
+        "diversity").any()
