@@ -5,6 +5,7 @@ import streamlit as st
 
 from recsys_core.diagnostics import rated_item_contributions
 from recsys_core.retrieval import top_k
+from recsys_core.similarity import MEASURES, similarity_scores
 from recsys_core.candidates import generate_candidates
 from recsys_core.pipeline import rerank
 from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
@@ -26,11 +27,18 @@ model = run.model
 who = state.radio("Recommend for", ["user", "new"], "who", "user", horizontal=True,
                   format_func={"user": "A user in the data", "new": "Me, as a new user"}.get)
 k = state.slider("List length", "k", 10, min_value=5, max_value=30, container=st.sidebar)
+measures = ["model"] + (list(MEASURES) if getattr(model, "user_embeddings_", None) is not None
+                        else [])
+measure = state.selectbox("Retrieval score", measures, "measure", "model", container=st.sidebar,
+                          help="model: the model's own score (with its biases). Or compare the "
+                               "user's embedding with the item embeddings under a similarity "
+                               "measure (tempered with α = 0.5); see the Similarity page.")
 
 if who == "user":
     user = pickers.select_user(dataset)
     rated = dataset.user_items(user).astype(np.int64)
     user_ratings = dataset.ratings[user].data
+    query = model.user_embeddings_[user] if measure != "model" else None
     scores = model.score([user])[0]
 else:
     st.markdown("**Rate a handful of titles**; your list appears as soon as one is rated.")
@@ -58,7 +66,10 @@ else:
         st.info("Rate at least one title to get recommendations.")
         st.stop()
     vector, rated, user_ratings = folded
+    query = vector
     scores = model.score_embeddings(vector)[0]
+if measure != "model":
+    scores = similarity_scores(query, model.item_embeddings_, measure)[0]
 
 config = knobs.rerank_knobs(dataset)
 

@@ -18,7 +18,7 @@ with page.user_errors():
     source, dataset = data.select_dataset()
 
 all_datasets = st.sidebar.checkbox("Show runs of every dataset", key="all_datasets")
-infos = runs.store().list() if all_datasets else runs.runs_for(dataset)
+infos = runs.all_runs() if all_datasets else runs.runs_for(dataset)
 if not infos:
     st.info("No saved run yet for this dataset: train one on the Train page.")
     st.page_link("pages/2_Train.py", label="Go to Train")

@@ -398,3 +398,15 @@ def test_recommend_page_pipeline_with_generators_and_scoring_model(app):
     _assert_clean(at)
     assert _tables(at, "rank", "title", "nominated by")[0]["moved by"].str.contains(
         "diversity").any()
+
+
+def test_recommend_page_retrieval_measure_changes_the_list(app):
+    at = app("pages/5_Recommend.py", run="wals-small")
+    by_model = _rec_titles(at)
+    at.selectbox(key="_w_measure").set_value("dot").run()
+    assert _rec_titles(at) == by_model  # WALS has no biases: its score is the dot product
+    at.selectbox(key="_w_measure").set_value("cosine").run()
+    _assert_clean(at)
+    by_cosine = _tables(at, "rank", "title", "moved by")[0]
+    assert by_cosine["title"].tolist() != by_model
+    assert at.query_params["measure"] in ("cosine", ["cosine"])

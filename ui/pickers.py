@@ -13,9 +13,26 @@ def _id_parser(ids: np.ndarray):
     return (lambda s: int(s)) if ids.dtype.kind in "iu" else str
 
 
+#: Above this many users a typed id replaces the drop-down list.
+MAX_LISTED_USERS = 5000
+
+
 def select_user(dataset: Dataset, key: str = "user", *, container=st, label: str = "User"
                 ) -> int:
     """A user picked by raw id (kept in the URL); returns the user's index."""
+    if dataset.n_users > MAX_LISTED_USERS:
+        first = str(dataset.user_ids[0])
+        text = state.get(key, first)
+        wkey = f"_w_{key}"
+        st.session_state[wkey] = str(text)
+        typed = container.text_input(f"{label} id", key=wkey,
+                                     help=f"{dataset.n_users:,} users: type a raw user id.")
+        state.put_quiet(key, typed)
+        try:
+            return int(dataset.user_indices([typed])[0])
+        except KeyError as exc:  # UnknownIdError
+            container.error(f"{exc}; showing user {first} instead.")
+            return 0
     ids = dataset.user_ids.tolist()
     activity = dataset.user_activity
     raw = state.selectbox(label, ids, key, ids[0], parse=_id_parser(dataset.user_ids),

@@ -35,10 +35,26 @@ def load(info: RunInfo) -> Run:
     return _load(str(Path(info.path).parent), info.name, info.created)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _listing(root: str, modified_ns: int) -> list[RunInfo]:
+    """The store's runs; ``modified_ns`` (the folder's mtime) changes when a run is added or
+    removed, since saves and deletes rename run folders inside it."""
+    return RunStore(root).list()
+
+
+def all_runs() -> list[RunInfo]:
+    """Every readable run in the store, newest first (re-read only when the folder changes)."""
+    s = store()
+    try:
+        modified = s.root.stat().st_mtime_ns
+    except FileNotFoundError:
+        return []
+    return list(_listing(str(s.root), modified))
+
+
 def runs_for(dataset: Dataset) -> list[RunInfo]:
     """Saved runs trained on this dataset (same fingerprint), newest first."""
-    return [info for info in store().list()
-            if info.dataset.get("fingerprint") == dataset.fingerprint]
+    return [info for info in all_runs() if info.dataset.get("fingerprint") == dataset.fingerprint]
 
 
 def label(info: RunInfo) -> str:
