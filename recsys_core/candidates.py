@@ -177,10 +177,21 @@ class CandidatePool:
     def __len__(self) -> int:
         return len(self.items)
 
-    def nominated_by(self) -> list[str]:
-        """For each pool item, the generators that nominated it, joined by "+"."""
-        names = np.asarray(self.generators, dtype=object)
-        return ["+".join(names[row > 0]) for row in self.ranks]
+    def nominated_by(self, items=None) -> list[str]:
+        """For each pool item (or each of ``items``, which must be in the pool), the generators
+        that nominated it, joined by "+"."""
+        names = self.generators
+        rows = self.ranks if items is None else self.ranks[self.rows_of(items)]
+        return ["+".join(n for n, r in zip(names, row) if r > 0) for row in rows.tolist()]
+
+    def rows_of(self, items) -> np.ndarray:
+        """Positions in the pool of the given items (int64)."""
+        items = np.asarray(items, dtype=np.int64)
+        order = np.argsort(self.items, kind="stable")
+        pos = order[np.searchsorted(self.items[order], items)]
+        if not np.array_equal(self.items[pos], items):
+            raise ValueError("some items are not in the pool")
+        return pos
 
     def provenance(self) -> pd.DataFrame:
         """Long table of the nominations: item, generator, score, rank (one row per nomination)."""

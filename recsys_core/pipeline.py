@@ -54,8 +54,7 @@ def recommend_pipeline(user: int, generators, dataset: Dataset, *, k: int = 10,
         item_embeddings = _embeddings_of(generators)
     result = rerank(pool.items, base, config, dataset=dataset, user=int(user), k=k,
                     item_embeddings=item_embeddings)
-    nominated = dict(zip(pool.items.tolist(), pool.nominated_by()))
-    result.columns["nominated_by"] = [nominated[i] for i in result.items.tolist()]
+    result.columns["nominated_by"] = pool.nominated_by(result.items)
     result.pool = pool
     return result
 

@@ -30,6 +30,20 @@ OBJECTIVES = ("rating>=4", "interaction")
 CLASSIFIERS = ("auto", "gbdt", "logistic")
 
 
+_THREADPOOLS = None
+
+
+def _thread_limit(n_threads: int):
+    """Context manager limiting OpenMP/BLAS threads; the controller (which scans the loaded
+    libraries, ~30 ms) is made once per process."""
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=int(n_threads))
+
+
 class _ItemUserStats:
     """Per-item and per-user arrays the features need, computed once per training dataset."""
 
@@ -191,10 +205,9 @@ class CandidateScorer:
         of the same users and items (e.g. ``split.test``).
         """
         from sklearn.metrics import roc_auc_score
-        from threadpoolctl import threadpool_limits
 
         check_param("n_threads", self.n_threads, low=1, integer=True)
-        with threadpool_limits(self.n_threads):
+        with _thread_limit(self.n_threads):
             return self._fit(generators, train, heldout, users, roc_auc_score)
 
     def _fit(self, generators, train, heldout, users, roc_auc_score) -> "CandidateScorer":
@@ -240,10 +253,8 @@ class CandidateScorer:
                                       f"the pool has {tuple(pool.generators)}")
         if len(pool) == 0:
             return np.zeros(0)
-        from threadpoolctl import threadpool_limits
-
         x, _ = candidate_features(pool, self.stats_)
-        with threadpool_limits(self.n_threads):
+        with _thread_limit(self.n_threads):
             return self.estimator_.predict_proba(x)[:, 1]
 
 
@@ -262,9 +273,7 @@ def evaluate_scorer(scorer: CandidateScorer, generators, train: Dataset, heldout
 
     pools, x, y, _, _ = build_examples(generators, train, heldout, users, scorer.n_per_generator,
                                        scorer.objective, scorer.stats_)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(scorer.n_threads):
+    with _thread_limit(scorer.n_threads):
         rankers = {"scorer": scorer.estimator_.predict_proba(x)[:, 1]}
     for j, g in enumerate(scorer.generators_):
         rankers[g] = x[:, j]
