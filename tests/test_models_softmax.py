@@ -220,6 +220,8 @@ def test_early_stopping_keeps_the_best_epoch():
     {"epochs": 0},
     {"regularization": -1.0},
     {"user_weighting": -0.5},
+    {"learning_rate_decay": 0.0},
+    {"learning_rate_decay": 1.5},
 ])
 def test_bad_hyperparameters_raise(params):
     matrix, _, _ = planted_clusters()

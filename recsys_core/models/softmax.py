@@ -173,6 +173,7 @@ class QueryTowerModel(Recommender):
         check_param("target_fraction", self.target_fraction, low=0, high=1, low_open=True)
         check_param("init_std", self.init_std, low=0, low_open=True)
         check_param("user_weighting", self.user_weighting, low=0)
+        check_param("learning_rate_decay", self.learning_rate_decay, low=0, low_open=True, high=1)
         if self.patience is not None:
             check_param("patience", self.patience, low=1, integer=True)
 
@@ -298,6 +299,10 @@ class QueryTowerModel(Recommender):
             logits = psi @ item_matrix.T
             if bias is not None:
                 logits += bias
+            # The user's input items are positives too: never contrast a target with them (the
+            # same accidental-hit rule as for sampled negatives).
+            logits[np.repeat(np.arange(inputs.shape[0]), np.diff(inputs.indptr)),
+                   inputs.indices] = -np.inf
             w = sp.csr_matrix((weights, targets.indices, targets.indptr), shape=targets.shape)
             data_loss, d_logits = nn.softmax_cross_entropy(logits, w)
             d_psi = d_logits @ item_matrix
@@ -446,6 +451,7 @@ class QueryTowerModel(Recommender):
                 totals["softmax"] += losses["softmax"]
                 totals["regularization"] += penalty
                 n_batches += 1
+            optimizer.learning_rate *= self.learning_rate_decay
             losses = {k: v / max(n_batches, 1) for k, v in totals.items()}
             losses["total"] = losses["softmax"] + losses["regularization"]
             self._set_embeddings(params)
@@ -571,6 +577,8 @@ class SoftmaxModel(QueryTowerModel):
     item_bias : bool
         Add a learned per-item bias b_j to the logits (then ``item_bias_`` is set and
         ``score`` adds it).
+    learning_rate_decay : float in (0, 1]
+        The learning rate is multiplied by this after every epoch.
     user_weighting : float >= 0
         A user with n held-out targets in a batch weighs each of them n ** -user_weighting:
         0 counts every (user, item) pair alike, 1 every user alike (like user-averaged metrics).
@@ -592,7 +600,9 @@ class SoftmaxModel(QueryTowerModel):
                  learning_rate: float = 0.002, epochs: int = 40, batch_size: int = 64,
                  regularization: float = 3e-5, target_fraction: float = 0.5,
                  init_std: float = 0.05, patience: int | None = 5, random_state: int = 0,
-                 item_bias: bool = False, user_weighting: float = 0.5):
+                 item_bias: bool = False, user_weighting: float = 0.5,
+                 learning_rate_decay: float = 1.0):
+        self.learning_rate_decay = learning_rate_decay
         self.factors = factors
         self.hidden_layers = hidden_layers
         self.inputs = inputs

@@ -47,7 +47,8 @@ class TwoTowerModel(QueryTowerModel):
         "in-batch": the other users' held-out items of the mini-batch serve as negatives (with the
         log-Q correction for their popularity-proportional arrival).
     n_negatives, log_q_correction, optimizer, learning_rate, epochs, batch_size, regularization,
-    target_fraction, init_std, patience, random_state, item_bias, user_weighting :
+    target_fraction, init_std, patience, random_state, item_bias, user_weighting,
+    learning_rate_decay :
         As for :class:`~recsys_core.models.softmax.SoftmaxModel`.
 
     Attributes
@@ -67,7 +68,9 @@ class TwoTowerModel(QueryTowerModel):
                  learning_rate: float = 0.002, epochs: int = 30, batch_size: int = 64,
                  regularization: float = 1e-4, target_fraction: float = 0.5,
                  init_std: float = 0.05, patience: int | None = 5, random_state: int = 0,
-                 item_bias: bool = False, user_weighting: float = 0.5):
+                 item_bias: bool = False, user_weighting: float = 0.5,
+                 learning_rate_decay: float = 1.0):
+        self.learning_rate_decay = learning_rate_decay
         self.item_bias = item_bias
         self.user_weighting = user_weighting
         self.factors = factors
