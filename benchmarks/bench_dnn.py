@@ -4,7 +4,8 @@ Run:  RECSYS_DATA_DIR=../shared/data python benchmarks/bench_dnn.py
 
 What it measures, on MovieLens 100K from $RECSYS_DATA_DIR (any rating counts as an interaction):
 1. Recall@20 / NDCG@10 on the per-user 80/20 holdout (``holdout_split(dataset, 0.2, seed=0)``)
-   of popularity, WALS, the softmax model (full and sampled softmax) and the two-tower model,
+   of popularity, WALS, the softmax model (full softmax, and sampled softmax with in-batch,
+   popularity (log-Q corrected), uniform and hard negatives) and the two-tower model,
    all with their default hyperparameters (tuned on a validation split carved from train), plus
    seconds per epoch and seconds to the fitted model.
 2. Cold items: 10% of the items (seed 0) lose every training interaction; each user's held-out
@@ -77,6 +78,8 @@ def quality_table(dataset):
         "softmax, full": SoftmaxModel(loss="full"),
         "softmax, sampled (in-batch)": SoftmaxModel(loss="sampled", negatives="in-batch"),
         "softmax, sampled (popularity)": SoftmaxModel(loss="sampled", negatives="popularity"),
+        "softmax, sampled (uniform)": SoftmaxModel(loss="sampled", negatives="uniform"),
+        "softmax, sampled (hard)": SoftmaxModel(loss="sampled", negatives="hard"),
         "two-tower (defaults)": TwoTowerModel(),
     }
     rows = []
