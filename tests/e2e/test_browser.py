@@ -42,7 +42,10 @@ def server(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     runs = tmp_path_factory.mktemp("e2e-runs")
-    env = {**os.environ, "RECSYS_RUNS_DIR": str(runs), "PYTHONPATH": str(ROOT)}
+    # No background UMAP: its numba compile would compete with the browser for the CPU (UMAP's
+    # timing is measured by benchmarks/bench_app.py).
+    env = {**os.environ, "RECSYS_RUNS_DIR": str(runs), "PYTHONPATH": str(ROOT),
+           "RECSYS_PRECOMPUTE_UMAP": "0"}
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
