@@ -1,5 +1,5 @@
 """Train page: pick a model and its hyperparameters, train with live loss, evaluate, save a run."""
-import time
+import inspect
 
 import pandas as pd
 import streamlit as st
@@ -32,7 +32,11 @@ kind = state.selectbox("Model", kinds, "model", "wals" if "wals" in kinds else k
                        format_func=lambda k: f"{k} — {MODEL_REGISTRY[k].__name__}")
 model_cls = MODEL_REGISTRY[kind]
 summary_line = (model_cls.__doc__ or "").strip().splitlines()[0] if model_cls.__doc__ else ""
-st.caption(summary_line)
+st.caption(summary_line.replace(" (see the module docstring)", ""))
+module_doc = inspect.getdoc(inspect.getmodule(model_cls))
+if module_doc:
+    with st.expander(f"How {model_cls.__name__} works"):
+        st.markdown(module_doc)
 
 with st.expander("Hyperparameters", expanded=True):
     with page.user_errors():
@@ -80,7 +84,9 @@ job: TrainingJob | None = st.session_state.get(JOB)
 if job is not None:
     st.subheader(f"Training {job.settings['kind']}")
     stop_col, bar_col = st.columns([1, 5])
-    if stop_col.button("Stop", key="stop"):
+    stop_slot = stop_col.empty()
+    if stop_slot.button("Stop", key="stop", help="Ends training after the current epoch; the "
+                                                 "model trained so far is evaluated and saved."):
         job.stop_requested.set()
     bar = bar_col.progress(0.0, text="starting…")
     chart = st.empty()
@@ -99,6 +105,7 @@ if job is not None:
             drawn = n
         if finished:
             break
+    stop_slot.empty()
     del st.session_state[JOB]
     if job.error is not None:
         if isinstance(job.error, RecsysError):
