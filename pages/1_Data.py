@@ -51,8 +51,8 @@ with st.expander("Get another dataset: download MovieLens or upload a ratings CS
             try:
                 data.load_source(key)
             except RecsysError as exc:
+                st.error(f"This file cannot be used: {data.upload_message(key, exc)}")
                 data.forget_upload(key)
-                st.error(f"This file cannot be used: {exc}")
             else:
                 state.put("data", key)
                 st.rerun()

@@ -410,3 +410,36 @@ def test_recommend_page_retrieval_measure_changes_the_list(app):
     by_cosine = _tables(at, "rank", "title", "moved by")[0]
     assert by_cosine["title"].tolist() != by_model
     assert at.query_params["measure"] in ("cosine", ["cosine"])
+
+
+def _upload_script():
+    import streamlit as st
+
+    from recsys_core.errors import DataError
+    from ui import data
+
+    class Upload:  # what st.file_uploader returns: a name and the bytes
+        def __init__(self, name, content):
+            self.name, self._content = name, content
+
+        def getvalue(self):
+            return self._content
+
+    bad = data.register_upload(Upload("my ratings.csv", b"user,item,rating\n1,10,4\n2,11,oops\n"))
+    try:
+        data.load_source(bad)
+    except DataError as exc:
+        st.error(data.upload_message(bad, exc))
+    good = data.register_upload(Upload("good.csv", b"user,item,rating\n1,10,4\n2,11,3\n2,10,5\n"))
+    st.markdown(f"ratings={data.load_source(good).n_ratings}")
+    st.markdown("sources=" + ",".join(sorted(data.sources())))
+
+
+def test_uploaded_csv_becomes_a_source_and_errors_name_the_file(app):
+    at = AppTest.from_function(_upload_script, default_timeout=60).run()
+    _assert_clean(at)
+    message = at.error[0].value
+    assert message.startswith("my ratings.csv:3") and "recsys-studio-uploads" not in message
+    texts = [m.value for m in at.markdown]
+    assert "ratings=3" in texts
+    assert any(t.startswith("sources=") and t.count("upload-") == 2 for t in texts)

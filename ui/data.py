@@ -101,6 +101,17 @@ def register_upload(ratings_file, items_file=None) -> str:
     return key
 
 
+def upload_message(key: str, exc: Exception) -> str:
+    """An engine error about an uploaded file, naming the file as the person knows it (not the
+    temporary copy the loader read)."""
+    message = str(exc)
+    label, ratings_path, items_path = st.session_state.get(_UPLOADS, {}).get(key, ("", "", None))
+    folder = str(Path(ratings_path).parent) + "/" if ratings_path else None
+    if folder:
+        message = message.replace(folder + "items-", "").replace(folder, "")
+    return message
+
+
 def forget_upload(key: str) -> None:
     uploads = dict(st.session_state.get(_UPLOADS, {}))
     uploads.pop(key, None)
