@@ -145,7 +145,8 @@ def speed_table(datasets):
     for label, data in datasets:
         train = data.with_ratings(data.implicit)
         for name, model in [("softmax full", SoftmaxModel(loss="full")),
-                            ("softmax in-batch", SoftmaxModel(loss="sampled", negatives="in-batch")),
+                            ("softmax in-batch", SoftmaxModel(loss="sampled",
+                                                              negatives="in-batch")),
                             ("two-tower", TwoTowerModel())]:
             seconds, per_epoch, epochs, cpu = timed_fit(model, train)
             rows.append((label, name, per_epoch, epochs, seconds, cpu / epochs, cpu))

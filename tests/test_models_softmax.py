@@ -152,7 +152,8 @@ def test_fold_in_reproduces_training_user_embedding():
         items = matrix[user].indices
         np.testing.assert_allclose(model.fold_in(items), model.user_embeddings_[user], atol=1e-5)
     # zero ratings do not count as interactions
-    np.testing.assert_allclose(model.fold_in([0, 1, 2], [1, 1, 0]), model.fold_in([0, 1]), atol=1e-6)
+    np.testing.assert_allclose(model.fold_in([0, 1, 2], [1, 1, 0]), model.fold_in([0, 1]),
+                               atol=1e-6)
     with pytest.raises(IndexError):
         model.fold_in([matrix.shape[1]])
 

@@ -13,7 +13,7 @@ EPS = 1e-6
 
 
 def numeric_grad(f, x: np.ndarray) -> np.ndarray:
-    """Central differences of the scalar function f() with respect to array x (perturbed in place)."""
+    """Central differences of the scalar f() with respect to array x (perturbed in place)."""
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:

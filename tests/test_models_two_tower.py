@@ -27,7 +27,8 @@ def planted_with_genres(seed=0):
             chosen = rng.choice(warm, 5, replace=False)
             users += [c * USERS_PER_CLUSTER + u] * 5
             items += chosen.tolist()
-    data = Dataset.from_interactions(users, items, user_ids=np.arange(N_CLUSTERS * USERS_PER_CLUSTER),
+    data = Dataset.from_interactions(users, items,
+                                     user_ids=np.arange(N_CLUSTERS * USERS_PER_CLUSTER),
                                      item_ids=np.arange(n_items),
                                      genre_names=[f"g{c}" for c in range(N_CLUSTERS)] + ["noise"],
                                      item_genres=genres)
@@ -50,8 +51,8 @@ def test_two_tower_gradient(loss, negatives, item_ids):
     data = Dataset.from_interactions(matrix.row, matrix.col, item_ids=np.arange(9),
                                      user_ids=np.arange(6), genre_names=["a", "b", "c"],
                                      item_genres=genres)
-    model = TwoTowerModel(loss=loss, negatives=negatives, n_negatives=4, item_id_embeddings=item_ids,
-                          item_hidden_layers=(4,), **COMMON)
+    model = TwoTowerModel(loss=loss, negatives=negatives, n_negatives=4,
+                          item_id_embeddings=item_ids, item_hidden_layers=(4,), **COMMON)
     model.fit(data)
     params = {k: v.astype(np.float64) for k, v in model._params.items()}
     model.item_context_ = model.item_context_.astype(np.float64)

@@ -8,6 +8,8 @@ parameter arrays in place.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
@@ -82,7 +84,7 @@ def bag_matrix(rows: sp.csr_matrix, dtype=np.float32) -> sp.csr_matrix:
 
 
 def embedding_bag_forward(bags: sp.csr_matrix, table: np.ndarray) -> np.ndarray:
-    """Weighted sum of embedding rows per bag: (n_bags, n_items) sparse @ (n_items, d) -> (n_bags, d).
+    """Weighted sum of embedding rows per bag: sparse (n_bags, n_items) @ (n_items, d).
 
     With :func:`bag_matrix` weights this is the mean of each bag's item embeddings (zero for an
     empty bag).
@@ -101,7 +103,8 @@ def embedding_lookup_backward(indices: np.ndarray, grad_out: np.ndarray, n_rows:
     Done as one sparse product (n_rows, n) @ (n, d), several times faster than np.add.at.
     """
     indices = np.asarray(indices, dtype=np.int64).ravel()
-    scatter = sp.csr_matrix((np.ones(len(indices), grad_out.dtype), (indices, np.arange(len(indices)))),
+    ones = np.ones(len(indices), grad_out.dtype)
+    scatter = sp.csr_matrix((ones, (indices, np.arange(len(indices)))),
                             shape=(n_rows, len(indices)))
     return np.asarray(scatter @ grad_out, dtype=grad_out.dtype)
 
@@ -221,7 +224,9 @@ def grouped_sampled_softmax_cross_entropy(positive_logits: np.ndarray, group_of_
     dtype = positive_logits.dtype
     w = np.full(n, 1.0 / max(n, 1), dtype=dtype) if weights is None else weights.astype(dtype)
     pos = positive_logits if positive_log_q is None else positive_logits - positive_log_q
-    neg = group_negative_logits if negative_log_q is None else group_negative_logits - negative_log_q
+    neg = group_negative_logits
+    if negative_log_q is not None:
+        neg = neg - negative_log_q
     if negative_mask is not None:
         neg = np.where(negative_mask, neg, -np.inf)
     neg_lse = _logsumexp_rows(neg)  # per group; -inf when every negative is masked
@@ -282,7 +287,7 @@ def l2_penalty(params: dict[str, np.ndarray], strength: float, grads: dict[str, 
 
 
 # ---------------------------------------------------------------------------- optimizers
-class Optimizer:
+class Optimizer(ABC):
     """Base class: ``step(params, grads)`` updates every array of ``params`` in place."""
 
     def __init__(self, learning_rate: float):
@@ -297,8 +302,9 @@ class Optimizer:
         for name, g in grads.items():
             self._update(name, params[name], g)
 
+    @abstractmethod
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        raise TypeError("use SGD, Adagrad or Adam")
+        """Update parameter ``p`` (named ``name``, for per-parameter state) from gradient ``g``."""
 
 
 class SGD(Optimizer):
@@ -372,7 +378,7 @@ def mlp_init(rng: np.random.Generator, widths: list[int], prefix: str, dtype=np.
 
 def mlp_forward(params: dict[str, np.ndarray], prefix: str, n_layers: int, x: np.ndarray
                 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """ReLU hidden layers then a linear output; returns (output, activations to keep for backward)."""
+    """ReLU hidden layers then a linear output; returns (output, activations for backward)."""
     activations = [x]
     h = x
     for i in range(n_layers):

@@ -288,7 +288,8 @@ class QueryTowerModel(Recommender):
         loss : dict with ``softmax`` (the data term) ; grads : dict like ``params``
         """
         grads = {name: np.zeros_like(p) for name, p in params.items()}
-        psi, q_cache = self._query_forward(params, nn.bag_matrix(inputs, self._dtype(params)), users)
+        bags = nn.bag_matrix(inputs, self._dtype(params))
+        psi, q_cache = self._query_forward(params, bags, users)
         item_matrix, i_cache = self._item_forward(params)
         bias = params.get("item_bias")
         d_items = np.zeros_like(item_matrix)
@@ -341,7 +342,8 @@ class QueryTowerModel(Recommender):
         user-averaged ranking metrics do).
         """
         per_user = np.diff(targets.indptr).astype(np.float64)
-        raw = np.repeat(np.maximum(per_user, 1) ** -float(self.user_weighting), per_user.astype(int))
+        raw = np.repeat(np.maximum(per_user, 1) ** -float(self.user_weighting),
+                        per_user.astype(np.int64))
         return raw / max(raw.sum(), 1e-300)
 
     def _sampled_term(self, psi, item_matrix, bias, pair_user, pair_item, pos_logits, weights,
@@ -445,7 +447,8 @@ class QueryTowerModel(Recommender):
                 seen = seen_all[users]
                 inputs, targets = split_history(seen, self.target_fraction, rng)
                 negatives = self._draw_negatives(rng, params, users, inputs, targets, seen)
-                losses, grads = self._loss_and_grads(params, users, inputs, targets, negatives, seen)
+                losses, grads = self._loss_and_grads(params, users, inputs, targets, negatives,
+                                                     seen)
                 penalty = nn.l2_penalty(params, self.regularization, grads)
                 optimizer.step(params, grads)
                 totals["softmax"] += losses["softmax"]
@@ -533,8 +536,10 @@ class SoftmaxModel(QueryTowerModel):
 
     The defaults were chosen on a validation split carved from the MovieLens 100K training
     holdout (never the test part): a tied item table, half of each history held out per epoch,
-    in-batch negatives with the log-Q correction (better there than the full softmax: Recall@20
-    0.323 vs 0.317), 40 epochs of Adam. See ``benchmarks/bench_dnn.py``.
+    in-batch negatives with the log-Q correction (better there than the full softmax: validation
+    Recall@20 0.329 vs 0.320), targets weighted n ** -0.5 per user, 40 epochs of Adam. Wider or
+    deeper towers, more factors, item biases, learning-rate decay and other input subsets did
+    not beat it. See ``benchmarks/bench_dnn.py``.
 
     Parameters
     ----------

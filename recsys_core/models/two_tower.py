@@ -24,7 +24,7 @@ class TwoTowerModel(QueryTowerModel):
     """Two-tower model with in-batch (default) or sampled negatives.
 
     Defaults chosen on a validation split carved from the MovieLens 100K training holdout:
-    validation Recall@20 peaks near epoch 30 (0.337, against 0.323 for the softmax model, whose
+    validation Recall@20 peaks near epoch 30 (0.337, against 0.329 for the softmax model, whose
     free item table cannot borrow strength from genres and years for rarely seen items).
 
     Parameters
