@@ -40,7 +40,8 @@ def synthetic_catalogue(n_items: int, n_queries: int, dim: int = 64, n_clusters:
     items = np.empty((n_items, dim), np.float32)
     for start in range(0, n_items, 200_000):  # in chunks to bound temporary memory
         n = min(200_000, n_items - start)
-        block = centres[rng.integers(0, n_clusters, n)] + rng.standard_normal((n, dim)).astype(np.float32)
+        block = (centres[rng.integers(0, n_clusters, n)]
+                 + rng.standard_normal((n, dim)).astype(np.float32))
         items[start:start + n] = block * rng.lognormal(0.0, 0.3, (n, 1)).astype(np.float32)
     queries = (centres[rng.integers(0, n_clusters, n_queries)]
                + rng.standard_normal((n_queries, dim)).astype(np.float32))
@@ -123,7 +124,8 @@ def compare_pynndescent(threads: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--items", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--single", type=int, default=50, help="queries timed one at a time")
@@ -136,8 +138,8 @@ def main() -> None:
     ap.add_argument("--compare-pynndescent", action="store_true")
     args = ap.parse_args()
     measures = args.measures.split(",")
-    print("| catalogue | measure | index | build s | recall@10 | exact ms/q (1) | ANN ms/q (1) | speed-up (1)"
-          " | exact ms/q (batch 64) | ANN ms/q (batch 64) | speed-up (batch) |")
+    print("| catalogue | measure | index | build s | recall@10 | exact ms/q (1) | ANN ms/q (1) "
+          "| speed-up (1) | exact ms/q (batch 64) | ANN ms/q (batch 64) | speed-up (batch) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     params = dict(index_type=args.index_type, m=16, ef_construction=args.ef_construction,
                   n_threads=args.threads)

@@ -134,8 +134,8 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
 
     train, test = split.train, split.test
     if (model.n_users_, model.n_items_) != train.shape:
-        raise DataError(f"the model was trained on {model.n_users_} users x {model.n_items_} items, "
-                        f"the split has {train.shape[0]} x {train.shape[1]}")
+        raise DataError(f"the model was trained on {model.n_users_} users x {model.n_items_} "
+                        f"items, the split has {train.shape[0]} x {train.shape[1]}")
     candidates = np.flatnonzero(test.user_activity > 0)
     if users is None:
         users = candidates
@@ -188,8 +188,9 @@ def dataset_for_run(run, *, with_ratings: bool = False) -> Dataset:
         try:
             data = load_dataset(source)
         except (OSError, DataError, ValueError) as exc:
-            raise HyperparameterError(f"hiding disliked items needs the run's rating values; its "
-                                      f"dataset could not be loaded from {source!r} ({exc})") from None
+            raise HyperparameterError(
+                f"hiding disliked items needs the run's rating values; its dataset could not be "
+                f"loaded from {source!r} ({exc})") from None
         if data.fingerprint != run.info.dataset.get("fingerprint"):
             raise HyperparameterError(f"hiding disliked items needs the run's rating values, but "
                                       f"the data at {source!r} changed since the run was trained")
@@ -239,24 +240,28 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     index = ANNIndex(measure, alpha).fit(run.model.item_embeddings_) if ann else None
     generator = ModelGenerator(run.model, measure=measure, alpha=alpha, ann=index)
     n_candidates = n_candidates or max(100, 5 * k)
-    frames = []
+    wanted = ["item", "rank", "base_score"] + [c for c in EXPLAIN_COLUMNS if explain
+                                               and c != "base_score"]
+    parts: dict[str, list] = {"user": []}
     for user in np.asarray(users, dtype=np.int64):
         exclude = run.model.seen_[int(user)].indices if config.hide_seen else None
         items, scores = generator.nominate(int(user), n_candidates, exclude)
         result = rerank(items, scores, config, dataset=data, user=int(user), k=k,
                         item_embeddings=getattr(run.model, "item_embeddings_", None))
-        c = result.columns
-        frame = pd.DataFrame({"user": run.user_ids[np.full(len(c["item"]), user)],
-                              "item": run.item_ids[c["item"]], "rank": c["rank"],
-                              "score": c["base_score"]})
-        if explain:
-            for column in EXPLAIN_COLUMNS:
-                if column in c:
-                    frame[column] = c[column]
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=["user", "item", "rank", "score"])
-    return pd.concat(frames, ignore_index=True)
+        parts["user"].append(np.full(len(result.items), user))
+        for column in wanted:
+            if column in result.columns:
+                parts.setdefault(column, []).append(np.asarray(result.columns[column]))
+    columns = {name: (np.concatenate(chunks) if chunks else np.zeros(0))
+               for name, chunks in parts.items()}
+    frame = pd.DataFrame({"user": run.user_ids[columns["user"].astype(np.int64)],
+                          "item": run.item_ids[columns["item"].astype(np.int64)],
+                          "rank": columns["rank"].astype(np.int64),
+                          "score": columns["base_score"]})
+    for column in EXPLAIN_COLUMNS if explain else ():
+        if column in columns:
+            frame[column] = columns[column]
+    return frame
 
 
 __all__ = ["EXPLAIN_COLUMNS", "RerankConfig", "RerankResult", "dataset_for_run", "evaluate_rerank",

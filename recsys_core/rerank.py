@@ -381,7 +381,8 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
         "freshness": freshness[listed],
         "popularity_penalty": pop_penalty[listed],
         "final_score": final[listed],
-        "redundancy": redundancy if len(redundancy) == len(listed) else np.full(len(listed), np.nan),
+        "redundancy": (redundancy if len(redundancy) == len(listed)
+                       else np.full(len(listed), np.nan)),
         "in_group": in_group[listed],
         "original_rank": original_rank[listed],
         "moved_by": moved_by,

@@ -146,14 +146,14 @@ def build_examples(generators, train: Dataset, heldout: Dataset, users, n_per_ge
     return pools, np.vstack(xs), np.concatenate(ys), row_user, names
 
 
-def _make_classifier(kind: str, random_state: int):
+def _make_classifier(kind: str, random_state: int, n_rounds: int = 200):
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     if kind == "gbdt":
-        return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, max_leaf_nodes=31,
+        return HistGradientBoostingClassifier(max_iter=n_rounds, learning_rate=0.08, max_leaf_nodes=31,
                                               min_samples_leaf=40, l2_regularization=1.0,
                                               random_state=random_state)
     return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
@@ -174,6 +174,8 @@ class CandidateScorer:
     validation_fraction : float in (0, 1)
         Share of the training users held out to choose the classifier.
     random_state : int
+    n_rounds : int
+        Boosting rounds of the gradient-boosting classifier.
     n_threads : int
         OpenMP/BLAS threads for fitting and predicting. 1 by default: gradient boosting with
         more threads than free cores slows down by an order of magnitude (measured 8.8 s with 1
@@ -190,12 +192,13 @@ class CandidateScorer:
 
     def __init__(self, classifier: str = "auto", objective: str = "rating>=4",
                  n_per_generator: int = 100, validation_fraction: float = 0.25,
-                 random_state: int = 0, n_threads: int = 1):
+                 random_state: int = 0, n_rounds: int = 200, n_threads: int = 1):
         self.classifier = classifier
         self.objective = objective
         self.n_per_generator = n_per_generator
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self.n_rounds = n_rounds
         self.n_threads = n_threads
 
     def fit(self, generators, train: Dataset, heldout: Dataset, users=None) -> "CandidateScorer":
@@ -207,6 +210,7 @@ class CandidateScorer:
         from sklearn.metrics import roc_auc_score
 
         check_param("n_threads", self.n_threads, low=1, integer=True)
+        check_param("n_rounds", self.n_rounds, low=1, integer=True)
         with _thread_limit(self.n_threads):
             return self._fit(generators, train, heldout, users, roc_auc_score)
 
@@ -236,12 +240,16 @@ class CandidateScorer:
             val_users = shuffled[:max(1, int(len(users) * self.validation_fraction))]
             val = np.isin(row_user, val_users)
             for kind in kinds:
-                model = _make_classifier(kind, self.random_state).fit(x[~val], y[~val])
-                self.validation_auc_[kind] = float(roc_auc_score(y[val], model.predict_proba(x[val])[:, 1])) \
-                    if 0 < y[val].sum() < val.sum() else float("nan")
+                model = _make_classifier(kind, self.random_state, self.n_rounds)
+                model.fit(x[~val], y[~val])
+                both_classes = 0 < y[val].sum() < val.sum()
+                self.validation_auc_[kind] = (
+                    float(roc_auc_score(y[val], model.predict_proba(x[val])[:, 1]))
+                    if both_classes else float("nan"))
             kinds = [max(kinds, key=lambda k: np.nan_to_num(self.validation_auc_[k], nan=-1))]
         self.classifier_ = kinds[0]
-        self.estimator_ = _make_classifier(self.classifier_, self.random_state).fit(x, y)
+        self.estimator_ = _make_classifier(self.classifier_, self.random_state, self.n_rounds)
+        self.estimator_.fit(x, y)
         return self
 
     def predict_proba(self, pool: CandidatePool) -> np.ndarray:

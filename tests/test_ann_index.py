@@ -24,7 +24,8 @@ def catalogue():
 @pytest.mark.parametrize("measure", MEASURES)
 def test_recall_stays_above_a_floor_and_scores_are_exact(catalogue, measure, index_type):
     items, queries = catalogue
-    index = ANNIndex(measure, alpha=0.5, index_type=index_type, ef_search=128, ef_construction=40, n_lists=45,
+    index = ANNIndex(measure, alpha=0.5, index_type=index_type, ef_search=128, ef_construction=40,
+                     n_lists=45,
                      n_probe=16, n_threads=1).fit(items)
     idx, val = index.search(queries, 10)
     exact_idx, exact_val = exact_search(queries, items, 10, measure, 0.5)

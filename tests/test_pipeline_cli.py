@@ -38,7 +38,8 @@ def test_rerank_flags_and_explain(demo_run, demo, capsys):
                      "--diversity", 0.6, "--max-per-genre", 2, "--fair-group", "long-tail",
                      "--fair-share", 0.4, "--explain")
     assert len(out) == 10
-    genres = demo.item_genres[:, [demo.genre_names.index("Drama"), demo.genre_names.index("Comedy")]]
+    columns = [demo.genre_names.index("Drama"), demo.genre_names.index("Comedy")]
+    genres = demo.item_genres[:, columns]
     assert not genres[demo.item_indices(out["item"].tolist())].any()
     run = load_run(demo_run)
     seen = run.model.seen_
@@ -49,8 +50,11 @@ def test_rerank_flags_and_explain(demo_run, demo, capsys):
 
 
 def test_ann_retrieval_matches_exact_on_a_small_catalogue(demo_run, capsys):
-    exact = _recommend(capsys, "--run", demo_run, "--k", 5, "--measure", "dot")
-    approx = _recommend(capsys, "--run", demo_run, "--k", 5, "--ann")
+    users = demo_run.parent / "some_users.txt"
+    users.write_text("".join(f"{u}\n" for u in range(1, 61)))
+    exact = _recommend(capsys, "--run", demo_run, "--k", 5, "--measure", "dot", "--users", users)
+    approx = _recommend(capsys, "--run", demo_run, "--k", 5, "--ann", "--users", users)
+    assert len(exact) == len(approx) == 300
     overlap = np.mean([len(set(a) & set(e)) / 5 for (_, a), (_, e) in
                        zip(approx.groupby("user")["item"], exact.groupby("user")["item"])])
     assert overlap >= 0.95

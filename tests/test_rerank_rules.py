@@ -146,7 +146,8 @@ def test_fairness_swaps_the_weakest_for_the_strongest_group_items():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.floats(0, 1), min_size=10, max_size=10), st.sampled_from(GENRES + ("long-tail",)),
+@given(st.lists(st.floats(0, 1), min_size=10, max_size=10),
+       st.sampled_from(GENRES + ("long-tail",)),
        st.floats(0, 1), st.integers(1, 10), st.floats(0.3, 1))
 def test_fairness_reaches_its_target_whenever_reachable(scores, group, share, k, lam):
     config = RerankConfig(hide_seen=False, fair_group=group, fair_share=share, diversity=lam)

@@ -33,7 +33,8 @@ def test_features_and_labels_known_values(temporal):
                          ("a",), np.zeros((len(held) + 1, 1), np.float32),
                          np.ones((len(held) + 1, 1), np.int32))
     assert pool_labels(pool, test, "interaction").tolist() == [1] * len(held) + [0]
-    assert pool_labels(pool, test, "rating>=4").tolist() == (ratings >= 4).astype(int).tolist() + [0]
+    expected = (ratings >= 4).astype(int).tolist() + [0]
+    assert pool_labels(pool, test, "rating>=4").tolist() == expected
 
 
 def test_scorer_learns_and_beats_popularity(temporal):
@@ -45,7 +46,8 @@ def test_scorer_learns_and_beats_popularity(temporal):
 
     gens = [ModelGenerator(wals), PopularityGenerator(train), TrendingGenerator(train)]
     users = np.arange(train.n_users)
-    scorer = CandidateScorer(classifier="auto", objective="interaction", n_per_generator=30)
+    scorer = CandidateScorer(classifier="auto", objective="interaction", n_per_generator=30,
+                             n_rounds=60)
     scorer.fit(gens, train, test, users[:300])
     assert set(scorer.validation_auc_) == {"gbdt", "logistic"}
     assert scorer.classifier_ == max(scorer.validation_auc_, key=scorer.validation_auc_.get)
