@@ -72,17 +72,23 @@ def main() -> None:
         print()
 
     print("## 2. Latency for one user (mean over users, ms)\n")
+    print("| step | time |")
+    print("|---|---|")
     sample = eval_users[:100]
     pools, pool_scores = wals.recommend(sample, 500)
     for name, config in (("neutral knobs", RerankConfig()), ("all knobs on", ALL_KNOBS)):
         rerank(pools[0], pool_scores[0], config, dataset=train, user=int(sample[0]),
                item_embeddings=wals.item_embeddings_)
-        t0 = time.perf_counter()
-        for row, user in enumerate(sample):
-            rerank(pools[row], pool_scores[row], config, dataset=train, user=int(user), k=10,
-                   item_embeddings=wals.item_embeddings_)
-        ms = (time.perf_counter() - t0) / len(sample) * 1000
-        print(f"| re-rank 500 candidates, {name} | {ms:.2f} ms |")
+        for with_table in (False, True):
+            t0 = time.perf_counter()
+            for row, user in enumerate(sample):
+                result = rerank(pools[row], pool_scores[row], config, dataset=train,
+                                user=int(user), k=10, item_embeddings=wals.item_embeddings_)
+                if with_table:
+                    result.table
+            ms = (time.perf_counter() - t0) / len(sample) * 1000
+            what = "list + explanation DataFrame" if with_table else "list + explanation arrays"
+            print(f"| re-rank 500 candidates, {name}, {what} | {ms:.2f} ms |")
     scorer = CandidateScorer(classifier="gbdt", objective="rating>=4", n_per_generator=100)
     scorer.fit(generators, train, test, fit_users)
     for label, use_scorer in (("without scorer", None), ("with scorer", scorer)):

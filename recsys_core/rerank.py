@@ -297,6 +297,9 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
         hit = _member(items, seen_items, dataset.n_items)
         filtered["seen"] = int((hit & keep).sum())
         keep &= ~hit
+    if config.hide_disliked is not None and not dataset.is_explicit:
+        raise HyperparameterError("hiding disliked items needs explicit ratings; this dataset "
+                                  "only records interactions")
     if config.hide_disliked is not None and seen_items.size:
         hit = _member(items, seen_items[seen_ratings <= config.hide_disliked], dataset.n_items)
         filtered["disliked"] = int((hit & keep).sum())

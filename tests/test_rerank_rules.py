@@ -1,5 +1,6 @@
 """Re-ranking rules on a tiny hand-made catalogue: filters, transforms, MMR, genre cap, fairness,
 and the per-item explanation."""
+import dataclasses
 import math
 
 import numpy as np
@@ -63,6 +64,9 @@ def test_hide_seen_and_disliked_and_genres_and_min_ratings():
     assert set(r.items) == {2, 3, 5}
     with pytest.raises(HyperparameterError, match="unknown genre"):
         rerank(ALL, SCORES, RerankConfig(exclude_genres=("Western",)), dataset=DATA)
+    implicit = dataclasses.replace(DATA, rating_scale=None)
+    with pytest.raises(HyperparameterError, match="explicit ratings"):
+        rerank(ALL, SCORES, RerankConfig(hide_disliked=2), dataset=implicit)
 
 
 @settings(max_examples=30, deadline=None)
