@@ -9,7 +9,9 @@
 2. Time to the first UMAP projection of a WALS run's item embeddings (1,682 x 64): "cold" in a new
    Python process (importing umap and numba's compilation included), "warm" in a process that has
    already run UMAP once (other parameters, so nothing is cached), and "cached" through the page's
-   st.cache_data. Targets: cold < 15 s, warm < 3 s.
+   projection registry (ui.projections). Targets: cold < 15 s, warm < 3 s. The app hides the cold
+   time: the PCA map appears at once, and the default UMAP map of a run is computed in the
+   background as soon as the run is trained or the home page is opened.
 """
 from __future__ import annotations
 
@@ -93,6 +95,7 @@ def main() -> int:
         runs_root = Path(tmp) / "runs"
         RunStore(runs_root).save(model, dataset, name="bench-wals", split=split)
         os.environ["RECSYS_RUNS_DIR"] = str(runs_root)
+        os.environ["RECSYS_PRECOMPUTE_UMAP"] = "0"  # nothing computing in the background
         latencies = knob_latency(runs_root, args.repeats)
 
         emb_path = Path(tmp) / "items.npy"
@@ -102,18 +105,18 @@ def main() -> int:
             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
         ).stdout.strip().splitlines()[-1])
 
-    from recsys_core.projection import project
-    from ui.projections import _projection
+        from recsys_core.projection import project
+        from ui import projections
 
-    project(model.item_embeddings_, "umap")  # compile in this process
-    t0 = time.perf_counter()
-    project(model.item_embeddings_, "umap", n_neighbors=30, min_dist=0.2)
-    warm = time.perf_counter() - t0
-    st.cache_data.clear()
-    _projection("bench", "0", "items", "umap", 15, 0.1, 0.0, "euclidean", model.item_embeddings_)
-    t0 = time.perf_counter()
-    _projection("bench", "0", "items", "umap", 15, 0.1, 0.0, "euclidean", model.item_embeddings_)
-    cached = time.perf_counter() - t0
+        project(model.item_embeddings_, "umap")  # compile in this process
+        t0 = time.perf_counter()
+        project(model.item_embeddings_, "umap", n_neighbors=30, min_dist=0.2)
+        warm = time.perf_counter() - t0
+        run = RunStore(runs_root).load("bench-wals")
+        projections.projection(run, "items", "umap", **projections.DEFAULT_UMAP)
+        t0 = time.perf_counter()
+        projections.projection(run, "items", "umap", **projections.DEFAULT_UMAP)
+        cached = time.perf_counter() - t0
 
     ms = [x * 1000 for x in latencies]
     print(f"MovieLens 100K, WALS 64 factors; {len(ms)} slider moves; machine load "
