@@ -235,13 +235,19 @@ class WALS(Recommender):
                                        ** -self.item_frequency_exponent).astype(np.float32)
         self.item_cold_ = item_counts == 0
 
-        weights = matrix.astype(np.float32, copy=True)
         # Entry weights in float32, in place: on millions of entries float64 temporaries would
-        # set the fit's peak memory.
-        weights.data = self._confidence(weights.data).astype(np.float32, copy=False)
-        weights.data *= np.repeat(self._user_frequency_factor(user_counts).astype(np.float32),
-                                  np.diff(matrix.indptr))
-        weights.data *= self.item_frequency_factor_[matrix.indices]
+        # set the fit's peak memory. The weight matrix shares the (canonical, sorted, never
+        # modified) index arrays of the training matrix, unless they are a Dataset's read-only
+        # ones (which the compiled kernels would need a second, read-only specialisation for).
+        entry_weights = self._confidence(matrix.data.astype(np.float32)).astype(np.float32,
+                                                                               copy=False)
+        entry_weights *= np.repeat(self._user_frequency_factor(user_counts).astype(np.float32),
+                                   np.diff(matrix.indptr))
+        entry_weights *= self.item_frequency_factor_[matrix.indices]
+        indices, indptr = (a if a.flags.writeable else a.copy()
+                           for a in (matrix.indices, matrix.indptr))
+        weights = sp.csr_matrix((entry_weights, indices, indptr), shape=matrix.shape)
+        del matrix, entry_weights, indices, indptr
         if self.side_features:
             user_features, self.user_feature_names_ = encode_user_features(
                 dataset.users, n_users, tuple(self.user_feature_columns))
@@ -250,7 +256,6 @@ class WALS(Recommender):
             weights = sp.bmat([[weights, user_features * self.side_feature_weight],
                                [item_features * self.side_feature_weight, None]],
                               format="csr", dtype=np.float32)
-        weights.sort_indices()
         weights_t = weights.T.tocsr()
         weights_t.sort_indices()
         row_reg = self._row_regularization(np.diff(weights.indptr), weights.shape[1])
