@@ -222,6 +222,7 @@ def test_early_stopping_keeps_the_best_epoch():
     {"regularization": -1.0},
     {"user_weighting": -0.5},
     {"learning_rate_decay": 0.0},
+    {"history_pooling": "max"},
     {"learning_rate_decay": 1.5},
 ])
 def test_bad_hyperparameters_raise(params):

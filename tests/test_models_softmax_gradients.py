@@ -80,6 +80,9 @@ def test_embedding_bag_is_mean_and_gradient(rng):
     out = nn.embedding_bag_forward(bags, table)
     np.testing.assert_allclose(out[0], table[[0, 2, 5]].mean(axis=0))
     np.testing.assert_allclose(out[1], 0)
+    root_n = nn.embedding_bag_forward(nn.bag_matrix(rows, np.float64, "sqrt"), table)
+    np.testing.assert_allclose(root_n[0], table[[0, 2, 5]].sum(axis=0) / np.sqrt(3))
+    np.testing.assert_allclose(root_n[2], table[1])
     r = rng.standard_normal(out.shape)
 
     def loss():

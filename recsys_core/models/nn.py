@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from ..errors import HyperparameterError
 
 OPTIMIZERS = ("sgd", "adagrad", "adam")
+POOLINGS = ("mean", "sqrt")
 
 
 def single_threaded_blas():
@@ -71,15 +72,22 @@ def relu_backward(out: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
     return grad_out * (out > 0)
 
 
-def bag_matrix(rows: sp.csr_matrix, dtype=np.float32) -> sp.csr_matrix:
-    """Row-normalised copy of a binary CSR (n_bags, n_items): each row sums to 1 (or is empty).
+def bag_matrix(rows: sp.csr_matrix, dtype=np.float32, pooling: str = "mean") -> sp.csr_matrix:
+    """Pooling weights of bags of items: a copy of a binary CSR (n_bags, n_items), rescaled.
 
-    Multiplying it with an (n_items, d) embedding table gives the mean embedding of each bag.
+    ``pooling="mean"`` divides each row by its count n (rows sum to 1: the mean embedding);
+    ``"sqrt"`` divides by sqrt(n), so longer histories give longer query vectors (the input
+    normalisation of Mult-DAE/VAE). Empty rows stay empty (a zero embedding).
     """
+    if pooling not in POOLINGS:
+        raise HyperparameterError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     m = sp.csr_matrix(rows, dtype=dtype, copy=True)
     m.data[:] = 1
     counts = np.diff(m.indptr)
-    m.data /= np.repeat(np.maximum(counts, 1), counts).astype(dtype)
+    scale = np.maximum(counts, 1).astype(np.float64)
+    if pooling == "sqrt":
+        scale = np.sqrt(scale)
+    m.data /= np.repeat(scale, counts).astype(dtype)
     return m
 
 

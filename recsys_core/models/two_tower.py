@@ -24,8 +24,8 @@ class TwoTowerModel(QueryTowerModel):
     """Two-tower model with in-batch (default) or sampled negatives.
 
     Defaults chosen on a validation split carved from the MovieLens 100K training holdout:
-    validation Recall@20 peaks near epoch 30 (0.337, against 0.329 for the softmax model, whose
-    free item table cannot borrow strength from genres and years for rarely seen items).
+    validation Recall@20 levels off near epoch 30 (0.343, against 0.342 for the softmax model;
+    NDCG@10 0.276 against 0.265: rarely seen items borrow strength from their genres and years).
 
     Parameters
     ----------
@@ -48,7 +48,7 @@ class TwoTowerModel(QueryTowerModel):
         log-Q correction for their popularity-proportional arrival).
     n_negatives, log_q_correction, optimizer, learning_rate, epochs, batch_size, regularization,
     target_fraction, init_std, patience, random_state, item_bias, user_weighting,
-    learning_rate_decay :
+    learning_rate_decay, history_pooling :
         As for :class:`~recsys_core.models.softmax.SoftmaxModel`.
 
     Attributes
@@ -69,8 +69,9 @@ class TwoTowerModel(QueryTowerModel):
                  regularization: float = 1e-4, target_fraction: float = 0.5,
                  init_std: float = 0.05, patience: int | None = 5, random_state: int = 0,
                  item_bias: bool = False, user_weighting: float = 0.5,
-                 learning_rate_decay: float = 1.0):
+                 learning_rate_decay: float = 1.0, history_pooling: str = "sqrt"):
         self.learning_rate_decay = learning_rate_decay
+        self.history_pooling = history_pooling
         self.item_bias = item_bias
         self.user_weighting = user_weighting
         self.factors = factors
