@@ -33,6 +33,8 @@ for info in infos:
     row.update({k: v for k, v in info.metrics.items() if isinstance(v, (int, float))})
     rows.append(row)
 table = pd.DataFrame(rows)
+# Metrics before the long hyperparameter text, so they are visible and sortable at a glance.
+table = table[[c for c in table.columns if c != "hyperparameters"] + ["hyperparameters"]]
 st.dataframe(table, hide_index=True, key="runs_table",
              column_config={c: st.column_config.NumberColumn(format="%.4f")
                             for c in table.columns if table[c].dtype.kind == "f"})

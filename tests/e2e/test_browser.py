@@ -161,6 +161,12 @@ def test_every_page_trains_and_reranks_in_a_browser(server, page):
     _settle(page)
     assert "Saved run" in page.locator('[data-testid="stAlertContentSuccess"]').first.inner_text()
     _shot(page, "3-train")
+    # A second, instant run (popularity) so that Compare runs has two to compare.
+    page.goto(server + "/Train?model=popularity")
+    _settle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=180_000)
+    _settle(page)
 
     page.goto(server + "/Embeddings?proj=pca")
     _settle(page)
@@ -190,4 +196,5 @@ def test_every_page_trains_and_reranks_in_a_browser(server, page):
 
     page.goto(server + "/Compare_runs")
     _settle(page)
+    assert _count(page, '[data-testid="stPlotlyChart"]', 1) >= 1  # metric bars of the two runs
     _shot(page, "7-compare-runs")
