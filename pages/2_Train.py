@@ -71,9 +71,14 @@ def start_training():
             state.put("run", existing.name)
             st.success(f"These settings were trained before: reusing run **{existing.name}**.")
             return
-        st.session_state[JOB] = TrainingJob(model, split.train, {
-            "source": source, "split_params": split_params, "name": run_name.strip() or None,
-            "kind": kind}).start()
+        store, name = runs.store(), run_name.strip() or None
+
+        def evaluate_and_save(fitted):
+            metrics = evaluate_model(fitted, split.test, k=10)
+            return store.save(fitted, dataset, name=name, split=split, metrics=metrics)
+
+        st.session_state[JOB] = TrainingJob(model, split.train, {"kind": kind},
+                                            finish=evaluate_and_save).start()
 
 
 if train_clicked:
@@ -103,6 +108,8 @@ if job is not None:
             if fig is not None:
                 chart.plotly_chart(fig, key=f"live_loss_{n}")
             drawn = n
+        if job.fitted.is_set() and not finished:
+            bar.progress(1.0, text="evaluating on the test split and saving the run…")
         if finished:
             break
     stop_slot.empty()
@@ -112,12 +119,7 @@ if job is not None:
             st.error(f"Training failed: {job.error}")
             st.stop()
         raise job.error
-    with st.spinner("Evaluating on the test split and saving the run…"):
-        split = splits.cached_split(job.settings["source"], dataset, job.settings["split_params"])
-        with page.user_errors():
-            metrics = evaluate_model(job.model, split.test, k=10)
-            info = runs.store().save(job.model, dataset, name=job.settings["name"], split=split,
-                                     metrics=metrics)
+    info = job.result
     state.put("run", info.name)
     if info.model_kind != "popularity":
         projections.precompute_default_map(runs.load(info))

@@ -443,3 +443,12 @@ def test_uploaded_csv_becomes_a_source_and_errors_name_the_file(app):
     texts = [m.value for m in at.markdown]
     assert "ratings=3" in texts
     assert any(t.startswith("sources=") and t.count("upload-") == 2 for t in texts)
+
+
+def test_train_page_invalid_run_name_is_a_message(app, runs_dir):
+    at = app("pages/2_Train.py", model="popularity")
+    at.text_input(key="run_name").set_value("bad name!").run()
+    at.button(key="train").click().run()
+    _assert_clean(at)
+    assert at.error and "invalid run name" in at.error[0].value
+    assert "bad name!" not in [i.name for i in RunStore(runs_dir).list()]

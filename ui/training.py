@@ -2,12 +2,15 @@
 
 The job lives in the session. The page polls it (redrawing the bar and the loss curve); a click on
 "Stop" reruns the page, which sets the job's stop flag; the model's progress callback returns True
-and ``fit`` ends after the current epoch. The thread never calls Streamlit.
+and ``fit`` ends after the current epoch. After ``fit`` the thread also runs ``finish`` (evaluate
+and save the run), so a run is saved even when the person leaves the page. The thread never calls
+Streamlit.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pandas as pd
 import plotly.express as px
@@ -23,17 +26,22 @@ class TrainingJob:
     ----------
     model : Recommender (being fitted; owned by the job until ``done``)
     train : Dataset the model is fitted on
-    settings : dict with what saving the run needs afterwards (dataset key, split, name, ...)
+    settings : dict describing the job for the page (model kind, ...)
+    finish : callable(model) run on the thread after ``fit`` (evaluate and save); its return
+        value becomes ``result``
     progress : list of TrainingProgress, appended by the training thread
-    error : Exception raised by ``fit``, if any
+    error : Exception raised by ``fit`` or ``finish``, if any
     """
 
     model: Recommender
     train: object
     settings: dict
+    finish: Callable[[Recommender], object] | None = None
     progress: list = field(default_factory=list)
+    result: object = None
     error: BaseException | None = None
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    fitted: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     stopped_early: bool = False
 
@@ -44,6 +52,9 @@ class TrainingJob:
     def _run(self):
         try:
             self.model.fit(self.train, callback=self._callback)
+            self.fitted.set()
+            if self.finish is not None:
+                self.result = self.finish(self.model)
         except BaseException as exc:  # reported to the page, which shows RecsysError messages
             self.error = exc
         finally:
