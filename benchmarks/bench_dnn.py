@@ -163,11 +163,11 @@ def main():
     print("== MovieLens 100K, per-user 80/20 holdout (seed 0), any rating = interaction ==")
     rows, _, _ = quality_table(ml)
     wals = next(r for r in rows if r[0].startswith("WALS"))
-    print(f"{'model':32s} {'Recall@20':>9s} {'NDCG@10':>8s} {'vs WALS':>8s} {'epochs':>6s} "
-          f"{'s/epoch':>8s} {'fit s':>6s}")
+    print(f"{'model':32s} {'Recall@20':>9s} {'NDCG@10':>8s} {'R vs WALS':>9s} {'N vs WALS':>9s} "
+          f"{'epochs':>6s} {'s/epoch':>8s} {'fit s':>6s}")
     for name, r20, n10, epochs, per_epoch, seconds in rows:
-        print(f"{name:32s} {r20:9.4f} {n10:8.4f} {r20 / wals[1] - 1:+8.1%} {epochs:6d} "
-              f"{per_epoch:8.3f} {seconds:6.1f}")
+        print(f"{name:32s} {r20:9.4f} {n10:8.4f} {r20 / wals[1] - 1:+9.1%} "
+              f"{n10 / wals[2] - 1:+9.1%} {epochs:6d} {per_epoch:8.3f} {seconds:6.1f}")
 
     print("\n== Cold items on MovieLens 100K (10% of items with >= 5 ratings lose all training "
           "interactions) ==")
