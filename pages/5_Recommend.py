@@ -3,11 +3,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from recsys_core.candidates import generate_candidates
 from recsys_core.diagnostics import rated_item_contributions
+from recsys_core.pipeline import rerank
 from recsys_core.retrieval import top_k
 from recsys_core.similarity import MEASURES, similarity_scores
-from recsys_core.candidates import generate_candidates
-from recsys_core.pipeline import rerank
 from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
 
 page.page_header(
@@ -52,10 +52,9 @@ else:
                            key="rate_value") if dataset.is_explicit else 1.0)
         if st.button("Add rating", key="add_rating", disabled=item is None):
             newuser.set_rating(dataset.item_ids[item].item(), value)
-    profile = newuser.profile()
-    if profile["items"]:
-        idx = dataset.item_indices(profile["items"])
-        mine = pd.DataFrame({"title": dataset.titles(idx), "your rating": profile["ratings"]})
+    idx, my_ratings = newuser.rated_in(dataset)
+    if len(idx):
+        mine = pd.DataFrame({"title": dataset.titles(idx), "your rating": my_ratings})
         st.dataframe(mine, hide_index=True, key="my_ratings")
         if st.button("Clear my ratings", key="clear_ratings"):
             newuser.clear()
@@ -71,8 +70,6 @@ else:
 if measure != "model":
     scores = similarity_scores(query, model.item_embeddings_, measure)[0]
 
-config = knobs.rerank_knobs(dataset)
-
 # Candidates: the model's best items (seen ones left out), or the pools of several generators
 # ranked by the scoring model; then the knobs re-rank them.
 seen = np.zeros(dataset.n_items, dtype=bool)
@@ -84,6 +81,7 @@ stage = state.radio("Candidates", stages, "cand", "model", container=st.sidebar,
                     format_func={"model": "This run's scores",
                                  "pipeline": "Several generators + scoring model"}.get,
                     help="The course's serving stages: candidate generation, scoring, re-ranking.")
+config = knobs.rerank_knobs(dataset)
 nominated = None
 if stage == "pipeline":
     split = splits.cached_split(source, dataset, run.info.split["params"])

@@ -452,3 +452,14 @@ def test_train_page_invalid_run_name_is_a_message(app, runs_dir):
     _assert_clean(at)
     assert at.error and "invalid run name" in at.error[0].value
     assert "bad name!" not in [i.name for i in RunStore(runs_dir).list()]
+
+
+def test_new_user_ratings_from_another_dataset_are_skipped(app):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["new_user_profile"] = {"items": [987654321], "ratings": [5.0]}
+    at.query_params["run"] = "wals-small"
+    at.query_params["who"] = "new"
+    at.run()
+    at.switch_page("pages/5_Recommend.py").run()
+    _assert_clean(at)
+    assert any("Rate at least one title" in i.value for i in at.info)

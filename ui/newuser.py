@@ -34,6 +34,19 @@ def clear() -> None:
     st.session_state[_KEY] = {"items": [], "ratings": []}
 
 
+def rated_in(dataset) -> tuple[np.ndarray, list[float]]:
+    """(item indices, ratings) of the profile's items that ``dataset`` has (others skipped:
+    the person may have rated them while another dataset was selected)."""
+    idx, ratings = [], []
+    for raw, rating in zip(profile()["items"], profile()["ratings"]):
+        try:
+            idx.append(int(dataset.item_indices([raw])[0]))
+        except KeyError:  # UnknownIdError
+            continue
+        ratings.append(rating)
+    return np.asarray(idx, dtype=np.int64), ratings
+
+
 def fold_in(run) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(embedding, item indices, ratings) of the profile in ``run``'s model, None when empty.
 
