@@ -66,10 +66,11 @@ def as_interaction_matrix(data) -> tuple[sp.csr_matrix, Dataset | None]:
         m = sp.csr_matrix(data.astype(np.float32))
     else:
         raise TypeError(f"fit expects a Dataset or a sparse user x item matrix, got {type(data).__name__}")
-    m = m.copy()
-    m.sum_duplicates()
-    m.eliminate_zeros()
-    m.sort_indices()
+    if not m.has_canonical_format or (m.nnz and not np.all(m.data)):
+        m = m.copy()  # the caller's matrix is never modified
+        m.sum_duplicates()
+        m.eliminate_zeros()
+        m.sort_indices()
     return m, None
 
 
@@ -163,9 +164,9 @@ class Recommender(ABC):
         if matrix.shape[0] == 0 or matrix.shape[1] == 0 or matrix.nnz == 0:
             raise HyperparameterError("cannot fit on an empty interaction matrix")
         self.n_users_, self.n_items_ = matrix.shape
-        seen = matrix.copy()
-        seen.data = np.ones_like(seen.data)
-        self.seen_ = seen
+        # Shares the training matrix's index arrays: only the unit values are new memory.
+        self.seen_ = sp.csr_matrix((np.ones_like(matrix.data), matrix.indices, matrix.indptr),
+                                   shape=matrix.shape)
         self.dataset_fingerprint_ = dataset.fingerprint if dataset is not None else None
         self.history_ = []
         self._fit_started = time.perf_counter()
