@@ -45,31 +45,36 @@ PAGES = [
      "saved runs' hyperparameters and metrics; recommendations of several runs side by side."),
 ]
 for path, label, what in PAGES:
-    st.page_link(path, label=f"**{label}** — {what}")
+    link, text = st.columns([1, 4])
+    link.page_link(path, label=label)
+    text.markdown(what)
 
 st.subheader("Lessons, one click away")
 LESSONS = [
-    ("pages/4_Similarity.py", {"query": "user"},
-     "Dot product vs cosine: the dot product's top-k is full of popular, large-norm items; "
-     "cosine's is not. The toy example at the bottom shows why."),
-    ("pages/3_Embeddings.py", {"proj": "pca", "colour": "norm"},
-     "Norm vs popularity: in the last chart, frequently rated items have larger embeddings."),
-    ("pages/2_Train.py", {"model": "mf"},
-     "Folding: train MF with objective *observed* (no negatives) and again with *gravity* or "
+    ("pages/4_Similarity.py", {"query": "user"}, "Dot product vs cosine",
+     "The dot product's top-k is full of popular, large-norm items; cosine's is not. The toy "
+     "example at the bottom shows why."),
+    ("pages/3_Embeddings.py", {"proj": "pca", "colour": "norm"}, "Norm vs popularity",
+     "In the last chart, frequently rated items have larger embeddings."),
+    ("pages/2_Train.py", {"model": "mf"}, "Folding",
+     "Train MF with objective *observed* (no negatives) and again with *gravity* or "
      "*weighted*; compare the two runs on the Embeddings page."),
-    ("pages/2_Train.py", {"model": "wals"},
-     "Regularization: train WALS with regularization 1 and 50 and compare the norm vs "
-     "popularity charts of the two runs."),
-    ("pages/6_Compare_runs.py", {},
-     "WALS vs SGD convergence: pick a WALS run and an MF run; the training curves are drawn "
-     "against epochs and seconds."),
-    ("pages/5_Recommend.py", {"who": "new"},
-     "Cold start by fold-in: rate three titles and get a list at once, without retraining."),
-    ("pages/5_Recommend.py", {"who": "user"},
-     "What each re-ranking knob costs: move a knob and read the metric impact table."),
+    ("pages/2_Train.py", {"model": "wals"}, "Regularization",
+     "Train WALS with regularization 1 and 50 and compare the norm vs popularity charts of "
+     "the two runs."),
+    ("pages/6_Compare_runs.py", {}, "WALS vs SGD",
+     "Pick a WALS run and an MF run: the training curves are drawn against epochs and seconds."),
+    ("pages/5_Recommend.py", {"who": "new"}, "Cold start by fold-in",
+     "Rate three titles and get a list at once, without retraining."),
+    ("pages/5_Recommend.py", {"who": "user", "cand": "pipeline"}, "Why a scoring model",
+     "Candidates from several generators, ranked by a classifier trained on held-out ratings."),
+    ("pages/5_Recommend.py", {"who": "user"}, "What each knob costs",
+     "Move a re-ranking knob and read the metric impact table."),
 ]
-for path, params, text in LESSONS:
-    st.page_link(path, label=text, query_params={"data": source, **params})
+for path, params, label, text in LESSONS:
+    link, what = st.columns([1, 4])
+    link.page_link(path, label=label, query_params={"data": source, **params})
+    what.markdown(text)
 
 # Start the newest run's UMAP map now, so the Embeddings page finds it ready (numba compiles
 # UMAP on its first use in a process, which takes tens of seconds).

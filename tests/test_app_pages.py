@@ -375,8 +375,9 @@ def test_a_link_with_query_parameters_overrides_the_session(app):
     assert at.radio(key="_w_who").value == "user"
     at.slider(key="_w_k").set_value(12).run()
     assert len(_rec_titles(at)) == 12
+    at.switch_page("pages/4_Similarity.py").run()
     at.query_params["who"] = "new"  # as if the person followed a link to this view
-    at.run()
+    at.switch_page("pages/5_Recommend.py").run()
     _assert_clean(at)
     assert at.radio(key="_w_who").value == "new"
     assert at.slider(key="_w_k").value == 12  # settings the link did not carry stay

@@ -7,10 +7,13 @@ import streamlit as st
 
 from recsys_core.errors import RecsysError
 
+from . import state
+
 
 def page_header(title: str, intro: str) -> None:
     """Configure the page and open it with its title and a short lesson in the course's terms."""
     st.set_page_config(page_title=f"{title} · recsys-studio", layout="wide")
+    state.note_page_run()
     st.title(title)
     st.markdown(intro)
 

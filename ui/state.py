@@ -10,19 +10,35 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _WIDGET_PREFIX = "_w_"
 
 
-_PUBLISHED = "_query_published"  # session key: {key: text this session last wrote to the URL}
+_LAST_PAGE = "_state_last_page"  # session key: the page the previous script run drew
+_ARRIVED = "_state_arrived"  # session key: True while this run is the first on a newly opened page
+
+
+def note_page_run() -> None:
+    """Record which page this script run draws (called once per run by the page header).
+
+    Query parameters are read as a *link* only on the first run of a newly opened page (a shared
+    URL, a lesson link); afterwards the widgets own the values. Reading them on every run would
+    let a lagging URL, sent by the browser before it saw the latest update, undo a fast series
+    of widget changes.
+    """
+    ctx = get_script_run_ctx()
+    page = getattr(ctx, "page_script_hash", "") if ctx is not None else ""
+    st.session_state[_ARRIVED] = st.session_state.get(_LAST_PAGE) != page
+    st.session_state[_LAST_PAGE] = page
 
 
 def _initial(key: str, default, parse: Callable[[str], object]):
-    """The value to show: a URL value this session did not write itself (a shared link, a
-    lesson link) wins; then the widget's current value, the session's, and the default."""
+    """The value to show: the URL's when the page was just opened (a shared link or a lesson
+    link), else the widget's current value, the session's, and the default."""
     wkey = _WIDGET_PREFIX + key
     raw = st.query_params.get(key)
-    if raw is not None and st.session_state.get(_PUBLISHED, {}).get(key) != raw:
+    if raw is not None and (st.session_state.get(_ARRIVED, True) or key not in st.session_state):
         try:
             return parse(raw)
         except (TypeError, ValueError):
@@ -39,9 +55,6 @@ def _publish(key: str, value, to_text: Callable[[object], str] = str) -> None:
     text = to_text(value)
     if st.query_params.get(key) != text:
         st.query_params[key] = text
-    published = dict(st.session_state.get(_PUBLISHED, {}))
-    published[key] = text
-    st.session_state[_PUBLISHED] = published
 
 
 def get(key: str, default=None, parse: Callable[[str], object] = str):
@@ -65,11 +78,15 @@ def put_quiet(key: str, value, to_text: Callable[[object], str] = str) -> None:
 def _bind(key: str, value) -> str:
     """Seed the widget's own key with the synced value; returns the widget key.
 
-    Assigned on every run: the same key on another page is another widget for Streamlit, which
-    would otherwise start from its default instead of the value chosen on the previous page.
+    Assigned on the first run of a newly opened page (the same key on another page is another
+    widget for Streamlit, which would otherwise start from its default) and whenever the value
+    differs. Not otherwise: an assignment also pushes the value to the browser, which would undo
+    a change the person made while this run was in flight.
     """
     wkey = _WIDGET_PREFIX + key
-    st.session_state[wkey] = value
+    if st.session_state.get(_ARRIVED, True) or wkey not in st.session_state \
+            or st.session_state[wkey] != value:
+        st.session_state[wkey] = value
     return wkey
 
 

@@ -1,6 +1,7 @@
 """End to end in headless Chromium: start `streamlit run app.py`, visit every page, train a small
 model, move a re-ranking slider and check the list changes; screenshots of each page go to
-test-artifacts/screenshots/ (copied to docs/screenshots/ for the README).
+test-artifacts/screenshots/. With RECSYS_UPDATE_SCREENSHOTS=1 they are also copied to
+docs/screenshots/ for the README (opt-in, so a test run does not modify tracked files).
 
 Needs Debian's chromium (/usr/bin/chromium) and the Python playwright package; never downloads a
 browser. Skipped when either is missing, except under CI=true where that is a failure.
@@ -133,8 +134,9 @@ def _shot(pg, name: str):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     pg.screenshot(path=str(path), full_page=True)
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, DOCS / path.name)
+    if os.environ.get("RECSYS_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOCS / path.name)
 
 
 def test_every_page_trains_and_reranks_in_a_browser(server, page):
