@@ -464,3 +464,26 @@ def test_new_user_ratings_from_another_dataset_are_skipped(app):
     at.switch_page("pages/5_Recommend.py").run()
     _assert_clean(at)
     assert any("Rate at least one title" in i.value for i in at.info)
+
+
+def _many_users_script():
+    import numpy as np
+    import streamlit as st
+
+    from recsys_core.dataset import Dataset
+    from ui import pickers
+
+    n = 6000
+    users = np.arange(n)
+    dataset = Dataset.from_interactions(users, users % 7, np.ones(n))
+    st.markdown(f"index={pickers.select_user(dataset)}")
+
+
+def test_user_picker_takes_a_typed_id_for_very_large_datasets(app):
+    at = AppTest.from_function(_many_users_script, default_timeout=60).run()
+    assert "index=0" in [m.value for m in at.markdown]
+    at.text_input(key="_w_user").set_value("4321").run()
+    assert "index=4321" in [m.value for m in at.markdown]
+    at.text_input(key="_w_user").set_value("no-such-user").run()
+    _assert_clean(at)
+    assert at.error and "unknown user id" in at.error[0].value

@@ -22,9 +22,7 @@ def select_user(dataset: Dataset, key: str = "user", *, container=st, label: str
     """A user picked by raw id (kept in the URL); returns the user's index."""
     if dataset.n_users > MAX_LISTED_USERS:
         first = str(dataset.user_ids[0])
-        text = state.get(key, first)
-        wkey = f"_w_{key}"
-        st.session_state[wkey] = str(text)
+        wkey = state.seed_widget(key, str(state.get(key, first)))
         typed = container.text_input(f"{label} id", key=wkey,
                                      help=f"{dataset.n_users:,} users: type a raw user id.")
         state.put_quiet(key, typed)
@@ -59,10 +57,7 @@ def search_item(dataset: Dataset, key: str = "item", *, container=st,
     The search text is kept in the URL (``<key>_q``) and the chosen item by raw id.
     """
     default = dataset.titles([int(np.argmax(dataset.item_popularity))])[0].split(" (")[0]
-    text = state.get(f"{key}_q", default)
-    wkey = f"_w_{key}_q"
-    if wkey not in st.session_state:
-        st.session_state[wkey] = text
+    wkey = state.seed_widget(f"{key}_q", state.get(f"{key}_q", default))
     text = container.text_input(label, key=wkey, help="Part of a title, any case.")
     state.put_quiet(f"{key}_q", text)
     hits = search_titles(dataset, text)

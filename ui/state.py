@@ -38,7 +38,7 @@ def _initial(key: str, default, parse: Callable[[str], object]):
     link), else the widget's current value, the session's, and the default."""
     wkey = _WIDGET_PREFIX + key
     raw = st.query_params.get(key)
-    if raw is not None and (st.session_state.get(_ARRIVED, True) or key not in st.session_state):
+    if raw is not None and (st.session_state.get(_ARRIVED, False) or key not in st.session_state):
         try:
             return parse(raw)
         except (TypeError, ValueError):
@@ -75,7 +75,7 @@ def put_quiet(key: str, value, to_text: Callable[[object], str] = str) -> None:
     _publish(key, value, to_text)
 
 
-def _bind(key: str, value) -> str:
+def seed_widget(key: str, value) -> str:
     """Seed the widget's own key with the synced value; returns the widget key.
 
     Assigned on the first run of a newly opened page (the same key on another page is another
@@ -84,7 +84,7 @@ def _bind(key: str, value) -> str:
     a change the person made while this run was in flight.
     """
     wkey = _WIDGET_PREFIX + key
-    if st.session_state.get(_ARRIVED, True) or wkey not in st.session_state \
+    if st.session_state.get(_ARRIVED, False) or wkey not in st.session_state \
             or st.session_state[wkey] != value:
         st.session_state[wkey] = value
     return wkey
@@ -99,7 +99,7 @@ def selectbox(label: str, options: Sequence, key: str, default=None, *, parse=st
     value = _initial(key, default, parse)
     if value not in options:
         value = default if default in options else options[0]
-    wkey = _bind(key, value)
+    wkey = seed_widget(key, value)
     chosen = container.selectbox(label, options, key=wkey, **kwargs)
     _publish(key, chosen, to_text)
     return chosen
@@ -111,7 +111,7 @@ def radio(label: str, options: Sequence, key: str, default=None, *, container=st
     value = _initial(key, default, str)
     if value not in options:
         value = default if default in options else options[0]
-    wkey = _bind(key, value)
+    wkey = seed_widget(key, value)
     chosen = container.radio(label, options, key=wkey, **kwargs)
     _publish(key, chosen)
     return chosen
@@ -126,7 +126,7 @@ def slider(label: str, key: str, default, *, min_value, max_value, step=None, co
         value = kind(min(max(kind(value), min_value), max_value))
     except (TypeError, ValueError):
         value = default
-    wkey = _bind(key, value)
+    wkey = seed_widget(key, value)
     chosen = container.slider(label, min_value=min_value, max_value=max_value, step=step,
                               key=wkey, **kwargs)
     _publish(key, chosen)
@@ -136,7 +136,7 @@ def slider(label: str, key: str, default, *, min_value, max_value, step=None, co
 def checkbox(label: str, key: str, default: bool = False, *, container=st, **kwargs) -> bool:
     """``st.checkbox`` synced under ``key`` ("1"/"0" in the URL)."""
     value = bool(_initial(key, default, lambda s: s in ("1", "true", "True")))
-    wkey = _bind(key, value)
+    wkey = seed_widget(key, value)
     chosen = container.checkbox(label, key=wkey, **kwargs)
     _publish(key, chosen, lambda v: "1" if v else "0")
     return chosen
@@ -147,7 +147,7 @@ def multiselect(label: str, options: Sequence, key: str, default=(), *, containe
     options = list(options)
     value = _initial(key, list(default), lambda s: [p for p in s.split(",") if p])
     value = [v for v in value if v in options]
-    wkey = _bind(key, value)
+    wkey = seed_widget(key, value)
     chosen = container.multiselect(label, options, key=wkey, **kwargs)
     _publish(key, list(chosen), lambda v: ",".join(v))
     return chosen
