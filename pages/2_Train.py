@@ -128,6 +128,7 @@ if job is not None:
 
 # ---------------------------------------------------------------- saved runs
 st.subheader("Runs on this dataset")
+runs.warn_unreadable()
 infos = runs.runs_for(dataset)
 if not infos:
     st.info("No run yet: choose a model and press Train.")

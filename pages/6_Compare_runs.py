@@ -17,6 +17,7 @@ page.page_header(
 with page.user_errors():
     source, dataset = data.select_dataset()
 
+runs.warn_unreadable()
 all_datasets = st.sidebar.checkbox("Show runs of every dataset", key="all_datasets")
 infos = runs.all_runs() if all_datasets else runs.runs_for(dataset)
 if not infos:

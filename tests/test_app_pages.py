@@ -487,3 +487,18 @@ def test_user_picker_takes_a_typed_id_for_very_large_datasets(app):
     at.text_input(key="_w_user").set_value("no-such-user").run()
     _assert_clean(at)
     assert at.error and "unknown user id" in at.error[0].value
+
+
+def test_run_from_an_older_version_is_reported(app, runs_dir, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    root = tmp_path / "runs"
+    shutil.copytree(Path(runs_dir) / "wals-small", root / "old-run")
+    info = json.loads((root / "old-run" / "run.json").read_text())
+    info["format"] = "recsys-studio-run/0"
+    (root / "old-run" / "run.json").write_text(json.dumps(info))
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(root))
+    for path in ("pages/2_Train.py", "pages/6_Compare_runs.py"):
+        at = app(path)
+        assert any("old-run" in w.value and "retrain" in w.value for w in at.warning), path

@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from recsys_core.dataset import Dataset
+from recsys_core.errors import RecsysError
 from recsys_core.runs import Run, RunInfo, RunStore
 
 from . import state
@@ -50,6 +51,37 @@ def all_runs() -> list[RunInfo]:
     except FileNotFoundError:
         return []
     return list(_listing(str(s.root), modified))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _unreadable(root: str, modified_ns: int) -> list[tuple[str, str]]:
+    store_ = RunStore(root)
+    readable = {info.name for info in store_.list()}
+    out = []
+    for entry in sorted(Path(root).iterdir()):
+        if entry.is_dir() and not entry.name.startswith(".") and entry.name not in readable:
+            try:
+                store_.info(entry.name)
+            except RecsysError as exc:
+                out.append((entry.name, str(exc)))
+    return out
+
+
+def unreadable_runs() -> list[tuple[str, str]]:
+    """(folder name, reason) of run folders the store skips: corrupted, foreign, or written by
+    another version of the library."""
+    s = store()
+    try:
+        modified = s.root.stat().st_mtime_ns
+    except FileNotFoundError:
+        return []
+    return list(_unreadable(str(s.root), modified))
+
+
+def warn_unreadable() -> None:
+    """One warning per run folder that cannot be read, with the reason."""
+    for name, reason in unreadable_runs():
+        st.warning(f"Run **{name}** cannot be loaded: {reason}")
 
 
 def runs_for(dataset: Dataset) -> list[RunInfo]:
