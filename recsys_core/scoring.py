@@ -25,23 +25,10 @@ from .candidates import CandidatePool, generate_candidates
 from .dataset import Dataset
 from .errors import HyperparameterError, NotFittedError
 from .models.base import check_param
+from .threads import limit_threads
 
 OBJECTIVES = ("rating>=4", "interaction")
 CLASSIFIERS = ("auto", "gbdt", "logistic")
-
-
-_THREADPOOLS = None
-
-
-def _thread_limit(n_threads: int):
-    """Context manager limiting OpenMP/BLAS threads; the controller (which scans the loaded
-    libraries, ~30 ms) is made once per process."""
-    global _THREADPOOLS
-    if _THREADPOOLS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _THREADPOOLS = ThreadpoolController()
-    return _THREADPOOLS.limit(limits=int(n_threads))
 
 
 class _ItemUserStats:
@@ -211,7 +198,7 @@ class CandidateScorer:
 
         check_param("n_threads", self.n_threads, low=1, integer=True)
         check_param("n_rounds", self.n_rounds, low=1, integer=True)
-        with _thread_limit(self.n_threads):
+        with limit_threads(self.n_threads, user_api=None):
             return self._fit(generators, train, heldout, users, roc_auc_score)
 
     def _fit(self, generators, train, heldout, users, roc_auc_score) -> "CandidateScorer":
@@ -262,7 +249,7 @@ class CandidateScorer:
         if len(pool) == 0:
             return np.zeros(0)
         x, _ = candidate_features(pool, self.stats_)
-        with _thread_limit(self.n_threads):
+        with limit_threads(self.n_threads, user_api=None):
             return self.estimator_.predict_proba(x)[:, 1]
 
 
@@ -281,7 +268,7 @@ def evaluate_scorer(scorer: CandidateScorer, generators, train: Dataset, heldout
 
     pools, x, y, _, _ = build_examples(generators, train, heldout, users, scorer.n_per_generator,
                                        scorer.objective, scorer.stats_)
-    with _thread_limit(scorer.n_threads):
+    with limit_threads(scorer.n_threads, user_api=None):
         rankers = {"scorer": scorer.estimator_.predict_proba(x)[:, 1]}
     for j, g in enumerate(scorer.generators_):
         rankers[g] = x[:, j]

@@ -47,10 +47,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
 
 from ..dataset import Dataset
 from ..errors import DataError, HyperparameterError
+from ..threads import limit_threads
 from .base import ProgressCallback, Recommender, check_param
 
 OBJECTIVES = ("observed", "gravity", "weighted")
@@ -58,18 +58,6 @@ OPTIMIZERS = ("sgd", "adagrad", "adam")
 _OPTIMIZER_CODE = {name: code for code, name in enumerate(OPTIMIZERS)}
 _OBJECTIVE_CODE = {name: code for code, name in enumerate(OBJECTIVES)}
 _ADAM_BETA1, _ADAM_BETA2, _EPSILON = 0.9, 0.999, 1e-8
-_THREADPOOLS: list[ThreadpoolController] = []
-
-
-def _single_thread_blas():
-    """Context limiting BLAS to one thread (the controller is built once: that scan costs ~1 ms).
-
-    The dense products here are small (d x d, or a few rows); multithreaded BLAS on them was
-    measured 100x slower than one thread on a busy 2-core machine (0.17 s versus ~1 ms).
-    """
-    if not _THREADPOOLS:
-        _THREADPOOLS.append(ThreadpoolController())
-    return _THREADPOOLS[0].limit(limits=1, user_api="blas")
 
 
 class MatrixFactorization(Recommender):
@@ -230,7 +218,7 @@ class MatrixFactorization(Recommender):
         all_pairs = n_obs * weight / (float(n_users) * float(n_items))
         self.all_pairs_weight_ = float(all_pairs)
 
-        with _single_thread_blas():
+        with limit_threads(1):
             self._train(matrix.indptr, users, items, values, U, V, bu, bi, Y, mu, with_bias, mode,
                         weight, user_count, item_count, rng, validation, callback)
         return self
@@ -335,7 +323,7 @@ class MatrixFactorization(Recommender):
         Y = getattr(self, "implicit_item_factors_", None)
         if Y is not None and len(idx):
             implicit = Y[idx].sum(axis=0, dtype=np.float64) / np.sqrt(len(idx))
-        with _single_thread_blas():
+        with limit_threads(1):
             vector, bias = self._solve_one_side(idx, values, self.item_embeddings_,
                                                 self.item_bias_, implicit)
         return (vector, bias) if return_bias else vector
@@ -345,7 +333,7 @@ class MatrixFactorization(Recommender):
         least-squares problem with the user embeddings and biases fixed)."""
         self._check_fitted()
         idx, values = self._pairs(users, ratings, self.n_users_, "user")
-        with _single_thread_blas():
+        with limit_threads(1):
             vector, bias = self._solve_one_side(idx, values, self.user_embeddings_,
                                                 self.user_bias_)
         return (vector, bias) if return_bias else vector

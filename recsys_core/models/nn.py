@@ -13,22 +13,11 @@ from abc import ABC, abstractmethod
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
-from threadpoolctl import threadpool_limits
 
 from ..errors import HyperparameterError
 
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 POOLINGS = ("mean", "sqrt")
-
-
-def single_threaded_blas():
-    """Context manager limiting BLAS to one thread.
-
-    The products here are small (a mini-batch against a few thousand items); a multithreaded
-    BLAS spends more on waking its threads than on the work, measured 25 ms vs 0.1 ms for a
-    64x150 @ 150x128 product on a busy 2-core machine.
-    """
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 # ---------------------------------------------------------------------------- initialisation

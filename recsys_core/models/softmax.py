@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from ..dataset import Dataset
 from ..errors import HyperparameterError
 from ..retrieval import top_k
+from ..threads import limit_threads
 from . import nn
 from .base import Recommender, as_interaction_matrix, check_param
 
@@ -420,7 +421,7 @@ class QueryTowerModel(Recommender):
         ``history_`` records per epoch ``softmax`` (mean data loss per held-out pair),
         ``regularization`` and ``total``, plus ``val_loss`` and the validation metrics.
         """
-        with nn.single_threaded_blas():
+        with limit_threads(1):
             return self._fit(data, validation, callback)
 
     def _fit(self, data, validation, callback):

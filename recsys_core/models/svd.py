@@ -26,7 +26,7 @@ from scipy.sparse.linalg import svds
 
 from ..errors import DataError, HyperparameterError
 from .base import ProgressCallback, Recommender, check_param
-from .mf import _single_thread_blas
+from ..threads import limit_threads
 
 
 class SVDModel(Recommender):
@@ -79,7 +79,7 @@ class SVDModel(Recommender):
         A = sp.csr_matrix(matrix, dtype=np.float64)
         # The solver's dense steps are small; multithreaded BLAS on them was measured 30x slower
         # than one thread on a busy 2-core machine (12.6 s versus 0.38 s on MovieLens 100K).
-        with _single_thread_blas():
+        with limit_threads(1):
             if self.factors >= rank_limit - 1 or rank_limit <= 64:
                 # ARPACK needs k < min(shape); small matrices are cheaper dense anyway.
                 P, S, Qt = np.linalg.svd(A.toarray(), full_matrices=False)

@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 from ..dataset import Dataset
 from ..errors import DataError, HyperparameterError
+from ..threads import limit_threads
 from . import _als_kernels as kernels
 from .base import ProgressCallback, Recommender, check_param
 from .cold_start import genre_average_embeddings
@@ -218,6 +219,11 @@ class WALS(Recommender):
 
         Side features need a Dataset (its ``users`` table and ``item_genres``).
         """
+        # numba parallelises the row solves; BLAS threads on the d x d products only compete.
+        with limit_threads(1):
+            return self._fit(data, validation, callback)
+
+    def _fit(self, data, validation, callback) -> "WALS":
         self._check_params()
         dataset = data if isinstance(data, Dataset) else None
         if self.side_features and dataset is None:
