@@ -69,7 +69,8 @@ pop_pct = pd.Series(popularity).rank(pct=True).to_numpy()
 st.subheader(f"Top {k} under each measure")
 st.caption("★ marks items that no other measure puts in its top-k. Norm and popularity are "
            "shown as percentiles over the catalogue.")
-columns = st.columns(len(MEASURES))
+# Two tables per row: wide enough for titles and the norm / popularity columns at 1280 px.
+columns = [col for _ in range(0, len(MEASURES), 2) for col in st.columns(2)]
 for col, measure in zip(columns, MEASURES):
     idx = comparison.top_items[measure]
     idx = idx[idx >= 0]
@@ -81,8 +82,11 @@ for col, measure in zip(columns, MEASURES):
         "pop. %": (100 * pop_pct[idx]).round(0),
     })
     col.markdown(f"**{measure}**" + (f" (α={alpha:g})" if measure == "tempered" else ""))
-    col.dataframe(table, hide_index=True, key=f"top_{measure}",
-                  column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+    col.dataframe(table, hide_index=True, key=f"top_{measure}", column_config={
+        "title": st.column_config.TextColumn(width="medium"),
+        "score": st.column_config.NumberColumn(format="%.3f"),
+        "norm %": st.column_config.NumberColumn(format="%d"),
+        "pop. %": st.column_config.NumberColumn(format="%d")})
     col.caption(f"mean norm {norms[idx].mean():.2f} · mean ratings {popularity[idx].mean():.0f}")
 
 st.subheader("How much the measures agree")
@@ -91,11 +95,13 @@ pairs = list(comparison.overlap)
 agreement = pd.DataFrame({
     "pair": [f"{a} vs {b}" for a, b in pairs],
     "top-k overlap": [comparison.overlap[p] for p in pairs],
-    "rank correlation (Spearman, all items)": [comparison.rank_correlation[p] for p in pairs],
+    "rank correlation": [comparison.rank_correlation[p] for p in pairs],
 })
-left.dataframe(agreement, hide_index=True, key="agreement",
-               column_config={"top-k overlap": st.column_config.ProgressColumn(
-                   min_value=0.0, max_value=1.0, format="%.2f")})
+left.dataframe(agreement, hide_index=True, key="agreement", column_config={
+    "top-k overlap": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
+                                                     width="small"),
+    "rank correlation": st.column_config.NumberColumn(
+        format="%.2f", help="Spearman correlation of the two measures' scores over all items")})
 only_rows = [(m, int(i)) for m in MEASURES for i in comparison.only_in[m]]
 if only_rows:
     uniq = pd.DataFrame({"only in": [m for m, _ in only_rows],
