@@ -360,7 +360,7 @@ class Dataset:
         """
         if ratings.shape != self.shape:
             raise ValueError(f"ratings have shape {ratings.shape}, expected {self.shape}")
-        ratings = sp.csr_matrix(ratings, dtype=np.float32)
+        ratings = sp.csr_matrix(ratings, dtype=np.float32, copy=True)  # ours to canonicalise
         ratings.sum_duplicates()
         ratings.eliminate_zeros()
         ratings.sort_indices()

@@ -84,3 +84,11 @@ def test_movielens_100k_shape_and_folds(ml100k):
     assert len(ml100k.genre_names) == 19
     assert all(mask.sum() == 20_000 for mask in ml100k.folds.values())
     assert ml100k.titles([0])[0] == "Toy Story (1995)"
+
+
+def test_with_ratings_accepts_a_datasets_own_read_only_matrix():
+    d = tiny()
+    same = d.with_ratings(d.ratings)
+    assert (same.ratings != d.ratings).nnz == 0 and same.timestamps is None
+    with pytest.raises(ValueError, match="shape"):
+        d.with_ratings(d.ratings[:2])

@@ -89,7 +89,7 @@ def test_trending_weights_recent_interactions(demo_split):
     old = TrendingGenerator(train, half_life_days=1e6)
     np.testing.assert_allclose(old.counts_, train.item_popularity, rtol=1e-3)
     with pytest.raises(HyperparameterError):
-        TrendingGenerator(train.with_ratings(train.ratings.copy()))  # no timestamps
+        TrendingGenerator(train.with_ratings(train.ratings))  # no timestamps
 
 
 def test_pipeline_for_one_user(demo_split):
