@@ -28,25 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recsys_core.data import load_movielens_100k  # noqa: E402
 from recsys_core.metrics import (evaluate_model, evaluate_recommendations,  # noqa: E402
                                  ranking_metrics)
-from recsys_core.models.base import Recommender  # noqa: E402
+from recsys_core.models import PrecomputedEmbeddings  # noqa: E402
 from recsys_core.split import holdout_split, predefined_split  # noqa: E402
-
-
-class _FixedEmbeddings(Recommender):
-    """Scores from embeddings given up front; fit only records the training matrix."""
-
-    def __init__(self, item_vectors=None, user_vectors=None):
-        self.item_vectors = item_vectors
-        self.user_vectors = user_vectors
-
-    def fit(self, data, *, validation=None, callback=None):
-        self._start_fit(data)
-        self.item_embeddings_ = np.asarray(self.item_vectors, dtype=np.float32)
-        self.user_embeddings_ = np.asarray(self.user_vectors, dtype=np.float32)
-        return self
-
-    def fold_in(self, items, ratings=None):
-        return self.user_embeddings_.mean(axis=0)
 
 
 def _median_time(fn, repeats: int) -> tuple[float, object]:
@@ -80,10 +63,12 @@ def main(argv=None) -> int:
         rng = np.random.default_rng(0)
         popularity = train.item_popularity
         scorers = {
-            "most popular": _FixedEmbeddings(np.log1p(popularity)[:, None],
-                                             np.ones((data.n_users, 1))),
-            "random d=32": _FixedEmbeddings(rng.normal(size=(data.n_items, 32)),
-                                            rng.normal(size=(data.n_users, 32))),
+            "most popular": PrecomputedEmbeddings(
+                item_embeddings=np.log1p(popularity)[:, None],
+                user_embeddings=np.ones((data.n_users, 1))),
+            "random d=32": PrecomputedEmbeddings(
+                item_embeddings=rng.normal(size=(data.n_items, 32)),
+                user_embeddings=rng.normal(size=(data.n_users, 32))),
         }
         users = np.flatnonzero(test.user_activity > 0)
         relevant = test.ratings[users]

@@ -6,7 +6,7 @@ import streamlit as st
 
 from recsys_core.errors import HyperparameterError, RecsysError
 from recsys_core.metrics import evaluate_model
-from recsys_core.models import MODEL_REGISTRY
+from recsys_core.models import trainable_models
 from recsys_core.runs import run_cache_key
 from ui import data, page, projections, runs, splits, state
 from ui.params import hyperparameter_widgets
@@ -27,10 +27,11 @@ with page.user_errors():
 
 # ---------------------------------------------------------------- model and settings
 order = ["wals", "mf", "svd", "ease", "content", "popularity", "softmax", "two-tower"]
-kinds = sorted(MODEL_REGISTRY, key=lambda k: (order.index(k) if k in order else len(order), k))
+models = trainable_models()
+kinds = sorted(models, key=lambda k: (order.index(k) if k in order else len(order), k))
 kind = state.selectbox("Model", kinds, "model", "wals" if "wals" in kinds else kinds[0],
-                       format_func=lambda k: f"{k} — {MODEL_REGISTRY[k].__name__}")
-model_cls = MODEL_REGISTRY[kind]
+                       format_func=lambda k: f"{k} — {models[k].__name__}")
+model_cls = models[kind]
 summary_line = (model_cls.__doc__ or "").strip().splitlines()[0] if model_cls.__doc__ else ""
 st.caption(summary_line.replace(" (see the module docstring)", ""))
 module_doc = inspect.getdoc(inspect.getmodule(model_cls))

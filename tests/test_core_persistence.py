@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys_core.errors import PersistenceError
+from recsys_core.errors import HyperparameterError, PersistenceError
 from recsys_core.models.base import Recommender
 from recsys_core.persistence import load_npz, save_npz
 
@@ -106,3 +106,18 @@ def test_metadata_is_strict_json_with_nan_as_null(tmp_path):
     save_npz(tmp_path / "n.npz", {}, {"kind": "k", "metrics": {"a": float("nan"), "b": np.float32(2)}})
     _, meta = load_npz(tmp_path / "n.npz")
     assert meta["metrics"] == {"a": None, "b": 2.0}
+
+
+def test_precomputed_embeddings_fold_in_is_the_ridge_solution_and_round_trips(tmp_path):
+    from recsys_core.models import PrecomputedEmbeddings, trainable_models
+
+    seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32))
+    model = PrecomputedEmbeddings([[1, 0], [0, 1]], [[3, 0], [1, 1], [0, 2]],
+                                  regularization=0.0).fit(seen)
+    # items 0 and 2 rated 3 and 4: u . (3, 0) = 3 and u . (0, 2) = 4 give u = (1, 2)
+    np.testing.assert_allclose(model.fold_in([0, 2], [3, 4]), [1, 2], atol=1e-6)
+    loaded = Recommender.load(model.save(tmp_path / "p.npz"))
+    np.testing.assert_array_equal(loaded.score([0, 1]), model.score([0, 1]))
+    assert "precomputed" not in trainable_models()
+    with pytest.raises(HyperparameterError, match="do not fit"):
+        PrecomputedEmbeddings(np.eye(2), np.eye(2)).fit(sp.csr_matrix(np.eye(3)))

@@ -14,7 +14,7 @@ from recsys_core.metrics import (catalogue_coverage, evaluate_model, group_expos
                                  novelty, popularity_percentile, popularity_percentiles,
                                  precision_at_k, ranking_metrics, ranking_metrics_per_user,
                                  recall_at_k, rmse)
-from recsys_core.models.base import Recommender
+from recsys_core.models import PrecomputedEmbeddings
 from recsys_core.split import predefined_split
 
 
@@ -283,25 +283,7 @@ def test_group_exposure_by_hand():
 
 
 # ---------------------------------------------------------------------------- evaluate_model
-class FixedEmbeddings(Recommender):
-    """Stub: user and item embeddings given up front (no kind, so it is not registered)."""
-
-    def __init__(self, user_vectors=None, item_vectors=None):
-        self.user_vectors = user_vectors
-        self.item_vectors = item_vectors
-
-    def fit(self, data, *, validation=None, callback=None):
-        self._start_fit(data)
-        self.user_embeddings_ = np.asarray(self.user_vectors, dtype=np.float32)
-        self.item_embeddings_ = np.asarray(self.item_vectors, dtype=np.float32)
-        self._end_epoch(1, 1, {"total": 0.0}, validation, callback)
-        return self
-
-    def fold_in(self, items, ratings=None):
-        return self.item_embeddings_[np.asarray(items)].mean(axis=0)
-
-
-class FixedRatings(FixedEmbeddings):
+class FixedRatings(PrecomputedEmbeddings):
     predicts_ratings = True
 
 
@@ -315,7 +297,7 @@ USERS, ITEMS = np.ones((3, 1)), np.array([[4.0], [3.0], [2.0], [1.0]])
 
 
 def test_evaluate_model_by_hand():
-    model = FixedEmbeddings(USERS, ITEMS).fit(TRAIN)
+    model = PrecomputedEmbeddings(USERS, ITEMS).fit(TRAIN)
     got = evaluate_model(model, TEST, k=2)
     # user 0: precision 1/2, recall 1/min(2,1) = 1, ndcg (1/log2(3)) / 1 = 0.6309298,
     #         AP (1/2) / 1 = 0.5, hit 1; user 1: all 0; user 2 has no test item
@@ -345,7 +327,7 @@ def test_evaluate_model_adds_rating_error_for_rating_models():
 
 
 def test_evaluate_model_options():
-    model = FixedEmbeddings(USERS, ITEMS).fit(TRAIN)
+    model = PrecomputedEmbeddings(USERS, ITEMS).fit(TRAIN)
     # user 2 (no test items) is scored for coverage ([2, 3] -> all 4 items) but not averaged
     with_user_2 = evaluate_model(model, TEST, k=2, users=[0, 1, 2])
     assert with_user_2["coverage"] == 1.0
@@ -364,14 +346,14 @@ def test_evaluate_model_options():
 def test_evaluate_model_takes_a_dataset_and_rejects_another_index_space():
     data = Dataset.from_interactions([0, 1, 2, 2], [0, 1, 0, 1], item_ids=range(4))
     test = data.with_ratings(TEST)
-    model = FixedEmbeddings(USERS, ITEMS).fit(data)
+    model = PrecomputedEmbeddings(USERS, ITEMS).fit(data)
     assert evaluate_model(model, test, k=2) == pytest.approx(evaluate_model(model, TEST, k=2))
     with pytest.raises(DataError, match="shape"):
         evaluate_model(model, csr([[0]], 4), k=2)
 
 
 def test_fit_with_validation_records_validation_metrics_in_history():
-    model = FixedEmbeddings(USERS, ITEMS).fit(TRAIN, validation=TEST)
+    model = PrecomputedEmbeddings(USERS, ITEMS).fit(TRAIN, validation=TEST)
     assert model.history_[0]["val_precision@10"] == pytest.approx(
         evaluate_model(model, TEST, k=10)["precision@10"])
 
@@ -380,8 +362,8 @@ def test_most_popular_beats_random_on_movielens(ml100k):
     split = predefined_split(ml100k, "u1")
     popularity = split.train.item_popularity
     rng = np.random.default_rng(0)
-    popular = FixedEmbeddings(np.ones((ml100k.n_users, 1)), np.log1p(popularity)[:, None])
-    random = FixedEmbeddings(rng.normal(size=(ml100k.n_users, 8)),
+    popular = PrecomputedEmbeddings(np.ones((ml100k.n_users, 1)), np.log1p(popularity)[:, None])
+    random = PrecomputedEmbeddings(rng.normal(size=(ml100k.n_users, 8)),
                              rng.normal(size=(ml100k.n_items, 8)))
     top = evaluate_model(popular.fit(split.train), split.test)
     rand = evaluate_model(random.fit(split.train), split.test)

@@ -9,26 +9,9 @@ from recsys_core.candidates import (ModelGenerator, PopularityGenerator, Trendin
                                     generate_candidates)
 from recsys_core.errors import HyperparameterError
 from recsys_core.metrics import evaluate_model
-from recsys_core.models.base import Recommender
+from recsys_core.models import PrecomputedEmbeddings
 from recsys_core.pipeline import RerankConfig, evaluate_rerank, recommend_pipeline
 from recsys_core.split import holdout_split
-
-
-class FixedEmbeddings(Recommender):
-    """A recommender whose embeddings are given, for known-answer tests (not registered)."""
-
-    def __init__(self, user_embeddings=None, item_embeddings=None):
-        self.user_embeddings = user_embeddings
-        self.item_embeddings = item_embeddings
-
-    def fit(self, data, *, validation=None, callback=None):
-        self._start_fit(data)
-        self.user_embeddings_ = np.asarray(self.user_embeddings, np.float32)
-        self.item_embeddings_ = np.asarray(self.item_embeddings, np.float32)
-        return self
-
-    def fold_in(self, items, ratings=None):
-        return self.item_embeddings_[np.asarray(items)].mean(axis=0)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +21,7 @@ def demo_split(demo):
 
 def _fixed_model(train, dim=4, seed=0):
     rng = np.random.default_rng(seed)
-    return FixedEmbeddings(rng.standard_normal((train.n_users, dim)),
+    return PrecomputedEmbeddings(rng.standard_normal((train.n_users, dim)),
                            rng.standard_normal((train.n_items, dim))).fit(train)
 
 

@@ -1,6 +1,6 @@
 """Subcommands ``train``, ``recommend``, ``predict`` and ``evaluate``: models from the shell.
 
-``train`` fits any model of :data:`~recsys_core.models.MODEL_REGISTRY` and saves it as a run
+``train`` fits any model of :func:`~recsys_core.models.trainable_models` and saves it as a run
 folder (:mod:`recsys_core.runs`); the other three load such a folder and work with the raw user
 and item ids of the dataset it was trained on.
 """
@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from ..dataset import Dataset
 from ..errors import DataError, HyperparameterError, PersistenceError
-from ..models import MODEL_REGISTRY, TrainingProgress
+from ..models import TrainingProgress, trainable_models
 from ..runs import Run, RunStore, load_run
 
 #: Header names accepted for the columns of ``--pairs``, ``--test`` and ``--users`` files
@@ -34,7 +34,7 @@ _FALSE = ("0", "false", "no", "off")
 
 # ---------------------------------------------------------------------- registration
 def register(subparsers) -> None:
-    kinds = sorted(MODEL_REGISTRY)
+    kinds = sorted(trainable_models())
     p = subparsers.add_parser(
         "train", help="train a model and save it as a run folder",
         description="Train a model on a dataset and save it as a run folder (model.npz, run.json, "
@@ -98,8 +98,7 @@ def register(subparsers) -> None:
 def _model_kinds_text() -> str:
     """Each model kind with the first line of its class docstring and its hyperparameters."""
     lines = ["model kinds (hyperparameters for --set, with defaults):"]
-    for kind in sorted(MODEL_REGISTRY):
-        cls = MODEL_REGISTRY[kind]
+    for kind, cls in sorted(trainable_models().items()):
         summary = (inspect.getdoc(cls) or "").split("\n")[0]
         lines.append(f"  {kind:<11} {summary}")
         params = [f"{name}={p.default!r}" for name, p in
@@ -189,7 +188,7 @@ def _format_metrics(metrics: dict) -> str:
 
 
 def train_command(args) -> int:
-    cls = MODEL_REGISTRY[args.model]
+    cls = trainable_models()[args.model]
     params = parse_settings(cls, args.settings)
     out = Path(args.out)
     if out.exists():

@@ -26,6 +26,11 @@ from ..similarity import similarity_scores
 MODEL_REGISTRY: dict[str, type["Recommender"]] = {}
 
 
+def trainable_models() -> dict[str, type["Recommender"]]:
+    """The registered model classes that learn from data alone, by kind (for training menus)."""
+    return {kind: cls for kind, cls in MODEL_REGISTRY.items() if cls.trains_from_data}
+
+
 @dataclass
 class TrainingProgress:
     """What a ``fit`` reports after each epoch (or iteration) to its progress callback.
@@ -118,6 +123,9 @@ class Recommender(ABC):
     kind: ClassVar[str] = ""
     #: Whether ``score`` predicts ratings on the data's scale (explicit models) or only ranks.
     predicts_ratings: ClassVar[bool] = False
+    #: Whether ``fit`` learns from interactions alone, so the CLI and the app can offer it for
+    #: training (False for wrappers of embeddings learned elsewhere).
+    trains_from_data: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
