@@ -15,6 +15,7 @@ from scipy.stats import spearmanr
 from .errors import HyperparameterError
 from .models.base import check_param
 from .retrieval import exact_search
+from .similarity import row_norms
 
 PROJECTION_METHODS = ("umap", "tsne", "pca")
 #: Layout epochs. UMAP's default for under 10,000 points is 500; 200 (its default for larger
@@ -118,8 +119,7 @@ def _pca(x: np.ndarray) -> np.ndarray:
 
 def embedding_norms(embeddings: np.ndarray) -> np.ndarray:
     """Euclidean norm of each row, float32 of shape (n,)."""
-    x = np.asarray(embeddings, dtype=np.float64)
-    return np.sqrt(np.einsum("ij,ij->i", x, x)).astype(np.float32)
+    return row_norms(np.asarray(embeddings))
 
 
 def norm_vs_popularity(embeddings: np.ndarray, counts: np.ndarray) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .similarity import similarity_scores
+from .similarity import row_norms, similarity_scores
 
 
 def top_k(scores: np.ndarray, k: int, exclude: sp.spmatrix | np.ndarray | None = None
@@ -105,9 +105,10 @@ def exact_search(queries: np.ndarray, items: np.ndarray, k: int, measure: str = 
     k = int(max(0, min(k, len(x))))
     out_idx = np.empty((len(q), k), np.int64)
     out_val = np.empty((len(q), k), np.float32)
+    norms = None if measure == "dot" else row_norms(x)  # once, not once per batch
     for start in range(0, len(q), batch_size):
         rows = slice(start, min(start + batch_size, len(q)))
-        scores = similarity_scores(q[rows], x, measure, alpha)
+        scores = similarity_scores(q[rows], x, measure, alpha, item_norms=norms)
         out_idx[rows], out_val[rows] = top_k(scores, k, _exclusion_rows(exclude, rows, len(x)))
     return out_idx, out_val
 

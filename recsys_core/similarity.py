@@ -12,8 +12,10 @@ from .errors import HyperparameterError
 MEASURES = ("dot", "cosine", "euclidean", "tempered")
 
 
-def _norms(x: np.ndarray) -> np.ndarray:
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, float32 of shape (n,) (accumulated in float64)."""
     return np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64)).astype(np.float32)
+
 
 
 def check_measure(measure: str, alpha: float = 0.5) -> None:
@@ -26,7 +28,7 @@ def check_measure(measure: str, alpha: float = 0.5) -> None:
 
 
 def similarity_scores(queries: np.ndarray, items: np.ndarray, measure: str = "dot",
-                      alpha: float = 0.5) -> np.ndarray:
+                      alpha: float = 0.5, item_norms: np.ndarray | None = None) -> np.ndarray:
     """Score every query against every item.
 
     Parameters
@@ -37,6 +39,8 @@ def similarity_scores(queries: np.ndarray, items: np.ndarray, measure: str = "do
         "euclidean" returns minus the distance; "tempered" is ||q||^a ||x||^a cos(q, x).
     alpha : float in [0, 1]
         Exponent of the tempered measure (0 gives cosine, 1 gives the dot product).
+    item_norms : ndarray of float32, shape (n_items,), optional
+        ``row_norms(items)``, for callers that score many batches against the same items.
 
     Returns
     -------
@@ -50,7 +54,8 @@ def similarity_scores(queries: np.ndarray, items: np.ndarray, measure: str = "do
     dots = q @ x.T
     if measure == "dot":
         return dots
-    qn, xn = _norms(q), _norms(x)
+    qn = row_norms(q)
+    xn = row_norms(x) if item_norms is None else np.asarray(item_norms, dtype=np.float32)
     if measure == "euclidean":
         sq = qn[:, None] ** 2 + xn[None, :] ** 2 - 2.0 * dots
         return -np.sqrt(np.maximum(sq, 0.0))
@@ -83,7 +88,7 @@ def pair_similarity(queries: np.ndarray, items: np.ndarray, measure: str = "dot"
     dots = np.einsum("ij,ij->i", q, x)
     if measure == "dot":
         return dots.astype(np.float32)
-    qn, xn = _norms(q), _norms(x)
+    qn, xn = row_norms(q), row_norms(x)
     if measure == "euclidean":
         return -np.sqrt(np.maximum(qn ** 2 + xn ** 2 - 2.0 * dots, 0.0)).astype(np.float32)
     a = 0.0 if measure == "cosine" else alpha
@@ -121,7 +126,7 @@ def search_form(items: np.ndarray, measure: str = "dot", alpha: float = 0.5
     x = np.asarray(items, dtype=np.float32)
     if measure in ("dot", "euclidean"):
         return np.ascontiguousarray(x), ("l2" if measure == "euclidean" else "inner_product")
-    norms = _norms(x)[:, None]
+    norms = row_norms(x)[:, None]
     power = -1.0 if measure == "cosine" else alpha - 1.0
     scaled = np.where(norms > 1e-12, x * np.maximum(norms, 1e-12) ** power, 0.0)
     return np.ascontiguousarray(scaled, dtype=np.float32), "inner_product"
