@@ -1,0 +1,115 @@
+"""Helpers shared by the browser tests (and benchmarks/bench_browser.py): start a streamlit
+server on a free loopback port, launch Debian's chromium, wait for the app to settle, take
+screenshots. No pytest fixtures here (those live in conftest.py), so a benchmark can import it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+DOCS = ROOT / "docs" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(runs_dir: Path, log_path: Path, extra_env: dict | None = None,
+                 timeout: float = 90) -> tuple[str, subprocess.Popen]:
+    """Start ``streamlit run app.py`` on a free loopback port with ``runs_dir`` as its run store.
+
+    Returns (base url, process); raises RuntimeError if the server does not answer its health
+    check within ``timeout`` seconds. Stop it with :func:`stop_server`.
+    """
+    port = free_port()
+    # No background UMAP: its numba compile would compete with the browser for the CPU (UMAP's
+    # timing is measured by benchmarks/bench_app.py).
+    env = {**os.environ, "RECSYS_RUNS_DIR": str(runs_dir), "PYTHONPATH": str(ROOT),
+           "RECSYS_PRECOMPUTE_UMAP": "0", **(extra_env or {})}
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_file = log  # closed by stop_server
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return url, proc
+        except OSError:
+            time.sleep(0.5)
+    stop_server(proc)
+    raise RuntimeError(f"streamlit did not start within {timeout:.0f} s (log: {log_path})")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log = getattr(proc, "log_file", None)
+    if log is not None:
+        log.close()
+
+
+def settle(pg, timeout: float = 120):
+    """Wait until the app has drawn and its script is no longer running."""
+    pg.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    pg.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        # Running script, widgets still drawn as skeletons, or elements greyed out as stale.
+        running = (pg.locator('[data-testid="stStatusWidget"]').count() > 0
+                   or pg.locator('[data-testid="stSkeleton"]').count() > 0
+                   or pg.locator('[data-stale="true"]').count() > 0)
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 1.5:
+            break
+        time.sleep(0.25)
+    assert pg.locator('[data-testid="stException"]').count() == 0, \
+        pg.locator('[data-testid="stException"]').first.inner_text()
+
+
+def count(pg, selector: str, at_least: int, timeout: float = 60) -> int:
+    """Number of elements matching ``selector`` once at least ``at_least`` have rendered."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = pg.locator(selector).count()
+        if n >= at_least:
+            return n
+        time.sleep(0.25)
+    return pg.locator(selector).count()
+
+
+def shot(pg, name: str):
+    """Full-page screenshot to test-artifacts/ (and docs/ with RECSYS_UPDATE_SCREENSHOTS=1)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    if os.environ.get("RECSYS_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOCS / path.name)
