@@ -8,6 +8,8 @@ the scoring model, not only the items that generator nominated).
 """
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -43,6 +45,45 @@ class CandidateGenerator(ABC):
         idx, val = top_k(scores, n, mask)
         keep = idx[0] >= 0
         return idx[0][keep], val[0][keep]
+
+    def nominate_within(self, user: int, n: int, members: np.ndarray,
+                        exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The generator's best ``n`` items for ``user`` among ``members`` (sorted distinct item
+        indices, e.g. a fairness group) outside ``exclude``, best first: a second top-k restricted
+        to the group, (items int64 (m,), scores float32 (m,)) with m <= n. Only the members are
+        scored."""
+        members = np.asarray(members, dtype=np.int64)
+        scores = np.asarray(self.score(user, members), dtype=np.float32)
+        mask = _excluded_members(members, exclude)
+        idx, val = top_k(scores, n, mask)
+        keep = idx[0] >= 0
+        return members[idx[0][keep]], val[0][keep]
+
+
+def _excluded_members(members: np.ndarray, exclude) -> np.ndarray | None:
+    """Bool (len(members),): which of the sorted ``members`` are in ``exclude``."""
+    if exclude is None or not len(exclude):
+        return None
+    return np.isin(members, np.asarray(exclude, dtype=np.int64), assume_unique=False)
+
+
+class ScoreVectorGenerator(CandidateGenerator):
+    """Candidates from one score vector over the whole catalogue, for a user who is not a row of
+    the model (a folded-in new user) or a score the caller computed (a similarity measure).
+
+    Parameters
+    ----------
+    scores : array of float, shape (n_items,)
+        Larger = better. ``user`` arguments are ignored.
+    name : str
+    """
+
+    def __init__(self, scores, name: str = "model"):
+        self.scores_ = np.asarray(scores, dtype=np.float32).ravel()
+        self.name = name
+
+    def score(self, user: int, items: np.ndarray | None = None) -> np.ndarray:
+        return self.scores_ if items is None else self.scores_[np.asarray(items, dtype=np.int64)]
 
 
 class ModelGenerator(CandidateGenerator):
@@ -94,6 +135,33 @@ class ModelGenerator(CandidateGenerator):
         idx, val = self.ann.search(self.model.user_embeddings_[user], n, exclude=exclude)
         keep = idx[0] >= 0
         return idx[0][keep], val[0][keep]
+
+    def nominate_within(self, user: int, n: int, members: np.ndarray,
+                        exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`CandidateGenerator.nominate_within`; with an approximate index, searches a
+        second index of the same kind built over the members' embeddings only (built once per
+        member set), since excluding every non-member from the full index would make it fetch
+        nearly the whole catalogue."""
+        if self.ann is None:
+            return super().nominate_within(user, n, members, exclude)
+        members = np.asarray(members, dtype=np.int64)
+        if not len(members):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        index = self._member_index(members)
+        idx, val = index.search(self.model.user_embeddings_[user], n,
+                                exclude=_excluded_members(members, exclude))
+        keep = idx[0] >= 0
+        return members[idx[0][keep]], val[0][keep]
+
+    def _member_index(self, members: np.ndarray):
+        cache = self.__dict__.setdefault("_member_indexes", {})
+        key = (len(members), hash(members.tobytes()))
+        if key not in cache or not np.array_equal(cache[key][0], members):
+            params = {name: getattr(self.ann, name) for name in
+                      inspect.signature(type(self.ann).__init__).parameters if name != "self"}
+            cache[key] = (members.copy(), type(self.ann)(**params).fit(
+                self.model.item_embeddings_[members]))
+        return cache[key][1]
 
 
 def _interactions(data) -> tuple[sp.csr_matrix, np.ndarray | None]:
@@ -166,6 +234,11 @@ class CandidatePool:
     ranks : ndarray of int32, shape (n, n_generators)
         1-based rank of the item in that generator's nomination list, 0 when it did not
         nominate the item.
+    group : str or None
+        The fairness group whose own retrieval added items (see :meth:`with_group_items`).
+    from_group : ndarray of bool, shape (n,), or None
+        True for the items that group retrieval added (no generator nominated them among its
+        best ``n_per_generator``).
     """
 
     user: int
@@ -173,16 +246,60 @@ class CandidatePool:
     generators: tuple[str, ...]
     scores: np.ndarray
     ranks: np.ndarray
+    group: str | None = None
+    from_group: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def group_label(self) -> str | None:
+        """How :meth:`nominated_by` names the group retrieval, e.g. "long-tail retrieval"."""
+        return None if self.group is None else f"{self.group} retrieval"
+
     def nominated_by(self, items=None) -> list[str]:
         """For each pool item (or each of ``items``, which must be in the pool), the generators
-        that nominated it, joined by "+"."""
+        that nominated it, joined by "+"; items added by a group's own retrieval say so
+        (:attr:`group_label`)."""
         names = self.generators
-        rows = self.ranks if items is None else self.ranks[self.rows_of(items)]
-        return ["+".join(n for n, r in zip(names, row) if r > 0) for row in rows.tolist()]
+        rows = np.arange(len(self.items)) if items is None else self.rows_of(items)
+        out = ["+".join(n for n, r in zip(names, row) if r > 0)
+               for row in self.ranks[rows].tolist()]
+        if self.from_group is not None:
+            for i in np.flatnonzero(self.from_group[rows]):
+                out[i] = "+".join(filter(None, (out[i], self.group_label)))
+        return out
+
+    def take(self, rows) -> "CandidatePool":
+        """The pool restricted to / reordered by the given row positions."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return dataclasses.replace(
+            self, items=self.items[rows], scores=self.scores[rows], ranks=self.ranks[rows],
+            from_group=None if self.from_group is None else self.from_group[rows])
+
+    def with_group_items(self, items, scores, group: str) -> "CandidatePool":
+        """The pool plus items found by a group's own retrieval (marked in :attr:`from_group`).
+
+        Parameters
+        ----------
+        items : array of int, shape (m,)
+            New items (not in the pool).
+        scores : ndarray of float32, shape (m, n_generators)
+            Every generator's score for them (they keep rank 0: no generator nominated them).
+        group : str
+        """
+        items = np.asarray(items, dtype=np.int64)
+        if self.group is not None and self.group != group:
+            raise ValueError(f"the pool already holds items of group {self.group!r}")
+        if np.isin(items, self.items).any():
+            raise ValueError("group items to add must not be in the pool already")
+        flags = np.zeros(len(self.items), bool) if self.from_group is None else self.from_group
+        return dataclasses.replace(
+            self, items=np.concatenate([self.items, items]),
+            scores=np.vstack([self.scores, np.asarray(scores, np.float32).reshape(
+                len(items), len(self.generators))]),
+            ranks=np.vstack([self.ranks, np.zeros((len(items), len(self.generators)), np.int32)]),
+            group=group, from_group=np.concatenate([flags, np.ones(len(items), bool)]))
 
     def rows_of(self, items) -> np.ndarray:
         """Positions in the pool of the given items (int64)."""
@@ -194,11 +311,19 @@ class CandidatePool:
         return pos
 
     def provenance(self) -> pd.DataFrame:
-        """Long table of the nominations: item, generator, score, rank (one row per nomination)."""
+        """Long table of the nominations: item, generator, score, rank (one row per nomination;
+        group retrieval's items with the first generator's score and their rank among them)."""
         rows, cols = np.nonzero(self.ranks)
-        return pd.DataFrame({"item": self.items[rows],
-                             "generator": np.asarray(self.generators, dtype=object)[cols],
-                             "score": self.scores[rows, cols], "rank": self.ranks[rows, cols]})
+        frame = pd.DataFrame({"item": self.items[rows],
+                              "generator": np.asarray(self.generators, dtype=object)[cols],
+                              "score": self.scores[rows, cols], "rank": self.ranks[rows, cols]})
+        if self.from_group is not None and self.from_group.any():
+            added = np.flatnonzero(self.from_group)
+            frame = pd.concat([frame, pd.DataFrame({
+                "item": self.items[added], "generator": self.group_label,
+                "score": self.scores[added, 0], "rank": np.arange(1, len(added) + 1)})],
+                ignore_index=True)
+        return frame
 
 
 def generate_candidates(user: int, generators, n_per_generator: int = 100,

@@ -8,24 +8,51 @@ from __future__ import annotations
 
 import numpy as np
 
-from .candidates import CandidateGenerator, ModelGenerator, generate_candidates
+from .candidates import CandidateGenerator, CandidatePool, ModelGenerator, generate_candidates
 from .dataset import Dataset
 from .errors import DataError, HyperparameterError
 from .models.base import Recommender, check_param
-from .rerank import LONG_TAIL, RerankConfig, RerankResult, group_mask, rerank
+from .rerank import (LONG_TAIL, RerankConfig, RerankResult, group_mask, passes_filters,
+                     rerank)
 from .scoring import CandidateScorer
 
 
-def recommend_pipeline(user: int, generators, dataset: Dataset, *, k: int = 10,
+#: Each generator's nominations per list are at least this many (see :func:`pool_size`).
+MIN_POOL = 200
+
+
+def pool_size(k: int, scorer: CandidateScorer | None = None) -> int:
+    """Candidates each generator nominates for a list of length ``k``: max(200, 5 k), or, when a
+    scoring model ranks the pool, the ``n_per_generator`` it was trained with (pools like those
+    it learned from). The one rule of the app and the command line."""
+    check_param("k", k, low=1, integer=True)
+    trained = getattr(scorer, "n_per_generator", None)
+    return int(trained) if trained else max(MIN_POOL, 5 * int(k))
+
+
+def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int = 10,
                        config: RerankConfig | None = None, scorer: CandidateScorer | None = None,
-                       n_per_generator: int = 200, item_embeddings: np.ndarray | None = None
-                       ) -> RerankResult:
-    """Recommend to one user: every generator nominates, the pool is scored, then re-ranked.
+                       n_per_generator: int | None = None,
+                       item_embeddings: np.ndarray | None = None, seen=None) -> RerankResult:
+    """Recommend to one user: every generator nominates, a fairness group short in the pool
+    retrieves its own best items, the pool is scored, then re-ranked. The one entry point of the
+    Recommend page and of ``recommend`` on the command line.
+
+    When ``config`` asks a minimum share ``s`` of a group (long-tail or a genre) and fewer than
+    ceil(s k) of the pool's items that pass the filters belong to it, the first generator also
+    nominates its best ``k`` group items that pass the filters (a second top-k restricted to the
+    group: exact, or through the generator's approximate index; see
+    :meth:`~recsys_core.candidates.CandidateGenerator.nominate_within`). They join the pool
+    marked as such (``pool.from_group``, "long-tail retrieval" in ``nominated_by``), so the
+    target is reachable whenever the catalogue holds enough eligible group items;
+    ``group_target_reachable`` is False only when it does not.
 
     Parameters
     ----------
-    user : int
-        User index in ``dataset``.
+    user : int or None
+        User index in ``dataset``; None for a user outside it (a folded-in new user: give the
+        generators' scores for them, e.g. a :class:`~recsys_core.candidates.ScoreVectorGenerator`,
+        and their rated items as ``seen``).
     generators : CandidateGenerator, Recommender, or a sequence of them
         Recommenders are wrapped in :class:`~recsys_core.candidates.ModelGenerator`.
     dataset : Dataset
@@ -34,29 +61,68 @@ def recommend_pipeline(user: int, generators, dataset: Dataset, *, k: int = 10,
     config : RerankConfig, optional
     scorer : CandidateScorer, optional
         Ranks the pool by P(positive); without one the first generator's score is the base.
-    n_per_generator : int
+    n_per_generator : int, optional
+        Default :func:`pool_size`.
     item_embeddings : ndarray (n_items, d), optional
         For embedding diversity; defaults to the first generator model's item embeddings.
+    seen : array of int, optional
+        Items the user interacted with (default: the user's row of ``dataset``); never
+        nominated when ``config.hide_seen``.
 
     Returns
     -------
-    RerankResult whose table also has ``nominated_by`` (generators that proposed the item) and
-    whose ``pool`` is the CandidatePool.
+    RerankResult whose table also has ``nominated_by`` (generators that proposed the item, or the
+    group retrieval) and whose ``pool`` is the CandidatePool, ordered by base score (best first).
     """
     config = config or RerankConfig()
     generators = _as_generators(generators)
-    if not 0 <= int(user) < dataset.n_users:
-        raise IndexError(f"user index {user} out of range for {dataset.n_users} users")
-    exclude = dataset.user_items(int(user)) if config.hide_seen else None
-    pool = generate_candidates(int(user), generators, n_per_generator, exclude=exclude)
+    if user is not None:
+        if not 0 <= int(user) < dataset.n_users:
+            raise IndexError(f"user index {user} out of range for {dataset.n_users} users")
+        user = int(user)
+    if seen is None:
+        seen = dataset.user_items(user) if user is not None else np.zeros(0, np.int64)
+    seen = np.asarray(seen, dtype=np.int64)
+    exclude = seen if config.hide_seen else None
+    n_per_generator = n_per_generator or pool_size(k, scorer)
+    anonymous = -1 if user is None else user
+    pool = generate_candidates(anonymous, generators, n_per_generator, exclude=exclude)
+    if config.fair_group is not None and config.fair_share > 0:
+        pool = _add_group_candidates(pool, generators, dataset, config, user, seen, k)
     base = scorer.predict_proba(pool) if scorer is not None else pool.scores[:, 0]
+    order = np.lexsort((np.arange(len(pool)), -base))
+    pool, base = pool.take(order), np.asarray(base)[order]
     if item_embeddings is None and config.diversity_similarity == "embedding":
         item_embeddings = _embeddings_of(generators)
-    result = rerank(pool.items, base, config, dataset=dataset, user=int(user), k=k,
+    result = rerank(pool.items, base, config, dataset=dataset, user=user, k=k,
                     item_embeddings=item_embeddings)
     result.columns["nominated_by"] = pool.nominated_by(result.items)
     result.pool = pool
     return result
+
+
+def _add_group_candidates(pool: CandidatePool, generators, dataset: Dataset,
+                          config: RerankConfig, user: int | None, seen: np.ndarray, k: int
+                          ) -> CandidatePool:
+    """The pool plus the first generator's best ``k`` eligible items of the fair group, when the
+    pool holds fewer eligible group items than the target share of a ``k``-list needs."""
+    needed = int(np.ceil(config.fair_share * k - 1e-9))
+    in_group = group_mask(dataset, config.fair_group, config.head_share)
+    eligible, _ = passes_filters(pool.items, config, dataset, user)
+    if int((in_group[pool.items] & eligible).sum()) >= needed:
+        return pool
+    # Members depend on the catalogue filters only, so an approximate index over them is built
+    # once; this user's own exclusions (seen, disliked) and the pool go to ``exclude``.
+    members = np.flatnonzero(in_group)
+    members = members[passes_filters(members, config, dataset, None)[0]]
+    personal = members[~passes_filters(members, config, dataset, user)[0]]
+    exclude = np.concatenate([pool.items, personal] + ([seen] if config.hide_seen else []))
+    anonymous = -1 if user is None else user
+    items, _ = generators[0].nominate_within(anonymous, k, members, exclude)
+    scores = np.column_stack([np.asarray(g.score(anonymous, items), np.float32)
+                              for g in generators]) if len(items) else \
+        np.zeros((0, len(generators)), np.float32)
+    return pool.with_group_items(items, scores, config.fair_group)
 
 
 def _as_generators(generators) -> list[CandidateGenerator]:
@@ -167,7 +233,8 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
 
 #: Columns of the score breakdown that ``recommend_for_run(explain=True)`` adds.
 EXPLAIN_COLUMNS = ("title", "base_score", "relevance", "freshness", "popularity_penalty",
-                   "final_score", "redundancy", "in_group", "original_rank", "moved_by")
+                   "final_score", "redundancy", "in_group", "original_rank", "moved_by",
+                   "nominated_by")
 
 
 def dataset_for_run(run, *, with_ratings: bool = False) -> Dataset:
@@ -222,12 +289,15 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     explain : bool
         Add the score-breakdown columns (:data:`EXPLAIN_COLUMNS`).
     n_candidates : int, optional
-        Candidates re-ranked per user; default max(100, 5 k).
+        Candidates retrieved per user; default :func:`pool_size`. A fairness group short in them
+        retrieves its own (see :func:`recommend_pipeline`).
 
     Returns
     -------
     DataFrame with user, item, rank, score (the retrieval score: the model's, or the similarity
-    under ``measure``), plus the breakdown when asked.
+    under ``measure``), plus the breakdown when asked. ``frame.attrs["group_target_unreachable"]``
+    holds the raw ids of users whose fairness target the catalogue cannot meet (too few items of
+    the group pass the filters).
     """
     import pandas as pd
 
@@ -239,15 +309,16 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     data = dataset_for_run(run, with_ratings=config.hide_disliked is not None)
     index = ANNIndex(measure, alpha).fit(run.model.item_embeddings_) if ann else None
     generator = ModelGenerator(run.model, measure=measure, alpha=alpha, ann=index)
-    n_candidates = n_candidates or max(100, 5 * k)
     wanted = ["item", "rank", "base_score"] + [c for c in EXPLAIN_COLUMNS if explain
                                                and c != "base_score"]
     parts: dict[str, list] = {"user": []}
+    short = []
     for user in np.asarray(users, dtype=np.int64):
-        exclude = run.model.seen_[int(user)].indices if config.hide_seen else None
-        items, scores = generator.nominate(int(user), n_candidates, exclude)
-        result = rerank(items, scores, config, dataset=data, user=int(user), k=k,
-                        item_embeddings=getattr(run.model, "item_embeddings_", None))
+        result = recommend_pipeline(int(user), generator, data, k=k, config=config,
+                                    n_per_generator=n_candidates,
+                                    item_embeddings=getattr(run.model, "item_embeddings_", None))
+        if result.group_target_reachable is False:
+            short.append(int(user))
         parts["user"].append(np.full(len(result.items), user))
         for column in wanted:
             if column in result.columns:
@@ -261,8 +332,9 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     for column in EXPLAIN_COLUMNS if explain else ():
         if column in columns:
             frame[column] = columns[column]
+    frame.attrs["group_target_unreachable"] = run.user_ids[np.asarray(short, dtype=np.int64)]
     return frame
 
 
 __all__ = ["EXPLAIN_COLUMNS", "RerankConfig", "RerankResult", "dataset_for_run", "evaluate_rerank",
-           "recommend_for_run", "recommend_pipeline", "rerank", "rerank_lists"]
+           "pool_size", "recommend_for_run", "recommend_pipeline", "rerank", "rerank_lists"]

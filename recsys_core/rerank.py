@@ -250,6 +250,51 @@ def _positions(order: np.ndarray) -> np.ndarray:
     return pos
 
 
+def passes_filters(items, config: RerankConfig, dataset: Dataset, user: int | None = None
+                   ) -> tuple[np.ndarray, dict[str, int]]:
+    """Which items survive the filters of ``config`` (stage 1 of :func:`rerank`).
+
+    Parameters
+    ----------
+    items : array of int, shape (n,)
+    config : RerankConfig
+    dataset : Dataset
+    user : int, optional
+        Without a user only the catalogue filters apply (genres, minimum ratings).
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (n,)
+    filtered : dict of str -> int
+        Items removed by each filter, each counted once under the first filter removing it.
+    """
+    items = np.asarray(items, dtype=np.int64)
+    keep = np.ones(len(items), dtype=bool)
+    filtered = {}
+    seen_items, seen_ratings = _user_row(dataset, user)
+    if config.hide_seen and seen_items.size:
+        hit = _member(items, seen_items, dataset.n_items)
+        filtered["seen"] = int((hit & keep).sum())
+        keep &= ~hit
+    if config.hide_disliked is not None and not dataset.is_explicit:
+        raise HyperparameterError("hiding disliked items needs explicit ratings; this dataset "
+                                  "only records interactions")
+    if config.hide_disliked is not None and seen_items.size:
+        hit = _member(items, seen_items[seen_ratings <= config.hide_disliked], dataset.n_items)
+        filtered["disliked"] = int((hit & keep).sum())
+        keep &= ~hit
+    if config.exclude_genres:
+        columns = _genre_columns(dataset, config.exclude_genres)
+        hit = dataset.item_genres[items][:, columns].any(axis=1)
+        filtered["genre"] = int((hit & keep).sum())
+        keep &= ~hit
+    if config.min_ratings > 0:
+        hit = _catalogue(dataset).popularity[items] < config.min_ratings
+        filtered["min_ratings"] = int((hit & keep).sum())
+        keep &= ~hit
+    return keep, filtered
+
+
 def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Dataset,
            user: int | None = None, k: int = 10, item_embeddings: np.ndarray | None = None
            ) -> RerankResult:
@@ -290,31 +335,9 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
     original_rank[np.lexsort((np.arange(len(items)), -base))] = np.arange(1, len(items) + 1)
 
     # 1. filters
-    keep = np.ones(len(items), dtype=bool)
-    filtered = {}
-    seen_items, seen_ratings = _user_row(dataset, user)
-    if config.hide_seen and seen_items.size:
-        hit = _member(items, seen_items, dataset.n_items)
-        filtered["seen"] = int((hit & keep).sum())
-        keep &= ~hit
-    if config.hide_disliked is not None and not dataset.is_explicit:
-        raise HyperparameterError("hiding disliked items needs explicit ratings; this dataset "
-                                  "only records interactions")
-    if config.hide_disliked is not None and seen_items.size:
-        hit = _member(items, seen_items[seen_ratings <= config.hide_disliked], dataset.n_items)
-        filtered["disliked"] = int((hit & keep).sum())
-        keep &= ~hit
-    if config.exclude_genres:
-        columns = _genre_columns(dataset, config.exclude_genres)
-        hit = dataset.item_genres[items][:, columns].any(axis=1)
-        filtered["genre"] = int((hit & keep).sum())
-        keep &= ~hit
+    keep, filtered = passes_filters(items, config, dataset, user)
     catalogue = _catalogue(dataset)
     popularity = catalogue.popularity
-    if config.min_ratings > 0:
-        hit = popularity[items] < config.min_ratings
-        filtered["min_ratings"] = int((hit & keep).sum())
-        keep &= ~hit
     items, base, original_rank = items[keep], base[keep], original_rank[keep]
     n = len(items)
 
