@@ -3,10 +3,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys_core.candidates import generate_candidates
+from recsys_core.candidates import ScoreVectorGenerator
 from recsys_core.diagnostics import rated_item_contributions
-from recsys_core.pipeline import rerank
-from recsys_core.retrieval import top_k
+from recsys_core.pipeline import recommend_pipeline
 from recsys_core.similarity import MEASURES, similarity_scores
 from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
 
@@ -82,26 +81,21 @@ stage = state.radio("Candidates", stages, "cand", "model", container=st.sidebar,
                                  "pipeline": "Several generators + scoring model"}.get,
                     help="The course's serving stages: candidate generation, scoring, re-ranking.")
 config = knobs.rerank_knobs(dataset)
-nominated = None
-if stage == "pipeline":
-    split = splits.cached_split(source, dataset, run.info.split["params"])
-    with page.user_errors():
+with page.user_errors():  # one engine call builds pool -> (group retrieval) -> re-rank
+    if stage == "pipeline":
+        split = splits.cached_split(source, dataset, run.info.split["params"])
         scoring_stage = scoring.scoring_stage(run, split)
-        pool = generate_candidates(user, scoring_stage.generators, scoring.POOL_PER_GENERATOR,
-                                   exclude=rated)
-        pool_scores = scoring_stage.scorer.predict_proba(pool)
-    order = np.lexsort((np.arange(len(pool)), -pool_scores))
-    pool, nominated, pool_scores = (pool.items[order],
-                                    np.asarray(pool.nominated_by(), dtype=object)[order],
-                                    pool_scores[order])
-else:
-    pool, pool_scores = top_k(scores, max(200, 5 * k), seen[None, :])
-    valid = pool[0] >= 0
-    pool, pool_scores = pool[0][valid], pool_scores[0][valid]
-with page.user_errors():
-    result = rerank(pool, pool_scores, config, dataset=dataset,
-                    user=user if who == "user" else None, k=k,
-                    item_embeddings=model.item_embeddings_)
+        result = recommend_pipeline(user, scoring_stage.generators, dataset, k=k, config=config,
+                                    scorer=scoring_stage.scorer,
+                                    item_embeddings=model.item_embeddings_)
+    else:
+        result = recommend_pipeline(user if who == "user" else None,
+                                    ScoreVectorGenerator(scores, name="model"), dataset, k=k,
+                                    config=config, item_embeddings=model.item_embeddings_,
+                                    seen=rated)
+pool = result.pool.items  # by base score, best first
+nominated = (np.asarray(result.pool.nominated_by(), dtype=object)
+             if len(result.pool.generators) > 1 or result.pool.group is not None else None)
 table = result.table
 items = result.items
 before = pool[:k]
