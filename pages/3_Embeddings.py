@@ -8,7 +8,7 @@ import streamlit as st
 from recsys_core.projection import PROJECTION_METHODS, norm_vs_popularity
 from recsys_core.retrieval import top_k
 from recsys_core.similarity import MEASURES, similarity_scores
-from ui import data, page, projections, runs, state
+from ui import charts, data, page, projections, runs, state
 
 page.page_header(
     "Embeddings",
@@ -153,6 +153,7 @@ for col, r in zip(cols, panels):
     frame = pd.DataFrame({"ratings": diag["count"], "norm": diag["norm"], "name": names})
     fig = px.scatter(frame, x="ratings", y="norm", hover_name="name", log_x=True, opacity=0.6,
                      title=f"{r.info.name} ({r.info.model_kind})")
+    charts.readable_log_axis(fig, "x")
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
     col.plotly_chart(fig, key=f"norm_pop_{r.info.name}")
     col.caption(f"Spearman rank correlation {diag['spearman']:.2f}; slope of norm on "

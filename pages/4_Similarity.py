@@ -8,7 +8,7 @@ import streamlit as st
 from recsys_core.diagnostics import compare_measures
 from recsys_core.projection import embedding_norms
 from recsys_core.similarity import MEASURES, similarity_scores
-from ui import data, newuser, page, pickers, runs, state
+from ui import charts, data, newuser, page, pickers, runs, state
 
 page.page_header(
     "Similarity",
@@ -125,6 +125,7 @@ fig = px.scatter(frame, x="ratings", y="norm", color="listed by", hover_name="ti
                  category_orders={"listed by": ["dot", "tempered", "cosine", "euclidean",
                                                 "not listed"]},
                  color_discrete_map={"not listed": "lightgrey"})
+charts.readable_log_axis(fig, "x")
 fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10))
 st.markdown("**Norm vs number of ratings**, top-k picks coloured (an item listed by several "
             "measures shows the last of dot, tempered, cosine, euclidean)")

@@ -1,11 +1,85 @@
 """Plotly figures shared by the pages (data preparation is counting, no modelling)."""
 from __future__ import annotations
 
+import math
+import zlib
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import scipy.sparse as sp
+
+#: One colour per loss component name, wherever a loss is drawn (the live chart while training,
+#: a saved run's chart): the order in which a model or a saved file lists the components must not
+#: change the colours.
+LOSS_COLOURS = {
+    "total": "#333333",
+    "observed": "#1F77B4",
+    "unobserved": "#D62728",
+    "gravity": "#FF7F0E",
+    "regularization": "#2CA02C",
+    "softmax": "#9467BD",
+    "explained_variance": "#17BECF",
+}
+_OTHER_COLOURS = ("#8C564B", "#E377C2", "#BCBD22", "#7F7F7F", "#AB63FA", "#19D3F3")
+
+
+def loss_colour(component: str) -> str:
+    """The colour of a loss component: fixed for the known names, else chosen by the name alone."""
+    if component in LOSS_COLOURS:
+        return LOSS_COLOURS[component]
+    return _OTHER_COLOURS[zlib.crc32(component.encode()) % len(_OTHER_COLOURS)]
+
+
+def loss_order(components) -> list[str]:
+    """Components in one fixed order (known names first, as in LOSS_COLOURS, then by name)."""
+    known = list(LOSS_COLOURS)
+    return sorted(set(components), key=lambda c: (known.index(c) if c in known else len(known), c))
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Tick values for a log axis showing ``low..high`` (both > 0): powers of ten (1, 10, 100),
+    with 2 and 5 (then every digit) added only when fewer than three ticks would be visible;
+    for a range narrower than that, evenly spaced round numbers."""
+    low, high = float(min(low, high)), float(max(low, high))
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in mantissas]
+        ticks = [t for t in ticks if t <= high * 10]
+        if sum(low <= t <= high for t in ticks) >= 3:
+            return ticks
+    step = 10.0 ** math.floor(math.log10(high - low)) if high > low else 10.0 ** first
+    if (high - low) / step < 3:
+        step /= 5 if (high - low) / step < 1.5 else 2
+    start = math.floor(low / step) * step
+    return [start + i * step for i in range(int((high - start) / step) + 2) if start + i * step > 0]
+
+
+def tick_label(value: float) -> str:
+    """A number as people write it on an axis: 1, 10, 1,000, 0.01, 2.5 (no 2e1, no 1k)."""
+    text = np.format_float_positional(value, precision=4, unique=True, fractional=False,
+                                      trim="-")
+    whole, dot, fraction = text.partition(".")
+    return f"{int(whole):,}" + dot + fraction if abs(value) >= 1000 else text
+
+
+def readable_log_axis(fig: go.Figure, axis: str = "y") -> go.Figure:
+    """Make ``axis`` ("x" or "y") of ``fig`` a log axis labelled 1, 10, 100, ... from its data.
+
+    Plotly's own log ticks read "2", "5" between unlabelled decades or "2e1"; these are the
+    values written out. Uses the positive values of every trace on that axis.
+    """
+    values = [np.asarray(getattr(trace, axis), dtype=float) for trace in fig.data
+              if getattr(trace, axis, None) is not None]
+    values = np.concatenate(values) if values else np.empty(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    update = fig.update_yaxes if axis == "y" else fig.update_xaxes
+    if not len(values):
+        return update(type="log")
+    ticks = log_ticks(values.min(), values.max())
+    return update(type="log", tickmode="array", tickvals=ticks,
+                  ticktext=[tick_label(t) for t in ticks])
 
 
 def long_tail(counts: np.ndarray, what: str, per: str) -> go.Figure:
@@ -16,6 +90,7 @@ def long_tail(counts: np.ndarray, what: str, per: str) -> go.Figure:
     fig = px.area(pd.DataFrame({f"{per} rank": np.arange(1, len(ordered) + 1),
                                 f"{what} per {per}": ordered}),
                   x=f"{per} rank", y=f"{what} per {per}", log_y=True)
+    readable_log_axis(fig, "y")
     if head:
         fig.add_vline(x=head, line_dash="dot",
                       annotation_text=f"{head} {per}s hold half of the {what}")
@@ -40,6 +115,7 @@ def genre_counts(item_genres: np.ndarray, genre_names, ratings: sp.csr_matrix) -
                        "ratings": rating_counts}).sort_values("ratings", ascending=False)
     fig = px.bar(df.melt(id_vars="genre", var_name="count of", value_name="n"),
                  x="genre", y="n", color="count of", barmode="group", log_y=True)
+    readable_log_axis(fig, "y")
     fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), height=360)
     return fig
 

@@ -17,6 +17,8 @@ import plotly.express as px
 
 from recsys_core.models.base import Recommender, TrainingProgress
 
+from . import charts
+
 
 @dataclass
 class TrainingJob:
@@ -76,16 +78,24 @@ class TrainingJob:
 
 
 def loss_figure(history: list[dict], title: str = ""):
-    """Each loss component per epoch (log scale when all positive); None when nothing to draw."""
+    """Each loss component per epoch (log scale when all positive); None when nothing to draw.
+
+    Colours and legend order come from the component names (ui.charts.LOSS_COLOURS), so the live
+    chart and a saved run's chart (whose history is stored with sorted keys) agree.
+    """
     rows = [{"epoch": h["epoch"], "component": k, "value": v} for h in history
             for k, v in h.items()
             if k not in ("epoch", "elapsed") and not k.startswith("val_") and v is not None]
     if not rows:
         return None
     frame = pd.DataFrame(rows)
+    components = charts.loss_order(frame["component"])
     positive = bool((frame["value"] > 0).all())
-    fig = px.line(frame, x="epoch", y="value", color="component", markers=True, log_y=positive,
-                  title=title or None)
+    fig = px.line(frame, x="epoch", y="value", color="component", markers=True,
+                  title=title or None, category_orders={"component": components},
+                  color_discrete_map={c: charts.loss_colour(c) for c in components})
+    if positive:
+        charts.readable_log_axis(fig, "y")
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     return fig
 
