@@ -23,14 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,11 +36,9 @@ from recsys_core.data import DATA_DIR_ENV, load_movielens_100k  # noqa: E402
 from recsys_core.models import MODEL_REGISTRY  # noqa: E402
 from recsys_core.runs import RunStore  # noqa: E402
 from recsys_core.split import holdout_split  # noqa: E402
+from tests.e2e.browser_support import (CHROMIUM, CHROMIUM_FLAGS, start_server,  # noqa: E402
+                                       stop_server)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-dev-shm-usage"]
 INTERACTION_TIMEOUT_S = 30.0
 
 # Records, in the page, the key press time and the moment the script state returns to
@@ -67,35 +61,6 @@ WATCH_JS = """
   }, {capture: true, once: true});
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(runs_dir: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "RECSYS_RUNS_DIR": str(runs_dir), DATA_DIR_ENV: str(data_dir),
-           "PYTHONPATH": str(ROOT), "RECSYS_PRECOMPUTE_UMAP": "0"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("streamlit did not start within 90 s")
 
 
 def reset_peak_memory(pid: int) -> None:
@@ -273,16 +238,13 @@ def main() -> None:
         split = holdout_split(dataset, 0.2, seed=0)
         model = MODEL_REGISTRY["wals"]().fit(split.train)
         RunStore(runs_dir).save(model, dataset, name="class-base", split=split)
-        proc, url = start_server(runs_dir, data_dir)
+        url, proc = start_server(runs_dir, Path(tmp) / "streamlit.log",
+                                 {DATA_DIR_ENV: str(data_dir)})
         try:
             rows = asyncio.run(classroom(url, proc.pid, runs_dir, args.sessions, args.seconds,
                                          titles))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     cols = list(rows[0])
     print(f"\nClassroom on one server ({os.cpu_count()} cores), {args.seconds:.0f} s per round, "
           "one WALS training per round")
