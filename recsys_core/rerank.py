@@ -20,8 +20,10 @@ Stages, in order (each knob of :class:`RerankConfig` is neutral by default):
 4. Fairness: if the share of a chosen item group (long-tail items or a genre) in the list is
    below a target, the lowest-scoring non-group items are swapped for the best-scoring group
    items left out; that needs the fewest swaps and, among those, loses the least total final
-   score. The achieved share is reported; it may stay below the target when the pool has too
-   few group items (the target is then unreachable).
+   score. The items brought in are placed by final score (in score order among themselves).
+   The achieved share is reported; it may stay below the target when the pool has too few
+   group items (the target is then unreachable; :func:`recsys_core.pipeline.recommend_pipeline`
+   retrieves the group's own candidates so that only a catalogue short of them leaves it so).
 
 Every output row says which stages changed the item's position (``moved_by``).
 """
@@ -462,8 +464,13 @@ def _mmr(order: np.ndarray, final: np.ndarray, genres: np.ndarray, config: Reran
 
 def _fair_swaps(listed: np.ndarray, final: np.ndarray, in_group: np.ndarray, share: float
                 ) -> tuple[np.ndarray, bool]:
-    """Swap the weakest non-group items of the list for the strongest group items outside it
-    until the group's share reaches ``share``; returns the list and whether it was reachable."""
+    """Replace the weakest non-group items of the list by the strongest group items outside it
+    until the group's share reaches ``share``; returns the list and whether it was reachable.
+
+    The items brought in are placed by final score, not into the freed slots (the weakest slot
+    would get the strongest newcomer): each goes just above the first remaining item it
+    outscores, so they keep their score order and, when the list was in score order (no MMR),
+    it still is."""
     listed = listed.copy()
     if len(listed) == 0 or share <= 0:
         return listed, True
@@ -475,5 +482,10 @@ def _fair_swaps(listed: np.ndarray, final: np.ndarray, in_group: np.ndarray, sha
     inside = np.flatnonzero(~in_group[listed])  # positions in the list
     inside = inside[np.lexsort((-inside, final[listed[inside]]))]
     n_swaps = min(needed, len(outside), len(inside))
-    listed[inside[:n_swaps]] = outside[:n_swaps]
-    return listed, n_swaps == needed
+    kept = np.delete(listed, inside[:n_swaps])
+    added = outside[:n_swaps]  # best first
+    # First kept item each newcomer outscores (ties stay below the kept item); non-decreasing
+    # because the newcomers are sorted, so np.insert keeps them in order.
+    beats = final[kept][:, None] < final[added][None, :]
+    slot = np.where(beats.any(axis=0), beats.argmax(axis=0), len(kept))
+    return np.insert(kept, slot, added), n_swaps == needed

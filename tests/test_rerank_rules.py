@@ -149,6 +149,44 @@ def test_fairness_swaps_the_weakest_for_the_strongest_group_items():
     assert r.group_share == pytest.approx(2 / 3) and r.group_target_reachable is False
 
 
+def test_items_fairness_brings_in_keep_score_order():
+    # Top 4 of the base order (0, 1, 2, 3) holds no Drama; share 0.5 needs 2 of 5, 6, 9: the
+    # best of them (5) must land above the next (6), not below it.
+    config = RerankConfig(hide_seen=False, fair_group="Drama", fair_share=0.5)
+    r = rerank(ALL, SCORES, config, dataset=DATA, k=4)
+    assert r.items.tolist() == [0, 1, 5, 6]
+    assert r.table["moved_by"].tolist() == ["none", "none", "fairness", "fairness"]
+    assert np.all(np.diff(r.table["final_score"]) <= 0)
+
+
+def test_fairness_order_on_movielens(ml100k):
+    # The case: "exclude Drama" and long-tail share 0.6 put the added items in rising
+    # final-score order (0.322 -> 0.470). Popularity as the score keeps every long-tail item out
+    # of the top 10, so six are brought in.
+    config = RerankConfig(exclude_genres=("Drama",), fair_group="long-tail", fair_share=0.6)
+    scores = ml100k.item_popularity.astype(np.float64)
+    r = rerank(np.arange(ml100k.n_items), scores, config, dataset=ml100k, user=0, k=10)
+    t = r.table
+    added = t[t["moved_by"].str.contains("fairness")]
+    assert len(added) == 6 and added["in_group"].all() and r.group_share == pytest.approx(0.6)
+    assert added["rank"].tolist() == list(range(5, 11))
+    assert np.all(np.diff(t["final_score"]) <= 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=10, max_size=10),
+       st.sampled_from(GENRES + ("long-tail",)), st.floats(0, 1), st.integers(1, 10),
+       st.floats(0, 1), st.sampled_from([0.0, 0.5, 1.0]))
+def test_fairness_insertions_are_in_score_order(scores, group, share, k, lam, penalty):
+    config = RerankConfig(hide_seen=False, fair_group=group, fair_share=share, diversity=lam,
+                          popularity_penalty=penalty)
+    t = rerank(ALL, scores, config, dataset=DATA, k=k).table
+    added = t["final_score"][t["moved_by"].str.contains("fairness")].to_numpy()
+    assert np.all(np.diff(added) <= 0)
+    if lam == 1.0:  # without MMR the whole list is in final-score order
+        assert np.all(np.diff(t["final_score"]) <= 0)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(0, 1), min_size=10, max_size=10),
        st.sampled_from(GENRES + ("long-tail",)),
