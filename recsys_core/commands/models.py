@@ -379,8 +379,15 @@ def _reranked_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
                           popularity_penalty=args.popularity_penalty, diversity=args.diversity,
                           max_per_genre=args.max_per_genre, fair_group=args.fair_group,
                           fair_share=args.fair_share)
-    return recommend_for_run(run, users, k, config=config, measure=args.measure,
-                             alpha=args.alpha, ann=args.ann, explain=args.explain)
+    frame = recommend_for_run(run, users, k, config=config, measure=args.measure,
+                              alpha=args.alpha, ann=args.ann, explain=args.explain)
+    short = frame.attrs.get("group_target_unreachable", ())
+    if len(short) and config.fair_group:
+        shown = ", ".join(map(str, short[:5])) + (", ..." if len(short) > 5 else "")
+        print(f"warning: the catalogue has too few {config.fair_group} items passing the filters "
+              f"to give {config.fair_share:.0%} of the list to {len(short)} user(s) ({shown})",
+              file=sys.stderr)
+    return frame
 
 
 def recommend_command(args) -> int:
