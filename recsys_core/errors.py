@@ -64,9 +64,38 @@ class HyperparameterError(RecsysError, ValueError):
     """A model or pipeline was configured with an invalid value."""
 
 
+class MemoryBudgetError(RecsysError, MemoryError):
+    """A fit would need more memory than the budget allows (see :mod:`recsys_core.memory`); it is
+    refused before anything large is allocated.
+
+    Attributes
+    ----------
+    estimate, budget : int
+        Estimated peak bytes of the refused work, and the budget in bytes.
+    """
+
+    def __init__(self, message: str, *, estimate: int, budget: int):
+        self.estimate = int(estimate)
+        self.budget = int(budget)
+        super().__init__(message)
+
+
 class NotFittedError(RecsysError, AttributeError):
     """A model was used before `fit` was called."""
 
 
 class PersistenceError(RecsysError):
     """A saved model or run is corrupted, foreign, or would overwrite something."""
+
+
+class DamagedFileError(PersistenceError):
+    """A saved file (model.npz, ids.npz, run.json) is damaged: unreadable, truncated, or holding
+    arrays or values whose shape, dtype or type contradicts its metadata."""
+
+
+class RunNotFoundError(PersistenceError):
+    """A run named by the user does not exist (never saved, or deleted meanwhile)."""
+
+
+class InvalidRunNameError(PersistenceError, ValueError):
+    """A run name that cannot be a folder name in the run store."""

@@ -12,6 +12,12 @@ A run is a folder ``<root>/<name>/`` holding
 Runs are written to a hidden temporary folder and renamed into place, so a reader never sees a
 half-written run, and a rename never replaces an existing run: two sessions saving under the same
 name concurrently both succeed under different names. Nothing is loaded with pickle.
+
+Everything read back is checked before use: ``run.json`` against a typed schema, and every array
+of ``model.npz`` and ``ids.npz`` for shape and dtype against the run's metadata (its numbers of
+users and items). :meth:`RunStore.scan` does these checks from the files' headers only, so a
+damaged run is listed as such, with the reason, before anyone opens it. A run is known by its
+folder name (a folder copied by hand keeps the old name inside ``run.json``).
 """
 from __future__ import annotations
 
@@ -30,9 +36,10 @@ import numpy as np
 
 from . import __version__
 from .dataset import Dataset
-from .errors import PersistenceError, RecsysError
+from .errors import (DamagedFileError, InvalidRunNameError, PersistenceError, RecsysError,
+                     RunNotFoundError)
 from .models.base import Recommender
-from .persistence import atomic_write_bytes, json_bytes, load_npz, save_npz
+from .persistence import atomic_write_bytes, json_bytes, load_npz, npz_layout, save_npz
 
 #: Version of the run folder layout; runs with another value are refused with a clear message.
 RUN_FORMAT = "recsys-studio-run/1"
@@ -53,6 +60,19 @@ def run_cache_key(kind: str, params: dict, dataset_fingerprint: str | None,
                           "split": split_params, "version": __version__},
                          sort_keys=True, default=_json_value)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def check_run_name(name) -> str:
+    """``name`` if it can name a run folder, else :class:`InvalidRunNameError` saying why.
+
+    A run name is 1-128 letters, digits, ``.``, ``_`` and ``-``, starting with a letter or digit
+    (so it can never leave the store's folder). Call it before training, not only when saving.
+    """
+    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        raise InvalidRunNameError(
+            f"invalid run name {name!r}: use up to 128 letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit")
+    return name
 
 
 def safe_run_name(text: str) -> str:
@@ -118,13 +138,111 @@ class RunInfo:
 
     @classmethod
     def from_json(cls, data: dict, path: Path) -> "RunInfo":
-        fields = ("name", "model_kind", "params", "dataset", "split", "metrics", "history",
-                  "created", "library_version", "cache_key")
-        missing = [f for f in fields if f not in data]
-        if missing:
-            raise PersistenceError(f"{path / INFO_FILE}: missing {', '.join(missing)}")
-        return cls(path=path, train_fingerprint=data.get("train_fingerprint"),
-                   **{f: data[f] for f in fields})
+        """The record of ``run.json`` in folder ``path``, checked against :data:`_SCHEMA`.
+
+        The name is the folder's (a folder copied by hand keeps the old name in its run.json).
+        Raises :class:`DamagedFileError` naming every field that is missing or of the wrong type.
+        """
+        problems = _schema_problems(data)
+        if problems:
+            raise DamagedFileError(f"{path / INFO_FILE}: damaged: {'; '.join(problems)}")
+        values = {f: data[f] for f in _SCHEMA if f not in ("name", "train_fingerprint")}
+        values["metrics"] = {k: None if v is None or not np.isfinite(v) else v
+                             for k, v in values["metrics"].items()}
+        return cls(name=Path(path).name, path=Path(path),
+                   train_fingerprint=data.get("train_fingerprint"), **values)
+
+    @property
+    def created_time(self) -> datetime:
+        """``created`` as an aware datetime (UTC when the text has no zone)."""
+        return _parse_time(self.created)
+
+
+@dataclass(frozen=True)
+class DamagedRun:
+    """A folder of the run store that cannot be used, and why (for listing and deleting it).
+
+    Attributes
+    ----------
+    name : str
+        Folder name.
+    path : Path
+    reason : str
+        What is wrong, for a person.
+    dataset_fingerprint : str or None
+        The dataset it was trained on, when its run.json still says so.
+    """
+
+    name: str
+    path: Path
+    reason: str
+    dataset_fingerprint: str | None = None
+
+
+def _is_str(v):
+    return isinstance(v, str)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number_or_none(v):
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _is_time(v):
+    if not isinstance(v, str):
+        return False
+    try:
+        _parse_time(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+#: Field of run.json -> (check, what it must be); every field but train_fingerprint is required.
+_SCHEMA = {
+    "name": (_is_str, "a text"),
+    "model_kind": (_is_str, "a text"),
+    "params": (lambda v: isinstance(v, dict), "a mapping"),
+    "dataset": (lambda v: isinstance(v, dict) and _is_str(v.get("name"))
+                and _is_str(v.get("fingerprint"))
+                and all(_is_int(v.get(k)) and v[k] >= 0 for k in ("n_users", "n_items", "n_ratings")),
+                "a mapping with text name and fingerprint and counts n_users, n_items, n_ratings"),
+    "split": (lambda v: v is None or (isinstance(v, dict) and isinstance(v.get("params"), dict)),
+              "null or a mapping with params"),
+    "metrics": (lambda v: isinstance(v, dict)
+                and all(_is_str(k) and _is_number_or_none(x) for k, x in v.items()),
+                "a mapping of metric names to numbers or null"),
+    "history": (lambda v: isinstance(v, list) and all(isinstance(h, dict) for h in v),
+                "a list of mappings"),
+    "created": (_is_time, "an ISO-8601 time text"),
+    "library_version": (_is_str, "a text"),
+    "cache_key": (_is_str, "a text"),
+    "train_fingerprint": (lambda v: v is None or _is_str(v), "null or a text"),
+}
+
+
+def _schema_problems(data: dict) -> list[str]:
+    problems = []
+    for name, (check, what) in _SCHEMA.items():
+        if name not in data:
+            if name != "train_fingerprint":
+                problems.append(f"{name} is missing")
+        elif not check(data[name]):
+            problems.append(f"{name} must be {what}, not {_short(data[name])}")
+    return problems
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass
@@ -212,11 +330,8 @@ class RunStore:
             raise PersistenceError(f"the model has {model.n_users_} users x {model.n_items_} items "
                                    f"but {dataset.name} has {dataset.n_users} x {dataset.n_items}")
         created = datetime.now(timezone.utc)
-        base = name if name is not None else f"{model.kind}-{created:%Y%m%d-%H%M%S}"
-        if not _NAME_PATTERN.match(base):
-            raise PersistenceError(f"invalid run name {base!r}: use letters, digits, '.', '_' and "
-                                   "'-', starting with a letter or digit (safe_run_name makes "
-                                   "one from any text)")
+        base = check_run_name(name if name is not None
+                              else f"{model.kind}-{created:%Y%m%d-%H%M%S}")
         split_params, split_fingerprint = _split_description(split)
         params = model.get_params()
         info_fields = dict(
@@ -280,32 +395,62 @@ class RunStore:
                 continue
 
     def delete(self, name: str) -> None:
-        """Remove a run (first renamed out of sight, so readers never see half of it)."""
+        """Remove the run folder ``name`` (a damaged one too); never touches another run.
+
+        The folder is first renamed out of sight, so readers never see half of it. Raises
+        :class:`RunNotFoundError` when it does not exist, e.g. another session deleted it.
+        """
         path = self._path(name)
-        if not (path / INFO_FILE).is_file():
-            raise PersistenceError(f"no run named {name!r} in {self.root}")
+        if not path.is_dir():
+            raise RunNotFoundError(f"there is no run {name!r} any more (deleted meanwhile?); "
+                                   "nothing was deleted")
         trash = self.root / f".deleted-{name}-{os.getpid()}-{time.monotonic_ns()}"
-        os.rename(path, trash)
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:  # another session renamed it away first
+            raise RunNotFoundError(f"there is no run {name!r} any more (deleted meanwhile?); "
+                                   "nothing was deleted") from None
         shutil.rmtree(trash, ignore_errors=True)
 
     # ------------------------------------------------------------------ reading
-    def list(self) -> list[RunInfo]:
-        """Every readable run, newest first (unreadable folders are left out)."""
+    def scan(self) -> tuple[list[RunInfo], list[DamagedRun]]:
+        """Usable runs, newest first, and damaged run folders with the reason, by name.
+
+        A run is usable when its run.json passes the schema and the headers of its model.npz and
+        ids.npz show every array in the shape and dtype its metadata implies (no array data is
+        read, so listing stays cheap).
+        """
         if not self.root.is_dir():
-            return []
-        infos = []
-        for entry in self.root.iterdir():
-            if entry.name.startswith(".") or not entry.is_dir():
-                continue
+            return [], []
+        infos, damaged = [], []
+        for entry in sorted(self.root.iterdir()):
+            if not _NAME_PATTERN.match(entry.name) or not entry.is_dir():
+                continue  # hidden leftovers of saves and deletes, or not a run's name
             try:
-                infos.append(self.info(entry.name))
-            except PersistenceError:
+                info = _read_info(entry)
+                check_run_files(entry, info)
+            except PersistenceError as exc:
+                damaged.append(DamagedRun(entry.name, entry, str(exc), _fingerprint_of(entry)))
+            except FileNotFoundError:  # deleted by another session while we looked
                 continue
-        return sorted(infos, key=lambda info: (info.created, info.name), reverse=True)
+            else:
+                infos.append(info)
+        infos.sort(key=lambda info: (info.created_time, info.name), reverse=True)
+        return infos, damaged
+
+    def list(self) -> list[RunInfo]:
+        """Every usable run, newest first (damaged folders are left out: see :meth:`scan`)."""
+        return self.scan()[0]
+
+    def damaged(self) -> list[DamagedRun]:
+        """Run folders that cannot be used, with the reason, by name."""
+        return self.scan()[1]
 
     def info(self, name: str) -> RunInfo:
-        """The ``run.json`` of a run, checked for format and version."""
+        """The ``run.json`` of a run, checked for format, version and types."""
         path = self._path(name)
+        if not path.is_dir():
+            raise RunNotFoundError(f"no run named {name!r} in {self.root}")
         return _read_info(path)
 
     def find(self, cache_key: str) -> RunInfo | None:
@@ -317,30 +462,38 @@ class RunStore:
 
     def load(self, name: str) -> Run:
         """Load a run by name; :class:`PersistenceError` if it is missing, corrupted or foreign."""
-        return load_run(self._path(name))
+        path = self._path(name)
+        if not path.is_dir():
+            raise RunNotFoundError(f"no run named {name!r} in {self.root} (deleted meanwhile?)")
+        return load_run(path)
 
     def _path(self, name: str) -> Path:
-        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
-            raise PersistenceError(f"invalid run name {name!r}")
-        return self.root / name
+        return self.root / check_run_name(name)
 
 
 def load_run(path: str | Path) -> Run:
-    """Load the run stored in folder ``path`` (see :class:`RunStore`)."""
+    """Load the run stored in folder ``path`` (see :class:`RunStore`).
+
+    Raises :class:`PersistenceError` for a missing or foreign run, :class:`DamagedFileError` when
+    a file is corrupted or an array's shape or dtype contradicts the run's metadata.
+    """
     path = Path(path)
     if not path.is_dir():
-        raise PersistenceError(f"{path}: no such run folder")
+        raise RunNotFoundError(f"{path}: no such run folder")
     info = _read_info(path)
+    check_run_files(path, info)
     try:
         model = Recommender.load(path / MODEL_FILE)
     except RecsysError:
         raise
     except Exception as exc:  # a structurally valid npz with missing/mismatched arrays
-        raise PersistenceError(f"{path / MODEL_FILE}: corrupted model ({type(exc).__name__}: {exc})"
+        raise DamagedFileError(f"{path / MODEL_FILE}: damaged model ({type(exc).__name__}: {exc})"
                                ) from None
     if model.kind != info.model_kind:
-        raise PersistenceError(f"{path}: run.json says {info.model_kind!r} but model.npz holds "
+        raise DamagedFileError(f"{path}: run.json says {info.model_kind!r} but model.npz holds "
                                f"{model.kind!r}")
+    _check_model_shapes(path / MODEL_FILE, _model_shapes(model), info.dataset["n_users"],
+                        info.dataset["n_items"])
     arrays, _ = load_npz(path / IDS_FILE, expected_kind="run-ids")
     try:
         user_ids = _raw_ids(arrays["user_ids"])
@@ -350,31 +503,137 @@ def load_run(path: str | Path) -> Run:
         genre_names = tuple(arrays["genre_names"].astype(str).tolist())
         item_years = arrays["item_years"].astype(float)
     except KeyError as exc:
-        raise PersistenceError(f"{path / IDS_FILE}: missing array {exc}") from None
+        raise DamagedFileError(f"{path / IDS_FILE}: missing array {exc}") from None
     if (len(user_ids), len(item_ids)) != (model.n_users_, model.n_items_) or \
             len(titles) != len(item_ids) or item_genres.shape != (len(item_ids), len(genre_names)):
-        raise PersistenceError(f"{path}: ids.npz does not match the model's "
+        raise DamagedFileError(f"{path}: ids.npz does not match the model's "
                                f"{model.n_users_} users x {model.n_items_} items")
     return Run(model=model, info=info, user_ids=user_ids, item_ids=item_ids, titles=titles,
                item_genres=item_genres, genre_names=genre_names, item_years=item_years)
+
+
+def check_run_files(path: str | Path, info: RunInfo) -> None:
+    """Check, from the array headers only, that model.npz and ids.npz hold every array in the
+    shape and dtype the run's metadata implies; :class:`DamagedFileError` saying what is wrong."""
+    path = Path(path)
+    n_users, n_items = info.dataset["n_users"], info.dataset["n_items"]
+    shapes, meta = npz_layout(path / MODEL_FILE, expected_kind="model")
+    if meta.get("model") != info.model_kind:
+        raise DamagedFileError(f"{path}: run.json says {info.model_kind!r} but model.npz holds "
+                               f"{meta.get('model')!r}")
+    state = meta.get("state") if isinstance(meta.get("state"), dict) else {}
+    if (state.get("n_users_"), state.get("n_items_")) != (n_users, n_items):
+        raise DamagedFileError(f"{path / MODEL_FILE}: damaged: the model is for "
+                               f"{state.get('n_users_')} users x {state.get('n_items_')} items, "
+                               f"the run's dataset has {n_users} x {n_items}")
+    for name, value in state.items():  # sparse matrices record their shape in the metadata
+        if name.endswith(".shape") and name[: -len(".shape")] in _USER_ITEM_MATRICES and \
+                value != [n_users, n_items]:
+            raise DamagedFileError(f"{path / MODEL_FILE}: damaged: {name} is {value}, expected "
+                                   f"[{n_users}, {n_items}]")
+    _check_model_shapes(path / MODEL_FILE, shapes, n_users, n_items)
+    ids, _ = npz_layout(path / IDS_FILE, expected_kind="run-ids")
+    n_genres = ids.get("genre_names", ((None,), None))[0][0]
+    expected = {"user_ids": ((n_users,), "iuU"), "item_ids": ((n_items,), "iuU"),
+                "titles": ((n_items,), "U"), "item_genres": ((n_items, n_genres), "b"),
+                "genre_names": ((n_genres,), "U"), "item_years": ((n_items,), "f")}
+    for name, (shape, kinds) in expected.items():
+        if name not in ids:
+            raise DamagedFileError(f"{path / IDS_FILE}: damaged: array {name!r} is missing")
+        got_shape, dtype = ids[name]
+        if got_shape != shape or dtype.kind not in kinds:
+            raise DamagedFileError(f"{path / IDS_FILE}: damaged: array {name!r} has shape "
+                                   f"{got_shape} and dtype {dtype}, expected shape {shape}")
+
+
+#: Model arrays by the index space of their rows (checked against the run's users and items).
+_ITEM_ROWS = ("item_embeddings_", "item_bias_", "item_scores_", "item_cold_", "item_imputed_",
+              "item_frequency_factor_", "cold_items_", "item_weights_", "implicit_item_factors_",
+              "item_context_", "negative_q_", "item_ids_", "history_embeddings_")
+_USER_ROWS = ("user_embeddings_", "user_bias_", "user_features_")
+_USER_ITEM_MATRICES = ("seen_", "user_history_")
+
+
+def _model_shapes(model: Recommender) -> dict:
+    """(shape, dtype) of a loaded model's learned arrays, as :func:`npz_layout` gives them."""
+    out = {}
+    for name, value in vars(model).items():
+        if isinstance(value, np.ndarray) and name.endswith("_") and not name.startswith("_"):
+            out[name] = (value.shape, value.dtype)
+    embeddings = getattr(model, "item_embeddings_", None)  # some models derive it on load
+    if isinstance(embeddings, np.ndarray):
+        out["item_embeddings_"] = (embeddings.shape, embeddings.dtype)
+    for name in _USER_ITEM_MATRICES:
+        matrix = getattr(model, name, None)
+        if matrix is not None and hasattr(matrix, "indptr"):
+            out[f"{name}.indptr"] = (matrix.indptr.shape, matrix.indptr.dtype)
+            out[f"{name}.data"] = (matrix.data.shape, matrix.data.dtype)
+            out[f"{name}.indices"] = (matrix.indices.shape, matrix.indices.dtype)
+    return out
+
+
+def _check_model_shapes(file: Path, shapes: dict, n_users: int, n_items: int) -> None:
+    """Rows of user/item arrays, embedding widths, CSR layouts and dtypes, against the run."""
+    problems = []
+    for names, n, axis in ((_ITEM_ROWS, n_items, "items"), (_USER_ROWS, n_users, "users")):
+        for name in names:
+            if name not in shapes:
+                continue
+            shape, dtype = shapes[name]
+            if len(shape) == 0 or shape[0] != n:
+                problems.append(f"{name} has shape {tuple(shape)}, expected {n} rows ({axis})")
+            elif np.dtype(dtype).kind not in "fb":
+                problems.append(f"{name} has dtype {np.dtype(dtype)}, expected numbers")
+    if shapes.get("item_weights_", ((n_items, n_items), None))[0] != (n_items, n_items):
+        problems.append(f"item_weights_ has shape {shapes['item_weights_'][0]}, expected "
+                        f"({n_items}, {n_items})")
+    widths = {name: shapes[name][0] for name in ("item_embeddings_", "user_embeddings_",
+                                                 "item_feature_embeddings_",
+                                                 "user_feature_embeddings_") if name in shapes}
+    if any(len(shape) != 2 for shape in widths.values()):
+        problems.append("embeddings must be matrices: " + ", ".join(
+            f"{name} {tuple(shape)}" for name, shape in widths.items()))
+    elif len({shape[1] for shape in widths.values()}) > 1:
+        problems.append("embeddings differ in width: " + ", ".join(
+            f"{name} {tuple(shape)}" for name, shape in widths.items()))
+    for name in _USER_ITEM_MATRICES:
+        if f"{name}.indptr" not in shapes:
+            continue
+        indptr = shapes[f"{name}.indptr"][0]
+        data, indices = shapes.get(f"{name}.data", (None,))[0], shapes.get(f"{name}.indices",
+                                                                            (None,))[0]
+        if indptr != (n_users + 1,) or data != indices:
+            problems.append(f"{name} is not a {n_users} x {n_items} sparse matrix")
+    if problems:
+        raise DamagedFileError(f"{file}: damaged: {'; '.join(problems)}")
 
 
 # ---------------------------------------------------------------------- helpers
 def _read_info(path: Path) -> RunInfo:
     file = path / INFO_FILE
     if not file.is_file():
-        raise PersistenceError(f"{path}: not a run folder (no {INFO_FILE})")
+        raise DamagedFileError(f"{path}: not a usable run folder (no {INFO_FILE})")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PersistenceError(f"{file}: corrupted ({exc})") from None
+        raise DamagedFileError(f"{file}: damaged ({exc})") from None
     if not isinstance(data, dict) or "format" not in data:
-        raise PersistenceError(f"{file}: not a recsys-studio run")
+        raise DamagedFileError(f"{file}: not a recsys-studio run")
     if data["format"] != RUN_FORMAT:
         raise PersistenceError(f"{file}: run format {data['format']!r} (library version "
                                f"{data.get('library_version', '?')}) cannot be read by this "
                                f"version, which reads {RUN_FORMAT!r}; retrain the model")
     return RunInfo.from_json(data, path)
+
+
+def _fingerprint_of(path: Path) -> str | None:
+    """The dataset fingerprint a (damaged) run.json still names, else None."""
+    try:
+        data = json.loads((path / INFO_FILE).read_text(encoding="utf-8"))
+        fingerprint = data["dataset"]["fingerprint"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return fingerprint if isinstance(fingerprint, str) else None
 
 
 def _split_description(split) -> tuple[dict | None, str | None]:

@@ -205,3 +205,15 @@ def make_split(dataset: Dataset, params: dict) -> Split:
         return SPLIT_METHODS[method](dataset, **params)
     except TypeError as exc:
         raise HyperparameterError(f"bad parameters for the {method} split: {exc}") from None
+
+
+def require_test_ratings(split: Split) -> Split:
+    """``split`` when it holds out at least one rating to evaluate on, else :class:`DataError`.
+
+    Splits keep each user's only rating in train, so a dataset where no user has two ratings
+    leaves the test set empty and every metric undefined: refuse before training.
+    """
+    if split.test.n_ratings == 0:
+        raise DataError(f"too few ratings to hold out a test set: {split.name} keeps each user's only rating for training, and no user "
+                        "has two or more ratings, so nothing could be evaluated")
+    return split

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from ..dataset import Dataset
 from ..errors import DataError, HyperparameterError, PersistenceError
 from ..models import TrainingProgress, trainable_models
-from ..runs import Run, RunStore, load_run
+from ..runs import Run, RunStore, check_run_name, load_run
 
 #: Header names accepted for the columns of ``--pairs``, ``--test`` and ``--users`` files
 #: (compared lower-case without "_", "-" and spaces).
@@ -191,6 +191,7 @@ def train_command(args) -> int:
     cls = trainable_models()[args.model]
     params = parse_settings(cls, args.settings)
     out = Path(args.out)
+    check_run_name(out.name)  # before the data is read and the model trained, not after
     if out.exists():
         raise PersistenceError(f"{out} exists already; refusing to overwrite it (choose another --out)")
     if not 0.0 <= args.holdout < 1.0:
@@ -200,9 +201,9 @@ def train_command(args) -> int:
           f"{dataset.n_ratings} ratings", flush=True)
     split, train = None, dataset
     if args.holdout > 0:
-        from ..split import holdout_split
+        from ..split import holdout_split, require_test_ratings
 
-        split = holdout_split(dataset, args.holdout, args.seed)
+        split = require_test_ratings(holdout_split(dataset, args.holdout, args.seed))
         train = split.train
         print(f"split: {split.name}: {train.n_ratings} train, {split.test.n_ratings} test ratings",
               flush=True)
