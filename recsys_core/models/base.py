@@ -18,9 +18,14 @@ import scipy.sparse as sp
 
 from ..dataset import Dataset
 from ..errors import HyperparameterError, NotFittedError, PersistenceError
+from ..memory import check_memory
 from ..persistence import load_npz, save_npz
 from ..retrieval import top_k
 from ..similarity import similarity_scores
+
+#: Bytes per element, for the memory estimates of ``estimate_fit_bytes`` (which compute with
+#: Python ints, converting hyperparameters with ``int()``, so absurd sizes cannot overflow).
+FLOAT32, FLOAT64, INT32, INT64 = 4, 8, 4, 8
 
 #: Model classes by their ``kind``, filled in by :meth:`Recommender.__init_subclass__`.
 MODEL_REGISTRY: dict[str, type["Recommender"]] = {}
@@ -126,6 +131,8 @@ class Recommender(ABC):
     #: Whether ``fit`` learns from interactions alone, so the CLI and the app can offer it for
     #: training (False for wrappers of embeddings learned elsewhere).
     trains_from_data: ClassVar[bool] = True
+    #: Hyperparameters that set the memory of a fit, named when the memory budget refuses one.
+    size_parameters: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -166,11 +173,40 @@ class Recommender(ABC):
         every epoch and stops training by returning True.
         """
 
+    def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Estimated peak memory, in bytes, that ``fit`` allocates on top of its input data.
+
+        Every model overrides this with its own count (factor matrices and their temporaries,
+        Gram matrices, optimizer state, per-batch logits, ...) from its hyperparameters, which
+        must be valid, and the data's shape: ``n_users`` x ``n_items`` with ``nnz`` stored
+        interactions. It errs on the high side and runs in microseconds (nothing is allocated),
+        so :meth:`check_fit_memory` can refuse a fit before it starts. Per-epoch validation
+        (``fit(validation=...)``) costs what :func:`~recsys_core.metrics.evaluate_model` costs
+        and is not counted. This base count is the part every fit shares: the binary ``seen_``
+        matrix built by :meth:`_start_fit` and one int64 temporary per entry (``np.bincount``
+        of the int32 indices makes one).
+        """
+        return int(nnz) * (FLOAT32 + INT64)
+
+    def check_fit_memory(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Raise :class:`~recsys_core.errors.MemoryBudgetError` when the estimated memory of
+        fitting data of this shape exceeds the budget (:mod:`recsys_core.memory`); return the
+        estimate in bytes. ``fit`` calls it before allocating anything large."""
+        estimate = int(self.estimate_fit_bytes(int(n_users), int(n_items), int(nnz)))
+        lower = [f"{name} (now {getattr(self, name)!r})" for name in self.size_parameters]
+        advice = (f"lower {' or '.join(lower)}, or train on a smaller dataset" if lower
+                  else "train on a smaller dataset (fewer items or users)")
+        check_memory(estimate, f"training {type(self).__name__} on {n_users:,} users x "
+                               f"{n_items:,} items ({nnz:,} interactions)", advice)
+        return estimate
+
     def _start_fit(self, data) -> sp.csr_matrix:
-        """Record the training matrix shape, seen items and fingerprint; return the matrix."""
+        """Check the memory budget, record the training matrix shape, seen items and
+        fingerprint; return the matrix."""
         matrix, dataset = as_interaction_matrix(data)
         if matrix.shape[0] == 0 or matrix.shape[1] == 0 or matrix.nnz == 0:
             raise HyperparameterError("cannot fit on an empty interaction matrix")
+        self.check_fit_memory(matrix.shape[0], matrix.shape[1], matrix.nnz)
         self.n_users_, self.n_items_ = matrix.shape
         # Shares the training matrix's index arrays: only the unit values are new memory.
         self.seen_ = sp.csr_matrix((np.ones_like(matrix.data), matrix.indices, matrix.indptr),

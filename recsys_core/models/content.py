@@ -31,10 +31,12 @@ import scipy.sparse as sp
 from ..dataset import Dataset
 from ..errors import DataError, HyperparameterError
 from ..similarity import MEASURES, similarity_scores
-from .base import Recommender, as_interaction_matrix, check_param
+from .base import FLOAT32, FLOAT64, INT64, Recommender, as_interaction_matrix, check_param
 
 FEATURE_SETS = ("genres", "year", "genres+year")
 WEIGHTINGS = ("binary", "tfidf")
+#: Feature columns assumed by the memory estimate before the features are known.
+FEATURE_ALLOWANCE = 64
 
 
 def year_buckets(years: np.ndarray, width: int) -> np.ndarray:
@@ -103,6 +105,18 @@ class ContentBased(Recommender):
         check_param("measure", self.measure, choices=MEASURES)
         check_param("alpha", self.alpha, low=0.0, high=1.0)
 
+    def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`): the weighted item
+        vectors and their temporaries, the per-entry weights, and the float64 profiles, with
+        the number of feature columns once fit knows it (:data:`FEATURE_ALLOWANCE` before)."""
+        features = int(getattr(self, "_n_feature_columns", FEATURE_ALLOWANCE))
+        n_users, n_items, nnz = int(n_users), int(n_items), int(nnz)
+        items = n_items * features * (3 * FLOAT32 + FLOAT64)
+        weights = 3 * nnz * (FLOAT64 + INT64) + 3 * n_users * FLOAT64
+        profiles = n_users * features * (2 * FLOAT64 + FLOAT32)
+        return int(super().estimate_fit_bytes(n_users, n_items, nnz) + items + weights
+                   + profiles)
+
     def _raw_item_features(self, dataset: Dataset) -> tuple[np.ndarray, list[str], list[float]]:
         """(n_items, n_features) raw 0/1 features, their names, and the block scale of each."""
         blocks, names, scale = [], [], []
@@ -162,6 +176,7 @@ class ContentBased(Recommender):
             raw, names, scale = self._raw_item_features(dataset)
         if raw.shape[0] != interactions.shape[1]:
             raise DataError(f"item_features has {raw.shape[0]} rows for {interactions.shape[1]} items")
+        self._n_feature_columns = raw.shape[1]  # for the memory estimate of _start_fit
         matrix = self._start_fit(data)
 
         weights = np.asarray(scale, dtype=np.float64)

@@ -17,10 +17,11 @@ history vector, and ``similar_items`` compares items by the weight profiles they
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from ..errors import DataError, HyperparameterError
-from .base import ProgressCallback, Recommender, check_param
+from .base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender, check_param
 
 #: Above this many items the dense n_items x n_items inverse gets too large to be interactive.
 MAX_ITEMS = 20_000
@@ -51,6 +52,18 @@ class EASE(Recommender):
         self.regularization = regularization
         self.use_ratings = use_ratings
 
+    def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`): a few
+        n_items x n_items matrices (the sparse, then dense float64 Gram matrix; the
+        inverse, computed in place into B; B in float32 and its transpose)."""
+        n_items, nnz = int(n_items), int(nnz)
+        square = n_items * n_items
+        history = nnz * (FLOAT32 + FLOAT64 + 2 * INT32) + (int(n_users) + 1) * INT64
+        gram_phase = square * (FLOAT64 + INT64 + FLOAT64)  # sparse product, then dense
+        solve_phase = square * (2 * FLOAT64 + FLOAT32)  # G, P inverted in place into B, B float32
+        return int(super().estimate_fit_bytes(n_users, n_items, nnz) + history
+                   + max(gram_phase, solve_phase) + square * FLOAT32)
+
     def _history_matrix(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         x = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
         if not self.use_ratings:
@@ -67,16 +80,27 @@ class EASE(Recommender):
                                       f"{matrix.shape[1]} items is more than the {MAX_ITEMS} "
                                       "it allows")
         x = self._history_matrix(matrix)
-        gram = (x.T @ x).toarray().astype(np.float64)
-        p = np.linalg.inv(gram + self.regularization * np.eye(gram.shape[0]))
-        b = -p / np.diag(p)[None, :]
+        x64 = x.astype(np.float64)  # a float64 product, so no float32 dense copy on the way
+        gram = (x64.T @ x64).toarray()
+        del x64
+        # P = (G + lambda I)^-1, then B = -P / diag(P) with a zero diagonal, built in place: the
+        # n_items^2 float64 matrices set the fit's memory, so no more of them than needed. P is
+        # symmetric, so its transpose (a Fortran-ordered view) is inverted in place by LAPACK.
+        p = gram.copy()
+        p[np.diag_indices_from(p)] += self.regularization
+        b = scipy.linalg.inv(p.T, overwrite_a=True, check_finite=False).T
+        b /= -np.diag(b).copy()[None, :]
         b[np.diag_indices_from(b)] = 0.0
+        # ||X - X B||^2 = tr(G) - 2 tr(B^T G) + tr(B^T G B) with G = X^T X, and G B = G - D +
+        # lambda (I - B) (D = diag(1 / diag P)) with B's diagonal zero, so the observed term is
+        # tr(G) - sum(G * B) - lambda ||B||^2: no dense X and no n_items^2 product needed.
+        regularization = float(self.regularization * np.einsum("ij,ij->", b, b))
+        observed = float(np.trace(gram) - np.einsum("ij,ij->", gram, b)) - regularization
+        del gram, p
         self.item_weights_ = b.astype(np.float32)
+        del b
         self.user_history_ = x
         self._after_load()
-        # ||X - X B||^2 = tr(G) - 2 tr(B^T G) + tr(B^T G B) with G = X^T X: no dense X needed.
-        observed = float(np.trace(gram) - 2.0 * np.sum(gram * b) + np.sum(b * (gram @ b)))
-        regularization = float(self.regularization * np.sum(b ** 2))
         self._end_epoch(1, 1, {"observed": observed, "regularization": regularization,
                                "total": observed + regularization}, validation, callback)
         return self

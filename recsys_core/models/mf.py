@@ -51,7 +51,8 @@ import scipy.sparse as sp
 from ..dataset import Dataset
 from ..errors import DataError, HyperparameterError
 from ..threads import limit_threads
-from .base import ProgressCallback, Recommender, check_param
+from .base import (FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender,
+                   check_param)
 
 OBJECTIVES = ("observed", "gravity", "weighted")
 OPTIMIZERS = ("sgd", "adagrad", "adam")
@@ -124,6 +125,7 @@ class MatrixFactorization(Recommender):
     """
 
     kind = "mf"
+    size_parameters = ("factors",)
     predicts_ratings = True  # fit sets it per instance: False when trained on implicit data
 
     def __init__(self, factors=80, objective="observed", epochs=30, learning_rate=0.015,
@@ -176,6 +178,31 @@ class MatrixFactorization(Recommender):
         check_param("averaging", self.averaging, low=0, high=1)
         if self.random_state is not None:
             check_param("random_state", self.random_state, low=0, integer=True)
+
+    def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`).
+
+        Per observed entry: user, item, value and the shuffled order. Per user and item row of
+        d float32: the parameters (U, V, and Y when the implicit-feedback term may be on), their
+        running average and final copy, the effective user embeddings, and, off the plain-SGD
+        path, the summed gradients, the Gram-term gradients and Adagrad/Adam state; the float64
+        initial draws; d x d Gram matrices.
+        """
+        d = int(self.factors)
+        n_users, n_items, nnz = int(n_users), int(n_items), int(nnz)
+        rows = n_users + n_items
+        entries = nnz * (3 * INT32 + FLOAT32 + 2 * INT64 + FLOAT64)
+        copies = 3  # parameters, running average, final copy
+        if self.implicit_feedback is not False and self._plain_sgd():
+            copies += 3 * n_items / rows + 3 * n_users / rows  # Y (x3) and U + z temporaries
+        if not self._plain_sgd():
+            copies += 2 + {"sgd": 0, "adagrad": 1, "adam": 2}.get(self.optimizer, 2)
+        if self.objective != "observed":
+            copies += 2  # the losses' float64 copies of U and V
+        per_row = rows * d * FLOAT32
+        return int(super().estimate_fit_bytes(n_users, n_items, nnz) + entries
+                   + copies * per_row + 2 * max(n_users, n_items) * d * FLOAT64
+                   + 4 * d * d * FLOAT64 + rows * 6 * FLOAT64)
 
     def _plain_sgd(self) -> bool:
         return self.objective == "observed" and self.optimizer == "sgd" and self.batch_size == 1

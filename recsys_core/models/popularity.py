@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import HyperparameterError
-from .base import Recommender, as_interaction_matrix, check_param
+from .base import FLOAT32, FLOAT64, Recommender, as_interaction_matrix, check_param
 
 VARIANTS = ("count", "mean-rating")
 
@@ -62,6 +62,12 @@ class Popularity(Recommender):
     @property
     def predicts_ratings(self) -> bool:  # the damped mean is a (non-personalised) rating estimate
         return self.variant == "mean-rating"
+
+    def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`): per-item counts,
+        sums and scores, and the one-column user and item embeddings."""
+        return int(super().estimate_fit_bytes(n_users, n_items, nnz)
+                   + int(n_items) * (5 * FLOAT64 + 2 * FLOAT32) + int(n_users) * FLOAT32)
 
     def fit(self, data, *, validation=None, callback=None) -> "Popularity":
         """Count interactions (or average ratings) per item.

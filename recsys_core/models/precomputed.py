@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import HyperparameterError
-from .base import ProgressCallback, Recommender, check_param
+from .base import FLOAT32, ProgressCallback, Recommender, check_param
 
 
 class PrecomputedEmbeddings(Recommender):
@@ -31,6 +31,15 @@ class PrecomputedEmbeddings(Recommender):
         self.user_embeddings = user_embeddings
         self.item_embeddings = item_embeddings
         self.regularization = regularization
+
+    def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`): float32 copies of
+        the given embeddings (their dimension, 1 when not given yet)."""
+        dims = [np.shape(e)[-1] for e in (self.user_embeddings, self.item_embeddings)
+                if e is not None and np.ndim(e) >= 1]
+        d = int(max(dims, default=1))
+        return int(super().estimate_fit_bytes(n_users, n_items, nnz)
+                   + (int(n_users) + int(n_items)) * d * FLOAT32)
 
     def fit(self, data, *, validation=None, callback: ProgressCallback | None = None
             ) -> "PrecomputedEmbeddings":

@@ -21,7 +21,7 @@ from ..errors import HyperparameterError
 from ..retrieval import top_k
 from ..threads import limit_threads
 from . import nn
-from .base import Recommender, as_interaction_matrix, check_param
+from .base import FLOAT32, FLOAT64, INT64, Recommender, as_interaction_matrix, check_param
 
 #: Query inputs a model can use; each is switchable.
 QUERY_INPUTS = ("history", "genres", "years", "user")
@@ -31,6 +31,8 @@ LOSSES = ("full", "sampled", "positives-only")
 SAMPLERS = ("uniform", "popularity", "hard", "in-batch")
 #: Age buckets of the MovieLens user table (lower edges, years).
 AGE_EDGES = (18, 25, 35, 45, 50, 56)
+#: Columns the genre, year and user-feature inputs may add, for the memory estimate.
+FEATURE_ALLOWANCE = 96
 
 
 # ---------------------------------------------------------------------------- pure helpers
@@ -178,6 +180,57 @@ class QueryTowerModel(Recommender):
         check_param("learning_rate_decay", self.learning_rate_decay, low=0, low_open=True, high=1)
         if self.patience is not None:
             check_param("patience", self.patience, low=1, integer=True)
+
+    # ------------------------------------------------------------------ memory
+    size_parameters = ("factors", "hidden_layers", "batch_size")
+
+    def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`).
+
+        Every parameter (item tables, tower weights) four to five times over: itself, its
+        gradient, the optimizer's state and the best epoch's copy; per mini-batch the logits
+        against the catalogue (full softmax, hard negatives) or the negatives, the per-pair
+        vectors and the towers' activations; every epoch the query tower over all users.
+        """
+        d, n_users, n_items, nnz = int(self.factors), int(n_users), int(n_items), int(nnz)
+        batch = min(int(self.batch_size), n_users)
+        hidden = [int(w) for w in self.hidden_layers]
+        in_dim = (d if "history" in self.inputs else 0) + FEATURE_ALLOWANCE
+        widths = [in_dim, *hidden, d]
+        query_weights = sum(a * b + b for a, b in zip(widths, widths[1:]))
+        history_table = n_items * d if "history" in self.inputs and not self._history_tied() else 0
+        n_params = (query_weights + history_table + self._item_parameter_count(n_items, d)
+                    + (n_items if self.item_bias else 0))
+        copies = 2 + {"sgd": 0, "adagrad": 1}.get(self.optimizer, 2) + (self.patience is not None)
+        parameters = copies * n_params * FLOAT32 + 2 * n_items * d * FLOAT64  # + initial draws
+        pairs = 2 * batch * max(1, -(-nnz // max(n_users, 1)))  # held-out pairs in a batch
+        if self.loss == "full" or self.negatives == "hard":
+            logits = 4 * batch * n_items * FLOAT64
+        else:
+            n_negatives = min(n_items, pairs if self.negatives == "in-batch"
+                              else int(self.n_negatives))
+            logits = 4 * batch * n_negatives * FLOAT32 + n_negatives * d * FLOAT32
+        if self.negatives == "hard":
+            logits += 3 * batch * int(self.n_negatives) * d * FLOAT32
+        activations = sum(widths) * FLOAT32
+        per_batch = (logits + 4 * pairs * d * FLOAT32 + 2 * batch * activations
+                     + self._item_forward_floats(n_items, d) * FLOAT32 + n_items * d * FLOAT32)
+        per_epoch = 2 * n_users * activations + (n_users + n_items) * d * FLOAT32 \
+            + 2 * nnz * (FLOAT32 + INT64)
+        return int(super().estimate_fit_bytes(n_users, n_items, nnz) + parameters + per_batch
+                   + per_epoch)
+
+    def _history_tied(self) -> bool:
+        """Whether the history input reuses the item embedding table (then it is counted once)."""
+        return False
+
+    def _item_parameter_count(self, n_items: int, d: int) -> int:
+        """Item-side parameters (floats), for the memory estimate."""
+        raise NotImplementedError
+
+    def _item_forward_floats(self, n_items: int, d: int) -> int:
+        """Floats held by one forward and backward pass of the item side."""
+        return 0
 
     # ------------------------------------------------------------------ features
     def _prepare_features(self, dataset: Dataset | None, n_users: int, n_items: int):
@@ -640,6 +693,12 @@ class SoftmaxModel(QueryTowerModel):
 
     def _history_table_name(self) -> str:
         return "item_embeddings" if self.tie_embeddings else "history_embeddings"
+
+    def _history_tied(self) -> bool:
+        return bool(self.tie_embeddings)
+
+    def _item_parameter_count(self, n_items: int, d: int) -> int:
+        return n_items * d
 
     def _init_item_params(self, rng, n_items):
         return {"item_embeddings": nn.normal_embeddings(rng, n_items, self.factors, self.init_std)}

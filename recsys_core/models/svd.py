@@ -25,8 +25,12 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from ..errors import DataError, HyperparameterError
-from .base import ProgressCallback, Recommender, check_param
+from .base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender, check_param
 from ..threads import limit_threads
+
+
+#: Observed entries per block when the fitted values are computed for the losses.
+LOSS_CHUNK = 16_384
 
 
 class SVDModel(Recommender):
@@ -56,11 +60,29 @@ class SVDModel(Recommender):
     """
 
     kind = "svd"
+    size_parameters = ("factors",)
 
     def __init__(self, factors=16, binary=True, random_state=0):
         self.factors = factors
         self.binary = binary
         self.random_state = random_state
+
+    def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`): the float64 copy of
+        the matrix; then either the dense matrix and LAPACK's full SVD of it (small matrices or
+        ``factors`` near the rank) or ARPACK's Lanczos basis of about 2 ``factors`` + 1 vectors;
+        the singular vectors and the float32 embeddings."""
+        d, n_users, n_items, nnz = int(self.factors), int(n_users), int(n_items), int(nnz)
+        rank = min(n_users, n_items)
+        matrix = nnz * (FLOAT64 + INT32) + nnz * 3 * FLOAT64  # copy, A*A, rows, fitted values
+        losses = min(nnz, LOSS_CHUNK) * d * 2 * (FLOAT32 + FLOAT64)
+        if d >= rank - 1 or rank <= 64:
+            solver = (3 * n_users * n_items + (n_users + n_items) * rank + rank) * FLOAT64
+        else:
+            solver = (2 * d + 1) * (n_users + n_items) * FLOAT64 + (2 * d + 1) ** 2 * FLOAT64
+        vectors = 2 * (n_users + n_items) * d * FLOAT64 + (n_users + n_items) * d * FLOAT32
+        return int(super().estimate_fit_bytes(n_users, n_items, nnz) + matrix + solver + vectors
+                   + losses)
 
     def fit(self, data, *, validation=None, callback: ProgressCallback | None = None
             ) -> "SVDModel":
@@ -102,8 +124,12 @@ class SVDModel(Recommender):
         total_sq = float(A.multiply(A).sum())
         residual = max(total_sq - float(np.sum(S ** 2)), 0.0)  # ||A - A_d||^2, exact for the SVD
         rows = np.repeat(np.arange(n_users), np.diff(A.indptr))
-        fitted = np.einsum("ij,ij->i", self.user_embeddings_[rows].astype(np.float64),
-                           self.item_embeddings_[A.indices].astype(np.float64))
+        fitted = np.empty(A.nnz)
+        for start in range(0, A.nnz, LOSS_CHUNK):  # (chunk, d) gathers, not (nnz, d)
+            part = slice(start, start + LOSS_CHUNK)
+            fitted[part] = np.einsum("ij,ij->i",
+                                     self.user_embeddings_[rows[part]].astype(np.float64),
+                                     self.item_embeddings_[A.indices[part]].astype(np.float64))
         observed_sq = float(np.sum((A.data - fitted) ** 2))
         n_unobserved = max(n_users * n_items - A.nnz, 1)
         losses = {"observed": observed_sq / A.nnz,

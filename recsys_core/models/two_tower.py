@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import HyperparameterError
 from . import nn
 from .base import check_param
-from .softmax import QueryTowerModel
+from .softmax import FEATURE_ALLOWANCE, QueryTowerModel
 
 #: Item features the item tower can use.
 ITEM_FEATURES = ("genres", "years")
@@ -93,6 +93,20 @@ class TwoTowerModel(QueryTowerModel):
         self.init_std = init_std
         self.patience = patience
         self.random_state = random_state
+
+    def _item_tower_widths(self, d: int) -> list[int]:
+        in_dim = FEATURE_ALLOWANCE + (d if self.item_id_embeddings else 0)
+        return [in_dim, *[int(w) for w in self.item_hidden_layers], d]
+
+    def _item_parameter_count(self, n_items: int, d: int) -> int:
+        widths = self._item_tower_widths(d)
+        return (sum(a * b + b for a, b in zip(widths, widths[1:]))
+                + (n_items * d if self.item_id_embeddings else 0))
+
+    def _item_forward_floats(self, n_items: int, d: int) -> int:
+        # every batch runs the item tower over the whole catalogue: inputs, activations, and
+        # their gradients
+        return 3 * n_items * sum(self._item_tower_widths(d))
 
     def _check_extra_params(self, n_items: int):
         for width in list(self.item_hidden_layers):

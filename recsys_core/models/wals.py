@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -42,7 +43,7 @@ from ..dataset import Dataset
 from ..errors import DataError, HyperparameterError
 from ..threads import limit_threads
 from . import _als_kernels as kernels
-from .base import ProgressCallback, Recommender, check_param
+from .base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender, check_param
 from .cold_start import genre_average_embeddings
 from .side_features import (DEFAULT_USER_COLUMNS, encode_item_features, encode_user_attributes,
                             encode_user_features)
@@ -52,6 +53,8 @@ REGULARIZATION_TYPES = ("l2", "frequency")
 SOLVERS = ("cholesky", "cg")
 #: Below this many (observed entries x factors) a half-sweep runs on one thread.
 SERIAL_WORK = 200_000
+#: Rows and columns side features may add (user attributes, genres), for the memory estimate.
+SIDE_FEATURE_ALLOWANCE = 256
 
 
 def gram_matrix(factors: np.ndarray, chunk: int = 65_536) -> np.ndarray:
@@ -135,6 +138,7 @@ class WALS(Recommender):
 
     kind = "wals"
     predicts_ratings = False
+    size_parameters = ("factors",)
 
     def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 8.0,
                  unobserved_weight: float = 0.3, alpha: float = 0.0, confidence: str = "linear",
@@ -189,6 +193,30 @@ class WALS(Recommender):
                 isinstance(c, str) for c in self.user_feature_columns):
             raise HyperparameterError("user_feature_columns must be a sequence of column names, "
                                       f"got {self.user_feature_columns!r}")
+
+    def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`).
+
+        The factor matrices (n_users + n_items) x d float32, their float64 initial draws and the
+        copies published to callbacks between iterations; the weight matrix and its transpose
+        (float32 values, int32 indices); d x d float64 Gram matrices (the unobserved term and
+        the losses) and, per numba thread, a d x d float32 accumulator and float64 system for
+        the exact row solves.
+        """
+        d = int(self.factors)
+        rows, cols = int(n_users), int(n_items)
+        entries = int(nnz)
+        if self.side_features:
+            rows += SIDE_FEATURE_ALLOWANCE
+            cols += SIDE_FEATURE_ALLOWANCE
+            entries += 4 * n_users + 3 * n_items
+        factors = (rows + cols) * d * FLOAT32
+        initial_draws = 2 * max(rows, cols) * d * FLOAT64
+        weights = 2 * entries * (FLOAT32 + INT32) + 2 * (rows + cols) * INT32 + entries * FLOAT64
+        gram = 5 * d * d * FLOAT64 + min(max(rows, cols), 65_536) * d * FLOAT64
+        per_thread = numba.get_num_threads() * d * (d * (FLOAT32 + FLOAT64) + 8 * FLOAT64)
+        return (super().estimate_fit_bytes(n_users, n_items, nnz) + 2 * factors
+                + initial_draws + weights + gram + per_thread + (rows + cols) * 4 * FLOAT64)
 
     # ------------------------------------------------------------------ weights
     def _confidence(self, values: np.ndarray) -> np.ndarray:
