@@ -106,23 +106,42 @@ def _add_group_candidates(pool: CandidatePool, generators, dataset: Dataset,
                           ) -> CandidatePool:
     """The pool plus the first generator's best ``k`` eligible items of the fair group, when the
     pool holds fewer eligible group items than the target share of a ``k``-list needs."""
-    needed = int(np.ceil(config.fair_share * k - 1e-9))
-    in_group = group_mask(dataset, config.fair_group, config.head_share)
-    eligible, _ = passes_filters(pool.items, config, dataset, user)
-    if int((in_group[pool.items] & eligible).sum()) >= needed:
+    items = _group_retrieval(generators[0], pool.items, dataset, config, user, seen, k)
+    if items is None:
         return pool
-    # Members depend on the catalogue filters only, so an approximate index over them is built
-    # once; this user's own exclusions (seen, disliked) and the pool go to ``exclude``.
-    members = np.flatnonzero(in_group)
-    members = members[passes_filters(members, config, dataset, None)[0]]
-    personal = members[~passes_filters(members, config, dataset, user)[0]]
-    exclude = np.concatenate([pool.items, personal] + ([seen] if config.hide_seen else []))
     anonymous = -1 if user is None else user
-    items, _ = generators[0].nominate_within(anonymous, k, members, exclude)
     scores = np.column_stack([np.asarray(g.score(anonymous, items), np.float32)
                               for g in generators]) if len(items) else \
         np.zeros((0, len(generators)), np.float32)
     return pool.with_group_items(items, scores, config.fair_group)
+
+
+def _group_retrieval(generator: CandidateGenerator, pool_items: np.ndarray, dataset: Dataset,
+                     config: RerankConfig, user: int | None, seen: np.ndarray, k: int,
+                     members: np.ndarray | None = None) -> np.ndarray | None:
+    """The generator's best ``k`` items of the fair group that pass the filters and are not in
+    the pool (int64, best first), or None when the pool already holds the ceil(share k) eligible
+    group items a ``k``-list needs. ``members``: the group's items passing the catalogue filters,
+    when the caller computed them already (:func:`_group_members`)."""
+    needed = int(np.ceil(config.fair_share * k - 1e-9))
+    in_group = group_mask(dataset, config.fair_group, config.head_share)
+    eligible, _ = passes_filters(pool_items, config, dataset, user)
+    if int((in_group[pool_items] & eligible).sum()) >= needed:
+        return None
+    if members is None:
+        members = _group_members(dataset, config)
+    # Members depend on the catalogue filters only, so an approximate index over them is built
+    # once; this user's own exclusions (seen, disliked) and the pool go to ``exclude``.
+    personal = members[~passes_filters(members, config, dataset, user)[0]]
+    exclude = np.concatenate([pool_items, personal] + ([seen] if config.hide_seen else []))
+    items, _ = generator.nominate_within(-1 if user is None else user, k, members, exclude)
+    return items
+
+
+def _group_members(dataset: Dataset, config: RerankConfig) -> np.ndarray:
+    """Items of the fair group that pass the catalogue filters (genres, minimum ratings)."""
+    members = np.flatnonzero(group_mask(dataset, config.fair_group, config.head_share))
+    return members[passes_filters(members, config, dataset, None)[0]]
 
 
 def _as_generators(generators) -> list[CandidateGenerator]:
@@ -145,7 +164,8 @@ def _embeddings_of(generators) -> np.ndarray:
 def rerank_lists(config: RerankConfig, model: Recommender, train: Dataset, users, *, k: int = 10,
                  n_candidates: int = 100, item_embeddings: np.ndarray | None = None
                  ) -> tuple[np.ndarray, list[RerankResult]]:
-    """Re-ranked top-k lists of many users from a model's top ``n_candidates``.
+    """Re-ranked top-k lists of many users from a model's top ``n_candidates`` (plus, when a
+    fairness group is short in them, its own best items: see :func:`recommend_pipeline`).
 
     Returns
     -------
@@ -159,9 +179,18 @@ def rerank_lists(config: RerankConfig, model: Recommender, train: Dataset, users
     pools, scores = model.recommend(users, n_candidates, exclude_seen=config.hide_seen)
     lists = np.full((len(users), k), -1, np.int64)
     results = []
+    fair = config.fair_group is not None and config.fair_share > 0
+    if fair:  # a group short in a pool retrieves its own items, as in recommend_pipeline
+        generator, members = ModelGenerator(model), _group_members(train, config)
     for row, user in enumerate(users):
         valid = pools[row] >= 0
-        result = rerank(pools[row][valid], scores[row][valid], config, dataset=train,
+        items, base = pools[row][valid], scores[row][valid]
+        added = _group_retrieval(generator, items, train, config, int(user),
+                                 train.user_items(int(user)), k, members) if fair else None
+        if added is not None and len(added):
+            items = np.concatenate([items, added])
+            base = np.concatenate([base, generator.score(int(user), added)])
+        result = rerank(items, base, config, dataset=train,
                         user=int(user), k=k, item_embeddings=item_embeddings)
         lists[row, :len(result.items)] = result.items
         results.append(result)

@@ -484,6 +484,8 @@ def _fair_swaps(listed: np.ndarray, final: np.ndarray, in_group: np.ndarray, sha
     n_swaps = min(needed, len(outside), len(inside))
     kept = np.delete(listed, inside[:n_swaps])
     added = outside[:n_swaps]  # best first
+    if len(kept) == 0:
+        return added, n_swaps == needed
     # First kept item each newcomer outscores (ties stay below the kept item); non-decreasing
     # because the newcomers are sorted, so np.insert keeps them in order.
     beats = final[kept][:, None] < final[added][None, :]

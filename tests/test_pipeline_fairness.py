@@ -12,7 +12,8 @@ from recsys_core.candidates import ModelGenerator, ScoreVectorGenerator, generat
 from recsys_core.cli import main
 from recsys_core.demo import make_demo_dataset
 from recsys_core.models import PrecomputedEmbeddings
-from recsys_core.pipeline import RerankConfig, pool_size, recommend_for_run, recommend_pipeline
+from recsys_core.pipeline import (RerankConfig, pool_size, recommend_for_run, recommend_pipeline,
+                                  rerank_lists)
 from recsys_core.rerank import long_tail_mask
 from recsys_core.runs import RunStore, load_run
 
@@ -72,6 +73,17 @@ def test_group_retrieval_reaches_the_share_on_a_large_catalogue(big):
         tail = tail[~np.isin(tail, data.user_items(user))]
         best = tail[np.argsort(-model.score([user], tail)[0], kind="stable")[:10]]
         assert set(result.pool.items[result.pool.from_group]) == set(best)
+
+
+def test_many_users_lists_for_the_metric_impact_retrieve_too(big):
+    data, model = big
+    users = np.arange(0, 300, 10)
+    lists, results = rerank_lists(LONG_TAIL, model, data, users, k=10, n_candidates=100)
+    tail = long_tail_mask(data.item_popularity)
+    assert (lists >= 0).all() and tail[lists].mean(axis=1).min() >= 0.3
+    assert all(r.group_target_reachable for r in results)
+    plain, _ = rerank_lists(RerankConfig(), model, data, users, k=10, n_candidates=100)
+    assert not tail[plain].any()
 
 
 def test_new_user_and_approximate_retrieval(big):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from recsys_core.dataset import Dataset
 from recsys_core.errors import HyperparameterError
@@ -177,6 +177,7 @@ def test_fairness_order_on_movielens(ml100k):
 @given(st.lists(st.floats(0, 1), min_size=10, max_size=10),
        st.sampled_from(GENRES + ("long-tail",)), st.floats(0, 1), st.integers(1, 10),
        st.floats(0, 1), st.sampled_from([0.0, 0.5, 1.0]))
+@example([0.0] * 10, "Comedy", 1.0, 1, 0.0, 0.0)  # every listed item replaced
 def test_fairness_insertions_are_in_score_order(scores, group, share, k, lam, penalty):
     config = RerankConfig(hide_seen=False, fair_group=group, fair_share=share, diversity=lam,
                           popularity_penalty=penalty)
