@@ -2,6 +2,7 @@
 (exact or approximate), merged with provenance, so its minimum share is met whenever the catalogue
 holds enough eligible group items; the CLI warns only when it does not."""
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -151,3 +152,38 @@ def test_recommend_for_run_and_the_cli(big, tmp_path, capsys):
                         "--exclude-genres", "Drama"]) == 0
     err = capsys.readouterr().err
     assert "warning" in err and "too few Drama items" in err and "2 user(s)" in err
+
+
+def test_recommend_page_meets_the_share_and_shows_the_provenance(big, tmp_path, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import ui.data
+
+    data, model = big
+    RunStore(tmp_path).save(model, data, name="big")
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
+    monkeypatch.setattr(ui.data, "make_demo_dataset", lambda seed=0: data)  # the 10k catalogue
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    try:
+        at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"),
+                               default_timeout=120)
+        for key, value in {"data": "demo", "run": "big", "user": "1", "rr_fair": "long-tail",
+                           "rr_share": "0.3"}.items():
+            at.query_params[key] = value
+        at.run()
+        at.switch_page("pages/5_Recommend.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        listed = next(d.value for d in at.dataframe
+                      if {"rank", "title", "moved by"} <= set(d.value.columns))
+        added = listed[listed["nominated by"] == "long-tail retrieval"]
+        assert len(listed) == 10 and len(added) == 3
+        assert added["moved by"].eq("fairness").all() and np.all(np.diff(added["final"]) <= 0)
+        assert not [w.value for w in at.warning if "share" in w.value.lower()
+                    or "long-tail" in w.value]
+        assert any("long-tail" in c.value and "30%" in c.value for c in at.caption)
+    finally:
+        st.cache_resource.clear()
+        st.cache_data.clear()
