@@ -7,7 +7,8 @@ import streamlit as st
 from recsys_core.errors import HyperparameterError, RecsysError
 from recsys_core.metrics import evaluate_model
 from recsys_core.models import trainable_models
-from recsys_core.runs import run_cache_key
+from recsys_core.runs import check_run_name, run_cache_key
+from recsys_core.split import require_test_ratings
 from ui import data, page, projections, runs, splits, state
 from ui.params import hyperparameter_widgets
 from ui.training import TrainingJob, loss_figure, progress_history
@@ -47,32 +48,43 @@ left, mid, right = st.columns([2, 2, 1])
 with left:
     split_params = splits.select_split(dataset)
 with mid:
-    run_name = st.text_input("Run name (optional)", key="run_name",
+    # Kept as a synced value, so switching model or page does not clear it.
+    run_name = st.text_input("Run name (optional)",
+                             key=state.seed_widget("run_name", state.get("run_name", "")),
                              help="Letters, digits, '.', '_' and '-'. Defaults to the model and "
                                   "the time; an existing name gets -2, -3, ...")
+    state.put_quiet("run_name", run_name)
+    name_error = None
+    if run_name.strip():
+        try:  # checked as it is typed, not after the training
+            check_run_name(run_name.strip())
+        except RecsysError as exc:
+            name_error = str(exc)
+            st.error(name_error)
 with right:
     reuse = st.checkbox("Reuse identical run", value=True, key="reuse",
                         help="Training with exactly the settings of a saved run loads that run "
                              "instead of recomputing.")
     train_clicked = st.button("Train", type="primary", key="train",
-                              disabled=JOB in st.session_state)
+                              disabled=JOB in st.session_state or name_error is not None)
 
 
 def start_training():
     """Build the model, or reuse a saved run with the same settings; starts the job."""
     with page.user_errors():
+        name = check_run_name(run_name.strip()) if run_name.strip() else None
         try:
             model = model_cls(**params)
         except TypeError as exc:
             raise HyperparameterError(str(exc)) from None
-        split = splits.cached_split(source, dataset, split_params)
+        split = require_test_ratings(splits.cached_split(source, dataset, split_params))
         key = run_cache_key(kind, model.get_params(), dataset.fingerprint, split.params)
         existing = runs.store().find(key) if reuse else None
         if existing is not None:
             state.put("run", existing.name)
             st.success(f"These settings were trained before: reusing run **{existing.name}**.")
             return
-        store, name = runs.store(), run_name.strip() or None
+        store = runs.store()
 
         def evaluate_and_save(fitted):
             metrics = evaluate_model(fitted, split.test, k=10)
@@ -122,22 +134,32 @@ if job is not None:
         raise job.error
     info = job.result
     state.put("run", info.name)
-    if info.model_kind != "popularity":
-        projections.precompute_default_map(runs.load(info))
     stopped = " (stopped early)" if job.stopped_early else ""
-    st.success(f"Saved run **{info.name}**{stopped}.")
+    try:
+        if info.model_kind != "popularity":
+            projections.precompute_default_map(runs.load(info))
+    except RecsysError as exc:  # e.g. another session deleted the run at once
+        st.warning(f"Run **{info.name}** was saved{stopped} but cannot be opened now: {exc}")
+    else:
+        st.success(f"Saved run **{info.name}**{stopped}.")
 
 # ---------------------------------------------------------------- saved runs
 st.subheader("Runs on this dataset")
+runs.show_delete_note()
 runs.warn_unreadable()
 infos = runs.runs_for(dataset)
-if not infos:
+damaged = runs.damaged_runs()  # every one, so that any can be deleted here
+if not infos and not damaged:
     st.info("No run yet: choose a model and press Train.")
     st.stop()
-by_name = {i.name: i for i in infos}
-name = state.selectbox("Inspect run", list(by_name), "run", infos[0].name, format_func=
-                       lambda n: runs.label(by_name[n]))
+by_name = {i.name: i for i in [*infos, *damaged]}
+name = state.selectbox("Inspect run", list(by_name), "run", (infos or damaged)[0].name,
+                       format_func=lambda n: runs.label(by_name[n]))
 info = by_name[name]
+if isinstance(info, runs.DamagedRun):
+    runs.show_damaged(info)
+    runs.delete_controls(info.name)
+    st.stop()
 left, right = st.columns([3, 2])
 with left:
     fig = loss_figure(info.history, title=f"Loss per epoch: {info.name}")
@@ -146,15 +168,12 @@ with left:
     else:
         st.caption("This model has no iterative training (closed form or counting).")
 with right:
-    st.markdown("**Evaluation** on the test split" +
-                (f" ({info.split['params']})" if info.split else ""))
-    metrics = pd.DataFrame({"metric": list(info.metrics), "value": list(info.metrics.values())})
-    st.dataframe(metrics, hide_index=True, key="run_metrics",
-                 column_config={"value": st.column_config.NumberColumn(format="%.4f")})
+    st.markdown("**Evaluation** on held-out ratings" +
+                (f": {splits.describe(info.split['params'])}, never seen in training."
+                 if info.split else "."))
+    metrics = pd.DataFrame({"metric": list(info.metrics),
+                            "value": [runs.format_metric(v, ".4f") for v in info.metrics.values()]})
+    st.dataframe(metrics, hide_index=True, key="run_metrics")
     st.markdown("**Hyperparameters**")
     st.json(info.params, expanded=False)
-    if st.button(f"Delete run {info.name}", key="delete_run"):
-        with page.user_errors():
-            runs.store().delete(info.name)
-        state.put("run", "")
-        st.rerun()
+    runs.delete_controls(info.name)

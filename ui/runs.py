@@ -5,14 +5,16 @@ model (score, recommend, fold_in return new arrays), so one session never change
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import streamlit as st
 
 from recsys_core.dataset import Dataset
-from recsys_core.errors import RecsysError
-from recsys_core.runs import Run, RunInfo, RunStore
+from recsys_core.errors import RecsysError, RunNotFoundError
+from recsys_core.runs import (IDS_FILE, INFO_FILE, MODEL_FILE, DamagedRun, Run, RunInfo,
+                              RunStore)
 
 from . import state
 from .data import data_folder
@@ -37,51 +39,61 @@ def load(info: RunInfo) -> Run:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _listing(root: str, modified_ns: int) -> list[RunInfo]:
-    """The store's runs; ``modified_ns`` (the folder's mtime) changes when a run is added or
-    removed, since saves and deletes rename run folders inside it."""
-    return RunStore(root).list()
+def _scan(root: str, signature: tuple) -> tuple[list[RunInfo], list[DamagedRun]]:
+    """The store's usable and damaged runs; ``signature`` (the modification times and sizes of
+    every run's files) changes when a run is added, removed or one of its files replaced."""
+    return RunStore(root).scan()
+
+
+def _signature(root: Path) -> tuple | None:
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except FileNotFoundError:
+        return None
+    out = [root.stat().st_mtime_ns]
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        for file in (INFO_FILE, MODEL_FILE, IDS_FILE):
+            try:
+                st_ = os.stat(os.path.join(entry.path, file))
+                out.append((entry.name, file, st_.st_mtime_ns, st_.st_size))
+            except OSError:
+                out.append((entry.name, file, None, None))
+    return tuple(out)
+
+
+def _scanned() -> tuple[list[RunInfo], list[DamagedRun]]:
+    s = store()
+    signature = _signature(s.root)
+    if signature is None:
+        return [], []
+    return _scan(str(s.root), signature)
 
 
 def all_runs() -> list[RunInfo]:
-    """Every readable run in the store, newest first (re-read only when the folder changes)."""
-    s = store()
-    try:
-        modified = s.root.stat().st_mtime_ns
-    except FileNotFoundError:
-        return []
-    return list(_listing(str(s.root), modified))
+    """Every usable run in the store, newest first (re-checked only when a file changes)."""
+    return list(_scanned()[0])
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _unreadable(root: str, modified_ns: int) -> list[tuple[str, str]]:
-    store_ = RunStore(root)
-    readable = {info.name for info in store_.list()}
-    out = []
-    for entry in sorted(Path(root).iterdir()):
-        if entry.is_dir() and not entry.name.startswith(".") and entry.name not in readable:
-            try:
-                store_.info(entry.name)
-            except RecsysError as exc:
-                out.append((entry.name, str(exc)))
-    return out
+def damaged_runs() -> list[DamagedRun]:
+    """Run folders that cannot be used (damaged, foreign, or written by another version of the
+    library), with the reason."""
+    return list(_scanned()[1])
 
 
 def unreadable_runs() -> list[tuple[str, str]]:
-    """(folder name, reason) of run folders the store skips: corrupted, foreign, or written by
-    another version of the library."""
-    s = store()
-    try:
-        modified = s.root.stat().st_mtime_ns
-    except FileNotFoundError:
-        return []
-    return list(_unreadable(str(s.root), modified))
+    """(folder name, reason) of every damaged run folder."""
+    return [(d.name, d.reason) for d in damaged_runs()]
 
 
 def warn_unreadable() -> None:
-    """One warning per run folder that cannot be read, with the reason."""
-    for name, reason in unreadable_runs():
-        st.warning(f"Run **{name}** cannot be loaded: {reason}")
+    """One warning naming every damaged run with the reason (they can be deleted on Train)."""
+    damaged = damaged_runs()
+    if damaged:
+        st.warning("Damaged runs (cannot be used; pick one under *Inspect run* on the Train page "
+                   "to delete it): " + "; ".join(
+            f"**{d.name}**: {d.reason}" for d in damaged))
 
 
 def runs_for(dataset: Dataset) -> list[RunInfo]:
@@ -89,23 +101,117 @@ def runs_for(dataset: Dataset) -> list[RunInfo]:
     return [info for info in all_runs() if info.dataset.get("fingerprint") == dataset.fingerprint]
 
 
-def label(info: RunInfo) -> str:
-    metric = next((f"{k}={v:.3f}" for k, v in info.metrics.items() if k.startswith("ndcg@")), "")
+def damaged_for(dataset: Dataset) -> list[DamagedRun]:
+    """Damaged runs that were trained on this dataset, or whose dataset cannot be told."""
+    return [d for d in damaged_runs() if d.dataset_fingerprint in (None, dataset.fingerprint)]
+
+
+def format_metric(value, spec: str = ".3f") -> str:
+    """A metric as text; "—" when it is undefined (null or NaN, e.g. nothing was held out)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value):
+        return "—"
+    return format(value, spec)
+
+
+def label(info: RunInfo | DamagedRun) -> str:
+    """How a run is named in lists: name, model and nDCG, or a "damaged" mark."""
+    if isinstance(info, DamagedRun):
+        return f"{info.name} (damaged: cannot be used)"
+    metric = next((f"{k}={format_metric(v)}" for k, v in info.metrics.items()
+                   if k.startswith("ndcg@")), "")
     return f"{info.name} ({info.model_kind}{', ' + metric if metric else ''})"
+
+
+def show_damaged(run: DamagedRun) -> None:
+    """Why a damaged run cannot be used."""
+    st.error(f"Run **{run.name}** is damaged and cannot be used: {run.reason}")
 
 
 def select_run(dataset: Dataset, key: str = "run", *, container=None, label_text: str = "Run",
                needs_embeddings: bool = True) -> Run | None:
-    """Sidebar picker of this dataset's runs; None (with a hint) when there is none yet."""
+    """Sidebar picker of this dataset's runs; None (with a hint) when there is none yet.
+
+    Damaged runs are listed too, marked as such; choosing one shows why (they are deleted on
+    the Train page) and stops the page.
+    """
     container = container or st.sidebar
     infos = runs_for(dataset)
     if needs_embeddings:
         infos = [i for i in infos if i.model_kind != "popularity"]
-    if not infos:
+    damaged = damaged_for(dataset)
+    if not infos and not damaged:
         st.info("No trained run for this dataset yet: train one on the Train page.")
         st.page_link("pages/2_Train.py", label="Go to Train")
         st.stop()
-    by_name = {i.name: i for i in infos}
-    name = state.selectbox(label_text, list(by_name), key, infos[0].name,
+    by_name = {i.name: i for i in [*infos, *damaged]}
+    default = infos[0].name if infos else damaged[0].name
+    name = state.selectbox(label_text, list(by_name), key, default,
                            format_func=lambda n: label(by_name[n]), container=container)
-    return load(by_name[name])
+    chosen = by_name[name]
+    if isinstance(chosen, DamagedRun):
+        show_damaged(chosen)
+        st.page_link("pages/2_Train.py", label="Delete it on the Train page")
+        st.stop()
+    return load(chosen)
+
+
+# ---------------------------------------------------------------------- deleting
+_DELETE_PENDING = "_runs_delete_pending"  # session key: the run name awaiting confirmation
+_DELETE_NOTE = "_runs_delete_note"  # session key: (kind, text) of the last delete, shown once
+
+
+def delete_controls(name: str, container=None) -> None:
+    """Delete the run ``name``, and only that one: a button naming it, then a confirmation.
+
+    The buttons' keys and callbacks carry the name, so a click on a stale page (the run was
+    deleted by another session, and the list now shows another run) never acts on another run:
+    it reports that ``name`` is gone and deletes nothing.
+    """
+    container = container or st
+    if st.session_state.get(_DELETE_PENDING) != name:
+        container.button(f"Delete run {name}…", key=f"delete_run_{name}",
+                         on_click=_ask_delete, args=(name,))
+        return
+    container.warning(f"Delete run **{name}** for good? This cannot be undone.")
+    yes, no = container.columns(2)
+    yes.button(f"Yes, delete {name}", key=f"confirm_delete_{name}", type="primary",
+               on_click=_confirm_delete, args=(name,))
+    no.button("Cancel", key=f"cancel_delete_{name}", on_click=_cancel_delete)
+
+
+def show_delete_note() -> None:
+    """The outcome of the last delete request of this session (once)."""
+    note = st.session_state.pop(_DELETE_NOTE, None)
+    if note is not None:
+        kind, text = note
+        (st.success if kind == "success" else st.warning)(text)
+
+
+def _gone(name: str) -> str:
+    return (f"Run **{name}** no longer exists (deleted in another session?): nothing was "
+            "deleted.")
+
+
+def _ask_delete(name: str) -> None:
+    if not (store().root / name).is_dir():
+        st.session_state.pop(_DELETE_PENDING, None)
+        st.session_state[_DELETE_NOTE] = ("warning", _gone(name))
+        return
+    st.session_state[_DELETE_PENDING] = name
+
+
+def _confirm_delete(name: str) -> None:
+    st.session_state.pop(_DELETE_PENDING, None)
+    try:
+        store().delete(name)
+    except RunNotFoundError:
+        st.session_state[_DELETE_NOTE] = ("warning", _gone(name))
+    except RecsysError as exc:
+        st.session_state[_DELETE_NOTE] = ("warning", f"Run **{name}** was not deleted: {exc}")
+    else:
+        st.session_state[_DELETE_NOTE] = ("success", f"Deleted run **{name}**.")
+
+
+def _cancel_delete() -> None:
+    st.session_state.pop(_DELETE_PENDING, None)
