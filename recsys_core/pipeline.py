@@ -107,12 +107,11 @@ def _add_group_candidates(pool: CandidatePool, generators, dataset: Dataset,
     """The pool plus the first generator's best ``k`` eligible items of the fair group, when the
     pool holds fewer eligible group items than the target share of a ``k``-list needs."""
     items = _group_retrieval(generators[0], pool.items, dataset, config, user, seen, k)
-    if items is None:
+    if items is None or not len(items):  # enough already, or none left in the catalogue
         return pool
     anonymous = -1 if user is None else user
     scores = np.column_stack([np.asarray(g.score(anonymous, items), np.float32)
-                              for g in generators]) if len(items) else \
-        np.zeros((0, len(generators)), np.float32)
+                              for g in generators])
     return pool.with_group_items(items, scores, config.fair_group)
 
 

@@ -114,6 +114,7 @@ def test_no_retrieval_when_the_pool_suffices_and_unreachable_only_when_the_catal
     config = RerankConfig(fair_group="Drama", fair_share=0.3, exclude_genres=("Drama",))
     result = recommend_pipeline(0, model, data, k=10, config=config)
     assert result.group_target_reachable is False and result.group_share == 0
+    assert result.pool.from_group is None  # nothing found, nothing marked
     # Long-tail items have at most 1 rating here: at least 2 leaves none, at least 1 leaves 2,874.
     result = recommend_pipeline(0, model, data, k=10, config=LONG_TAIL.replace(min_ratings=2))
     assert result.group_target_reachable is False and result.group_share == 0
