@@ -80,6 +80,9 @@ def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int
         if not 0 <= int(user) < dataset.n_users:
             raise IndexError(f"user index {user} out of range for {dataset.n_users} users")
         user = int(user)
+    elif any(isinstance(g, ModelGenerator) for g in generators):
+        raise HyperparameterError("a user outside the data has no row in the model: give their "
+                                  "scores (ScoreVectorGenerator) instead of the model")
     if seen is None:
         seen = dataset.user_items(user) if user is not None else np.zeros(0, np.int64)
     seen = np.asarray(seen, dtype=np.int64)

@@ -12,6 +12,7 @@ from recsys_core.ann import ANNIndex
 from recsys_core.candidates import ModelGenerator, ScoreVectorGenerator, generate_candidates
 from recsys_core.cli import main
 from recsys_core.demo import make_demo_dataset
+from recsys_core.errors import HyperparameterError
 from recsys_core.models import PrecomputedEmbeddings
 from recsys_core.pipeline import (RerankConfig, pool_size, recommend_for_run, recommend_pipeline,
                                   rerank_lists)
@@ -94,6 +95,8 @@ def test_new_user_and_approximate_retrieval(big):
     result = recommend_pipeline(None, ScoreVectorGenerator(scores), data, k=10, config=LONG_TAIL,
                                 seen=rated)
     _check_fair_list(result, data)
+    with pytest.raises(HyperparameterError, match="ScoreVectorGenerator"):
+        recommend_pipeline(None, model, data, k=10, config=LONG_TAIL, seen=rated)
     index = ANNIndex("dot").fit(model.item_embeddings_)
     generator = ModelGenerator(model, measure="dot", ann=index)
     result = recommend_pipeline(3, generator, data, k=10, config=LONG_TAIL)
