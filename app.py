@@ -56,9 +56,9 @@ LESSONS = [
      "example at the bottom shows why."),
     ("pages/3_Embeddings.py", {"proj": "pca", "colour": "norm"}, "Norm vs popularity",
      "In the last chart, frequently rated items have larger embeddings."),
-    ("pages/2_Train.py", {"model": "mf"}, "Folding",
-     "Train MF with objective *observed* (no negatives) and again with *gravity* or "
-     "*weighted*; compare the two runs on the Embeddings page."),
+    ("pages/2_Train.py", {"model": "mf", "hp_mf_objective": "observed"}, "Folding",
+     "Train MF with objective *observed* (no negatives; this link selects it) and again with "
+     "the default *weighted*; compare the two runs on the Embeddings page."),
     ("pages/2_Train.py", {"model": "wals"}, "Regularization",
      "Train WALS with regularization 1 and 50 and compare the norm vs popularity charts of "
      "the two runs."),
