@@ -28,23 +28,7 @@ cols[3].metric("Density", f"{summary['density']:.2%}")
 cols[4].metric("Rating scale", summary["rating scale"])
 
 st.subheader("Pages")
-PAGES = [
-    ("pages/1_Data.py", "Data",
-     "choose, download or upload ratings; the long tail of ratings per user and per item."),
-    ("pages/2_Train.py", "Train",
-     "fit matrix factorization (SGD or WALS), SVD, content-based, softmax, two-tower or "
-     "popularity models; watch the loss; evaluate; every model is saved as a run."),
-    ("pages/3_Embeddings.py", "Embeddings",
-     "item and user embeddings of a run in 2D (UMAP, t-SNE, PCA) and the norm vs popularity "
-     "diagnostic."),
-    ("pages/4_Similarity.py", "Similarity",
-     "the same query under dot, cosine, Euclidean and tempered similarity, side by side."),
-    ("pages/5_Recommend.py", "Recommend",
-     "recommendations for a user or for you (fold-in, no retraining), with live re-ranking knobs."),
-    ("pages/6_Compare_runs.py", "Compare runs",
-     "saved runs' hyperparameters and metrics; recommendations of several runs side by side."),
-]
-for path, label, what in PAGES:
+for path, label, what in page.PAGES[1:]:
     link, text = st.columns([1, 4])
     link.page_link(path, label=label)
     text.markdown(what)
@@ -62,8 +46,9 @@ LESSONS = [
     ("pages/2_Train.py", {"model": "wals"}, "Regularization",
      "Train WALS with regularization 1 and 50 and compare the norm vs popularity charts of "
      "the two runs."),
-    ("pages/6_Compare_runs.py", {}, "WALS vs SGD",
-     "Pick a WALS run and an MF run: the training curves are drawn against epochs and seconds."),
+    ("pages/6_Compare_runs.py", {"lesson": "wals-vs-sgd"}, "WALS vs SGD",
+     "A WALS run and an MF run side by side (one click trains the missing one): the training "
+     "curves are drawn against epochs and seconds."),
     ("pages/5_Recommend.py", {"who": "new"}, "Cold start by fold-in",
      "Rate three titles and get a list at once, without retraining."),
     ("pages/5_Recommend.py", {"who": "user", "cand": "pipeline"}, "Why a scoring model",

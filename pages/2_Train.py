@@ -48,9 +48,12 @@ left, mid, right = st.columns([2, 2, 1])
 with left:
     split_params = splits.select_split(dataset)
 with mid:
-    run_name = st.text_input("Run name (optional)", key="run_name",
+    # Kept as a synced value, so switching model or page does not clear it.
+    run_name = st.text_input("Run name (optional)",
+                             key=state.seed_widget("run_name", state.get("run_name", "")),
                              help="Letters, digits, '.', '_' and '-'. Defaults to the model and "
                                   "the time; an existing name gets -2, -3, ...")
+    state.put_quiet("run_name", run_name)
     name_error = None
     if run_name.strip():
         try:  # checked as it is typed, not after the training
@@ -165,8 +168,9 @@ with left:
     else:
         st.caption("This model has no iterative training (closed form or counting).")
 with right:
-    st.markdown("**Evaluation** on the test split" +
-                (f" ({info.split['params']})" if info.split else ""))
+    st.markdown("**Evaluation** on held-out ratings" +
+                (f": {splits.describe(info.split['params'])}, never seen in training."
+                 if info.split else "."))
     metrics = pd.DataFrame({"metric": list(info.metrics),
                             "value": [runs.format_metric(v, ".4f") for v in info.metrics.values()]})
     st.dataframe(metrics, hide_index=True, key="run_metrics")

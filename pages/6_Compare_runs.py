@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ui import data, page, pickers, runs, state
+from ui import data, page, pickers, runs, state, training
 
 page.page_header(
     "Compare runs",
@@ -16,6 +16,29 @@ page.page_header(
 
 with page.user_errors():
     source, dataset = data.select_dataset()
+
+# ---------------------------------------------------------------- lesson "WALS vs SGD"
+LESSON_KINDS = {"wals": "WALS", "mf": "MF"}
+if st.query_params.get("lesson") == "wals-vs-sgd":
+    newest = {kind: next((i.name for i in runs.runs_for(dataset) if i.model_kind == kind), None)
+              for kind in LESSON_KINDS}
+    missing = [kind for kind, name in newest.items() if name is None]
+    if missing:
+        what = " and ".join(LESSON_KINDS[k] for k in missing)
+        st.info(f"**WALS vs SGD** compares a WALS run with an MF run (trained by SGD) on this "
+                f"dataset; there is no {what} run yet.")
+        if st.button(f"Train the missing {'/'.join(LESSON_KINDS[k] for k in missing)} "
+                     f"run{'s' if len(missing) > 1 else ''} with defaults", key="lesson_train"):
+            bar = st.progress(0.0, text="starting…")
+            with page.user_errors():
+                for kind in missing:
+                    newest[kind] = training.train_with_defaults(
+                        kind, source, dataset,
+                        lambda f, text: bar.progress(min(1.0, f), text=text)).name
+            bar.empty()
+    if all(newest.values()):
+        state.put("cmp", [newest["wals"], newest["mf"]], to_text=",".join)
+        del st.query_params["lesson"]  # a link acts once; afterwards the picker is the person's
 
 runs.warn_unreadable()
 all_datasets = st.sidebar.checkbox("Show runs of every dataset", key="all_datasets")
@@ -34,8 +57,12 @@ for info in infos:
     row.update({k: v for k, v in info.metrics.items() if isinstance(v, (int, float))})
     rows.append(row)
 table = pd.DataFrame(rows)
-# Metrics before the long hyperparameter text, so they are visible and sortable at a glance.
-table = table[[c for c in table.columns if c != "hyperparameters"] + ["hyperparameters"]]
+# NDCG@10 next to the run's name, then the other metrics, then the descriptive columns and the
+# long hyperparameter text: scores stay visible on a narrow screen and sortable at a glance.
+DESCRIPTIVE = ["model", "epochs", "created", "dataset", "hyperparameters"]
+metric_columns = sorted((c for c in table.columns if c != "run" and c not in DESCRIPTIVE),
+                        key=lambda c: c != "ndcg@10")
+table = table[["run", *metric_columns, *DESCRIPTIVE]]
 st.dataframe(table, hide_index=True, key="runs_table",
              column_config={c: st.column_config.NumberColumn(format="%.4f")
                             for c in table.columns if table[c].dtype.kind == "f"})
@@ -48,8 +75,7 @@ if len(picked) < 2:
     st.stop()
 chosen = table[table["run"].isin(picked)]
 metric_names = [c for c in chosen.columns
-                if c not in ("run", "model", "dataset", "created", "epochs", "hyperparameters")
-                and chosen[c].notna().any()]
+                if c not in ("run", *DESCRIPTIVE) and chosen[c].notna().any()]
 default_metrics = [m for m in metric_names if m.split("@")[0] in
                    ("ndcg", "recall", "precision", "coverage", "novelty", "rmse")][:6]
 shown = st.multiselect("Metrics", metric_names, default=default_metrics or metric_names[:4],

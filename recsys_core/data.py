@@ -813,7 +813,12 @@ def _dataset_folders_in(root: Path) -> list[tuple[str, Path]]:
         pass
     found = []
     if root.is_dir():
-        for name in KNOWN_DATASET_FOLDERS:
+        # The known MovieLens folders first (in that order), then any other sub-folder holding a
+        # dataset (e.g. a larger MovieLens-latest catalogue), by name.
+        others = sorted(p.name for p in root.iterdir()
+                        if p.is_dir() and p.name not in KNOWN_DATASET_FOLDERS
+                        and not p.name.startswith("."))
+        for name in [*KNOWN_DATASET_FOLDERS, *others]:
             sub = root / name
             if sub.is_dir():
                 try:
@@ -827,8 +832,9 @@ def _dataset_folders_in(root: Path) -> list[tuple[str, Path]]:
 def find_datasets() -> list[tuple[str, Path]]:
     """Datasets available without downloading, as ``(name, folder)`` in order of preference.
 
-    First ``$RECSYS_DATA_DIR`` (a dataset folder itself, or a folder holding ``ml-100k/`` and/or
-    ``ml-latest-small/``), then the same folders inside the project's ``data/`` directory where
+    First ``$RECSYS_DATA_DIR`` (a dataset folder itself, or a folder holding ``ml-100k/``,
+    ``ml-latest-small/`` and/or other dataset folders, listed after those two by name), then the
+    same inside the project's ``data/`` directory where
     :func:`recsys_core.download.download_movielens` puts them. Names are unique: a dataset in
     ``$RECSYS_DATA_DIR`` hides a downloaded one of the same name.
     """

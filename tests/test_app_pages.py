@@ -64,6 +64,7 @@ def app(runs_dir, monkeypatch):
 
 
 def _open(page: str | None = None, **query) -> AppTest:
+    query.setdefault("data", "demo")  # the app opens on MovieLens when RECSYS_DATA_DIR has it
     at = AppTest.from_file(APP, default_timeout=120)
     for k, v in query.items():
         at.query_params[k] = v
@@ -139,8 +140,8 @@ def test_bad_upload_is_reported_not_raised(app, tmp_path):
 def test_train_page_trains_saves_and_reuses_a_run(app, runs_dir):
     at = app("pages/2_Train.py")
     at.selectbox(key="_w_model").set_value("wals").run()
-    at.number_input(key="hp_wals_factors").set_value(4).run()
-    at.number_input(key="hp_wals_iterations").set_value(2).run()
+    at.number_input(key="_w_hp_wals_factors").set_value(4).run()
+    at.number_input(key="_w_hp_wals_iterations").set_value(2).run()
     at.button(key="train").click().run()
     _assert_clean(at)
     saved = [s.value for s in at.success]
@@ -169,7 +170,7 @@ def test_train_page_trains_saves_and_reuses_a_run(app, runs_dir):
 def test_train_page_bad_hyperparameter_is_a_message(app):
     at = app("pages/2_Train.py")
     at.selectbox(key="_w_model").set_value("wals").run()
-    at.number_input(key="hp_wals_regularization").set_value(-1.0).run()
+    at.number_input(key="_w_hp_wals_regularization").set_value(-1.0).run()
     at.button(key="train").click().run()
     _assert_clean(at)
     assert at.error and "regularization" in at.error[0].value
@@ -450,7 +451,7 @@ def test_uploaded_csv_becomes_a_source_and_errors_name_the_file(app):
 
 def test_train_page_invalid_run_name_is_a_message(app, runs_dir):
     at = app("pages/2_Train.py", model="popularity")
-    at.text_input(key="run_name").set_value("bad name!").run()
+    at.text_input(key="_w_run_name").set_value("bad name!").run()
     assert at.button(key="train").disabled  # said as it is typed, before any training
     _assert_clean(at)
     assert at.error and "invalid run name" in at.error[0].value
@@ -460,6 +461,7 @@ def test_train_page_invalid_run_name_is_a_message(app, runs_dir):
 def test_new_user_ratings_from_another_dataset_are_skipped(app):
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["new_user_profile"] = {"items": [987654321], "ratings": [5.0]}
+    at.query_params["data"] = "demo"
     at.query_params["run"] = "wals-small"
     at.query_params["who"] = "new"
     at.run()

@@ -10,10 +10,37 @@ from recsys_core.errors import RecsysError
 from . import state
 
 
+#: The app's pages as (script, label, what it is for), in sidebar order. The app stays a
+#: folder-based multipage app (``st.navigation`` with a ``pages/`` folder breaks AppTest); its
+#: built-in sidebar list is hidden (``client.showSidebarNavigation = false`` in
+#: .streamlit/config.toml) because it would name the home page "app".
+PAGES = (
+    ("app.py", "Home", "what the tool is, the chosen dataset at a glance, the lessons."),
+    ("pages/1_Data.py", "Data",
+     "choose, download or upload ratings; the long tail of ratings per user and per item."),
+    ("pages/2_Train.py", "Train",
+     "fit matrix factorization (SGD or WALS), SVD, content-based, softmax, two-tower or "
+     "popularity models; watch the loss; evaluate; every model is saved as a run."),
+    ("pages/3_Embeddings.py", "Embeddings",
+     "item and user embeddings of a run in 2D (UMAP, t-SNE, PCA) and the norm vs popularity "
+     "diagnostic."),
+    ("pages/4_Similarity.py", "Similarity",
+     "the same query under dot, cosine, Euclidean and tempered similarity, side by side."),
+    ("pages/5_Recommend.py", "Recommend",
+     "recommendations for a user or for you (fold-in, no retraining), with live re-ranking knobs."),
+    ("pages/6_Compare_runs.py", "Compare runs",
+     "saved runs' hyperparameters and metrics; recommendations of several runs side by side."),
+)
+
+
 def page_header(title: str, intro: str) -> None:
-    """Configure the page and open it with its title and a short lesson in the course's terms."""
+    """Configure the page and open it with its title and a short lesson in the course's terms;
+    the sidebar lists the pages, "Home" first."""
     st.set_page_config(page_title=f"{title} · recsys-studio", layout="wide")
     state.note_page_run()
+    for path, label, _ in PAGES:
+        st.sidebar.page_link(path, label=label)
+    st.sidebar.divider()
     st.title(title)
     st.markdown(intro)
 

@@ -8,6 +8,8 @@ import re
 
 import streamlit as st
 
+from . import state
+
 _CHOICES = re.compile(r"\{([^}]*)\}")
 
 
@@ -58,7 +60,9 @@ def choices_of(spec: str) -> list | None:
 def hyperparameter_widgets(cls, key_prefix: str, container=st) -> dict:
     """One widget per hyperparameter of ``cls``, prefilled with its defaults; returns the values.
 
-    Widget keys are ``<key_prefix><name>`` so each model keeps its own settings in the session.
+    Each value is a synced value of :mod:`ui.state` under ``<key_prefix><name>`` (in the session
+    and the URL), so each model keeps its own settings while another model or another page is
+    shown, and a link can carry them; the widgets are only views of those values.
     """
     defaults = cls().get_params()
     docs = param_docs(cls)
@@ -71,26 +75,52 @@ def hyperparameter_widgets(cls, key_prefix: str, container=st) -> dict:
         key = f"{key_prefix}{name}"
         choices = choices_of(spec)
         if isinstance(default, bool):
-            values[name] = col.checkbox(name, value=default, key=key, help=help_text)
+            values[name] = state.checkbox(name, key, default, container=col, help=help_text)
         elif isinstance(default, str) and spec.startswith("bool or"):
             # e.g. use_bias : bool or "auto"
             options = [default, True, False]
-            values[name] = col.selectbox(name, options, key=key, help=help_text,
-                                         format_func=lambda v: v if isinstance(v, str) else str(v))
+            values[name] = state.selectbox(name, options, key, default, parse=_option_of(options),
+                                           container=col, help=help_text,
+                                           format_func=lambda v: v if isinstance(v, str) else str(v))
         elif choices and default in choices:
-            values[name] = col.selectbox(name, choices, index=choices.index(default), key=key,
-                                         help=help_text)
+            values[name] = state.selectbox(name, choices, key, default, parse=_option_of(choices),
+                                           container=col, help=help_text)
         elif isinstance(default, int):
-            values[name] = int(col.number_input(name, value=default, step=1, key=key,
-                                                help=help_text))
+            values[name] = int(_number(col, name, key, default, int, step=1, help=help_text))
         elif isinstance(default, float):
-            values[name] = float(col.number_input(name, value=default, key=key, help=help_text,
-                                                  format="%g", step=_step(default)))
+            values[name] = float(_number(col, name, key, default, float, step=_step(default),
+                                         format="%g", help=help_text))
         else:
             # Tuples, lists, None and free text: edited as JSON (e.g. [128, 64]).
-            text = col.text_input(name, value=json.dumps(default), key=key, help=help_text)
+            text = state.get(key, json.dumps(default))
+            wkey = state.seed_widget(key, text)
+            text = col.text_input(name, key=wkey, help=help_text)
+            state.put_quiet(key, text)
             values[name] = _parse_json(name, text, default)
     return values
+
+
+def _number(col, label: str, key: str, default, kind, **kwargs):
+    """A number input synced under ``key`` (a link with a value that is not a number is ignored)."""
+    value = state.get(key, default, kind)
+    try:
+        value = kind(value)
+    except (TypeError, ValueError):
+        value = default
+    wkey = state.seed_widget(key, value)
+    chosen = col.number_input(label, key=wkey, **kwargs)
+    state.put_quiet(key, chosen)
+    return chosen
+
+
+def _option_of(options: list):
+    """Parser of a URL value back to the option it was written from (``str`` of the option)."""
+    def parse(text: str):
+        for option in options:
+            if str(option) == text:
+                return option
+        raise ValueError(text)
+    return parse
 
 
 def _step(default: float) -> float:

@@ -29,6 +29,24 @@ def select_split(dataset: Dataset) -> dict:
     return dict(options[choice][1])
 
 
+def describe(params: dict) -> str:
+    """A split's recorded parameters as a phrase, e.g. "a random 20% of each user's ratings
+    (seed 0)"."""
+    params = dict(params)
+    method = params.pop("method", None)
+    if method == "holdout":
+        return (f"a random {params.get('test_fraction', 0.2):.0%} of each user's ratings "
+                f"(seed {params.get('seed', 0)})")
+    if method == "leave_last_k_out":
+        k = int(params.get("k", 1))
+        return "each user's most recent rating" if k == 1 else \
+            f"each user's {k} most recent ratings"
+    if method == "predefined":
+        return f"MovieLens predefined fold {params.get('fold', '')}"
+    settings = ", ".join(f"{k} {v}" for k, v in params.items())
+    return f"the {method} split" + (f" ({settings})" if settings else "")
+
+
 @st.cache_resource(show_spinner="Splitting the data…", max_entries=8)
 def _split(source: str, fingerprint: str, params_json: str, _dataset: Dataset) -> Split:
     return make_split(_dataset, json.loads(params_json))

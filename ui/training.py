@@ -102,3 +102,44 @@ def loss_figure(history: list[dict], title: str = ""):
 
 def progress_history(progress: list[TrainingProgress]) -> list[dict]:
     return [{"epoch": p.epoch, **p.losses} for p in progress]
+
+
+def train_with_defaults(kind: str, source: str, dataset, on_progress=None):
+    """Train model ``kind`` with its default hyperparameters on the default split (holdout),
+    evaluate and save it as a run; a saved run with exactly these settings is reused instead.
+
+    ``on_progress(fraction, text)`` is called from the page's thread while the model trains (the
+    fit runs on a training thread, which also evaluates and saves, as on the Train page).
+    Returns the RunInfo.
+    """
+    from recsys_core.metrics import evaluate_model
+    from recsys_core.models import trainable_models
+    from recsys_core.runs import run_cache_key
+
+    from . import runs, splits
+
+    model = trainable_models()[kind]()
+    split_params = dict(splits.SPLITS["holdout"][1])
+    split = splits.cached_split(source, dataset, split_params)
+    existing = runs.store().find(run_cache_key(kind, model.get_params(), dataset.fingerprint,
+                                               split.params))
+    if existing is not None:
+        return existing
+    store = runs.store()
+
+    def evaluate_and_save(fitted):
+        metrics = evaluate_model(fitted, split.test, k=10)
+        return store.save(fitted, dataset, split=split, metrics=metrics)
+
+    job = TrainingJob(model, split.train, {"kind": kind}, finish=evaluate_and_save).start()
+    while not job.finished.wait(0.25):
+        if on_progress is not None:
+            if job.fitted.is_set():
+                on_progress(1.0, f"{kind}: evaluating and saving…")
+            elif job.progress:
+                last = job.progress[-1]
+                on_progress(job.fraction, f"{kind}: epoch {last.epoch}/{last.n_epochs} · "
+                                          f"{last.elapsed:.1f} s")
+    if job.error is not None:
+        raise job.error
+    return job.result

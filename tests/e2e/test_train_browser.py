@@ -1,0 +1,62 @@
+"""The Train page in headless Chromium: hyperparameters and the run name are the person's until
+they change them, across switching model and switching page (issue 9, "Broken today" 3).
+
+Uses the fixtures of conftest.py (server, browser, page); skipped without chromium/playwright
+except under CI=true.
+"""
+from __future__ import annotations
+
+import pytest
+
+from browser_support import settle
+
+pytestmark = pytest.mark.e2e
+
+
+def _number(pg, label: str) -> str:
+    return pg.get_by_label(label, exact=True).input_value()
+
+
+def _type(pg, label: str, value: str) -> None:
+    box = pg.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+    settle(pg)
+
+
+def _choose_model(pg, kind: str) -> None:
+    pg.locator('[data-testid="stSelectbox"]').filter(has_text="Model").click()
+    pg.locator('[role="option"]').filter(has_text=f"{kind} —").first.click()
+    settle(pg)
+
+
+def _sidebar_link(pg, label: str) -> None:
+    pg.locator('[data-testid="stSidebar"] a').filter(has_text=label).first.click()
+    settle(pg)
+
+
+def test_hyperparameters_and_run_name_survive_model_and_page_switches(server, page):
+    page.goto(server + "/Train?data=demo&model=wals")
+    settle(page)
+    _type(page, "factors", "12")
+    _type(page, "regularization", "7")
+    _type(page, "Run name (optional)", "my-lesson-run")
+
+    # Another model and back: WALS keeps its settings, MF keeps its own.
+    _choose_model(page, "mf")
+    _type(page, "epochs", "3")
+    _choose_model(page, "wals")
+    assert _number(page, "factors") == "12"
+    assert float(_number(page, "regularization")) == 7
+    assert _number(page, "Run name (optional)") == "my-lesson-run"
+
+    # Another page (through the sidebar, in the same session) and back.
+    _sidebar_link(page, "Data")
+    assert "Data" in page.locator('[data-testid="stMain"] h1').first.inner_text()
+    _sidebar_link(page, "Train")
+    assert "model=wals" in page.url
+    assert _number(page, "factors") == "12"
+    assert float(_number(page, "regularization")) == 7
+    assert _number(page, "Run name (optional)") == "my-lesson-run"
+    _choose_model(page, "mf")
+    assert _number(page, "epochs") == "3"
