@@ -47,7 +47,8 @@ with st.expander("Get another dataset: download MovieLens or upload a ratings CS
         items_file = st.file_uploader("Items CSV (optional)", type=["csv", "tsv", "txt"],
                                       key="up_items")
         if ratings_file is not None and st.button("Use this upload", key="use_upload"):
-            key = data.register_upload(ratings_file, items_file)
+            with page.user_errors():  # e.g. a NUL byte in the file's name
+                key = data.register_upload(ratings_file, items_file)
             try:
                 data.load_source(key)
             except RecsysError as exc:

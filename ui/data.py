@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -17,11 +19,15 @@ import streamlit as st
 from recsys_core import data as data_io
 from recsys_core.dataset import Dataset
 from recsys_core.demo import make_demo_dataset
+from recsys_core.errors import DataError
 
 from . import state
 
 DEMO = "demo"
 _UPLOADS = "uploaded_datasets"  # session key: {source key: (label, ratings path, items path)}
+UPLOADS_DIR_ENV = "RECSYS_UPLOADS_DIR"  # where uploads are kept (default: the temp folder)
+UPLOADS_MAX_MB_ENV = "RECSYS_UPLOADS_MAX_MB"  # their total size bound, in MB
+UPLOADS_MAX_MB = 512.0
 
 
 @st.cache_resource(show_spinner="Building the demo catalogue…", max_entries=4)
@@ -37,6 +43,10 @@ def dataset_at(path: str, modified: float) -> Dataset:
 
 @st.cache_resource(show_spinner="Reading the uploaded file…", max_entries=8)
 def uploaded_dataset(ratings_path: str, items_path: str | None, name: str) -> Dataset:
+    if not os.path.isfile(ratings_path) or (items_path is not None and not os.path.isfile(items_path)):
+        raise DataError(f"the upload {name!r} was removed to keep the uploads under "
+                        f"{_uploads_max_bytes() / 1e6:.0f} MB in total (oldest first): upload the "
+                        "file again on the Data page")
     return data_io.load_ratings_csv(ratings_path, items_path, name=name)
 
 
@@ -67,17 +77,10 @@ def load_source(key: str) -> Dataset:
     return dataset_at(path, os.path.getmtime(path))
 
 
-def default_source(options) -> str:
-    """The dataset shown when nobody chose one: the first found on disk (MovieLens in
-    RECSYS_DATA_DIR or data/), else the demo catalogue."""
-    return next((k for k in options if k != DEMO and not k.startswith("upload-")), DEMO)
-
-
 def select_dataset() -> tuple[str, Dataset]:
     """Sidebar dataset picker shared by every page; returns (source key, Dataset)."""
     options = sources()
-    key = state.selectbox("Dataset", list(options), "data", default_source(options),
-                          format_func=options.get,
+    key = state.selectbox("Dataset", list(options), "data", DEMO, format_func=options.get,
                           container=st.sidebar,
                           help="Every page works on this dataset; the choice is kept in the URL.")
     return key, load_source(key)
@@ -86,26 +89,89 @@ def select_dataset() -> tuple[str, Dataset]:
 def register_upload(ratings_file, items_file=None) -> str:
     """Store uploaded CSVs on disk by content hash and make them a choosable source.
 
-    Returns the source key. Validation happens when the source is loaded, so the engine's
+    Uploads of every session share one folder (:func:`uploads_folder`), one sub-folder per
+    content hash, so the same file uploaded twice is kept once. The folder is bounded in total
+    size (``$RECSYS_UPLOADS_MAX_MB``, default 512 MB): after each upload the oldest others are
+    dropped first. Returns the source key. A file name with a NUL byte raises
+    :class:`DataError`; otherwise validation happens when the source is loaded, so the engine's
     DataError (file, line, column) can be shown next to the upload widgets.
     """
+    for file in (ratings_file, items_file):
+        if file is not None and "\0" in file.name:
+            raise DataError(f"the file name {file.name!r} contains a NUL byte, which no file name "
+                            "may hold: rename the file and upload it again")
     ratings_bytes = ratings_file.getvalue()
     items_bytes = items_file.getvalue() if items_file is not None else b""
     digest = hashlib.sha256(ratings_bytes + b"\0" + items_bytes).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / "recsys-studio-uploads" / digest
+    folder = uploads_folder() / digest
     folder.mkdir(parents=True, exist_ok=True)
-    ratings_path = folder / Path(ratings_file.name).name
-    ratings_path.write_bytes(ratings_bytes)
+    ratings_path = folder / _stored_name(ratings_file.name, "ratings.csv")
+    _write_once(ratings_path, ratings_bytes)
     items_path = None
     if items_file is not None:
-        items_path = folder / ("items-" + Path(items_file.name).name)
-        items_path.write_bytes(items_bytes)
+        items_path = folder / ("items-" + _stored_name(items_file.name, "items.csv"))
+        _write_once(items_path, items_bytes)
         items_path = str(items_path)
+    os.utime(folder)  # the newest upload: dropped last
+    prune_uploads(keep=folder)
     key = f"upload-{digest}"
     uploads = dict(st.session_state.get(_UPLOADS, {}))
     uploads[key] = (Path(ratings_file.name).stem, str(ratings_path), items_path)
     st.session_state[_UPLOADS] = uploads
     return key
+
+
+def uploads_folder() -> Path:
+    """Where uploads are kept: ``$RECSYS_UPLOADS_DIR``, else ``<temp>/recsys-studio-uploads``."""
+    return Path(os.environ.get(UPLOADS_DIR_ENV)
+                or Path(tempfile.gettempdir()) / "recsys-studio-uploads")
+
+
+def _uploads_max_bytes() -> float:
+    try:
+        return float(os.environ.get(UPLOADS_MAX_MB_ENV) or UPLOADS_MAX_MB) * 1e6
+    except ValueError:
+        return UPLOADS_MAX_MB * 1e6
+
+
+def prune_uploads(keep: Path | None = None) -> list[str]:
+    """Drop the oldest uploads until all of them fit the size bound; never ``keep``.
+
+    Returns the content hashes dropped. Safe when several sessions prune at once.
+    """
+    root = uploads_folder()
+    folders = []
+    for entry in (root.iterdir() if root.is_dir() else ()):
+        try:
+            size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+            folders.append((entry.stat().st_mtime, entry.name, size, entry))
+        except (FileNotFoundError, NotADirectoryError):  # removed meanwhile, or a stray file
+            continue
+    total, budget, dropped = sum(f[2] for f in folders), _uploads_max_bytes(), []
+    for _, name, size, entry in sorted(folders):
+        if total <= budget:
+            break
+        if keep is not None and entry == keep:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        total -= size
+        dropped.append(name)
+    return dropped
+
+
+def _stored_name(name: str, fallback: str) -> str:
+    """The uploaded file's own name without any folder part (``fallback`` when that is empty)."""
+    base = Path(str(name).replace("\\", "/")).name
+    return base if base not in ("", ".", "..") else fallback
+
+
+def _write_once(path: Path, content: bytes) -> None:
+    """Write ``content`` unless the same content is there (the folder is keyed by it)."""
+    if path.is_file() and path.stat().st_size == len(content):
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
 
 
 def upload_message(key: str, exc: Exception) -> str:
