@@ -193,7 +193,13 @@ class Recommender(ABC):
         fitting data of this shape exceeds the budget (:mod:`recsys_core.memory`); return the
         estimate in bytes. ``fit`` calls it before allocating anything large."""
         estimate = int(self.estimate_fit_bytes(int(n_users), int(n_items), int(nnz)))
-        lower = [f"{name} (now {getattr(self, name)!r})" for name in self.size_parameters]
+        # Name the size parameters changed from their defaults, when some are: they are the
+        # likely cause (factors=1000000000); otherwise every one of them.
+        defaults = {name: p.default for name, p in inspect.signature(type(self)).parameters.items()}
+        changed = [name for name in self.size_parameters
+                   if getattr(self, name) != defaults.get(name, inspect.Parameter.empty)]
+        lower = [f"{name} (now {getattr(self, name)!r})"
+                 for name in (changed or self.size_parameters)]
         advice = (f"lower {' or '.join(lower)}, or train on a smaller dataset" if lower
                   else "train on a smaller dataset (fewer items or users)")
         check_memory(estimate, f"training {type(self).__name__} on {n_users:,} users x "
