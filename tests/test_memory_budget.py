@@ -58,7 +58,7 @@ def test_a_billion_factors_is_refused_at_once_with_the_estimate(kind, demo):
     assert time.perf_counter() - start < 1.0  # refused before allocating anything large
     message = str(caught.value)
     assert "factors (now 1000000000)" in message
-    assert "hidden_layers" not in message  # only the changed size parameter is named
+    assert "batch_size" not in message  # only the changed size parameters are named
     assert format_bytes(caught.value.estimate) in message and "budget" in message
     assert caught.value.estimate > caught.value.budget
     assert "TiB" in message or "PiB" in message or "EiB" in message
