@@ -191,6 +191,20 @@ def _is_number_or_none(v):
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
+#: Settings of each split method and their checks (as recorded by recsys_core.split).
+_SPLIT_SETTINGS = {"holdout": {"test_fraction": lambda v: _is_number_or_none(v) and v is not None,
+                               "seed": _is_int},
+                   "leave_last_k_out": {"k": _is_int},
+                   "predefined": {"fold": _is_str}}
+
+
+def _is_split_params(v):
+    if not isinstance(v, dict) or not _is_str(v.get("method")):
+        return False
+    checks = _SPLIT_SETTINGS.get(v["method"], {})
+    return all(name not in v or check(v[name]) for name, check in checks.items())
+
+
 def _is_time(v):
     if not isinstance(v, str):
         return False
@@ -215,13 +229,15 @@ _SCHEMA = {
                 and _is_str(v.get("fingerprint"))
                 and all(_is_int(v.get(k)) and v[k] >= 0 for k in ("n_users", "n_items", "n_ratings")),
                 "a mapping with text name and fingerprint and counts n_users, n_items, n_ratings"),
-    "split": (lambda v: v is None or (isinstance(v, dict) and isinstance(v.get("params"), dict)),
-              "null or a mapping with params"),
+    "split": (lambda v: v is None or (isinstance(v, dict) and _is_split_params(v.get("params"))),
+              "null or a mapping with params naming a method and its settings"),
     "metrics": (lambda v: isinstance(v, dict)
                 and all(_is_str(k) and _is_number_or_none(x) for k, x in v.items()),
                 "a mapping of metric names to numbers or null"),
-    "history": (lambda v: isinstance(v, list) and all(isinstance(h, dict) for h in v),
-                "a list of mappings"),
+    "history": (lambda v: isinstance(v, list) and all(
+                    isinstance(h, dict) and _is_int(h.get("epoch"))
+                    and all(_is_number_or_none(x) for k, x in h.items()) for h in v),
+                "a list of mappings of an int epoch and numbers"),
     "created": (_is_time, "an ISO-8601 time text"),
     "library_version": (_is_str, "a text"),
     "cache_key": (_is_str, "a text"),

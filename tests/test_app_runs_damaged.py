@@ -78,9 +78,11 @@ def edit_info(store: RunStore, name: str, **changes):
     file.write_text(json.dumps(record))
 
 
-@pytest.mark.parametrize("change", [{"created": 12345}, {"dataset": None},
-                                    {"metrics": {"ndcg@10": "high"}}, {"params": [1, 2]}],
-                         ids=["created", "dataset", "metric", "params"])
+@pytest.mark.parametrize("change", [
+    {"created": 12345}, {"dataset": None}, {"metrics": {"ndcg@10": "high"}}, {"params": [1, 2]},
+    {"history": [{"loss": 1.0}]},
+    {"split": {"params": {"method": "holdout", "test_fraction": "most", "seed": 0}}},
+], ids=["created", "dataset", "metric", "params", "history", "split"])
 def test_run_json_with_wrong_types_never_breaks_a_page_and_can_be_deleted(store, change):
     edit_info(store, "victim", **change)
     field = next(iter(change))

@@ -47,6 +47,9 @@ def edit_info(store: RunStore, name: str, **changes):
     ("metrics", {"ndcg@10": "high"}, "metrics must be a mapping of metric names to numbers"),
     ("params", [1, 2], "params must be a mapping"),
     ("history", "lots", "history must be a list"),
+    ("history", [{"loss": 1.0}], "history must be a list of mappings of an int epoch"),
+    ("split", {"params": {"method": "holdout", "test_fraction": "most"}}, "split must be null"),
+    ("split", {"params": {"method": "leave_last_k_out", "k": "x"}}, "split must be null"),
 ])
 def test_run_json_with_wrong_types_is_listed_as_damaged_and_can_be_deleted(store, field, value,
                                                                            says):
