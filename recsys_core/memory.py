@@ -95,8 +95,10 @@ def format_bytes(n: float) -> str:
         power += 1
     if power == 0:
         return f"{int(n)} B"
-    if abs(n) >= 1000:  # beyond the largest unit
+    if power == len(units) - 1 and abs(n) >= 1000:  # beyond the largest unit
         return f"{n:.3g} {units[power]}"
+    if abs(n) >= 999.5:  # 1000-1023 of a unit: whole numbers, not "1.02e+03"
+        return f"{n:.0f} {units[power]}"
     return f"{n:.{2 if abs(n) < 10 else 1 if abs(n) < 100 else 0}f} {units[power]}"
 
 

@@ -153,6 +153,7 @@ def test_format_bytes_is_human():
     assert format_bytes(1536) == "1.50 KiB"
     assert format_bytes(6.86 * 1024 ** 4) == "6.86 TiB"
     assert format_bytes(123.4 * 1024 ** 2) == "123 MiB"
+    assert format_bytes(1023 * 1024) == "1023 KiB"
 
 
 # ---------------------------------------------------------------------------- command line
