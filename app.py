@@ -20,16 +20,14 @@ with page.user_errors():
 
 summary = dataset.summary()
 st.subheader(f"Dataset: {dataset.name}")
-cols = st.columns(5)
-cols[0].metric("Users", f"{summary['users']:,}")
-cols[1].metric("Items", f"{summary['items']:,}")
-cols[2].metric("Ratings", f"{summary['ratings']:,}")
-cols[3].metric("Density", f"{summary['density']:.2%}")
-cols[4].metric("Rating scale", summary["rating scale"])
+page.metric_grid([("Users", f"{summary['users']:,}"), ("Items", f"{summary['items']:,}"),
+                  ("Ratings", f"{summary['ratings']:,}"),
+                  ("Density", f"{summary['density']:.2%}"),
+                  ("Rating scale", summary["rating scale"])])
 
 st.subheader("Pages")
 for path, label, what in page.PAGES[1:]:
-    link, text = st.columns([1, 4])
+    link, text = st.columns([1, 2])  # wide enough for the labels at 800 px
     link.page_link(path, label=label)
     text.markdown(what)
 
@@ -57,7 +55,7 @@ LESSONS = [
      "Move a re-ranking knob and read the metric impact table."),
 ]
 for path, params, label, text in LESSONS:
-    link, what = st.columns([1, 4])
+    link, what = st.columns([1, 2])
     link.page_link(path, label=label, query_params={"data": source, **params})
     what.markdown(text)
 

@@ -60,14 +60,11 @@ with st.expander("Get another dataset: download MovieLens or upload a ratings CS
 
 summary = dataset.summary()
 st.subheader(dataset.name)
-cols = st.columns(6)
-cols[0].metric("Users", f"{summary['users']:,}")
-cols[1].metric("Items", f"{summary['items']:,}")
-cols[2].metric("Ratings", f"{summary['ratings']:,}")
-cols[3].metric("Density", f"{summary['density']:.2%}",
-               help="Share of the user x item matrix that is observed.")
-cols[4].metric("Rating scale", summary["rating scale"])
-cols[5].metric("Genres", summary["genres"])
+page.metric_grid([("Users", f"{summary['users']:,}"), ("Items", f"{summary['items']:,}"),
+                  ("Ratings", f"{summary['ratings']:,}"),
+                  ("Density", f"{summary['density']:.2%}",
+                   "Share of the user x item matrix that is observed."),
+                  ("Rating scale", summary["rating scale"]), ("Genres", summary["genres"])])
 report = dataset.report.lines()
 if len(report) > 1:
     st.caption("Loading: " + "; ".join(report))
@@ -125,5 +122,6 @@ with right:
 
 st.markdown("**Most rated items**")
 top = np.argsort(-view.item_popularity, kind="stable")[:20]
-st.dataframe(dataset.items.iloc[top][["title", "year", "genres"]].assign(
-    ratings=view.item_popularity[top]), hide_index=True)
+# The count right after the title, the long genre text last: readable on a narrow screen.
+most_rated = dataset.items.iloc[top][["title"]].assign(ratings=view.item_popularity[top])
+st.dataframe(most_rated.join(dataset.items.iloc[top][["year", "genres"]]), hide_index=True)

@@ -160,7 +160,7 @@ if isinstance(info, runs.DamagedRun):
     runs.show_damaged(info)
     runs.delete_controls(info.name)
     st.stop()
-left, right = st.columns([3, 2])
+left, right = st.columns(2)  # half each: the evaluation table keeps its values visible at 800 px
 with left:
     fig = loss_figure(info.history, title=f"Loss per epoch: {info.name}")
     if fig is not None:
@@ -171,8 +171,9 @@ with right:
     st.markdown("**Evaluation** on held-out ratings" +
                 (f": {splits.describe(info.split['params'])}, never seen in training."
                  if info.split else "."))
-    metrics = pd.DataFrame({"metric": list(info.metrics),
-                            "value": [runs.format_metric(v, ".4f") for v in info.metrics.values()]})
+    shown = sorted(info.metrics, key=lambda m: m != "ndcg@10")  # the headline metric first
+    metrics = pd.DataFrame({"metric": shown,
+                            "value": [runs.format_metric(info.metrics[m], ".4f") for m in shown]})
     st.dataframe(metrics, hide_index=True, key="run_metrics")
     st.markdown("**Hyperparameters**")
     st.json(info.params, expanded=False)

@@ -82,7 +82,8 @@ shown = st.multiselect("Metrics", metric_names, default=default_metrics or metri
                        key="cmp_metrics")
 if shown:
     long = chosen.melt(id_vars="run", value_vars=shown, var_name="metric", value_name="value")
-    fig = px.bar(long, x="run", y="value", color="run", facet_col="metric", facet_col_wrap=3)
+    fig = px.bar(long, x="run", y="value", color="run", facet_col="metric", facet_col_wrap=3,
+                 facet_col_spacing=0.1)  # room for each facet's own axis labels at 800 px
     fig.update_yaxes(matches=None, showticklabels=True)
     fig.update_layout(height=300 * ((len(shown) + 2) // 3), showlegend=False,
                       margin=dict(l=10, r=10, t=40, b=10))
@@ -133,8 +134,9 @@ for col, info in zip(cols, same_data):
     items = items[0][items[0] >= 0]
     lists[info.name] = set(items.tolist())
     col.markdown(f"**{info.name}** ({info.model_kind})")
-    col.dataframe(pd.DataFrame({"title": dataset.titles(items),
-                                "ratings": dataset.item_popularity[items]}),
+    # The count before the title, so it stays visible when several lists share a narrow page.
+    col.dataframe(pd.DataFrame({"ratings": dataset.item_popularity[items],
+                                "title": dataset.titles(items)}),
                   hide_index=True, key=f"recs_{info.name}")
 common = set.intersection(*lists.values())
 st.caption(f"{len(common)} of {k} items appear in every list; median number of ratings of the "

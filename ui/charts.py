@@ -93,7 +93,7 @@ def long_tail(counts: np.ndarray, what: str, per: str) -> go.Figure:
     readable_log_axis(fig, "y")
     if head:
         fig.add_vline(x=head, line_dash="dot",
-                      annotation_text=f"{head} {per}s hold half of the {what}")
+                      annotation_text=f"{head:,} {per}s: half the {what}")
     fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), height=320)
     return fig
 
@@ -116,7 +116,9 @@ def genre_counts(item_genres: np.ndarray, genre_names, ratings: sp.csr_matrix) -
     fig = px.bar(df.melt(id_vars="genre", var_name="count of", value_name="n"),
                  x="genre", y="n", color="count of", barmode="group", log_y=True)
     readable_log_axis(fig, "y")
-    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), height=360)
+    # Legend above the bars, so that the bars keep the width at 800 px.
+    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), height=360,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return fig
 
 

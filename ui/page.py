@@ -45,6 +45,16 @@ def page_header(title: str, intro: str) -> None:
     st.markdown(intro)
 
 
+def metric_grid(metrics: list[tuple], per_row: int = 3) -> None:
+    """``st.metric`` tiles, ``per_row`` to a row so that numbers like 100,000 are not cut
+    (at 800 px six tiles in a row show "1,…"). Each entry: (label, value) or (label, value,
+    help)."""
+    for start in range(0, len(metrics), per_row):
+        cols = st.columns(per_row)
+        for col, (label, value, *help_text) in zip(cols, metrics[start:start + per_row]):
+            col.metric(label, value, help=help_text[0] if help_text else None)
+
+
 @contextmanager
 def user_errors(stop: bool = True):
     """Show an engine error a person caused (bad file, unknown id, bad value) as a message.

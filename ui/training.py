@@ -8,6 +8,7 @@ Streamlit.
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -96,6 +97,8 @@ def loss_figure(history: list[dict], title: str = ""):
                   color_discrete_map={c: charts.loss_colour(c) for c in components})
     if positive:
         charts.readable_log_axis(fig, "y")
+    # Whole epochs only (plotly would also mark 1.5, 2.5 on a short run).
+    fig.update_xaxes(tick0=1, dtick=max(1, math.ceil(frame["epoch"].max() / 10)))
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     return fig
 
