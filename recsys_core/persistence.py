@@ -5,6 +5,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,7 @@ def load_npz(path: str | Path, *, expected_kind: str | None = None) -> tuple[dic
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
         # numpy's own text may advise loading with allow_pickle=True: never relay that.
         raise DamagedFileError(f"{path}: the file is damaged and cannot be read "
                                f"({type(exc).__name__}); save it again") from None
@@ -123,7 +124,7 @@ def npz_layout(path: str | Path, *, expected_kind: str | None = None
                     if dtype.hasobject:
                         raise ValueError(f"array {name!r} holds Python objects")
                     shapes[name] = (tuple(shape), dtype)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
         raise DamagedFileError(f"{path}: the file is damaged and cannot be read "
                                f"({type(exc).__name__}); save it again") from None
     meta = _parse_metadata(path, raw, expected_kind)

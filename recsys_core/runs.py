@@ -445,6 +445,8 @@ class RunStore:
             try:
                 info = _read_info(entry)
                 check_run_files(entry, info)
+            except RunNotFoundError:  # deleted by another session while we looked
+                continue
             except PersistenceError as exc:
                 damaged.append(DamagedRun(entry.name, entry, str(exc), _fingerprint_of(entry)))
             except FileNotFoundError:  # deleted by another session while we looked
@@ -631,8 +633,12 @@ def _read_info(path: Path) -> RunInfo:
         raise DamagedFileError(f"{path}: not a usable run folder (no {INFO_FILE})")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # deleted by another session since the check above
+        raise RunNotFoundError(f"{path}: no such run folder") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DamagedFileError(f"{file}: damaged ({exc})") from None
+    except OSError as exc:
+        raise DamagedFileError(f"{file}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(data, dict) or "format" not in data:
         raise DamagedFileError(f"{file}: not a recsys-studio run")
     if data["format"] != RUN_FORMAT:

@@ -222,3 +222,14 @@ def test_cli_train_refuses_a_holdout_with_nothing_to_hold_out(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 2 and "too few ratings to hold out" in err
     assert "training" not in out and not (tmp_path / "runs" / "one").exists()
+
+
+@pytest.mark.parametrize("file", ["model.npz", "ids.npz"])
+def test_garbled_compressed_data_is_reported_as_damaged(store, file):
+    path = store.root / "good" / file
+    content = bytearray(path.read_bytes())
+    middle = len(content) // 2
+    content[middle:middle + 32] = bytes(32)  # zeros in the middle of a compressed member
+    path.write_bytes(bytes(content))
+    with pytest.raises(DamagedFileError, match="damaged"):
+        store.load("good")
