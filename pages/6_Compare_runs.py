@@ -63,9 +63,9 @@ DESCRIPTIVE = ["model", "epochs", "created", "dataset", "hyperparameters"]
 metric_columns = sorted((c for c in table.columns if c != "run" and c not in DESCRIPTIVE),
                         key=lambda c: c != "ndcg@10")
 table = table[["run", *metric_columns, *DESCRIPTIVE]]
-st.dataframe(table, hide_index=True, key="runs_table",
-             column_config={c: st.column_config.NumberColumn(format="%.4f")
-                            for c in table.columns if table[c].dtype.kind == "f"})
+numbers = [c for c in table.columns if table[c].dtype.kind == "f"]  # undefined metrics: "—"
+st.dataframe(table.style.format("{:.4f}", subset=numbers, na_rep="—"), hide_index=True,
+             key="runs_table")
 
 names = [i.name for i in infos]
 picked = state.multiselect("Runs to compare", names, "cmp", names[:2],

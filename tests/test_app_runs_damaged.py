@@ -138,6 +138,17 @@ def test_undefined_metrics_show_as_a_dash(store):
                for o in at.selectbox(key="_w_run").options)
     table = [d.value for d in at.dataframe if "metric" in d.value.columns][0]
     assert table["value"].tolist() == ["—", "—"]
+    # Compare runs shows the table's display values: "—" for the undefined ones.
+    at = open_page("pages/6_Compare_runs.py")
+    shown = displayed(at.dataframe[0]).set_index("run")
+    assert shown.loc["victim", "ndcg@10"] == "—" and shown.loc["ok", "ndcg@10"] == "0.1000"
+
+
+def displayed(frame):
+    """The text a st.dataframe shows (a pandas Styler's display values), as a DataFrame."""
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(frame.proto.arrow_data.styler.display_values).read_all().to_pandas()
 
 
 def test_training_with_nothing_to_hold_out_refuses_up_front(store, tmp_path):
