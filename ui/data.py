@@ -77,10 +77,17 @@ def load_source(key: str) -> Dataset:
     return dataset_at(path, os.path.getmtime(path))
 
 
+def default_source(options) -> str:
+    """The dataset shown when nobody chose one: the first found on disk (MovieLens in
+    RECSYS_DATA_DIR or data/), else the demo catalogue."""
+    return next((k for k in options if k != DEMO and not k.startswith("upload-")), DEMO)
+
+
 def select_dataset() -> tuple[str, Dataset]:
     """Sidebar dataset picker shared by every page; returns (source key, Dataset)."""
     options = sources()
-    key = state.selectbox("Dataset", list(options), "data", DEMO, format_func=options.get,
+    key = state.selectbox("Dataset", list(options), "data", default_source(options),
+                          format_func=options.get,
                           container=st.sidebar,
                           help="Every page works on this dataset; the choice is kept in the URL.")
     return key, load_source(key)
