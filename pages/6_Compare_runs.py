@@ -24,11 +24,12 @@ if st.query_params.get("lesson") == "wals-vs-sgd":
               for kind in LESSON_KINDS}
     missing = [kind for kind, name in newest.items() if name is None]
     if missing:
-        what = " and ".join(LESSON_KINDS[k] for k in missing)
+        what = " and no ".join(f"{LESSON_KINDS[k]} run" for k in missing)
         st.info(f"**WALS vs SGD** compares a WALS run with an MF run (trained by SGD) on this "
-                f"dataset; there is no {what} run yet.")
+                f"dataset; there is no {what} yet.")
         if st.button(f"Train the missing {'/'.join(LESSON_KINDS[k] for k in missing)} "
-                     f"run{'s' if len(missing) > 1 else ''} with defaults", key="lesson_train"):
+                     f"run{'s' if len(missing) > 1 else ''} with defaults", key="lesson_train",
+                     type="primary"):
             bar = st.progress(0.0, text="starting…")
             with page.user_errors():
                 for kind in missing:

@@ -60,3 +60,28 @@ def test_hyperparameters_and_run_name_survive_model_and_page_switches(server, pa
     assert _number(page, "Run name (optional)") == "my-lesson-run"
     _choose_model(page, "mf")
     assert _number(page, "epochs") == "3"
+
+
+def test_home_first_in_the_sidebar_and_the_wals_vs_sgd_lesson_at_800_px(server, browser):
+    """The sidebar's own list (the built-in one is hidden by .streamlit/config.toml) starts with
+    "Home"; the "WALS vs SGD" lesson trains the missing runs on request and picks them."""
+    context = browser.new_context(viewport={"width": 800, "height": 2000})
+    page = context.new_page()
+    try:
+        page.goto(server + "/?data=demo")
+        settle(page)
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        links = page.locator('[data-testid="stSidebar"] a').all_inner_texts()
+        assert links[0].strip() == "Home" and "app" not in [t.strip() for t in links]
+
+        page.locator('[data-testid="stMain"] a').filter(has_text="WALS vs SGD").click()
+        settle(page)
+        assert "Compare runs" in page.locator('[data-testid="stMain"] h1').first.inner_text()
+        page.get_by_role("button", name="Train the missing WALS/MF runs with defaults").click()
+        settle(page, timeout=180)
+        picked = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Runs to compare")
+        chips = picked.locator('[data-tag] span[title]').all_inner_texts()
+        assert len(chips) == 2 and chips[0].startswith("wals") and chips[1].startswith("mf")
+        assert "lesson=" not in page.url
+    finally:
+        context.close()
