@@ -145,3 +145,17 @@ def test_wals_vs_sgd_lesson_trains_the_missing_mf_run_and_picks_both(env, wals_s
     assert at.multiselect(key="_w_cmp").value == ["wals-a", mf_runs[0]]
     assert "lesson" not in at.query_params
     assert len(at.get("plotly_chart")) == 3  # metric bars, loss against epochs and seconds
+
+
+def test_a_train_link_sets_hyperparameters_that_survive_switching_model(env):
+    """The Folding lesson's link selects MF with objective "observed"; values typed afterwards
+    stay with their model while another model is shown."""
+    at = env("pages/2_Train.py", data="demo", model="mf", hp_mf_objective="observed")
+    assert at.selectbox(key="_w_hp_mf_objective").value == "observed"
+    at.number_input(key="_w_hp_mf_factors").set_value(12).run()
+    at.selectbox(key="_w_model").set_value("wals").run()
+    assert at.number_input(key="_w_hp_wals_factors").value != 12  # WALS keeps its own
+    at.selectbox(key="_w_model").set_value("mf").run()
+    assert not at.exception
+    assert at.number_input(key="_w_hp_mf_factors").value == 12
+    assert at.selectbox(key="_w_hp_mf_objective").value == "observed"
