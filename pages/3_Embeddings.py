@@ -26,8 +26,9 @@ with page.user_errors():
 sidebar = st.sidebar
 which = state.radio("Embeddings", ["items", "users"], "emb", "items", container=sidebar,
                     horizontal=True)
+LABELS = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
 method = state.selectbox("Projection", list(PROJECTION_METHODS), "proj", "umap", container=sidebar,
-                         format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get)
+                         format_func=LABELS.get)
 knobs = {"n_neighbors": 15, "min_dist": 0.1, "perplexity": 30.0, "metric": "euclidean"}
 if method == "umap":
     knobs["n_neighbors"] = state.slider("UMAP neighbours", "nn", 15, min_value=2, max_value=100,
@@ -61,8 +62,11 @@ colour = state.selectbox("Colour by", colour_options, "colour", colour_options[0
                          container=sidebar)
 highlight = None
 if colour == "genre":
+    # The most common genre lights up the most points (ml-100k's first genre is "unknown").
+    genre_sizes = np.asarray(dataset.item_genres.sum(axis=0)).ravel()
     highlight = state.selectbox("Highlight genre", list(dataset.genre_names), "hl_genre",
-                                dataset.genre_names[0], container=sidebar)
+                                dataset.genre_names[int(np.argmax(genre_sizes))],
+                                container=sidebar)
 
 # Colour values for one single trace, so a selection's point indices are row indices.
 if colour == "genre":
@@ -101,16 +105,16 @@ with page.user_errors():
     else:
         job = projections.submit(run, which, method, **knobs)
         if not job.done():
-            # Instant linear preview while the non-linear map computes (UMAP compiles on
-            # first use in a process).
+            # Instant linear preview while the non-linear map computes on the worker; the bar
+            # follows the job's stages (a changed knob reruns the page, the job carries on).
             preview = projections.projection(run, which, "pca")
-            slot.plotly_chart(map_figure(preview, f"PCA preview — {method.upper()} is computing…"))
-            with st.spinner(f"Computing the {method.upper()} map (the first UMAP in a process "
-                            "compiles for 20-40 s; later maps take seconds)…"):
-                coords = job.result()
-        else:
-            coords = job.result()
-event = slot.plotly_chart(map_figure(coords, {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}[method]),
+            slot.plotly_chart(map_figure(preview, f"PCA preview — {LABELS[method]} is computing…"))
+            bar = st.progress(0.0, text=f"{LABELS[method]}: starting")
+            while not job.wait(0.25):
+                bar.progress(job.fraction, text=f"{LABELS[method]}: {job.stage} ({job.fraction:.0%})")
+            bar.empty()
+        coords = job.result()
+event = slot.plotly_chart(map_figure(coords, LABELS[method]),
                           on_select="rerun", selection_mode=("points", "box", "lasso"),
                           key="emb_map")
 

@@ -1,15 +1,27 @@
 """Two-dimensional maps of embeddings, and the course's norm-versus-popularity diagnostic.
 
 ``project`` turns (n, d) embeddings into (n, 2) coordinates with UMAP (neighbourhoods kept, the
-default), t-SNE (local clusters, slower) or PCA (the linear view, instant). The app shows the PCA
-map at once while UMAP compiles (numba compiles UMAP's kernels on the first call in a process).
+default), t-SNE (local clusters) or PCA (the linear view, instant). The app shows the PCA map at
+once while UMAP compiles (numba compiles UMAP's kernels on the first call in a process).
+
+UMAP and t-SNE both start from each point's exact nearest neighbours; a
+:class:`NeighbourGraphs` cache keeps that graph per (embeddings, metric) at the largest k asked
+so far, so new UMAP settings (min_dist, spread, epochs, fewer neighbours) or a t-SNE after a
+UMAP only lay the points out again. t-SNE runs openTSNE's FFT-interpolated gradients (FIt-SNE):
+on 10,000 x 32 clustered points about 5x faster than scikit-learn's Barnes-Hut ``TSNE`` at
+the same kNN preservation (benchmarks/bench_projection.py).
 """
 from __future__ import annotations
 
+import hashlib
+import threading
 import warnings
+from collections import OrderedDict
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.spatial import cKDTree
 from scipy.stats import spearmanr
 
 from .errors import HyperparameterError
@@ -21,23 +33,100 @@ PROJECTION_METHODS = ("umap", "tsne", "pca")
 #: Layout epochs. UMAP's default for under 10,000 points is 500; 200 (its default for larger
 #: sets) gives the same neighbourhoods at 40% of the layout time, which matters for a live page.
 UMAP_EPOCHS = 200
+#: t-SNE iterations: early exaggeration (12, momentum 0.5) then the main phase (momentum 0.8),
+#: as openTSNE and FIt-SNE do.
+TSNE_EARLY_ITERATIONS = 250
+TSNE_ITERATIONS = 500
+#: Interpolation intervals per unit of map width in the FFT gradient. openTSNE's default is 1;
+#: the grid grows with the map's width, so late iterations of a 10,000-point map cost 5x the
+#: early ones. 2 quarters the grid at ~0.01 kNN preservation (benchmarks/bench_projection.py).
+TSNE_INTS_IN_INTERVAL = 2.0
+
+#: Size from which t-SNE's repulsion is FFT-interpolated rather than Barnes-Hut (openTSNE's own
+#: rule): the FFT grid has a fixed cost per iteration (~8 ms, 6 s for 80 points).
+TSNE_FFT_FROM = 10_000
+
+#: ``progress(fraction, stage)``: fraction of the whole computation done (0..1) and what runs now.
+Progress = Callable[[float, str], None]
+
+
+class NeighbourGraphs:
+    """Exact k-nearest-neighbour graphs of embedding matrices, kept for reuse.
+
+    One graph per (matrix content, metric), at the largest k computed so far: rows are sorted by
+    distance (ties by smaller index), so the first k columns of a larger graph are exactly the
+    k-nearest graph. Thread-safe; the least recently used graphs beyond ``max_entries`` are
+    dropped (a 10,000 x 91 graph takes 11 MB).
+
+    Parameters
+    ----------
+    max_entries : int
+        Number of (matrix, metric) graphs kept.
+
+    Attributes
+    ----------
+    builds_ : int
+        Number of graphs computed (not served from the cache) so far.
+    """
+
+    def __init__(self, max_entries: int = 8):
+        self.max_entries = max_entries
+        self.builds_ = 0
+        self._graphs: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(x: np.ndarray, metric: str) -> tuple:
+        digest = hashlib.blake2b(np.ascontiguousarray(x).view(np.uint8), digest_size=16)
+        return x.shape, str(x.dtype), digest.hexdigest(), metric
+
+    def neighbours(self, x: np.ndarray, k: int, metric: str = "euclidean"
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices int64 (n, k) and distances float32 (n, k) of each row's k nearest rows,
+        itself first (see :func:`exact_neighbours`); k is clipped to n."""
+        x = np.asarray(x, dtype=np.float32)
+        k = int(min(k, len(x)))
+        key = self._key(x, metric)
+        with self._lock:
+            graph = self._graphs.get(key)
+            if graph is not None:
+                self._graphs.move_to_end(key)
+        if graph is None or graph[0].shape[1] < k:
+            idx, dist, _ = exact_neighbours(x, k, metric)
+            graph = (idx, dist)
+            with self._lock:
+                self.builds_ += 1
+                kept = self._graphs.get(key)
+                if kept is None or kept[0].shape[1] < k:
+                    self._graphs[key] = graph
+                self._graphs.move_to_end(key)
+                while len(self._graphs) > self.max_entries:
+                    self._graphs.popitem(last=False)
+        return graph[0][:, :k], graph[1][:, :k]
 
 
 def project(embeddings: np.ndarray, method: str = "umap", *, n_neighbors: int = 15,
-            min_dist: float = 0.1, perplexity: float = 30.0, metric: str = "euclidean",
-            random_state: int = 0) -> np.ndarray:
+            min_dist: float = 0.1, spread: float = 1.0, n_epochs: int = UMAP_EPOCHS,
+            perplexity: float = 30.0, metric: str = "euclidean", random_state: int = 0,
+            graphs: NeighbourGraphs | None = None, progress: Progress | None = None
+            ) -> np.ndarray:
     """Coordinates in 2D of each embedding row.
 
     Parameters
     ----------
     embeddings : ndarray, shape (n, d)
     method : {"umap", "tsne", "pca"}
-    n_neighbors, min_dist : UMAP's neighbourhood size (clipped to n - 1) and packing distance.
-    perplexity : t-SNE's effective number of neighbours (clipped below n).
+    n_neighbors, min_dist, spread, n_epochs : UMAP's neighbourhood size (clipped to n - 1),
+        packing distance (<= spread), scale of the map and layout epochs.
+    perplexity : t-SNE's effective number of neighbours (clipped to (n - 1) / 3).
     metric : {"euclidean", "cosine"}
         Distance UMAP and t-SNE preserve; cosine ignores the norms (PCA is always linear).
     random_state : int
         Fixes the layout so the same run and settings give the same map.
+    graphs : NeighbourGraphs, optional
+        Where the exact neighbour graph is looked up and kept; a private one if None.
+    progress : callable(fraction, stage), optional
+        Called from the computing thread as stages and iterations complete.
 
     Returns
     -------
@@ -58,31 +147,110 @@ def project(embeddings: np.ndarray, method: str = "umap", *, n_neighbors: int = 
         return np.column_stack([np.arange(n, dtype=np.float32), np.zeros(n, np.float32)])
     if method == "pca":
         return _pca(x)
+    report = progress if progress is not None else (lambda fraction, stage: None)
+    graphs = graphs if graphs is not None else NeighbourGraphs(max_entries=1)
     if method == "tsne":
         check_param("perplexity", perplexity, low=0, low_open=True)
-        from sklearn.manifold import TSNE
-
-        # Exact gradients for small sets: Barnes-Hut's tree and thread start-up cost more than
-        # the O(n^2) sum below a thousand points (measured: 80 points, 1.5 s vs 70 s on a busy
-        # 2-core machine).
-        tsne = TSNE(n_components=2, perplexity=float(min(perplexity, (n - 1) / 3)),
-                    metric=metric, init="pca", random_state=random_state,
-                    method="exact" if n <= 1000 else "barnes_hut")
-        return tsne.fit_transform(x).astype(np.float32)
+        return _tsne(x, float(perplexity), metric, random_state, graphs, report)
     check_param("n_neighbors", n_neighbors, low=2, integer=True)
-    check_param("min_dist", min_dist, low=0.0, high=1.0)
+    check_param("spread", spread, low=0.0, low_open=True)
+    check_param("min_dist", min_dist, low=0.0, high=float(spread))
+    check_param("n_epochs", n_epochs, low=1, integer=True)
+    return _umap(x, int(n_neighbors), float(min_dist), float(spread), int(n_epochs), metric,
+                 random_state, graphs, report)
+
+
+#: Whether UMAP's numba kernels have been compiled in this process (only for progress labels).
+_umap_compiled = False
+
+
+def _umap(x, n_neighbors, min_dist, spread, n_epochs, metric, random_state, graphs, report):
+    report(0.0, "nearest neighbours")
+    k = int(min(n_neighbors, len(x) - 1))
+    idx, dist = graphs.neighbours(x, k, metric)
+    global _umap_compiled
+    report(0.15, "fuzzy graph and spectral start" if _umap_compiled else
+           "compiling UMAP (first use in this process: 20-40 s)")
     import umap  # imported lazily: the first import compiles with numba (~20 s)
 
-    k = int(min(n_neighbors, n - 1))
-    reducer = umap.UMAP(n_components=2, n_neighbors=k, min_dist=float(min_dist), metric=metric,
-                        random_state=random_state,
+    epochs = _TqdmCounter(lambda done: report(0.3 + 0.7 * done, "layout"))
+    reducer = umap.UMAP(n_components=2, n_neighbors=k, min_dist=min_dist, spread=spread,
+                        metric=metric, random_state=random_state,
                         n_jobs=1,  # a fixed random_state makes UMAP single-threaded anyway
-                        n_epochs=UMAP_EPOCHS, precomputed_knn=exact_neighbours(x, k, metric),
-                        init="spectral" if n > n_neighbors + 1 else "random")
+                        n_epochs=n_epochs, precomputed_knn=(idx, dist, None),
+                        init="spectral" if len(x) > n_neighbors + 1 else "random",
+                        tqdm_kwds=epochs.tqdm_kwds)
     with warnings.catch_warnings():
-        # Without a search index UMAP cannot transform new points, which the app never asks.
+        # Without a search index UMAP cannot transform new points, which the app never asks;
+        # spectral starts of disconnected clusters are handled by UMAP's per-component layout.
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
-        return reducer.fit_transform(x).astype(np.float32)
+        warnings.filterwarnings("ignore", message=".*not fully connected.*")
+        coords = reducer.fit_transform(x).astype(np.float32)
+    _umap_compiled = True
+    report(1.0, "done")
+    return coords
+
+
+class _TqdmCounter:
+    """File-like target of UMAP's tqdm epoch bar, formatted as "<done> <total>": UMAP offers
+    no callback, but passes ``tqdm_kwds`` through to its layout loop."""
+
+    def __init__(self, on_fraction: Callable[[float], None]):
+        self.on_fraction = on_fraction
+        self.tqdm_kwds = {"disable": False, "file": self, "bar_format": "{n} {total}",
+                          "mininterval": 0.2, "leave": False}
+
+    def write(self, text: str) -> None:
+        fields = text.split()
+        if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit():
+            self.on_fraction(int(fields[0]) / max(int(fields[1]), 1))
+
+    def flush(self) -> None:
+        pass
+
+
+def _tsne(x, perplexity, metric, random_state, graphs, report):
+    """FFT-accelerated t-SNE (openTSNE) from the exact neighbour graph."""
+    from openTSNE import TSNEEmbedding, initialization
+    from openTSNE.affinity import PerplexityBasedNN
+    from openTSNE.nearest_neighbors import PrecomputedNeighbors
+
+    n = len(x)
+    perplexity = min(perplexity, (n - 1) / 3)
+    k = int(min(n - 1, max(1, int(3 * perplexity))))  # openTSNE's and scikit-learn's 3 x perplexity
+    report(0.0, "nearest neighbours")
+    idx, dist = graphs.neighbours(x, k + 1, metric)
+    report(0.1, "affinities")
+    affinities = PerplexityBasedNN(
+        knn_index=PrecomputedNeighbors(idx[:, 1:], dist[:, 1:].astype(np.float64)),
+        perplexity=perplexity, n_jobs=1)
+    start = _pca(x).astype(np.float64)
+    if start[:, 0].std() > 0:
+        # openTSNE's convention: a PCA start scaled to a standard deviation of 1e-4.
+        start = initialization.rescale(start)
+    else:  # all points equal: PCA has no direction to offer
+        start = initialization.random(n, random_state=random_state)
+    if n >= TSNE_FFT_FROM:
+        gradient = {"negative_gradient_method": "fft", "ints_in_interval": TSNE_INTS_IN_INTERVAL}
+    else:
+        gradient = {"negative_gradient_method": "bh"}
+    embedding = TSNEEmbedding(start, affinities, n_jobs=1, random_state=random_state, **gradient)
+    total = TSNE_EARLY_ITERATIONS + TSNE_ITERATIONS
+    every = 25
+
+    def phase(offset, stage):
+        def callback(iteration, error, _embedding):
+            report(0.15 + 0.85 * (offset + iteration) / total, stage)
+        return callback
+
+    embedding = embedding.optimize(TSNE_EARLY_ITERATIONS, exaggeration=12, momentum=0.5,
+                                   callbacks=phase(0, "early exaggeration"),
+                                   callbacks_every_iters=every)
+    embedding = embedding.optimize(TSNE_ITERATIONS, momentum=0.8,
+                                   callbacks=phase(TSNE_EARLY_ITERATIONS, "layout"),
+                                   callbacks_every_iters=every)
+    report(1.0, "done")
+    return np.asarray(embedding, dtype=np.float32)
 
 
 def exact_neighbours(x: np.ndarray, k: int, metric: str = "euclidean"
@@ -101,6 +269,38 @@ def exact_neighbours(x: np.ndarray, k: int, metric: str = "euclidean"
     idx = np.column_stack([np.arange(n, dtype=np.int64), idx])
     dist = np.column_stack([np.zeros(n, np.float32), np.maximum(dist, 0.0)])
     return idx, dist.astype(np.float32), None
+
+
+def knn_preservation(embeddings: np.ndarray, coords: np.ndarray, k: int = 10,
+                     metric: str = "euclidean") -> float:
+    """How well a map keeps neighbourhoods: the fraction of each point's k nearest neighbours in
+    the embedding space (under ``metric``) that are also among its k nearest on the map
+    (Euclidean), averaged over points. 1 means every neighbourhood is kept; a random map scores
+    about k / n.
+
+    Parameters
+    ----------
+    embeddings : ndarray, shape (n, d)
+    coords : ndarray, shape (n, 2) (or any (n, m))
+    k : int, clipped to n - 1
+    """
+    x = np.asarray(embeddings, dtype=np.float32)
+    y = np.asarray(coords, dtype=np.float64)
+    if len(x) != len(y):
+        raise HyperparameterError(f"{len(x)} embeddings but {len(y)} map coordinates")
+    k = int(min(k, len(x) - 1))
+    if k < 1:
+        return float("nan")
+    high, _, _ = exact_neighbours(x, k + 1, metric)
+    # In 2-D a k-d tree is exact in float64 and O(n log n); a product of 2-D coordinates in
+    # float32 would lose close pairs to rounding. Self is removed by identity, not by rank, so
+    # duplicated points cannot push a neighbour out.
+    _, low = cKDTree(y).query(y, k + 1)
+    others = low != np.arange(len(y))[:, None]
+    others[others.all(axis=1), -1] = False  # self beyond rank k+1 (duplicates): drop the last
+    high, low = high[:, 1:], low[others].reshape(len(y), k)
+    kept = (np.sort(high, axis=1)[:, :, None] == low[:, None, :]).any(axis=2).sum(axis=1)
+    return float(np.mean(kept / k))
 
 
 def _pca(x: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 item-based explanations, and the background training job behind the Train page's Stop button."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,8 @@ from recsys_core.diagnostics import compare_measures, rated_item_contributions
 from recsys_core.errors import HyperparameterError
 from recsys_core.models import MODEL_REGISTRY
 from recsys_core.projection import embedding_norms, norm_vs_popularity, project
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_pca_recovers_a_plane_and_is_deterministic():
@@ -102,3 +106,133 @@ def test_training_job_stops_early_when_asked():
     assert job.finished.wait(60)
     assert job.error is None and job.stopped_early
     assert len(model.history_) == 1 and len(progress_history(job.progress)) == 1
+
+
+# ---------------------------------------------------------------- projection jobs in the app
+def _fake_run(name: str, embeddings: np.ndarray):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(info=SimpleNamespace(name=name, created="2026-01-01T00:00:00"),
+                           model=SimpleNamespace(item_embeddings_=embeddings,
+                                                 user_embeddings_=embeddings[:5]))
+
+
+@pytest.fixture
+def registry():
+    import streamlit as st
+
+    st.cache_resource.clear()
+    from ui import projections
+
+    yield projections
+    projections._registry().executor.submit(lambda: None).result(60)  # let the worker finish
+    st.cache_resource.clear()
+
+
+def test_projection_job_reports_stages_and_is_cached_per_parameters(registry, monkeypatch):
+    """The worker's progress reaches the job while it runs; the same parameters return the
+    same job; every job gets the registry's shared neighbour graphs."""
+    import threading
+
+    release = threading.Event()
+    calls = []
+
+    def slow_project(embeddings, method="umap", *, progress, graphs, **knobs):
+        calls.append((method, knobs, graphs))
+        progress(0.4, "layout")
+        assert release.wait(30)
+        return np.zeros((len(embeddings), 2), np.float32)
+
+    monkeypatch.setattr(registry, "project", slow_project)
+    run = _fake_run("r1", np.ones((30, 4), np.float32))
+    job = registry.submit(run, "items", "umap", n_neighbors=7, min_dist=0.2)
+    for _ in range(300):
+        if job.stage == "layout":
+            break
+        job.wait(0.01)
+    assert (job.fraction, job.stage) == (0.4, "layout") and not job.done()
+    assert registry.submit(run, "items", "umap", n_neighbors=7, min_dist=0.2) is job
+    release.set()
+    assert job.wait(30) and job.result().shape == (30, 2)
+    other = registry.submit(run, "items", "umap", n_neighbors=7, min_dist=0.5)
+    assert other is not job and other.wait(30)
+    tsne = registry.submit(run, "items", "tsne", perplexity=5.0, n_neighbors=99)
+    assert tsne.wait(30)
+    # Knobs a method ignores do not split its cache.
+    assert registry.submit(run, "items", "tsne", perplexity=5.0, n_neighbors=3) is tsne
+    assert [c[0] for c in calls] == ["umap", "umap", "tsne"]
+    assert calls[0][1]["min_dist"] == 0.2 and calls[2][1] == {"perplexity": 5.0,
+                                                             "metric": "euclidean",
+                                                             "random_state": 0}
+    assert calls[0][2] is calls[1][2] is calls[2][2] is registry._registry().graphs
+
+
+def test_new_umap_settings_in_the_app_reuse_the_neighbour_graph(registry, monkeypatch):
+    """The registry's real path: UMAP then t-SNE of one run build the exact graph once (the
+    UMAP layout itself is replaced by a stand-in: its compile time belongs in benchmarks)."""
+    import recsys_core.projection as projection_module
+
+    def layout_free_umap(x, n_neighbors, min_dist, spread, n_epochs, metric, random_state, graphs,
+                         report):
+        idx, _ = graphs.neighbours(x, n_neighbors, metric)
+        return x[:, :2] + idx[:, 1:2].astype(np.float32) * 0
+
+    monkeypatch.setattr(projection_module, "_umap", layout_free_umap)
+    rng = np.random.default_rng(0)
+    run = _fake_run("r2", rng.normal(size=(120, 6)).astype(np.float32))
+    graphs = registry._registry().graphs
+    before = graphs.builds_
+    registry.projection(run, "items", "umap", n_neighbors=30, min_dist=0.1)
+    registry.projection(run, "items", "umap", n_neighbors=30, min_dist=0.6)
+    registry.projection(run, "items", "umap", n_neighbors=10, min_dist=0.1)
+    assert graphs.builds_ == before + 1
+    coords = registry.projection(run, "items", "tsne", perplexity=5.0)  # 16 neighbours: cached
+    assert coords.shape == (120, 2) and graphs.builds_ == before + 1
+    registry.projection(run, "items", "umap", n_neighbors=10, metric="cosine")
+    assert graphs.builds_ == before + 2
+
+
+# ---------------------------------------------------------------- the Embeddings page
+@pytest.fixture
+def demo_app(tmp_path, monkeypatch):
+    """AppTest of the Embeddings page on the demo catalogue with one small WALS run."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from recsys_core.demo import make_demo_dataset
+    from recsys_core.metrics import evaluate_model
+    from recsys_core.runs import RunStore
+    from recsys_core.split import holdout_split
+
+    dataset = make_demo_dataset(seed=0)
+    split = holdout_split(dataset, 0.2, seed=0)
+    model = MODEL_REGISTRY["wals"](factors=8, iterations=2).fit(split.train)
+    RunStore(tmp_path).save(model, dataset, name="wals-tiny", split=split,
+                            metrics=evaluate_model(model, split.test, k=10,
+                                                   beyond_accuracy=False))
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def open_page(**query):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        for k, v in query.items():
+            at.query_params[k] = v
+        at.run()
+        at.switch_page("pages/3_Embeddings.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    yield dataset, open_page
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def test_highlight_genre_defaults_to_the_most_common_genre(demo_app):
+    dataset, open_page = demo_app
+    at = open_page(data="demo", run="wals-tiny", proj="pca")
+    sizes = np.asarray(dataset.item_genres.sum(axis=0)).ravel()
+    most_common = dataset.genre_names[int(np.argmax(sizes))]
+    assert most_common != dataset.genre_names[0]  # else this test could not tell
+    assert at.selectbox(key="_w_hl_genre").value == most_common

@@ -1,48 +1,81 @@
 """2D projections of a run's embeddings, computed on a background thread and kept per process.
 
-Every (run, embeddings, method, knob values) gets one Future: the page draws the instant PCA
-map while a UMAP or t-SNE future runs, and can start the default UMAP map of a run before anyone
-asks for it. Futures live in a ``st.cache_resource`` registry shared by sessions (results are
-plain arrays that nobody mutates), bounded to the most recent ``MAX_ENTRIES``.
+Every (run, embeddings, method, parameter values) gets one :class:`ProjectionJob`: the page
+draws the instant PCA map and the job's progress (stage and fraction) while a UMAP or t-SNE job
+runs, and can start the default UMAP map of a run before anyone asks for it. Jobs live in a
+``st.cache_resource`` registry shared by sessions (results are plain arrays that nobody
+mutates), bounded to the most recent ``MAX_ENTRIES``. The registry also holds the exact
+neighbour graphs (:class:`recsys_core.projection.NeighbourGraphs`), so new UMAP settings or a
+t-SNE of the same embeddings skip the neighbour search.
 """
 from __future__ import annotations
 
 import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import numpy as np
 import streamlit as st
 
-from recsys_core.projection import project
+from recsys_core.projection import UMAP_EPOCHS, NeighbourGraphs, project
 from recsys_core.runs import Run
 
 MAX_ENTRIES = 64
 DEFAULT_UMAP = {"n_neighbors": 15, "min_dist": 0.1, "perplexity": 30.0, "metric": "euclidean"}
 
 
+class ProjectionJob:
+    """A projection computing (or computed) on the worker, with its latest progress report.
+
+    ``fraction`` (0..1) and ``stage`` are written by the worker thread and read by page runs;
+    each is replaced whole, so a reader never sees a torn value.
+    """
+
+    def __init__(self):
+        self.future: Future = Future()
+        self.fraction = 0.0
+        self.stage = "waiting for the worker"
+
+    def report(self, fraction: float, stage: str) -> None:
+        self.fraction, self.stage = float(min(max(fraction, 0.0), 1.0)), stage
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the result; True when done."""
+        return bool(wait([self.future], timeout=seconds).done)
+
+    def result(self, timeout: float | None = None) -> np.ndarray:
+        return self.future.result(timeout)
+
+
 class _Registry:
     def __init__(self):
         # One worker: projections are CPU-bound and the machine may have two cores.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection")
-        self.futures: OrderedDict[tuple, Future] = OrderedDict()
+        self.jobs: OrderedDict[tuple, ProjectionJob] = OrderedDict()
+        self.graphs = NeighbourGraphs(max_entries=8)
         self.lock = threading.Lock()
 
-    def submit(self, key: tuple, fn, *args, **kwargs) -> Future:
+    def submit(self, key: tuple, fn, *args, **kwargs) -> ProjectionJob:
         with self.lock:
-            future = self.futures.get(key)
-            if future is None or (future.done() and future.exception() is not None
-                                  and not _is_user_error(future.exception())):
-                future = self.executor.submit(fn, *args, **kwargs)
-                self.futures[key] = future
-            self.futures.move_to_end(key)
-            while len(self.futures) > MAX_ENTRIES:
-                oldest = next(iter(self.futures))
-                if not self.futures[oldest].done():
+            job = self.jobs.get(key)
+            if job is None or (job.done() and job.future.exception() is not None
+                               and not _is_user_error(job.future.exception())):
+                job = ProjectionJob()
+                future = self.executor.submit(fn, *args, graphs=self.graphs, progress=job.report,
+                                              **kwargs)
+                job.future = future
+                self.jobs[key] = job
+            self.jobs.move_to_end(key)
+            while len(self.jobs) > MAX_ENTRIES:
+                oldest = next(iter(self.jobs))
+                if not self.jobs[oldest].done():
                     break
-                del self.futures[oldest]
-            return future
+                del self.jobs[oldest]
+            return job
 
 
 def _is_user_error(exc: BaseException) -> bool:
@@ -61,38 +94,49 @@ def embeddings_of(run: Run, which: str) -> np.ndarray:
     return run.model.item_embeddings_ if which == "items" else run.model.user_embeddings_
 
 
-def _normalised(method: str, n_neighbors, min_dist, perplexity, metric) -> tuple:
+def _normalised(method: str, n_neighbors, min_dist, spread, n_epochs, perplexity, metric) -> tuple:
     """Knobs a method ignores are blanked so they do not split its cache."""
     if method != "umap":
-        n_neighbors, min_dist = 0, 0.0
+        n_neighbors, min_dist, spread, n_epochs = 0, 0.0, 0.0, 0
     if method != "tsne":
         perplexity = 0.0
     if method == "pca":
         metric = "euclidean"
-    return int(n_neighbors), float(min_dist), float(perplexity), str(metric)
+    return (int(n_neighbors), float(min_dist), float(spread), int(n_epochs), float(perplexity),
+            str(metric))
 
 
 def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist: float = 0.1,
-           perplexity: float = 30.0, metric: str = "euclidean") -> Future:
-    """The (possibly running) projection of a run's embeddings; started if new."""
-    nn, md, perp, met = _normalised(method, n_neighbors, min_dist, perplexity, metric)
-    key = (run.info.name, run.info.created, which, method, nn, md, perp, met)
+           spread: float = 1.0, n_epochs: int = UMAP_EPOCHS, perplexity: float = 30.0,
+           metric: str = "euclidean") -> ProjectionJob:
+    """The (possibly running) projection of a run's embeddings; started if new.
+
+    Cached per (run, embeddings, method and every parameter the method uses).
+    """
+    nn, md, spr, epochs, perp, met = _normalised(method, n_neighbors, min_dist, spread, n_epochs,
+                                                 perplexity, metric)
+    key = (run.info.name, run.info.created, which, method, nn, md, spr, epochs, perp, met)
     if method == "pca":
         # Instant: computed inline so it never waits behind a UMAP job on the worker.
         registry = _registry()
         with registry.lock:
-            future = registry.futures.get(key)
-        if future is None:
-            future = Future()
+            job = registry.jobs.get(key)
+        if job is None:
+            job = ProjectionJob()
             try:
-                future.set_result(project(embeddings_of(run, which), "pca"))
+                job.future.set_result(project(embeddings_of(run, which), "pca"))
+                job.report(1.0, "done")
             except BaseException as exc:  # reported by result(), like a worker's failure
-                future.set_exception(exc)
+                job.future.set_exception(exc)
             with registry.lock:
-                registry.futures[key] = future
-        return future
-    return _registry().submit(key, project, embeddings_of(run, which), method, n_neighbors=max(nn, 2),
-                              min_dist=md, perplexity=max(perp, 1.0), metric=met, random_state=0)
+                registry.jobs[key] = job
+        return job
+    if method == "umap":
+        knobs = {"n_neighbors": max(nn, 2), "min_dist": md, "spread": spr, "n_epochs": epochs}
+    else:
+        knobs = {"perplexity": max(perp, 1.0)}
+    return _registry().submit(key, project, embeddings_of(run, which), method, metric=met,
+                              random_state=0, **knobs)
 
 
 def projection(run: Run, which: str, method: str, **knobs) -> np.ndarray:
