@@ -21,91 +21,105 @@ page.page_header(
 with page.user_errors():
     source, dataset = data.select_dataset()
     run = runs.select_run(dataset)
-model = run.model
 
-who = state.radio("Recommend for", ["user", "new"], "who", "user", horizontal=True,
-                  format_func={"user": "A user in the data", "new": "Me, as a new user"}.get)
-k = state.slider("List length", "k", 10, min_value=5, max_value=30, container=st.sidebar)
-measures = ["model"] + (list(MEASURES) if getattr(model, "user_embeddings_", None) is not None
-                        else [])
-measure = state.selectbox("Retrieval score", measures, "measure", "model", container=st.sidebar,
-                          help="model: the model's own score (with its biases). Or compare the "
-                               "user's embedding with the item embeddings under a similarity "
-                               "measure (tempered with α = 0.5); see the Similarity page.")
 
-if who == "user":
-    user = pickers.select_user(dataset)
-    rated = dataset.user_items(user).astype(np.int64)
-    user_ratings = dataset.ratings[user].data
-    query = model.user_embeddings_[user] if measure != "model" else None
-    scores = model.score([user])[0]
-else:
-    st.markdown("**Rate a handful of titles**; your list appears as soon as one is rated.")
-    left, right = st.columns([3, 2])
-    with left:
-        item = pickers.search_item(dataset, key="rate_item", label="Find a title to rate")
-    with right:
-        low, high = dataset.rating_scale or (1.0, 1.0)
-        value = (st.slider("Your rating", min_value=float(low), max_value=float(high),
-                           value=float(high), step=0.5 if high - low <= 5 else 1.0,
-                           key="rate_value") if dataset.is_explicit else 1.0)
-        if st.button("Add rating", key="add_rating", disabled=item is None):
-            newuser.set_rating(dataset.item_ids[item].item(), value)
-    idx, my_ratings = newuser.rated_in(dataset)
-    if len(idx):
-        mine = pd.DataFrame({"title": dataset.titles(idx), "your rating": my_ratings})
-        st.dataframe(mine, hide_index=True, key="my_ratings")
-        if st.button("Clear my ratings", key="clear_ratings"):
-            newuser.clear()
-            st.rerun()
-    with page.user_errors():
-        folded = newuser.fold_in(run)
-    if folded is None:
-        st.info("Rate at least one title to get recommendations.")
-        st.stop()
-    vector, rated, user_ratings = folded
-    query = vector
-    scores = model.score_embeddings(vector)[0]
-if measure != "model":
-    scores = similarity_scores(query, model.item_embeddings_, measure)[0]
+@st.fragment
+def recommendations() -> None:
+    """Everything below the run picker. A fragment: a knob, the user picker or a new rating
+    reruns only this part (the list, its breakdown, before/after); the metric impact follows
+    from a background job (ui.impact)."""
+    model = run.model
+    who = state.radio("Recommend for", ["user", "new"], "who", "user", horizontal=True,
+                      format_func={"user": "A user in the data", "new": "Me, as a new user"}.get)
+    k = state.slider("List length", "k", 10, min_value=5, max_value=30, container=st.sidebar)
+    measures = ["model"] + (list(MEASURES) if getattr(model, "user_embeddings_", None) is not None
+                            else [])
+    measure = state.selectbox("Retrieval score", measures, "measure", "model",
+                              container=st.sidebar,
+                              help="model: the model's own score (with its biases). Or compare "
+                                   "the user's embedding with the item embeddings under a "
+                                   "similarity measure (tempered with α = 0.5); see the "
+                                   "Similarity page.")
+    stages = ["model"]
+    if who == "user" and run.info.split:
+        stages.append("pipeline")
+    stage = state.radio("Candidates", stages, "cand", "model", container=st.sidebar,
+                        format_func={"model": "This run's scores",
+                                     "pipeline": "Several generators + scoring model"}.get,
+                        help="The course's serving stages: candidate generation, scoring, "
+                             "re-ranking.")
+    # The knobs are drawn before anything that may stop this run (a new user without ratings,
+    # an error), so they always show the values in use.
+    config = knobs.rerank_knobs(dataset)
 
-# Candidates: the model's best items (seen ones left out), or the pools of several generators
-# ranked by the scoring model; then the knobs re-rank them.
-seen = np.zeros(dataset.n_items, dtype=bool)
-seen[rated] = True
-stages = ["model"]
-if who == "user" and run.info.split:
-    stages.append("pipeline")
-stage = state.radio("Candidates", stages, "cand", "model", container=st.sidebar,
-                    format_func={"model": "This run's scores",
-                                 "pipeline": "Several generators + scoring model"}.get,
-                    help="The course's serving stages: candidate generation, scoring, re-ranking.")
-config = knobs.rerank_knobs(dataset)
-with page.user_errors():  # one engine call builds pool -> (group retrieval) -> re-rank
-    if stage == "pipeline":
-        split = splits.cached_split(source, dataset, run.info.split["params"])
-        scoring_stage = scoring.scoring_stage(run, split)
-        result = recommend_pipeline(user, scoring_stage.generators, dataset, k=k, config=config,
-                                    scorer=scoring_stage.scorer,
-                                    item_embeddings=model.item_embeddings_)
+    user = None
+    if who == "user":
+        user = pickers.select_user(dataset)
+        rated = dataset.user_items(user).astype(np.int64)
+        user_ratings = dataset.ratings[user].data
+        query = model.user_embeddings_[user] if measure != "model" else None
+        scores = model.score([user])[0]
     else:
-        result = recommend_pipeline(user if who == "user" else None,
-                                    ScoreVectorGenerator(scores, name="model"), dataset, k=k,
-                                    config=config, item_embeddings=model.item_embeddings_,
-                                    seen=rated)
-pool = result.pool.items  # by base score, best first
-nominated = (np.asarray(result.pool.nominated_by(), dtype=object)
-             if len(result.pool.generators) > 1 or result.pool.group is not None else None)
-table = result.table
-items = result.items
-before = pool[:k]
+        st.markdown("**Rate a handful of titles**; your list appears as soon as one is rated.")
+        left, right = st.columns([3, 2])
+        with left:
+            item = pickers.search_item(dataset, key="rate_item", label="Find a title to rate")
+        with right:
+            low, high = dataset.rating_scale or (1.0, 1.0)
+            value = (state.slider("Your rating", "rate", float(high), min_value=float(low),
+                                  max_value=float(high), step=0.5 if high - low <= 5 else 1.0)
+                     if dataset.is_explicit else 1.0)
+            st.button("Add rating", key="add_rating", disabled=item is None,
+                      on_click=newuser.set_rating,
+                      args=(None if item is None else dataset.item_ids[item].item(), value))
+        idx, my_ratings = newuser.rated_in(dataset)
+        if len(idx):
+            mine = pd.DataFrame({"title": dataset.titles(idx), "your rating": my_ratings})
+            st.dataframe(mine, hide_index=True, key="my_ratings")
+            st.button("Clear my ratings", key="clear_ratings", on_click=newuser.clear)
+        with page.user_errors():
+            folded = newuser.fold_in(run)
+        if folded is None:
+            st.info("Rate at least one title to get recommendations.")
+            return
+        vector, rated, user_ratings = folded
+        query = vector
+        scores = model.score_embeddings(vector)[0]
+    if measure != "model":
+        scores = similarity_scores(query, model.item_embeddings_, measure)[0]
 
-center = None
-if dataset.is_explicit and len(user_ratings):
-    center = float(np.mean(user_ratings))
-contributors, _ = rated_item_contributions(model.item_embeddings_, items, rated, user_ratings,
-                                           top=2, rating_center=center)
-titles = np.asarray(dataset.titles(np.arange(dataset.n_items)), dtype=object)
+    # Candidates: the model's best items (seen ones left out), or the pools of several
+    # generators ranked by the scoring model; then the knobs re-rank them.
+    with page.user_errors():  # one engine call builds pool -> (group retrieval) -> re-rank
+        if stage == "pipeline":
+            split = splits.cached_split(source, dataset, run.info.split["params"])
+            scoring_stage = scoring.scoring_stage(run, split)
+            result = recommend_pipeline(user, scoring_stage.generators, dataset, k=k,
+                                        config=config, scorer=scoring_stage.scorer,
+                                        item_embeddings=model.item_embeddings_)
+        else:
+            result = recommend_pipeline(user, ScoreVectorGenerator(scores, name="model"),
+                                        dataset, k=k, config=config,
+                                        item_embeddings=model.item_embeddings_, seen=rated)
+    pool = result.pool.items  # by base score, best first
+    nominated = (np.asarray(result.pool.nominated_by(), dtype=object)
+                 if len(result.pool.generators) > 1 or result.pool.group is not None else None)
+    show_list(result, pool, nominated, k, rated, user_ratings, config)
+
+    if stage == "pipeline":
+        with st.expander("Why a separate scoring model?", expanded=True):
+            st.markdown("Each generator's raw score (a dot product, a count, a recency-weighted "
+                        "count) ranks only its own nominations well and the scales are not "
+                        "comparable. The scoring model combines them with item age, popularity, "
+                        "genre affinity and user features, trained on held-out ratings. On users "
+                        "it was not trained on:")
+            st.dataframe(scoring_stage.comparison, hide_index=True, key="scorer_comparison")
+
+    st.subheader("What the knobs cost and buy")
+    st.caption(f"Over a fixed sample of test users of the run's split (top {k}); the lists are "
+               "re-ranked from each user's 100 best-scored items.")
+    with page.user_errors():
+        impact.show_impact(source, dataset, run, config, k)
 
 
 def movement(original: int, rank: int) -> str:
@@ -114,68 +128,76 @@ def movement(original: int, rank: int) -> str:
     return f"↑{original - rank}" if original > rank else f"↓{rank - original}"
 
 
-st.subheader(f"Top {k}")
-if result.filtered and any(result.filtered.values()):
-    st.caption("Filtered out of the candidates: " + ", ".join(
-        f"{n} {why}" for why, n in result.filtered.items() if n))
-if len(items) < k:
-    st.warning(f"Only {len(items)} items pass the filters and caps; loosen a knob.")
-listed = pd.DataFrame({
-    "rank": table["rank"].to_numpy(),
-    "title": titles[items],
-    "move": [movement(int(o), int(r)) for o, r in zip(table["original_rank"], table["rank"])],
-    "moved by": table["moved_by"].to_numpy(),
-    "final": table["final_score"].to_numpy(),
-    "base score": table["base_score"].to_numpy(),
-    "relevance": table["relevance"].to_numpy(),
-    "freshness ×": table["freshness"].to_numpy(),
-    "popularity ×": table["popularity_penalty"].to_numpy(),
-    "ratings": dataset.item_popularity[items],
-    "genres": dataset.items["genres"].to_numpy()[items],
-    "because you rated": [" · ".join(titles[c]) for c in contributors],
-})
-if nominated is not None:
-    nominators = dict(zip(pool.tolist(), nominated))
-    listed.insert(4, "nominated by", [nominators[i] for i in items.tolist()])
-number = st.column_config.NumberColumn(format="%.3f")
-st.dataframe(listed, hide_index=True, key="rec_list",
-             column_config={c: number for c in ("final", "base score", "relevance",
-                                                 "freshness ×", "popularity ×")})
-if result.group_target is not None:
-    msg = (f"Share of the list from **{config.fair_group}**: {result.group_share:.0%} "
-           f"(target {result.group_target:.0%})")
-    if result.group_target_reachable is False:
-        st.warning(msg + " — not enough such items among the candidates to reach it.")
-    else:
-        st.caption(msg)
+def show_list(result, pool, nominated, k, rated, user_ratings, config) -> None:
+    """The re-ranked list with its score breakdown, the fairness share, and before/after."""
+    table = result.table
+    items = result.items
+    before = pool[:k]
+    model = run.model
+    center = None
+    if dataset.is_explicit and len(user_ratings):
+        center = float(np.mean(user_ratings))
+    contributors, _ = rated_item_contributions(model.item_embeddings_, items, rated,
+                                               user_ratings, top=2, rating_center=center)
+    listed_titles = np.asarray(dataset.titles(items), dtype=object)
+    named = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in contributors]
+                                     + [np.zeros(0, np.int64)]))
+    names = dict(zip(named.tolist(), dataset.titles(named)))
 
-st.subheader("Before and after re-ranking")
-left, right = st.columns(2)
-left.markdown("**Model order**")
-left.dataframe(pd.DataFrame({"rank": np.arange(1, len(before) + 1), "title": titles[before],
-                             "still listed": np.isin(before, items)}),
-               hide_index=True, key="before_list")
-right.markdown("**Re-ranked**")
-right.dataframe(pd.DataFrame({"rank": np.arange(1, len(items) + 1), "title": titles[items],
-                              "new to the list": ~np.isin(items, before)}),
-                hide_index=True, key="after_list")
+    st.subheader(f"Top {k}")
+    if result.filtered and any(result.filtered.values()):
+        st.caption("Filtered out of the candidates: " + ", ".join(
+            f"{n} {why}" for why, n in result.filtered.items() if n))
+    if len(items) < k:
+        st.warning(f"Only {len(items)} items pass the filters and caps; loosen a knob.")
+    # Scores right after the title, so a narrow window (800 px) still shows them.
+    listed = pd.DataFrame({
+        "rank": table["rank"].to_numpy(),
+        "title": listed_titles,
+        "final": table["final_score"].to_numpy(),
+        "move": [movement(int(o), int(r)) for o, r in zip(table["original_rank"], table["rank"])],
+        "moved by": table["moved_by"].to_numpy(),
+        "base score": table["base_score"].to_numpy(),
+        "relevance": table["relevance"].to_numpy(),
+        "freshness ×": table["freshness"].to_numpy(),
+        "popularity ×": table["popularity_penalty"].to_numpy(),
+        "ratings": dataset.item_popularity[items],
+        "genres": dataset.items["genres"].to_numpy()[items],
+        "because you rated": [" · ".join(names[int(i)] for i in c) for c in contributors],
+    })
+    if nominated is not None:
+        nominators = dict(zip(pool.tolist(), nominated))
+        listed.insert(5, "nominated by", [nominators[i] for i in items.tolist()])
+    number = st.column_config.NumberColumn(format="%.3f", width="small")
+    columns = {c: number for c in ("final", "base score", "relevance", "freshness ×",
+                                   "popularity ×")}
+    columns.update({"rank": st.column_config.NumberColumn(width=40),
+                    "title": st.column_config.TextColumn(width="medium"),
+                    "move": st.column_config.TextColumn(width=50)})
+    st.dataframe(listed, hide_index=True, key="rec_list", column_config=columns)
+    if result.group_target is not None:
+        msg = (f"Share of the list from **{config.fair_group}**: {result.group_share:.0%} "
+               f"(target {result.group_target:.0%})")
+        if result.group_target_reachable is False:
+            st.warning(msg + " — not enough such items among the candidates to reach it.")
+        else:
+            st.caption(msg)
 
-if stage == "pipeline":
-    with st.expander("Why a separate scoring model?", expanded=True):
-        st.markdown("Each generator's raw score (a dot product, a count, a recency-weighted count) "
-                    "ranks only its own nominations well and the scales are not comparable. The "
-                    "scoring model combines them with item age, popularity, genre affinity and "
-                    "user features, trained on held-out ratings. On users it was not trained on:")
-        st.dataframe(scoring_stage.comparison, hide_index=True, key="scorer_comparison")
+    st.subheader("Before and after re-ranking")
+    n = max(len(before), len(items))  # one table: fewer elements for the browser to redraw
+    st.dataframe(pd.DataFrame({
+        "rank": np.arange(1, n + 1),
+        "model order": _padded(dataset.titles(before), n),
+        "still listed": _padded(np.isin(before, items), n),
+        "re-ranked": _padded(listed_titles, n),
+        "new to the list": _padded(~np.isin(items, before), n),
+    }), hide_index=True, key="before_after")
 
-st.subheader("What the knobs cost and buy")
-st.caption(f"Over a fixed sample of test users of the run's split (top {k}); the lists are "
-           "re-ranked from each user's 100 best-scored items.")
-with page.user_errors():
-    impact = impact.impact_table(source, dataset, run, config, k)
-if impact is None:
-    st.info("This run has no test split, so its metric impact cannot be measured.")
-else:
-    st.dataframe(impact, hide_index=True, key="impact",
-                 column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                for c in ("model order", "re-ranked", "change")})
+
+def _padded(values, n: int) -> list:
+    """``values`` as a list of length ``n`` (None after the end): the re-ranked list can be
+    shorter than the model's when filters leave too few items."""
+    values = list(values)
+    return values + [None] * (n - len(values))
+
+recommendations()

@@ -19,6 +19,7 @@ from recsys_core.metrics import evaluate_model
 from recsys_core.models import MODEL_REGISTRY
 from recsys_core.runs import RunStore
 from recsys_core.split import holdout_split
+from ui import impact as impact_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -268,7 +269,10 @@ def test_recommend_page_knob_changes_the_list_and_explains_it(app):
     assert after["title"].tolist() != before
     assert after["moved by"].str.contains("popularity_penalty").any()
     assert at.query_params["rr_pop"] in ("0.8", ["0.8"])
-    # The penalty lowers the popularity of the listed items, and the impact table says so.
+    # The penalty lowers the popularity of the listed items, and the impact table says so (it
+    # is measured in the background; the next run draws it).
+    impact_jobs.wait_for_jobs()
+    at.run()
     impact = _tables(at, "metric", "model order", "re-ranked")[0].set_index("metric")
     assert impact.loc["mean_popularity", "change"] < 0
 

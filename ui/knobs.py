@@ -1,5 +1,12 @@
-"""The sidebar's re-ranking knobs, each synced to the URL, as one RerankConfig."""
+"""The sidebar's re-ranking knobs, each synced to the URL, as one RerankConfig.
+
+Every knob is always drawn (a knob that appears or disappears with another one would need the
+whole page to rerun), so a knob's ``on_change`` can rerun only the fragment that shows the list;
+:func:`current_config` reads the same values there without drawing anything.
+"""
 from __future__ import annotations
+
+from typing import Callable
 
 import streamlit as st
 
@@ -11,51 +18,77 @@ from . import state
 OFF = "off"
 
 
-def rerank_knobs(dataset: Dataset, container=None) -> RerankConfig:
-    """Draw every knob (neutral defaults) and return the configuration they describe."""
+def _neutral(dataset: Dataset) -> dict:
+    """Each knob's key and neutral value (the list then equals the model's ranking)."""
+    low = dataset.rating_scale[0] if dataset.is_explicit else 0.0
+    return {"rr_dis": False, "rr_dis_t": float(low + 1), "rr_genres": [], "rr_min": 0,
+            "rr_fresh": 0.0, "rr_pop": 0.0, "rr_mmr": 1.0, "rr_sim": "genre", "rr_cap": 0,
+            "rr_fair": OFF, "rr_share": 0.3}
+
+
+def _config(v: dict) -> RerankConfig:
+    return RerankConfig(
+        hide_seen=True, hide_disliked=float(v["rr_dis_t"]) if v["rr_dis"] else None,
+        exclude_genres=tuple(v["rr_genres"]), min_ratings=int(v["rr_min"]),
+        freshness_half_life=float(v["rr_fresh"]) if v["rr_fresh"] > 0 else None,
+        popularity_penalty=float(v["rr_pop"]), diversity=float(v["rr_mmr"]),
+        diversity_similarity=v["rr_sim"], max_per_genre=int(v["rr_cap"]) or None,
+        fair_group=None if v["rr_fair"] == OFF else v["rr_fair"],
+        fair_share=float(v["rr_share"]) if v["rr_fair"] != OFF else 0.0)
+
+
+def current_config(dataset: Dataset) -> RerankConfig:
+    """The configuration the knobs hold now, without drawing them (after they were drawn once)."""
+    return _config({key: state.value(key, neutral)
+                    for key, neutral in _neutral(dataset).items()})
+
+
+def rerank_knobs(dataset: Dataset, container=None,
+                 on_change: Callable[[], None] | None = None) -> RerankConfig:
+    """Draw every knob (neutral defaults) and return the configuration they describe.
+
+    ``on_change`` is called after a knob changed (its new value already recorded), e.g. to rerun
+    only the fragment that shows the list.
+    """
     box = container or st.sidebar
+    n = _neutral(dataset)
+    kw = {"container": box, "on_change": on_change}
+    v = {}
     box.markdown("### Re-ranking knobs")
     box.caption("Each knob starts neutral: the list then equals the model's ranking.")
     box.markdown("**Filters**")
-    hide_disliked = None
+    v["rr_dis"], v["rr_dis_t"] = False, n["rr_dis_t"]
     if dataset.is_explicit:
         low, high = dataset.rating_scale
-        if state.checkbox("Hide items I disliked", "rr_dis", False, container=box,
-                          help="Removes items the user rated at or below the threshold."):
-            hide_disliked = state.slider("Disliked means rated at most", "rr_dis_t",
-                                         float(low + 1), min_value=float(low),
-                                         max_value=float(high), step=0.5, container=box)
-    exclude = state.multiselect("Exclude genres", dataset.genre_names, "rr_genres", container=box)
-    min_ratings = state.slider("Minimum number of ratings", "rr_min", 0, min_value=0,
-                               max_value=200, container=box,
+        v["rr_dis"] = state.checkbox("Hide items I disliked", "rr_dis", False, **kw,
+                                     help="Removes items the user rated at or below the "
+                                          "threshold below.")
+        v["rr_dis_t"] = state.slider("Disliked means rated at most", "rr_dis_t", n["rr_dis_t"],
+                                     min_value=float(low), max_value=float(high), step=0.5, **kw)
+    v["rr_genres"] = state.multiselect("Exclude genres", dataset.genre_names, "rr_genres", **kw)
+    v["rr_min"] = state.slider("Minimum number of ratings", "rr_min", 0, min_value=0,
+                               max_value=200, **kw,
                                help="Hides obscure items with too little evidence.")
     box.markdown("**Score transforms**")
-    half_life = state.slider("Freshness half-life (years, 0 = off)", "rr_fresh", 0.0,
-                             min_value=0.0, max_value=50.0, step=1.0, container=box,
-                             help="An item released this many years before the newest one gets "
-                                  "half the boost.")
-    penalty = state.slider("Popularity penalty b", "rr_pop", 0.0, min_value=0.0, max_value=1.0,
-                           step=0.05, container=box,
-                           help="Divides the score by n_ratings^b to lift the long tail.")
+    v["rr_fresh"] = state.slider("Freshness half-life (years, 0 = off)", "rr_fresh", 0.0,
+                                 min_value=0.0, max_value=50.0, step=1.0, **kw,
+                                 help="An item released this many years before the newest one "
+                                      "gets half the boost.")
+    v["rr_pop"] = state.slider("Popularity penalty b", "rr_pop", 0.0, min_value=0.0,
+                               max_value=1.0, step=0.05, **kw,
+                               help="Divides the score by n_ratings^b to lift the long tail.")
     box.markdown("**Diversity**")
-    diversity = state.slider("MMR λ (1 = off)", "rr_mmr", 1.0, min_value=0.0, max_value=1.0,
-                             step=0.05, container=box,
-                             help="Lower values trade score for items unlike those above them.")
-    similarity = state.selectbox("Similar means", ["genre", "embedding"], "rr_sim", "genre",
-                                 container=box)
-    per_genre = state.slider("Max items per genre (0 = off)", "rr_cap", 0, min_value=0,
-                             max_value=10, container=box)
+    v["rr_mmr"] = state.slider("MMR λ (1 = off)", "rr_mmr", 1.0, min_value=0.0, max_value=1.0,
+                               step=0.05, **kw,
+                               help="Lower values trade score for items unlike those above "
+                                    "them.")
+    v["rr_sim"] = state.selectbox("Similar means", ["genre", "embedding"], "rr_sim", "genre", **kw)
+    v["rr_cap"] = state.slider("Max items per genre (0 = off)", "rr_cap", 0, min_value=0,
+                               max_value=10, **kw)
     box.markdown("**Fairness**")
-    group = state.selectbox("Group to expose", [OFF, "long-tail", *dataset.genre_names], "rr_fair",
-                            OFF, container=box)
-    share = 0.0
-    if group != OFF:
-        share = state.slider("Minimum share of the list", "rr_share", 0.3, min_value=0.0,
-                             max_value=1.0, step=0.05, container=box)
-    return RerankConfig(
-        hide_seen=True, hide_disliked=hide_disliked, exclude_genres=tuple(exclude),
-        min_ratings=int(min_ratings),
-        freshness_half_life=float(half_life) if half_life > 0 else None,
-        popularity_penalty=float(penalty), diversity=float(diversity),
-        diversity_similarity=similarity, max_per_genre=int(per_genre) if per_genre else None,
-        fair_group=None if group == OFF else group, fair_share=float(share))
+    v["rr_fair"] = state.selectbox("Group to expose", [OFF, "long-tail", *dataset.genre_names],
+                                   "rr_fair", OFF, **kw)
+    v["rr_share"] = state.slider("Minimum share of the list", "rr_share", n["rr_share"],
+                                 min_value=0.0, max_value=1.0, step=0.05, **kw,
+                                 help="Used when a group to expose is chosen.")
+    return _config(v)

@@ -187,6 +187,32 @@ def seed_widget(key: str, value) -> str:
     return wkey
 
 
+def _committing(key: str, to_text: Callable[[object], str], kwargs: dict) -> dict:
+    """``kwargs`` with an ``on_change`` that first records the widget's new value under ``key``
+    (session and URL), then calls the caller's own ``on_change`` (if any).
+
+    So the value is current even in a run that does not draw the widget (a fragment's rerun
+    triggered from the callback with ``st.rerun("<fragment key>")``).
+    """
+    user_callback = kwargs.pop("on_change", None)
+    args, kw = kwargs.pop("args", None) or (), kwargs.pop("kwargs", None) or {}
+    wkey = _WIDGET_PREFIX + key
+
+    def commit():
+        if wkey in st.session_state:
+            _publish(key, st.session_state[wkey], to_text)
+        if user_callback is not None:
+            user_callback(*args, **kw)
+
+    return {**kwargs, "on_change": commit}
+
+
+def value(key: str, default=None):
+    """The current value of a synced key, without drawing its widget (e.g. in a fragment that
+    the widget's callback reruns); ``default`` when it was never set."""
+    return st.session_state.get(key, default)
+
+
 def _options_check(options: Sequence):
     return lambda v: None if v in options else "not one of the choices"
 
@@ -202,7 +228,8 @@ def selectbox(label: str, options: Sequence, key: str, default=None, *, parse=st
     if value not in options:
         value = default
     wkey = seed_widget(key, value)
-    chosen = container.selectbox(label, options, key=wkey, **kwargs)
+    chosen = container.selectbox(label, options, key=wkey,
+                                 **_committing(key, to_text, kwargs))
     if note:
         _note(container, note)
     _publish(key, chosen, to_text)
@@ -217,7 +244,7 @@ def radio(label: str, options: Sequence, key: str, default=None, *, container=st
     if value not in options:
         value = default
     wkey = seed_widget(key, value)
-    chosen = container.radio(label, options, key=wkey, **kwargs)
+    chosen = container.radio(label, options, key=wkey, **_committing(key, str, kwargs))
     if note:
         _note(container, note)
     _publish(key, chosen)
@@ -257,7 +284,7 @@ def slider(label: str, key: str, default, *, min_value, max_value, step=None, co
         value = kind(default)
     wkey = seed_widget(key, value)
     chosen = container.slider(label, min_value=min_value, max_value=max_value, step=step,
-                              key=wkey, **kwargs)
+                              key=wkey, **_committing(key, str, kwargs))
     if note:
         _note(container, note)
     _publish(key, chosen)
@@ -276,7 +303,8 @@ def checkbox(label: str, key: str, default: bool = False, *, container=st, **kwa
     """``st.checkbox`` synced under ``key`` ("1"/"0" in the URL)."""
     value, note = _resolve(key, default, _parse_bool)
     wkey = seed_widget(key, bool(value))
-    chosen = container.checkbox(label, key=wkey, **kwargs)
+    chosen = container.checkbox(label, key=wkey,
+                                **_committing(key, lambda v: "1" if v else "0", kwargs))
     if note:
         _note(container, note)
     _publish(key, chosen, lambda v: "1" if v else "0")
@@ -294,7 +322,8 @@ def multiselect(label: str, options: Sequence, key: str, default=(), *, containe
     value, note = _resolve(key, list(default), lambda s: [p for p in s.split(",") if p], known)
     value = [v for v in value if v in options]
     wkey = seed_widget(key, value)
-    chosen = container.multiselect(label, options, key=wkey, **kwargs)
+    chosen = container.multiselect(label, options, key=wkey,
+                                   **_committing(key, lambda v: ",".join(v), kwargs))
     if note:
         _note(container, note)
     _publish(key, list(chosen), lambda v: ",".join(v))

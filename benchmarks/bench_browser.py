@@ -1,0 +1,226 @@
+"""What a person feels in the browser: Recommend page latencies in headless Chromium.
+
+    RECSYS_DATA_DIR=../shared/data python benchmarks/bench_browser.py [--presses 30] [--ratings 8]
+
+Starts ``streamlit run app.py`` on a free loopback port with a temporary run store, trains a WALS
+run through the engine (not the UI) on MovieLens 100K and on a generated ~10k-item catalogue
+written in the MovieLens-latest format (movies.csv, ratings.csv), then drives Debian's chromium:
+
+- knob key press -> list: focus a re-ranking slider (popularity penalty, MMR lambda, freshness in
+  turn), press an arrow key, and time from the keydown event until the app root's
+  ``data-test-script-state`` attribute has gone to "running" and back to "notRunning" (the
+  re-ranked list, its breakdown and the before/after tables are drawn then; the metric-impact
+  table follows from a background job and is waited for before the next press);
+- add a rating as a new user -> list: "Me, as a new user", search a title, then the time from the
+  press of "Add rating" to the end of the run that draws the new list.
+
+Targets (issue 9): knob median <= 100 ms and p95 <= 200 ms on ml-100k, median <= 200 ms on 10k
+items; new-user rating median <= 300 ms. Then, when benchmarks/bench_projection.py exists, its
+projection_rows() (projection times against the peers) are printed too.
+
+Needs chromium at /usr/bin/chromium and the playwright package (no browser download).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, settle, start_server, stop_server  # noqa: E402
+from recsys_core.data import DATA_DIR_ENV, load_dataset  # noqa: E402
+from recsys_core.demo import make_demo_dataset  # noqa: E402
+from recsys_core.models import MODEL_REGISTRY  # noqa: E402
+from recsys_core.runs import RunStore  # noqa: E402
+from recsys_core.split import holdout_split  # noqa: E402
+
+GENERATED = "ml-latest-gen10k"
+
+# Installs a one-shot timer: from the next keydown / pointerdown anywhere in the page until the
+# app root's script state leaves "running" (or "rerunRequested") and is "notRunning" again.
+ARM = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__latency = null;
+  let t0 = null;
+  const start = () => { t0 = performance.now(); };
+  document.addEventListener('keydown', start, {capture: true, once: true});
+  document.addEventListener('pointerdown', start, {capture: true, once: true});
+  const obs = new MutationObserver((records) => {
+    if (t0 === null) return;
+    const ran = records.some(r => r.oldValue !== null && r.oldValue !== 'notRunning');
+    if (ran && app.getAttribute('data-test-script-state') === 'notRunning') {
+      window.__latency = performance.now() - t0;
+      obs.disconnect();
+    }
+  });
+  obs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state'],
+                    attributeOldValue: true});
+}
+"""
+
+
+def write_latest_format(dataset, folder: Path) -> Path:
+    """A Dataset as MovieLens "latest" CSVs (movies.csv with "|"-joined genres, ratings.csv)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = dataset.ratings.tocoo()
+    pd.DataFrame({"userId": dataset.user_ids[entries.row], "movieId": dataset.item_ids[entries.col],
+                  "rating": entries.data, "timestamp": dataset.timestamps}).to_csv(
+        folder / "ratings.csv", index=False)
+    genres = dataset.items["genres"].replace("", "(no genres listed)")
+    pd.DataFrame({"movieId": dataset.item_ids, "title": dataset.items["title"],
+                  "genres": genres}).to_csv(folder / "movies.csv", index=False)
+    return folder
+
+
+def prepare(data_root: Path, runs_root: Path, source_dir: Path) -> dict[str, list[str]]:
+    """Datasets under ``data_root`` and one WALS run each; returns name -> titles to search."""
+    (data_root / "ml-100k").symlink_to(source_dir / "ml-100k", target_is_directory=True)
+    generated = make_demo_dataset(seed=0, n_users=8000, n_items=10000,
+                                  mean_ratings_per_user=40.0)
+    write_latest_format(generated, data_root / GENERATED)
+    store = RunStore(runs_root)
+    searches = {}
+    for name in ("ml-100k", GENERATED):
+        t0 = time.perf_counter()
+        dataset = load_dataset(data_root / name)
+        split = holdout_split(dataset, 0.2, seed=0)
+        model = MODEL_REGISTRY["wals"](factors=32, iterations=8).fit(split.train)
+        store.save(model, dataset, name=f"bench-{name}", split=split, exact_name=True)
+        popular = np.argsort(-dataset.item_popularity, kind="stable")[:40]
+        searches[name] = [t.split(" (")[0] for t in dataset.titles(popular)]
+        print(f"# {name}: {dataset.n_users} users x {dataset.n_items} items, "
+              f"{dataset.n_ratings} ratings; WALS run in {time.perf_counter() - t0:.1f} s",
+              flush=True)
+    return searches
+
+
+def _quiet(pg, timeout: float = 60.0) -> None:
+    """Until the script is not running and no impact job is pending (its note is gone)."""
+    deadline = time.monotonic() + timeout
+    calm_since = None
+    while time.monotonic() < deadline:
+        state = pg.evaluate("document.querySelector('[data-testid=\"stApp\"]')"
+                            "?.getAttribute('data-test-script-state')")
+        busy = state != "notRunning" or pg.get_by_text("Measuring the knobs' cost").count() > 0
+        if busy:
+            calm_since = None
+        elif calm_since is None:
+            calm_since = time.monotonic()
+        elif time.monotonic() - calm_since > 0.4:
+            return
+        time.sleep(0.05)
+
+
+def _timed(pg, action, timeout_ms: float = 30_000) -> float:
+    """Milliseconds from the input ``action`` performs to the end of the script run it causes."""
+    pg.evaluate(ARM)
+    action()
+    pg.wait_for_function("window.__latency !== null", timeout=timeout_ms, polling=10)
+    return float(pg.evaluate("window.__latency"))
+
+
+def _slider(pg, label: str):
+    return pg.locator('[data-testid="stSlider"]').filter(has_text=label).locator(
+        'input[type="range"]').first
+
+
+def knob_latencies(pg, url: str, presses: int) -> list[float]:
+    pg.goto(url)
+    settle(pg)
+    _quiet(pg)
+    out = []
+    labels = ["Popularity penalty", "MMR λ", "Freshness half-life"]
+    for n in range(presses):
+        label = labels[n % len(labels)]
+        thumb = _slider(pg, label)
+        thumb.focus()
+        # Away from neutral on even rounds, back on odd ones (MMR is neutral at its maximum).
+        away = (n // len(labels)) % 2 == 0
+        key = "ArrowRight" if away != label.startswith("MMR") else "ArrowLeft"
+        out.append(_timed(pg, lambda: thumb.press(key)))
+        _quiet(pg)
+    return out
+
+
+def rating_latencies(pg, url: str, titles: list[str], ratings: int) -> list[float]:
+    pg.goto(url + "&who=new")
+    settle(pg)
+    out = []
+    for title in titles[:ratings]:
+        box = pg.get_by_label("Find a title to rate", exact=True)
+        box.fill(title)
+        box.press("Enter")
+        _quiet(pg)
+        button = pg.get_by_role("button", name="Add rating")
+        out.append(_timed(pg, button.click))
+        _quiet(pg)
+    return out
+
+
+def _row(what: str, values: list[float]) -> str:
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, int(np.ceil(0.95 * len(values))) - 1)]
+    return f"| {what:<44} | {statistics.median(values):7.0f} | {p95:7.0f} | {len(values):3d} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presses", type=int, default=30)
+    parser.add_argument("--ratings", type=int, default=8)
+    args = parser.parse_args()
+    source = os.environ.get(DATA_DIR_ENV)
+    if not source or not (Path(source) / "ml-100k" / "u.data").is_file():
+        sys.exit(f"set {DATA_DIR_ENV} to the folder holding ml-100k/")
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "data").mkdir()
+        searches = prepare(tmp / "data", tmp / "runs", Path(source))
+        url, proc = start_server(tmp / "runs", tmp / "streamlit.log",
+                                 {DATA_DIR_ENV: str(tmp / "data")})
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+                for name in ("ml-100k", GENERATED):
+                    page = browser.new_context(viewport={"width": 1280, "height": 2400}).new_page()
+                    base = f"{url}/Recommend?data={name}&run=bench-{name}"
+                    rows.append(_row(f"{name}: knob key press -> list",
+                                     knob_latencies(page, base, args.presses)))
+                    rows.append(_row(f"{name}: add rating as a new user -> list",
+                                     rating_latencies(page, base, searches[name], args.ratings)))
+                    page.context.close()
+                browser.close()
+        finally:
+            stop_server(proc)
+    print("\nLatency in Chromium (ms, keydown/pointerdown -> script state notRunning)")
+    print(f"| {'measurement':<44} | {'median':>7} | {'p95':>7} | {'n':>3} |")
+    print(f"|{'-' * 46}|{'-' * 9}|{'-' * 9}|{'-' * 5}|")
+    for row in rows:
+        print(row)
+
+    try:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from bench_projection import projection_rows
+    except ImportError:
+        print("\n(benchmarks/bench_projection.py not found: projection times skipped)")
+        return
+    print("\nProjections against the peers (benchmarks/bench_projection.py)")
+    for row in projection_rows():
+        print(row if isinstance(row, str) else " | ".join(map(str, row)))
+
+
+if __name__ == "__main__":
+    main()
