@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, settle, start_server, stop_server  # noqa: E402
+from browser_support import (CHROMIUM, CHROMIUM_FLAGS, settle, start_server,  # noqa: E402
+                             stop_server)
 from recsys_core.data import DATA_DIR_ENV, load_dataset  # noqa: E402
 from recsys_core.demo import make_demo_dataset  # noqa: E402
 from recsys_core.models import MODEL_REGISTRY  # noqa: E402

@@ -29,107 +29,119 @@ k = state.slider("Top-k", "k", 10, min_value=3, max_value=30, container=st.sideb
 alpha = state.slider("Tempered α", "alpha", 0.5, min_value=0.0, max_value=1.0, step=0.05,
                      container=st.sidebar, help="0 = cosine, 1 = dot product.")
 
-kind = state.radio("Query", ["user", "item", "new user"], "query", "user", horizontal=True,
-                   format_func={"user": "A user", "item": "An item (title search)",
-                                "new user": "You, as a new user (from Recommend)"}.get)
-exclude = np.zeros(dataset.n_items, dtype=bool)
-if kind == "user":
-    user = pickers.select_user(dataset)
-    query = model.user_embeddings_[user]
-    exclude[dataset.user_items(user)] = True
-    st.caption(f"Query: user {dataset.user_ids[user]}'s embedding; their "
-               f"{dataset.user_activity[user]} rated items are left out.")
-elif kind == "item":
-    item = pickers.search_item(dataset)
-    if item is None:
-        st.stop()
-    query = items_emb[item]
-    exclude[item] = True
-    st.caption(f"Query: the embedding of *{dataset.titles([item])[0]}* (itself left out).")
-else:
-    with page.user_errors():
-        folded = newuser.fold_in(run)
-    if folded is None:
-        st.info("Rate a few titles on the Recommend page (\"be a new user\") first; your folded-in "
-                "embedding then appears here as a query.")
-        st.page_link("pages/5_Recommend.py", label="Go to Recommend")
-        st.stop()
-    query, rated, _ = folded
-    exclude[rated] = True
-    st.caption(f"Query: your folded-in embedding from {len(rated)} rated titles.")
 
-with page.user_errors():
-    comparison = compare_measures(query, items_emb, k, alpha=alpha, exclude=exclude)
+def query_comparison() -> None:
+    """The chosen query ranked under each measure. Returns early (no st.stop) when there is no
+    query yet or it is unusable, so the toy example below is always drawn."""
+    kind = state.radio("Query", ["user", "item", "new user"], "query", "user", horizontal=True,
+                       format_func={"user": "A user", "item": "An item (title search)",
+                                    "new user": "You, as a new user (from Recommend)"}.get)
+    exclude = np.zeros(dataset.n_items, dtype=bool)
+    if kind == "user":
+        user = pickers.select_user(dataset)
+        query = model.user_embeddings_[user]
+        exclude[dataset.user_items(user)] = True
+        st.caption(f"Query: user {dataset.user_ids[user]}'s embedding; their "
+                   f"{dataset.user_activity[user]} rated items are left out.")
+    elif kind == "item":
+        item = pickers.search_item(dataset)
+        if item is None:
+            return
+        query = items_emb[item]
+        exclude[item] = True
+        st.caption(f"Query: the embedding of *{dataset.titles([item])[0]}* (itself left out).")
+    else:
+        folded = None
+        with page.user_errors(stop=False):
+            folded = newuser.fold_in(run)
+        if folded is None:
+            st.info("Rate a few titles on the Recommend page (\"be a new user\") first; your "
+                    "folded-in embedding then appears here as a query.")
+            st.page_link("pages/5_Recommend.py", label="Go to Recommend")
+            return
+        query, rated, _ = folded
+        exclude[rated] = True
+        st.caption(f"Query: your folded-in embedding from {len(rated)} rated titles.")
 
-norms = embedding_norms(items_emb)
-popularity = dataset.item_popularity
-norm_pct = pd.Series(norms).rank(pct=True).to_numpy()
-pop_pct = pd.Series(popularity).rank(pct=True).to_numpy()
+    comparison = None
+    with page.user_errors(stop=False):
+        comparison = compare_measures(query, items_emb, k, alpha=alpha, exclude=exclude)
+    if comparison is None:
+        return
 
-st.subheader(f"Top {k} under each measure")
-st.caption("★ marks items that no other measure puts in its top-k. Norm and popularity are "
-           "shown as percentiles over the catalogue.")
-# Two tables per row: wide enough for titles and the norm / popularity columns at 1280 px.
-columns = [col for _ in range(0, len(MEASURES), 2) for col in st.columns(2)]
-for col, measure in zip(columns, MEASURES):
-    idx = comparison.top_items[measure]
-    idx = idx[idx >= 0]
-    only = set(comparison.only_in[measure].tolist())
-    table = pd.DataFrame({
-        "title": [("★ " if i in only else "") + t for i, t in zip(idx, dataset.titles(idx))],
-        "score": comparison.top_scores[measure][:len(idx)],
-        "norm %": (100 * norm_pct[idx]).round(0),
-        "pop. %": (100 * pop_pct[idx]).round(0),
+    norms = embedding_norms(items_emb)
+    popularity = dataset.item_popularity
+    norm_pct = pd.Series(norms).rank(pct=True).to_numpy()
+    pop_pct = pd.Series(popularity).rank(pct=True).to_numpy()
+
+    st.subheader(f"Top {k} under each measure")
+    st.caption("★ marks items that no other measure puts in its top-k. Norm and popularity are "
+               "shown as percentiles over the catalogue.")
+    # Two tables per row: wide enough for titles and the norm / popularity columns at 1280 px.
+    columns = [col for _ in range(0, len(MEASURES), 2) for col in st.columns(2)]
+    for col, measure in zip(columns, MEASURES):
+        idx = comparison.top_items[measure]
+        idx = idx[idx >= 0]
+        only = set(comparison.only_in[measure].tolist())
+        table = pd.DataFrame({
+            "title": [("★ " if i in only else "") + t for i, t in zip(idx, dataset.titles(idx))],
+            "score": comparison.top_scores[measure][:len(idx)],
+            "norm %": (100 * norm_pct[idx]).round(0),
+            "pop. %": (100 * pop_pct[idx]).round(0),
+        })
+        col.markdown(f"**{measure}**" + (f" (α={alpha:g})" if measure == "tempered" else ""))
+        col.dataframe(table, hide_index=True, key=f"top_{measure}", column_config={
+            "title": st.column_config.TextColumn(width="medium"),
+            "score": st.column_config.NumberColumn(format="%.3f"),
+            "norm %": st.column_config.NumberColumn(format="%d"),
+            "pop. %": st.column_config.NumberColumn(format="%d")})
+        col.caption(f"mean norm {norms[idx].mean():.2f} · "
+                    f"mean ratings {popularity[idx].mean():.0f}")
+
+    st.subheader("How much the measures agree")
+    left, right = st.columns(2)
+    pairs = list(comparison.overlap)
+    agreement = pd.DataFrame({
+        "pair": [f"{a} vs {b}" for a, b in pairs],
+        "top-k overlap": [comparison.overlap[p] for p in pairs],
+        "rank correlation": [comparison.rank_correlation[p] for p in pairs],
     })
-    col.markdown(f"**{measure}**" + (f" (α={alpha:g})" if measure == "tempered" else ""))
-    col.dataframe(table, hide_index=True, key=f"top_{measure}", column_config={
-        "title": st.column_config.TextColumn(width="medium"),
-        "score": st.column_config.NumberColumn(format="%.3f"),
-        "norm %": st.column_config.NumberColumn(format="%d"),
-        "pop. %": st.column_config.NumberColumn(format="%d")})
-    col.caption(f"mean norm {norms[idx].mean():.2f} · mean ratings {popularity[idx].mean():.0f}")
+    left.dataframe(agreement, hide_index=True, key="agreement", column_config={
+        "top-k overlap": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,
+                                                         format="%.2f", width="small"),
+        "rank correlation": st.column_config.NumberColumn(
+            format="%.2f", help="Spearman correlation of the two measures' scores over all items")})
+    only_rows = [(m, int(i)) for m in MEASURES for i in comparison.only_in[m]]
+    if only_rows:
+        uniq = pd.DataFrame({"only in": [m for m, _ in only_rows],
+                             "title": dataset.titles([i for _, i in only_rows]),
+                             "norm": [float(norms[i]) for _, i in only_rows],
+                             "ratings": [int(popularity[i]) for _, i in only_rows]})
+        right.markdown("**Items only one measure ranks high**")
+        right.dataframe(uniq, hide_index=True, key="only_in")
+    else:
+        right.success("All measures agree on the same top-k items for this query.")
 
-st.subheader("How much the measures agree")
-left, right = st.columns(2)
-pairs = list(comparison.overlap)
-agreement = pd.DataFrame({
-    "pair": [f"{a} vs {b}" for a, b in pairs],
-    "top-k overlap": [comparison.overlap[p] for p in pairs],
-    "rank correlation": [comparison.rank_correlation[p] for p in pairs],
-})
-left.dataframe(agreement, hide_index=True, key="agreement", column_config={
-    "top-k overlap": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
-                                                     width="small"),
-    "rank correlation": st.column_config.NumberColumn(
-        format="%.2f", help="Spearman correlation of the two measures' scores over all items")})
-only_rows = [(m, int(i)) for m in MEASURES for i in comparison.only_in[m]]
-if only_rows:
-    uniq = pd.DataFrame({"only in": [m for m, _ in only_rows],
-                         "title": dataset.titles([i for _, i in only_rows]),
-                         "norm": [float(norms[i]) for _, i in only_rows],
-                         "ratings": [int(popularity[i]) for _, i in only_rows]})
-    right.markdown("**Items only one measure ranks high**")
-    right.dataframe(uniq, hide_index=True, key="only_in")
-else:
-    right.success("All measures agree on the same top-k items for this query.")
+    # Where each measure's picks sit in the catalogue: norm against popularity.
+    listed = np.full(dataset.n_items, "not listed", dtype=object)
+    for measure in ("euclidean", "cosine", "tempered", "dot"):  # dot drawn last: it wins ties
+        idx = comparison.top_items[measure]
+        listed[idx[idx >= 0]] = measure
+    frame = pd.DataFrame({"ratings": popularity, "norm": norms, "listed by": listed,
+                          "title": dataset.items["title"]})
+    fig = px.scatter(frame, x="ratings", y="norm", color="listed by", hover_name="title",
+                     log_x=True, opacity=0.8,
+                     category_orders={"listed by": ["dot", "tempered", "cosine", "euclidean",
+                                                    "not listed"]},
+                     color_discrete_map={"not listed": "lightgrey"})
+    charts.readable_log_axis(fig, "x")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10))
+    st.markdown("**Norm vs number of ratings**, top-k picks coloured (an item listed by several "
+                "measures shows the last of dot, tempered, cosine, euclidean)")
+    st.plotly_chart(fig, key="norm_scatter")
 
-# Where each measure's picks sit in the catalogue: norm against popularity.
-listed = np.full(dataset.n_items, "not listed", dtype=object)
-for measure in ("euclidean", "cosine", "tempered", "dot"):  # dot drawn last: it wins ties
-    idx = comparison.top_items[measure]
-    listed[idx[idx >= 0]] = measure
-frame = pd.DataFrame({"ratings": popularity, "norm": norms, "listed by": listed,
-                      "title": dataset.items["title"]})
-fig = px.scatter(frame, x="ratings", y="norm", color="listed by", hover_name="title",
-                 log_x=True, opacity=0.8,
-                 category_orders={"listed by": ["dot", "tempered", "cosine", "euclidean",
-                                                "not listed"]},
-                 color_discrete_map={"not listed": "lightgrey"})
-charts.readable_log_axis(fig, "x")
-fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10))
-st.markdown("**Norm vs number of ratings**, top-k picks coloured (an item listed by several "
-            "measures shows the last of dot, tempered, cosine, euclidean)")
-st.plotly_chart(fig, key="norm_scatter")
+
+query_comparison()
 
 # ---------------------------------------------------------------- the course's toy example
 st.subheader("Toy example: one query, three items")
@@ -150,7 +162,8 @@ toy_items = np.stack([vectors[n] for n in "ABC"])
 toy_rows = {m: similarity_scores(vectors["q"], toy_items, m)[0]
             for m in ("dot", "cosine", "euclidean")}
 toy_table = pd.DataFrame({"item": list("ABC"), "dot": toy_rows["dot"],
-                          "cosine": toy_rows["cosine"], "Euclidean distance": -toy_rows["euclidean"]})
+                          "cosine": toy_rows["cosine"],
+                          "Euclidean distance": -toy_rows["euclidean"]})
 winners = {m: "ABC"[int(np.argmax(v))] for m, v in toy_rows.items()}
 left, right = st.columns([3, 2])
 fig = go.Figure()

@@ -155,3 +155,23 @@ def test_embeddings_page_with_nan_perplexity_in_the_link(page, monkeypatch):
     at.selectbox(key="_w_proj").set_value("tsne").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.slider(key="_w_perp").value == 30.0
+
+
+def test_title_search_starts_empty_with_a_hint_and_the_toy_stays(page):
+    at = page("pages/5_Recommend.py", who="new")
+    assert at.text_input(key="_w_rate_item_q").value == ""
+    assert not at.error  # an empty box is not "no title contains ''"
+    assert any("Type part of a title" in c.value for c in at.caption)
+    assert at.button(key="add_rating").disabled
+    at = page("pages/4_Similarity.py", query="item")
+    assert at.text_input(key="_w_item_q").value == ""
+    assert not at.error
+    # The toy example does not depend on the query: it is drawn without one.
+    assert any("Most similar under" in m.value for m in at.markdown)
+
+
+def test_recommend_list_keeps_scores_next_to_the_title(page):
+    """At 800 px only the first columns fit: the final score comes right after the title."""
+    at = page("pages/5_Recommend.py")
+    listed = [d.value for d in at.dataframe if "final" in d.value.columns][0]
+    assert list(listed.columns[:3]) == ["rank", "title", "final"]

@@ -54,12 +54,17 @@ def search_item(dataset: Dataset, key: str = "item", *, container=st,
                 label: str = "Search a title") -> int | None:
     """A title search box plus the matching items; returns the chosen item's index or None.
 
-    The search text is kept in the URL (``<key>_q``) and the chosen item by raw id.
+    The box starts empty (a hint names a popular title to try); the search text is kept in the
+    URL (``<key>_q``) and the chosen item by raw id.
     """
-    default = dataset.titles([int(np.argmax(dataset.item_popularity))])[0].split(" (")[0]
-    wkey = state.seed_widget(f"{key}_q", state.get(f"{key}_q", default))
-    text = container.text_input(label, key=wkey, help="Part of a title, any case.")
+    example = dataset.titles([int(np.argmax(dataset.item_popularity))])[0].split(" (")[0]
+    wkey = state.seed_widget(f"{key}_q", state.get(f"{key}_q", ""))
+    text = container.text_input(label, key=wkey, placeholder=f"e.g. {example}",
+                                help="Part of a title, any case.")
     state.put_quiet(f"{key}_q", text)
+    if not text.strip():
+        container.caption(f"Type part of a title, for example *{example}*.")
+        return None
     hits = search_titles(dataset, text)
     if len(hits) == 0:
         container.error(f"No title contains {text!r}; try a shorter part of the title.")
