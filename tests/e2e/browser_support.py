@@ -29,8 +29,10 @@ def free_port() -> int:
 
 
 def start_server(runs_dir: Path, log_path: Path, extra_env: dict | None = None,
-                 timeout: float = 90) -> tuple[str, subprocess.Popen]:
-    """Start ``streamlit run app.py`` on a free loopback port with ``runs_dir`` as its run store.
+                 timeout: float = 90, script: Path = ROOT / "app.py"
+                 ) -> tuple[str, subprocess.Popen]:
+    """Start ``streamlit run <script>`` (the app by default) on a free loopback port with
+    ``runs_dir`` as its run store.
 
     Returns (base url, process); raises RuntimeError if the server does not answer its health
     check within ``timeout`` seconds. Stop it with :func:`stop_server`.
@@ -42,7 +44,7 @@ def start_server(runs_dir: Path, log_path: Path, extra_env: dict | None = None,
            "RECSYS_PRECOMPUTE_UMAP": "0", **(extra_env or {})}
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(script),
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],

@@ -14,6 +14,7 @@ against a server whose run store holds a WALS run trained through the engine on 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,48 @@ def test_toy_sliders_survive_a_failed_title_search(wals_server, page):
     assert slider_value(page, "A x") == pytest.approx(0.6)
     assert slider_value(page, "B x") == pytest.approx(4.0)
     assert slider_value(page, "C y") == pytest.approx(0.7)
+
+
+@pytest.fixture(scope="module")
+def state_app(tmp_path_factory):
+    """The tiny state app (tests/e2e/state_app.py) on its own server."""
+    from browser_support import start_server, stop_server
+
+    here = Path(__file__).resolve().parent
+    try:
+        url, proc = start_server(tmp_path_factory.mktemp("state-app-runs"),
+                                 tmp_path_factory.mktemp("state-app-log") / "streamlit.log",
+                                 script=here / "state_app.py")
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield url
+    stop_server(proc)
+
+
+def _radio(pg, option: str) -> None:
+    pg.get_by_text(option, exact=True).click()
+    settle(pg)
+
+
+@pytest.mark.parametrize("hide", ["stop", "error"])
+def test_values_hidden_behind_st_stop_or_an_error_come_back_unchanged(state_app, page, hide):
+    """The cause behind issue 9's 1-3: widgets not drawn in a run that stopped early came back
+    at their minimum in the browser while the server kept the old value."""
+    page.goto(state_app + "/?pen=0.5&grp=a&gen=y,z")
+    settle(page)
+    assert slider_value(page, "Penalty") == 0.5  # a link's values are shown
+    assert selected(page, "Group") == "a"
+    move(page, "Penalty", "ArrowRight", 2)  # and a change goes to the URL
+    assert url_param(page, "pen") == "0.6"
+
+    _radio(page, hide)
+    _radio(page, "show")
+    assert slider_value(page, "Penalty") == pytest.approx(0.6)
+    assert selected(page, "Group") == "a"
+    page.get_by_text("Flag", exact=True).click()  # another widget: the browser sends them all
+    settle(page)
+    assert slider_value(page, "Penalty") == pytest.approx(0.6)
+    assert url_param(page, "pen") == "0.6"
+    assert url_param(page, "grp") == "a"
+    assert url_param(page, "gen") == "y%2Cz" or url_param(page, "gen") == "y,z"
+    assert page.get_by_text("in use: 0.6 a True").count() >= 1
