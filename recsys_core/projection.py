@@ -7,9 +7,9 @@ once while UMAP compiles (numba compiles UMAP's kernels on the first call in a p
 UMAP and t-SNE both start from each point's exact nearest neighbours; a
 :class:`NeighbourGraphs` cache keeps that graph per (embeddings, metric) at the largest k asked
 so far, so new UMAP settings (min_dist, spread, epochs, fewer neighbours) or a t-SNE after a
-UMAP only lay the points out again. t-SNE runs openTSNE's FFT-interpolated gradients (FIt-SNE):
-on 10,000 x 32 clustered points about 5x faster than scikit-learn's Barnes-Hut ``TSNE`` at
-the same kNN preservation (benchmarks/bench_projection.py).
+UMAP only lay the points out again (the spectral start is kept too). t-SNE runs openTSNE:
+Barnes-Hut below 10,000 points, FFT-interpolated gradients (FIt-SNE) from there; measured
+against scikit-learn's ``TSNE`` and umap-learn in benchmarks/bench_projection.py.
 """
 from __future__ import annotations
 
@@ -33,14 +33,21 @@ PROJECTION_METHODS = ("umap", "tsne", "pca")
 #: Layout epochs. UMAP's default for under 10,000 points is 500; 200 (its default for larger
 #: sets) gives the same neighbourhoods at 40% of the layout time, which matters for a live page.
 UMAP_EPOCHS = 200
-#: t-SNE iterations: early exaggeration (12, momentum 0.5) then the main phase (momentum 0.8),
-#: as openTSNE and FIt-SNE do.
-TSNE_EARLY_ITERATIONS = 250
-TSNE_ITERATIONS = 500
-#: Interpolation intervals per unit of map width in the FFT gradient. openTSNE's default is 1;
-#: the grid grows with the map's width, so late iterations of a 10,000-point map cost 5x the
-#: early ones. 2 quarters the grid at ~0.01 kNN preservation (benchmarks/bench_projection.py).
-TSNE_INTS_IN_INTERVAL = 2.0
+#: From this many points, UMAP_EPOCHS_LARGE layout epochs: on 10,000 x 32 clustered points 150
+#: keep 0.308 of the 10 nearest neighbours where 200 keep 0.314 (umap-learn's 500: 0.323), in
+#: 72% of the time, so a new min_dist redraws in about 2 s on one core.
+UMAP_LARGE = 10_000
+UMAP_EPOCHS_LARGE = 150
+#: t-SNE iterations: early exaggeration (12, momentum 0.5) then the main phase (momentum 0.8).
+#: openTSNE's defaults are 250 + 500 (scikit-learn's 250 + 750); with openTSNE's learning rate
+#: (n / exaggeration) half of each keeps the kNN preservation: 0.648 vs 0.649 on 1,682 x 32,
+#: 0.577 vs 0.583 on 10,000 x 32 (same FFT grid), for half the time.
+TSNE_EARLY_ITERATIONS = 125
+TSNE_ITERATIONS = 250
+#: Width of the FFT gradient's interpolation intervals, in map units (openTSNE: 1). The grid
+#: grows with the map's width, so late iterations of a 10,000-point map cost 5x the early
+#: ones: 1.25 saves another third at 0.003 kNN preservation; 2 would lose 0.017.
+TSNE_INTS_IN_INTERVAL = 1.25
 
 #: Size from which t-SNE's repulsion is FFT-interpolated rather than Barnes-Hut (openTSNE's own
 #: rule): the FFT grid has a fixed cost per iteration (~8 ms, 6 s for 80 points).
@@ -73,6 +80,7 @@ class NeighbourGraphs:
         self.max_entries = max_entries
         self.builds_ = 0
         self._graphs: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._derived: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -104,9 +112,24 @@ class NeighbourGraphs:
                     self._graphs.popitem(last=False)
         return graph[0][:, :k], graph[1][:, :k]
 
+    def derived(self, x: np.ndarray, metric: str, label: tuple, compute: Callable[[], object]):
+        """A value computed from the graph of (x, metric), kept beside it under ``label`` (such
+        as UMAP's spectral start for a given number of neighbours)."""
+        key = (self._key(np.asarray(x, dtype=np.float32), metric), label)
+        with self._lock:
+            if key in self._derived:
+                self._derived.move_to_end(key)
+                return self._derived[key]
+        value = compute()
+        with self._lock:
+            self._derived[key] = value
+            while len(self._derived) > 4 * self.max_entries:
+                self._derived.popitem(last=False)
+        return value
+
 
 def project(embeddings: np.ndarray, method: str = "umap", *, n_neighbors: int = 15,
-            min_dist: float = 0.1, spread: float = 1.0, n_epochs: int = UMAP_EPOCHS,
+            min_dist: float = 0.1, spread: float = 1.0, n_epochs: int | None = None,
             perplexity: float = 30.0, metric: str = "euclidean", random_state: int = 0,
             graphs: NeighbourGraphs | None = None, progress: Progress | None = None
             ) -> np.ndarray:
@@ -117,7 +140,8 @@ def project(embeddings: np.ndarray, method: str = "umap", *, n_neighbors: int = 
     embeddings : ndarray, shape (n, d)
     method : {"umap", "tsne", "pca"}
     n_neighbors, min_dist, spread, n_epochs : UMAP's neighbourhood size (clipped to n - 1),
-        packing distance (<= spread), scale of the map and layout epochs.
+        packing distance (<= spread), scale of the map and layout epochs (None:
+        ``UMAP_EPOCHS``, or ``UMAP_EPOCHS_LARGE`` from ``UMAP_LARGE`` points).
     perplexity : t-SNE's effective number of neighbours (clipped to (n - 1) / 3).
     metric : {"euclidean", "cosine"}
         Distance UMAP and t-SNE preserve; cosine ignores the norms (PCA is always linear).
@@ -155,6 +179,8 @@ def project(embeddings: np.ndarray, method: str = "umap", *, n_neighbors: int = 
     check_param("n_neighbors", n_neighbors, low=2, integer=True)
     check_param("spread", spread, low=0.0, low_open=True)
     check_param("min_dist", min_dist, low=0.0, high=float(spread))
+    if n_epochs is None:
+        n_epochs = UMAP_EPOCHS_LARGE if n >= UMAP_LARGE else UMAP_EPOCHS
     check_param("n_epochs", n_epochs, low=1, integer=True)
     return _umap(x, int(n_neighbors), float(min_dist), float(spread), int(n_epochs), metric,
                  random_state, graphs, report)
@@ -174,21 +200,44 @@ def _umap(x, n_neighbors, min_dist, spread, n_epochs, metric, random_state, grap
     import umap  # imported lazily: the first import compiles with numba (~20 s)
 
     epochs = _TqdmCounter(lambda done: report(0.3 + 0.7 * done, "layout"))
-    reducer = umap.UMAP(n_components=2, n_neighbors=k, min_dist=min_dist, spread=spread,
-                        metric=metric, random_state=random_state,
-                        n_jobs=1,  # a fixed random_state makes UMAP single-threaded anyway
-                        n_epochs=n_epochs, precomputed_knn=(idx, dist, None),
-                        init="spectral" if len(x) > n_neighbors + 1 else "random",
-                        tqdm_kwds=epochs.tqdm_kwds)
     with warnings.catch_warnings():
         # Without a search index UMAP cannot transform new points, which the app never asks;
         # spectral starts of disconnected clusters are handled by UMAP's per-component layout.
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         warnings.filterwarnings("ignore", message=".*not fully connected.*")
+        if len(x) > n_neighbors + 1:
+            # The spectral start depends on the graph only, not on min_dist, spread or epochs.
+            start = graphs.derived(x, metric, ("umap start", k, random_state),
+                                   lambda: _umap_spectral_start(x, idx, dist, metric, random_state))
+        else:
+            start = "random"  # too few points for a spectral decomposition
+        reducer = umap.UMAP(n_components=2, n_neighbors=k, min_dist=min_dist, spread=spread,
+                            metric=metric, random_state=random_state,
+                            n_jobs=1,  # a fixed random_state makes UMAP single-threaded anyway
+                            n_epochs=n_epochs, precomputed_knn=(idx, dist, None), init=start,
+                            tqdm_kwds=epochs.tqdm_kwds)
         coords = reducer.fit_transform(x).astype(np.float32)
     _umap_compiled = True
     report(1.0, "done")
     return coords
+
+
+def _umap_spectral_start(x, idx, dist, metric, random_state) -> np.ndarray:
+    """UMAP's own spectral start (its ``init="spectral"`` path), computed once per graph."""
+    from sklearn.utils import check_random_state
+    from umap.spectral import spectral_layout
+    from umap.umap_ import fuzzy_simplicial_set, noisy_scale_coords
+
+    rng = check_random_state(random_state)
+    graph, _, _ = fuzzy_simplicial_set(x, idx.shape[1], rng, metric, knn_indices=idx,
+                                       knn_dists=dist)
+    graph = graph.tocoo()
+    graph.sum_duplicates()
+    # UMAP drops edges too weak to be sampled once in its epochs before the decomposition.
+    graph.data[graph.data < graph.data.max() / float(UMAP_EPOCHS)] = 0.0
+    graph.eliminate_zeros()
+    start = spectral_layout(x, graph, 2, rng, metric=metric)
+    return noisy_scale_coords(start, rng, max_coord=10, noise=0.0001)
 
 
 class _TqdmCounter:
@@ -198,7 +247,7 @@ class _TqdmCounter:
     def __init__(self, on_fraction: Callable[[float], None]):
         self.on_fraction = on_fraction
         self.tqdm_kwds = {"disable": False, "file": self, "bar_format": "{n} {total}",
-                          "mininterval": 0.2, "leave": False}
+                          "mininterval": 0.2, "leave": True}
 
     def write(self, text: str) -> None:
         fields = text.split()

@@ -54,7 +54,7 @@ def test_umap_keeps_planted_clusters_apart_and_reuses_its_neighbour_graph():
     assert _same_cluster_share(y, labels) > 0.95
     fractions = [f for f, _ in reports]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert any(stage == "layout" and 0.3 < f < 1.0 for f, stage in reports)  # epochs counted
+    assert (1.0, "layout") in reports  # UMAP's epochs counted to the last
     packed = project(x, "umap", n_neighbors=10, min_dist=0.8, spread=1.5, n_epochs=50,
                      graphs=graphs)
     fewer = project(x, "umap", n_neighbors=5, graphs=graphs)
@@ -92,8 +92,8 @@ def test_tsne_keeps_clusters_neighbourhoods_and_is_reproducible():
                 progress=lambda fraction, stage: reports.append((fraction, stage)))
     assert y.shape == (240, 2) and y.dtype == np.float32 and np.isfinite(y).all()
     assert _same_cluster_share(y, labels) > 0.95
-    # Measured 0.66 here (scikit-learn's TSNE: 0.66); a random map scores about 10 / 240.
-    assert knn_preservation(x, y) > 0.55
+    # Measured 0.754 here (scikit-learn's TSNE: 0.758); a random map scores about 10 / 240.
+    assert knn_preservation(x, y) > 0.7
     fractions = [f for f, _ in reports]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert {"early exaggeration", "layout"} <= {stage for _, stage in reports}
@@ -109,7 +109,7 @@ def test_fft_tsne_path_separates_clusters(monkeypatch):
     x, labels = _clusters(n_per=50, seed=2)
     y = project(x, "tsne", perplexity=15)
     assert np.isfinite(y).all() and _same_cluster_share(y, labels) > 0.95
-    assert knn_preservation(x, y) > 0.45
+    assert knn_preservation(x, y) > 0.7  # measured 0.783 (scikit-learn's TSNE: 0.793)
     np.testing.assert_array_equal(project(x, "tsne", perplexity=15), y)
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 import numpy as np
 import streamlit as st
 
-from recsys_core.projection import UMAP_EPOCHS, NeighbourGraphs, project
+from recsys_core.projection import NeighbourGraphs, project
 from recsys_core.runs import Run
 
 MAX_ENTRIES = 64
@@ -102,12 +102,12 @@ def _normalised(method: str, n_neighbors, min_dist, spread, n_epochs, perplexity
         perplexity = 0.0
     if method == "pca":
         metric = "euclidean"
-    return (int(n_neighbors), float(min_dist), float(spread), int(n_epochs), float(perplexity),
-            str(metric))
+    return (int(n_neighbors), float(min_dist), float(spread), int(n_epochs or 0),
+            float(perplexity), str(metric))
 
 
 def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist: float = 0.1,
-           spread: float = 1.0, n_epochs: int = UMAP_EPOCHS, perplexity: float = 30.0,
+           spread: float = 1.0, n_epochs: int | None = None, perplexity: float = 30.0,
            metric: str = "euclidean") -> ProjectionJob:
     """The (possibly running) projection of a run's embeddings; started if new.
 
@@ -132,7 +132,8 @@ def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist
                 registry.jobs[key] = job
         return job
     if method == "umap":
-        knobs = {"n_neighbors": max(nn, 2), "min_dist": md, "spread": spr, "n_epochs": epochs}
+        knobs = {"n_neighbors": max(nn, 2), "min_dist": md, "spread": spr,
+                 "n_epochs": epochs or None}  # None: the engine's default for the size
     else:
         knobs = {"perplexity": max(perp, 1.0)}
     return _registry().submit(key, project, embeddings_of(run, which), method, metric=met,
