@@ -16,6 +16,7 @@ The state model
   the minimum back on the next interaction. So a widget that the previous script run did not
   draw is re-seeded from the value (which also sends it to the browser). Otherwise it is not
   touched: re-seeding a drawn widget would undo key presses made while a run was in flight.
+  "Previous run" counts runs of the code that draws the widget (the script, or its fragment).
 - A link's value that is not a number, not finite, out of range or not an option falls back to
   the default, with a small note under the widget (or a toast).
 """
@@ -31,9 +32,9 @@ _WIDGET_PREFIX = "_w_"
 
 _LAST_PAGE = "_state_last_page"  # session key: the page the previous full script run drew
 _ARRIVED = "_state_arrived"  # session key: True while this run is the first on a newly opened page
-_RUN_MARK = "_state_run_mark"  # session key: an object unique to the current script run
-_RUN_NO = "_state_run_no"  # session key: number of script runs (full or fragment) so far
-_DRAWN = "_state_drawn"  # session key: {value key: run number that last drew its widget}
+_RUN_MARK = "_state_run_mark"  # session key: {scope: an object unique to its current run}
+_RUN_NO = "_state_run_no"  # session key: {scope: number of runs of the scope so far}
+_DRAWN = "_state_drawn"  # session key: {value key: (scope, run number) that last drew it}
 _PENDING = "_state_pending"  # session key: values set by put() whose widget must be re-seeded
 
 
@@ -61,20 +62,31 @@ def _arrived() -> bool:
     return st.session_state.get(_ARRIVED, False) and not _in_fragment_run()
 
 
-def _run_number() -> int:
-    """A number that grows by one with every script run (full or fragment) of this session.
+def _scope_generation() -> tuple[str, int]:
+    """(scope, n): the code that is running (a fragment's id, or "" for the whole script) and
+    how many times that scope has started to run in this session.
 
-    Streamlit creates a new coordinator object for each run; holding the last one tells a new
-    run from the current one without a hook at the start of every run.
+    A widget is forgotten by the browser only when a run of the scope that draws it ends
+    without drawing it; runs of other fragments (e.g. a poller) leave it alone. Streamlit
+    creates a new coordinator object for each script or fragment run; holding the last one seen
+    per scope tells a new run from the current one without a hook at the start of every run.
     """
     ctx = get_script_run_ctx()
     mark = getattr(ctx, "parallel_coordinator", None) if ctx is not None else None
     if mark is None:  # no run context (bare import) or another Streamlit: count every call
         mark = object()
-    if st.session_state.get(_RUN_MARK) is not mark:
-        st.session_state[_RUN_MARK] = mark
-        st.session_state[_RUN_NO] = st.session_state.get(_RUN_NO, 0) + 1
-    return st.session_state[_RUN_NO]
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
+
+        scope = ThreadState.get().fragment_id or ""
+    except (ImportError, AttributeError):
+        scope = ""
+    marks = st.session_state.setdefault(_RUN_MARK, {})
+    generations = st.session_state.setdefault(_RUN_NO, {})
+    if marks.get(scope) is not mark:
+        marks[scope] = mark
+        generations[scope] = generations.get(scope, 0) + 1
+    return scope, generations[scope]
 
 
 def _note(container, text: str) -> None:
@@ -174,16 +186,16 @@ def seed_widget(key: str, value) -> str:
     flight. Call it on every run that draws the widget, right before drawing it.
     """
     wkey = _WIDGET_PREFIX + key
-    run = _run_number()
+    scope, run = _scope_generation()
     drawn = st.session_state.setdefault(_DRAWN, {})
     pending = st.session_state.get(_PENDING, set())
-    stale = drawn.get(key) not in (run, run - 1)
+    stale = drawn.get(key) not in ((scope, run), (scope, run - 1))
     if (_arrived() or key in pending or stale or wkey not in st.session_state
             or st.session_state[wkey] != value):
         st.session_state[wkey] = value
     if key in pending:
         st.session_state[_PENDING] = pending - {key}
-    drawn[key] = run
+    drawn[key] = (scope, run)
     return wkey
 
 

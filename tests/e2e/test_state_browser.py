@@ -113,6 +113,23 @@ def test_knobs_survive_switching_to_a_new_user_and_rating(wals_server, page):
     assert slider_value(page, "Popularity penalty") == 0.5
 
 
+def test_fast_key_presses_on_a_knob_all_count(wals_server, page):
+    """Six quick presses move the knob six steps, in the widget and the URL, also after the
+    metric-impact poller ran (a guard: re-seeding a knob during a burst of presses would push a
+    value that lags behind them)."""
+    page.goto(wals_server.format(page="Recommend"))
+    settle(page)
+    move(page, "Popularity penalty", "ArrowRight", 1)  # 0.05; the impact poller runs after it
+    page.wait_for_timeout(1500)
+    thumb = _slider(page, "Popularity penalty").first
+    thumb.focus()
+    for _ in range(6):
+        thumb.press("ArrowRight")
+    settle(page)
+    assert slider_value(page, "Popularity penalty") == pytest.approx(0.35)
+    assert url_param(page, "rr_pop") == "0.35"
+
+
 def test_toy_sliders_survive_a_failed_title_search(wals_server, page):
     """Issue 9, broken today 2: the A/B/C toy's sliders jump to -5 after a failed search."""
     page.goto(wals_server.format(page="Similarity") + "&query=item")
