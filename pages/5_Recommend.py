@@ -23,14 +23,19 @@ with page.user_errors():
     run = runs.select_run(dataset)
 
 
+# Who the list is for: changing it reruns the page (the user list can hold thousands of ids,
+# too many to resend on every knob move).
+who = state.radio("Recommend for", ["user", "new"], "who", "user", horizontal=True,
+                  format_func={"user": "A user in the data", "new": "Me, as a new user"}.get)
+user = pickers.select_user(dataset) if who == "user" else None
+
+
 @st.fragment
-def recommendations() -> None:
-    """Everything below the run picker. A fragment: a knob, the user picker or a new rating
-    reruns only this part (the list, its breakdown, before/after); the metric impact follows
-    from a background job (ui.impact)."""
+def recommendations(who: str, user: int | None) -> None:
+    """Everything below the user picker. A fragment: a knob or a new rating reruns only this
+    part (the list, its breakdown, before/after); the metric impact follows from a background
+    job (ui.impact)."""
     model = run.model
-    who = state.radio("Recommend for", ["user", "new"], "who", "user", horizontal=True,
-                      format_func={"user": "A user in the data", "new": "Me, as a new user"}.get)
     k = state.slider("List length", "k", 10, min_value=5, max_value=30, container=st.sidebar)
     measures = ["model"] + (list(MEASURES) if getattr(model, "user_embeddings_", None) is not None
                             else [])
@@ -40,21 +45,19 @@ def recommendations() -> None:
                                    "the user's embedding with the item embeddings under a "
                                    "similarity measure (tempered with α = 0.5); see the "
                                    "Similarity page.")
-    stages = ["model"]
-    if who == "user" and run.info.split:
-        stages.append("pipeline")
-    stage = state.radio("Candidates", stages, "cand", "model", container=st.sidebar,
-                        format_func={"model": "This run's scores",
-                                     "pipeline": "Several generators + scoring model"}.get,
-                        help="The course's serving stages: candidate generation, scoring, "
-                             "re-ranking.")
+    stage = "model"
+    if who == "user" and run.info.split:  # a new user has no features for the scoring model
+        stage = state.radio("Candidates", ["model", "pipeline"], "cand", "model",
+                            container=st.sidebar,
+                            format_func={"model": "This run's scores",
+                                         "pipeline": "Several generators + scoring model"}.get,
+                            help="The course's serving stages: candidate generation, scoring, "
+                                 "re-ranking.")
     # The knobs are drawn before anything that may stop this run (a new user without ratings,
     # an error), so they always show the values in use.
     config = knobs.rerank_knobs(dataset)
 
-    user = None
     if who == "user":
-        user = pickers.select_user(dataset)
         rated = dataset.user_items(user).astype(np.int64)
         user_ratings = dataset.ratings[user].data
         query = model.user_embeddings_[user] if measure != "model" else None
@@ -200,4 +203,4 @@ def _padded(values, n: int) -> list:
     values = list(values)
     return values + [None] * (n - len(values))
 
-recommendations()
+recommendations(who, user)

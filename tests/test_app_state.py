@@ -175,3 +175,18 @@ def test_recommend_list_keeps_scores_next_to_the_title(page):
     at = page("pages/5_Recommend.py")
     listed = [d.value for d in at.dataframe if "final" in d.value.columns][0]
     assert list(listed.columns[:3]) == ["rank", "title", "final"]
+
+
+def test_candidate_stage_survives_a_visit_as_a_new_user(page):
+    """The "Candidates" choice does not apply to a new user; switching there and back keeps it
+    (it used to be overwritten with the only option a new user has)."""
+    at = page("pages/5_Recommend.py", cand="pipeline")
+    assert at.radio(key="_w_cand").value == "pipeline"
+    at.radio(key="_w_who").set_value("new").run()
+    at.text_input(key="_w_rate_item_q").set_value("a").run()  # any title containing "a"
+    at.button(key="add_rating").click().run()
+    assert [d for d in at.dataframe if "final" in d.value.columns]  # the new user's list
+    at.radio(key="_w_who").set_value("user").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="_w_cand").value == "pipeline"
+    assert at.query_params["cand"] == "pipeline"
