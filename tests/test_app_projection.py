@@ -236,3 +236,43 @@ def test_highlight_genre_defaults_to_the_most_common_genre(demo_app):
     most_common = dataset.genre_names[int(np.argmax(sizes))]
     assert most_common != dataset.genre_names[0]  # else this test could not tell
     assert at.selectbox(key="_w_hl_genre").value == most_common
+
+
+def test_tsne_map_comes_from_the_worker_with_a_progress_bar(demo_app, monkeypatch):
+    """The page polls the job: the bar shows the worker's stages, then the t-SNE map replaces
+    the PCA preview, and the same settings later come from the registry."""
+    import json
+    import threading
+
+    import ui.projections
+    from recsys_core.projection import project as real_project
+
+    stages, gate = [], threading.Event()
+
+    def observed_project(embeddings, method="umap", *, progress=None, **kwargs):
+        if method == "pca":  # the preview, computed inline
+            return real_project(embeddings, method)
+        progress(0.5, "layout")
+        stages.append(method)
+        gate.wait(1.0)  # long enough for the page to draw the bar at least once
+        return real_project(embeddings, method, progress=progress, **kwargs)
+
+    monkeypatch.setattr(ui.projections, "project", observed_project)
+    _, open_page = demo_app
+    drawn = []
+    original = ui.projections.ProjectionJob.wait
+
+    def noting_wait(self, seconds):
+        drawn.append((self.fraction, self.stage))
+        return original(self, seconds)
+
+    monkeypatch.setattr(ui.projections.ProjectionJob, "wait", noting_wait)
+    at = open_page(data="demo", run="wals-tiny", proj="tsne", perp="10")
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text")
+              for c in at.get("plotly_chart")]
+    assert "t-SNE" in titles and stages == ["tsne"]
+    assert (0.5, "layout") in drawn
+    assert not at.get("progress")  # the bar is gone once the map is drawn
+    drawn.clear()
+    at.run()
+    assert stages == ["tsne"] and drawn == []  # cached: no job, no bar
