@@ -8,8 +8,10 @@ against a server whose run store holds a WALS run trained through the engine on 
   keeps carrying the person's values.
 - Similarity: the A/B/C toy's sliders keep their values after a title search that found nothing
   (the page stops early) and then a good one.
-- URL round trips: rr_* parameters in a link show in the widgets; moving a widget updates the URL;
-  a value that is not a number or out of range falls back to the default with a note.
+- URL round trips: rr_* parameters in a link show in the widgets; moving a widget updates the URL
+  (bad link values are covered under AppTest in tests/test_app_state.py).
+- The cause itself, on a tiny app (state_app.py): widgets hidden behind st.stop() or an error
+  message come back with their values, in the browser and in what it sends back.
 """
 from __future__ import annotations
 
