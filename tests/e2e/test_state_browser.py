@@ -1,13 +1,13 @@
 """Widget state in headless Chromium: a value changes only when the person changes it.
 
-Each scenario of issue 9's "Broken today" 1-2 and issue 10's item 7, replayed in a real browser
+Issue 9's "Broken today" 1-2, replayed in a real browser
 against a server whose run store holds a WALS run trained through the engine on MovieLens 100K:
 
 - Recommend: knobs set by a link and by the keyboard survive switching to "Me, as a new user"
-  (the page stops before the knobs are drawn until a title is rated) and adding a rating; the URL
+  (the page used to stop before drawing the knobs until a title was rated) and adding a rating; the URL
   keeps carrying the person's values.
 - Similarity: the A/B/C toy's sliders keep their values after a title search that found nothing
-  (the page stops early) and then a good one.
+  (the page used to stop early) and then a good one.
 - URL round trips: rr_* parameters in a link show in the widgets; moving a widget updates the URL
   (bad link values are covered under AppTest in tests/test_app_state.py).
 - The cause itself, on a tiny app (state_app.py): widgets hidden behind st.stop() or an error
