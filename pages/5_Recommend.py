@@ -181,7 +181,7 @@ def show_list(result, pool, nominated, k, rated, user_ratings, config) -> None:
         msg = (f"Share of the list from **{config.fair_group}**: {result.group_share:.0%} "
                f"(target {result.group_target:.0%})")
         if result.group_target_reachable is False:
-            st.warning(msg + " — not enough such items among the candidates to reach it.")
+            st.warning(msg + " — the catalogue has too few such items that pass the filters.")
         else:
             st.caption(msg)
 
