@@ -190,3 +190,24 @@ def test_candidate_stage_survives_a_visit_as_a_new_user(page):
     assert not at.exception, [e.value for e in at.exception]
     assert at.radio(key="_w_cand").value == "pipeline"
     assert at.query_params["cand"] == "pipeline"
+
+
+def _internals_probe():
+    import streamlit as st
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
+
+    ctx = get_script_run_ctx()
+    st.write(f"coordinator={getattr(ctx, 'parallel_coordinator', None) is not None}")
+    st.write(f"fragment_id={hasattr(ThreadState.get(), 'fragment_id')}")
+    st.write(f"stop_auto_rerun={hasattr(ForwardMsg(), 'stop_auto_rerun')}")
+
+
+def test_streamlit_internals_the_state_model_relies_on_are_there():
+    """ui.state and ui.impact read three Streamlit internals (with fallbacks that cost
+    correctness under fast key presses or a poller that never stops): a Streamlit upgrade that
+    removes one must fail here, not silently in a browser. requirements.txt pins the minor."""
+    at = AppTest.from_function(_internals_probe, default_timeout=30).run()
+    shown = [m.value for m in at.markdown]
+    assert shown == ["coordinator=True", "fragment_id=True", "stop_auto_rerun=True"]
