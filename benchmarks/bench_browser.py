@@ -40,10 +40,10 @@ import pandas as pd  # noqa: E402
 from browser_support import (CHROMIUM, CHROMIUM_FLAGS, settle, start_server,  # noqa: E402
                              stop_server)
 from recsys_core.data import DATA_DIR_ENV, load_dataset  # noqa: E402
-from recsys_core.demo import make_demo_dataset  # noqa: E402
+from recsys_core.data.demo import make_demo_dataset  # noqa: E402
+from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import MODEL_REGISTRY  # noqa: E402
-from recsys_core.runs import RunStore  # noqa: E402
-from recsys_core.split import holdout_split  # noqa: E402
+from recsys_core.runs.store import RunStore  # noqa: E402
 
 GENERATED = "ml-latest-gen10k"
 

@@ -23,14 +23,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys_core.candidates import (ModelGenerator, PopularityGenerator,  # noqa: E402
-                                    TrendingGenerator)
 from recsys_core.data import load_movielens_100k  # noqa: E402
+from recsys_core.evaluation.split import leave_last_k_out  # noqa: E402
 from recsys_core.models import WALS, ContentBased  # noqa: E402
-from recsys_core.pipeline import (RerankConfig, evaluate_rerank, recommend_pipeline,  # noqa: E402
-                                  rerank)
-from recsys_core.scoring import CandidateScorer, evaluate_scorer  # noqa: E402
-from recsys_core.split import leave_last_k_out  # noqa: E402
+from recsys_core.serving.candidates import (ModelGenerator, PopularityGenerator,  # noqa: E402
+                                            TrendingGenerator)
+from recsys_core.serving.pipeline import (RerankConfig, evaluate_rerank,  # noqa: E402
+                                          recommend_pipeline, rerank)
+from recsys_core.serving.ranker import CandidateScorer, evaluate_scorer  # noqa: E402
 
 ALL_KNOBS = RerankConfig(hide_disliked=2, exclude_genres=("Horror",), min_ratings=3,
                          freshness_half_life=10.0, popularity_penalty=0.3, diversity=0.7,

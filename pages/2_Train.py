@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.errors import HyperparameterError, RecsysError
-from recsys_core.metrics import evaluate_model
+from recsys_core.evaluation.metrics import evaluate_model
+from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
-from recsys_core.runs import check_run_name, run_cache_key
-from recsys_core.split import require_test_ratings
+from recsys_core.runs.store import check_run_name, run_cache_key
 from ui import data, page, projections, runs, splits, state
 from ui.params import hyperparameter_widgets
 from ui.training import TrainingJob, loss_figure, progress_history

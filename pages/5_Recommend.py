@@ -3,10 +3,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys_core.candidates import ScoreVectorGenerator
-from recsys_core.diagnostics import rated_item_contributions
-from recsys_core.pipeline import recommend_pipeline
-from recsys_core.similarity import MEASURES, similarity_scores
+from recsys_core.serving.candidates import ScoreVectorGenerator
+from recsys_core.evaluation.diagnostics import rated_item_contributions
+from recsys_core.serving.pipeline import recommend_pipeline
+from recsys_core.retrieval.similarity import MEASURES, similarity_scores
 from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
 
 page.page_header(

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from recsys_core.dataset import Dataset
+from recsys_core.data.dataset import Dataset
 from recsys_core.errors import RecsysError, RunNotFoundError
-from recsys_core.runs import (IDS_FILE, INFO_FILE, MODEL_FILE, DamagedRun, Run, RunInfo,
-                              RunStore)
+from recsys_core.runs.store import (IDS_FILE, INFO_FILE, MODEL_FILE, DamagedRun, Run, RunInfo,
+                                    RunStore)
 
 from . import state
 from .data import data_folder

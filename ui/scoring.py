@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys_core.candidates import ModelGenerator, PopularityGenerator, TrendingGenerator
-from recsys_core.runs import Run
-from recsys_core.scoring import CandidateScorer, evaluate_scorer
+from recsys_core.runs.store import Run
+from recsys_core.serving.candidates import ModelGenerator, PopularityGenerator, TrendingGenerator
+from recsys_core.serving.ranker import CandidateScorer, evaluate_scorer
 
 #: Users whose pools train the scorer, and other users on which it is compared.
 TRAIN_USERS = 300

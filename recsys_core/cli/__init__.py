@@ -1,18 +1,17 @@
 """``python -m recsys_core``: the engine's command line.
 
-Each module in :mod:`recsys_core.commands` adds its subcommands through a ``register(subparsers)``
-function that calls ``subparsers.add_parser`` and sets ``func`` (taking the parsed arguments and
-returning an exit code). Errors a user can cause end with exit code 2 and one line on stderr.
+Each command module of this package (:mod:`.data`, :mod:`.models`) adds its subcommands through a
+``register(subparsers)`` function that calls ``subparsers.add_parser`` and sets ``func`` (taking
+the parsed arguments and returning an exit code). Errors a user can cause end with exit code 2 and
+one line on stderr.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import pkgutil
 import sys
 
-from .errors import RecsysError
+from ..errors import RecsysError
 
 EXIT_USAGE = 2
 
@@ -27,10 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
                      description="recsys-studio engine: datasets, models, recommendations.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    from . import commands
+    from . import data, models
 
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{commands.__name__}.{info.name}").register(subparsers)
+    for commands in (data, models):
+        commands.register(subparsers)
     return parser
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..data import PROJECT_DATA_DIR, default_dataset, load_dataset
-from ..dataset import Dataset
-from ..download import MOVIELENS_ARCHIVES, download_movielens
+from ..data.dataset import Dataset
+from ..data.discovery import PROJECT_DATA_DIR, default_dataset, load_dataset
+from ..data.download import MOVIELENS_ARCHIVES, download_movielens
 
 
 def register(subparsers) -> None:

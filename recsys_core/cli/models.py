@@ -1,8 +1,8 @@
 """Subcommands ``train``, ``recommend``, ``predict`` and ``evaluate``: models from the shell.
 
 ``train`` fits any model of :func:`~recsys_core.models.trainable_models` and saves it as a run
-folder (:mod:`recsys_core.runs`); the other three load such a folder and work with the raw user
-and item ids of the dataset it was trained on.
+folder (:mod:`recsys_core.runs.store`); the other three load such a folder and work with the raw
+user and item ids of the dataset it was trained on.
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import DataError, HyperparameterError, PersistenceError
 from ..models import TrainingProgress, trainable_models
-from ..runs import Run, RunStore, check_run_name, load_run
+from ..runs.store import Run, RunStore, check_run_name, load_run
 
 #: Header names accepted for the columns of ``--pairs``, ``--test`` and ``--users`` files
 #: (compared lower-case without "_", "-" and spaces).
@@ -168,7 +168,7 @@ def _typed_value(name: str, raw: str, default):
 
 def load_data(path: str | Path, items_path: str | Path | None = None) -> Dataset:
     """A MovieLens folder, or a ratings CSV with an optional items CSV (format detected)."""
-    from ..data import load_dataset
+    from ..data.discovery import load_dataset
 
     return load_dataset(path, items_path)
 
@@ -201,7 +201,7 @@ def train_command(args) -> int:
           f"{dataset.n_ratings} ratings", flush=True)
     split, train = None, dataset
     if args.holdout > 0:
-        from ..split import holdout_split, require_test_ratings
+        from ..evaluation.split import holdout_split, require_test_ratings
 
         split = require_test_ratings(holdout_split(dataset, args.holdout, args.seed))
         train = split.train
@@ -217,7 +217,7 @@ def train_command(args) -> int:
         f"{k} {v:.6g}" for k, v in final.items()) if final else ""), flush=True)
     metrics = {}
     if split is not None:
-        from ..metrics import evaluate_model
+        from ..evaluation.metrics import evaluate_model
 
         metrics = evaluate_model(model, split.test, k=args.k)
         print(f"holdout metrics ({split.test.n_ratings} ratings, k={args.k}):")
@@ -234,7 +234,7 @@ def _read_columns(path: str | Path, roles: tuple[str, ...], required: tuple[str,
 
     Returns (Table, {role: column name}).
     """
-    from ..data import read_table
+    from ..data.readers import read_table
 
     table = read_table(path, header="auto", header_names=_COLUMN_NAMES,
                        min_fields=len(required))
@@ -288,7 +288,7 @@ def _indices_of(run: Run, table, column: str, kind: str) -> np.ndarray:
 
 def _read_user_file(path: str | Path, run: Run) -> np.ndarray:
     """User indices from a file with one raw id per line (an optional header line "user")."""
-    from ..data import read_table
+    from ..data.readers import read_table
 
     table = read_table(path, sep=",", header="auto", header_names={"user": _COLUMN_NAMES["user"]},
                        min_fields=1)
@@ -329,7 +329,7 @@ def _recommend_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
 
 
 def _add_rerank_arguments(p) -> None:
-    """Retrieval and re-ranking options of ``recommend`` (see :mod:`recsys_core.pipeline`)."""
+    """Retrieval and re-ranking options of ``recommend`` (see :mod:`~recsys_core.serving.pipeline`)."""
     g = p.add_argument_group("retrieval and re-ranking")
     g.add_argument("--measure", choices=("dot", "cosine", "euclidean", "tempered"),
                    help="retrieve by this similarity of user and item embeddings instead of the "
@@ -370,7 +370,7 @@ def _reranking_requested(args) -> bool:
 
 
 def _reranked_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
-    from ..pipeline import RerankConfig, recommend_for_run
+    from ..serving.pipeline import RerankConfig, recommend_for_run
 
     if args.fair_share and not args.fair_group:
         raise HyperparameterError("--fair-share needs --fair-group (long-tail or a genre)")
@@ -423,7 +423,7 @@ def read_test_ratings(run: Run, path: str | Path) -> sp.csr_matrix:
     users = _indices_of(run, table, columns["user"], "user")
     items = _indices_of(run, table, columns["item"], "item")
     if "rating" in columns:
-        from ..data import parse_numbers
+        from ..data.readers import parse_numbers
 
         values = parse_numbers(table, columns["rating"], "rating").astype(np.float32)
     else:
@@ -438,7 +438,7 @@ def read_test_ratings(run: Run, path: str | Path) -> sp.csr_matrix:
 
 
 def evaluate_command(args) -> int:
-    from ..metrics import evaluate_model
+    from ..evaluation.metrics import evaluate_model
 
     if args.k < 1:
         raise HyperparameterError(f"--k must be >= 1, got {args.k}")

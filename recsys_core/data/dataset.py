@@ -3,7 +3,7 @@
 A :class:`Dataset` holds the user x item interaction matrix (SciPy CSR, explicit ratings kept),
 the timestamps aligned with its stored entries, raw-id <-> index maps in both directions, an item
 table and, where the source has one, a user table. Loaders in :mod:`recsys_core.data` build it;
-splits in :mod:`recsys_core.split` derive train/test datasets that share its index space.
+splits in :mod:`recsys_core.evaluation.split` derive train/test datasets that share its index space.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import DataError, UnknownIdError
+from ..errors import DataError, UnknownIdError
 
 
 @dataclass(frozen=True)
@@ -420,3 +420,21 @@ def _complete_item_table(table: pd.DataFrame | None, n_items: int, item_genres: 
     names = np.asarray(genre_names, dtype=object)
     df["genres"] = ["|".join(names[row]) for row in item_genres] if len(names) else ""
     return df
+
+
+def as_interaction_matrix(data) -> tuple[sp.csr_matrix, Dataset | None]:
+    """The (n_users, n_items) float32 CSR of a Dataset or of any SciPy sparse matrix / 2-D array."""
+    if isinstance(data, Dataset):
+        return data.ratings, data
+    if sp.issparse(data):
+        m = sp.csr_matrix(data, dtype=np.float32)
+    elif isinstance(data, np.ndarray) and data.ndim == 2:
+        m = sp.csr_matrix(data.astype(np.float32))
+    else:
+        raise TypeError(f"fit expects a Dataset or a sparse user x item matrix, got {type(data).__name__}")
+    if not m.has_canonical_format or (m.nnz and not np.all(m.data)):
+        m = m.copy()  # the caller's matrix is never modified
+        m.sum_duplicates()
+        m.eliminate_zeros()
+        m.sort_indices()
+    return m, None

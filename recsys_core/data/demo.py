@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..errors import HyperparameterError
 from .dataset import Dataset, LoadReport
-from .errors import HyperparameterError
 
 #: MovieLens 100K genre labels (without "unknown").
 DEMO_GENRES = ("Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",

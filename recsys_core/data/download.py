@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .data import PROJECT_DATA_DIR
-from .errors import DownloadError
+from ..errors import DownloadError
+from .discovery import PROJECT_DATA_DIR
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def _verify(part: Path, archive: Archive, name: str):
             f"{name}: checksum mismatch (SHA-256 {actual}, expected {archive.sha256}"
             f"{size_note}); the partial download was deleted. A corrupted transfer or proxy page "
             f"usually explains it; if GroupLens republished the archive, update "
-            f"recsys_core.download.MOVIELENS_ARCHIVES")
+            f"recsys_core.data.download.MOVIELENS_ARCHIVES")
     try:
         with zipfile.ZipFile(part) as zf:
             broken = zf.testzip()

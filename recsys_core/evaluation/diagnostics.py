@@ -11,9 +11,9 @@ from itertools import combinations
 import numpy as np
 from scipy.stats import spearmanr
 
-from .models.base import check_param
-from .retrieval import top_k
-from .similarity import MEASURES, similarity_scores
+from ..retrieval.similarity import MEASURES, similarity_scores
+from ..retrieval.topk import top_k
+from ..validation import check_param
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def compare_measures(query: np.ndarray, item_embeddings: np.ndarray, k: int = 10
     query : ndarray, shape (d,)
     item_embeddings : ndarray, shape (n_items, d)
     k : int
-    measures : sequence of names from :data:`recsys_core.similarity.MEASURES`
+    measures : sequence of names from :data:`recsys_core.retrieval.similarity.MEASURES`
     alpha : float in [0, 1], exponent of the tempered measure
     exclude : bool ndarray of shape (n_items,) or array of item indices, optional
         Items never listed (the query item itself, a user's seen items).

@@ -3,8 +3,8 @@
 Conventions shared by the list metrics
 --------------------------------------
 ``recommended`` is an int array of shape (n_users, k): item indices, best first, padded with -1
-where a list is shorter (as :func:`recsys_core.retrieval.top_k` returns). Padding never counts as a
-hit nor as a recommended item, and an item repeated within a list counts only at its first
+where a list is shorter (as :func:`recsys_core.retrieval.topk.top_k` returns). Padding never counts
+as a hit nor as a recommended item, and an item repeated within a list counts only at its first
 position. ``relevant`` is a CSR matrix of shape (n_users, n_items) whose row ``u`` holds user
 ``u``'s held-out items (any stored nonzero is relevant); its rows are aligned with
 ``recommended``'s rows.
@@ -21,12 +21,14 @@ the item at position j (1-based) is relevant, R = the number of relevant items a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
-from .dataset import Dataset
-from .errors import DataError
-from .models.base import check_param
+from ..data.dataset import Dataset
+from ..errors import DataError
+from ..validation import check_param
 
 #: Names of the top-k accuracy metrics, as keys of :func:`ranking_metrics` ("precision@10", ...).
 RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
@@ -446,3 +448,27 @@ def evaluate_model(model, test, k: int = 10, *, users=None, beyond_accuracy: boo
         out["rmse"] = rmse(rated.data, predicted)
         out["mae"] = mae(rated.data, predicted)
     return out
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Held-out interactions a model is scored on after every epoch of ``fit``.
+
+    Pass it as ``model.fit(train, validation=Validation(split.test))``: each epoch's top-k
+    metrics (and RMSE/MAE for rating predictors; :func:`evaluate_model` without the
+    beyond-accuracy ones) go to ``model.history_`` with a ``val_`` prefix and to the progress
+    callback. Costs one :func:`evaluate_model` per epoch.
+
+    Attributes
+    ----------
+    data : Dataset or CSR of shape (n_users, n_items)
+        Held-out interactions in the training matrix's index space.
+    k : int
+        List length of the metrics.
+    """
+
+    data: object
+    k: int = 10
+
+    def __call__(self, model) -> dict[str, float]:
+        return evaluate_model(model, self.data, k=self.k, beyond_accuracy=False)

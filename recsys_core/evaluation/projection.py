@@ -24,10 +24,10 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 from scipy.stats import spearmanr
 
-from .errors import HyperparameterError
-from .models.base import check_param
-from .retrieval import exact_search
-from .similarity import row_norms
+from ..errors import HyperparameterError
+from ..retrieval.similarity import row_norms
+from ..retrieval.topk import exact_search
+from ..validation import check_param
 
 PROJECTION_METHODS = ("umap", "tsne", "pca")
 #: Layout epochs. UMAP's default for under 10,000 points is 500; 200 (its default for larger

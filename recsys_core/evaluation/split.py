@@ -1,6 +1,6 @@
 """Train/test splits that share the dataset's index space and can be reproduced from their record.
 
-Every function takes a :class:`~recsys_core.dataset.Dataset` and returns a :class:`Split` whose
+Every function takes a :class:`~recsys_core.data.dataset.Dataset` and returns a :class:`Split` whose
 ``train`` and ``test`` are built with :meth:`Dataset.select_entries`, so user and item indices mean
 the same thing on both sides and a model trained on ``train`` can be scored against ``test``.
 A validation set is carved out of a training set with the same functions::
@@ -21,9 +21,9 @@ from typing import Callable
 
 import numpy as np
 
-from .dataset import Dataset
-from .errors import DataError, HyperparameterError
-from .models.base import check_param
+from ..data.dataset import Dataset
+from ..errors import DataError, HyperparameterError
+from ..validation import check_param
 
 
 @dataclass(frozen=True, eq=False)

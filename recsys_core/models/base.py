@@ -2,7 +2,7 @@
 
 Hyperparameters are the keyword arguments of ``__init__`` and are stored unchanged; ``fit`` learns
 the state in attributes ending in ``_`` and returns ``self``. Users and items are addressed by
-*index* (0..n-1) in the training matrix; :class:`~recsys_core.dataset.Dataset` maps raw ids.
+*index* (0..n-1) in the training matrix; :class:`~recsys_core.data.dataset.Dataset` maps raw ids.
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from typing import Callable, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset, as_interaction_matrix
 from ..errors import HyperparameterError, NotFittedError, PersistenceError
 from ..memory import check_memory
 from ..persistence import load_npz, save_npz
-from ..retrieval import top_k
-from ..similarity import similarity_scores
+from ..retrieval.similarity import similarity_scores
+from ..retrieval.topk import top_k
 
 #: Bytes per element, for the memory estimates of ``estimate_fit_bytes`` (which compute with
 #: Python ints, converting hyperparameters with ``int()``, so absurd sizes cannot overflow).
@@ -66,43 +66,10 @@ class TrainingProgress:
 ProgressCallback = Callable[[TrainingProgress], "bool | None"]
 
 
-def as_interaction_matrix(data) -> tuple[sp.csr_matrix, Dataset | None]:
-    """The (n_users, n_items) float32 CSR of a Dataset or of any SciPy sparse matrix / 2-D array."""
-    if isinstance(data, Dataset):
-        return data.ratings, data
-    if sp.issparse(data):
-        m = sp.csr_matrix(data, dtype=np.float32)
-    elif isinstance(data, np.ndarray) and data.ndim == 2:
-        m = sp.csr_matrix(data.astype(np.float32))
-    else:
-        raise TypeError(f"fit expects a Dataset or a sparse user x item matrix, got {type(data).__name__}")
-    if not m.has_canonical_format or (m.nnz and not np.all(m.data)):
-        m = m.copy()  # the caller's matrix is never modified
-        m.sum_duplicates()
-        m.eliminate_zeros()
-        m.sort_indices()
-    return m, None
-
-
-def check_param(name: str, value, *, low=None, high=None, low_open=False, integer=False,
-                choices=None):
-    """Raise :class:`HyperparameterError` unless ``value`` fits; returns it for chaining."""
-    if choices is not None:
-        if value not in choices:
-            raise HyperparameterError(f"{name} must be one of {', '.join(map(repr, choices))}, "
-                                      f"got {value!r}")
-        return value
-    if integer and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-        raise HyperparameterError(f"{name} must be an integer, got {value!r}")
-    if not integer and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
-        raise HyperparameterError(f"{name} must be a number, got {value!r}")
-    if not np.isfinite(value):
-        raise HyperparameterError(f"{name} must be finite, got {value!r}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise HyperparameterError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise HyperparameterError(f"{name} must be <= {high}, got {value!r}")
-    return value
+def validation_data(validation):
+    """The held-out interactions of a ``fit(validation=...)`` argument: its ``.data`` when it is a
+    validation callable, else the argument itself (a Dataset, a matrix or None)."""
+    return getattr(validation, "data", validation) if callable(validation) else validation
 
 
 class Recommender(ABC):
@@ -133,6 +100,9 @@ class Recommender(ABC):
     trains_from_data: ClassVar[bool] = True
     #: Hyperparameters that set the memory of a fit, named when the memory budget refuses one.
     size_parameters: ClassVar[tuple[str, ...]] = ()
+    #: Whether ``fit`` itself learns from plain held-out data passed as ``validation`` (early
+    #: stopping); other models need a validation callable there.
+    learns_from_validation: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -168,9 +138,12 @@ class Recommender(ABC):
     def fit(self, data, *, validation=None, callback: ProgressCallback | None = None) -> "Recommender":
         """Learn from a Dataset or a sparse (n_users, n_items) matrix; returns ``self``.
 
-        ``validation`` (a Dataset or matrix of held-out interactions in the same index space) adds
-        validation metrics to ``history_``; ``callback`` receives a :class:`TrainingProgress` after
-        every epoch and stops training by returning True.
+        ``validation`` scores the model after every epoch: a callable ``model -> dict of metrics``
+        holding its held-out interactions in ``.data``, such as
+        :class:`recsys_core.evaluation.metrics.Validation` (the metrics go to ``history_`` with a
+        ``val_`` prefix). Models that learn from held-out data themselves (the softmax model's
+        early stopping) also accept a plain Dataset or matrix there. ``callback`` receives a
+        :class:`TrainingProgress` after every epoch and stops training by returning True.
         """
 
     def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
@@ -181,8 +154,8 @@ class Recommender(ABC):
         must be valid, and the data's shape: ``n_users`` x ``n_items`` with ``nnz`` stored
         interactions. It errs on the high side and runs in microseconds (nothing is allocated),
         so :meth:`check_fit_memory` can refuse a fit before it starts. Per-epoch validation
-        (``fit(validation=...)``) costs what :func:`~recsys_core.metrics.evaluate_model` costs
-        and is not counted. This base count is the part every fit shares: the binary ``seen_``
+        (``fit(validation=...)``) costs what :func:`~recsys_core.evaluation.metrics.evaluate_model`
+        costs and is not counted. This base count is the part every fit shares: the binary ``seen_``
         matrix built by :meth:`_start_fit` and one int64 temporary per entry (``np.bincount``
         of the int32 indices makes one).
         """
@@ -223,13 +196,17 @@ class Recommender(ABC):
         return matrix
 
     def _end_epoch(self, epoch: int, n_epochs: int, losses: dict, validation=None,
-                   callback: ProgressCallback | None = None, validation_k: int = 10) -> bool:
-        """Record an epoch in ``history_``, report it; True when the callback asked to stop."""
-        metrics = {}
-        if validation is not None:
-            from ..metrics import evaluate_model
+                   callback: ProgressCallback | None = None) -> bool:
+        """Record an epoch in ``history_``, report it; True when the callback asked to stop.
 
-            metrics = evaluate_model(self, validation, k=validation_k, beyond_accuracy=False)
+        The validation metrics come from ``validation`` when it is callable (the evaluation layer
+        builds it, so that models never import metrics).
+        """
+        if validation is not None and not callable(validation) and not self.learns_from_validation:
+            raise HyperparameterError(
+                f"{type(self).__name__} uses validation only to report metrics: pass "
+                "validation=Validation(held_out) (recsys_core.evaluation.metrics)")
+        metrics = dict(validation(self)) if callable(validation) else {}
         elapsed = time.perf_counter() - self._fit_started
         losses = {k: float(v) for k, v in losses.items()}
         self.history_.append({"epoch": epoch, "elapsed": elapsed, **losses,

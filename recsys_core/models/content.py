@@ -28,10 +28,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset, as_interaction_matrix
 from ..errors import DataError, HyperparameterError
-from ..similarity import MEASURES, similarity_scores
-from .base import FLOAT32, FLOAT64, INT64, Recommender, as_interaction_matrix, check_param
+from ..retrieval.similarity import MEASURES, similarity_scores
+from ..validation import check_param
+from .base import FLOAT32, FLOAT64, INT64, Recommender
 
 FEATURE_SETS = ("genres", "year", "genres+year")
 WEIGHTINGS = ("binary", "tfidf")

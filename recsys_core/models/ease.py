@@ -21,7 +21,8 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ..errors import DataError, HyperparameterError
-from .base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender, check_param
+from ..validation import check_param
+from .base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender
 
 #: Above this many items the dense n_items x n_items inverse gets too large to be interactive.
 MAX_ITEMS = 20_000

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.dataset import as_interaction_matrix
 from ..errors import HyperparameterError
-from .base import FLOAT32, FLOAT64, Recommender, as_interaction_matrix, check_param
+from ..validation import check_param
+from .base import FLOAT32, FLOAT64, Recommender
 
 VARIANTS = ("count", "mean-rating")
 
@@ -76,8 +78,9 @@ class Popularity(Recommender):
         ----------
         data : Dataset or sparse matrix, shape (n_users, n_items)
             Ratings for ``"mean-rating"``; any positive values for ``"count"``.
-        validation : Dataset or sparse matrix, optional
-            Held-out interactions; validation metrics go to ``history_``.
+        validation : callable, optional
+            :class:`~recsys_core.evaluation.metrics.Validation` of held-out interactions; its
+            metrics go to ``history_``.
         callback : callable, optional
             Receives one :class:`~recsys_core.models.base.TrainingProgress` (this model has a
             single "epoch").

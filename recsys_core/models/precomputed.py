@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import HyperparameterError
-from .base import FLOAT32, ProgressCallback, Recommender, check_param
+from ..validation import check_param
+from .base import FLOAT32, ProgressCallback, Recommender
 
 
 class PrecomputedEmbeddings(Recommender):

@@ -25,8 +25,9 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from ..errors import DataError, HyperparameterError
-from .base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender, check_param
 from ..threads import limit_threads
+from ..validation import check_param
+from .base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender
 
 
 #: Observed entries per block when the fitted values are computed for the losses.

@@ -11,8 +11,8 @@ inner-product measures and n_probe 32 for Euclidean; ``ef_search``/``n_probe`` t
 for speed.
 
 Every measure is reduced to an inner-product or a Euclidean search over transformed item vectors
-with :func:`~recsys_core.similarity.search_form` (unit vectors for cosine, x ||x||^(a-1) for the
-tempered measure; the query is used unchanged). The candidates an index returns are then
+with :func:`~recsys_core.retrieval.similarity.search_form` (unit vectors for cosine, x ||x||^(a-1)
+for the tempered measure; the query is used unchanged). The candidates an index returns are then
 re-scored exactly with the requested measure, so the scores returned are the true similarities
 and ties break by the smaller item index, as in exact search.
 """
@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import HyperparameterError, NotFittedError
-from .models.base import check_param
+from ..errors import HyperparameterError, NotFittedError
+from ..validation import check_param
 from .similarity import check_measure, search_form
 
 #: Index structures offered: a proximity graph, inverted lists over k-means cells, or "auto"
@@ -76,7 +76,8 @@ class ANNIndex:
     index_type_ : {"hnsw", "ivf"}
         The structure built (resolves "auto").
     metric_ : {"inner_product", "l2"}
-        The plain metric the index searches (see :func:`~recsys_core.similarity.search_form`).
+        The plain metric the index searches (see
+        :func:`~recsys_core.retrieval.similarity.search_form`).
     items_ : ndarray of float32, shape (n_items, dim)
         The item embeddings, kept to re-score candidates exactly.
     index_ : faiss index

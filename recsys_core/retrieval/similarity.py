@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import HyperparameterError
+from ..errors import HyperparameterError
 
 MEASURES = ("dot", "cosine", "euclidean", "tempered")
 

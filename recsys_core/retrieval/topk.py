@@ -90,7 +90,7 @@ def exact_search(queries: np.ndarray, items: np.ndarray, k: int, measure: str = 
     queries : ndarray, shape (n_queries, d) or (d,)
     items : ndarray, shape (n_items, d)
     k : int
-    measure, alpha : see :func:`~recsys_core.similarity.similarity_scores`
+    measure, alpha : see :func:`~recsys_core.retrieval.similarity.similarity_scores`
     exclude : optional
         CSR or bool array (n_queries, n_items) of per-query exclusions (e.g. seen items), or a
         1-D bool mask / array of item indices excluded for every query.

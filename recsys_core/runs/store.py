@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .dataset import Dataset
-from .errors import (DamagedFileError, InvalidRunNameError, PersistenceError, RecsysError,
-                     RunNotFoundError)
-from .models.base import Recommender
-from .persistence import atomic_write_bytes, json_bytes, load_npz, npz_layout, save_npz
+from ..data.dataset import Dataset
+from ..errors import (DamagedFileError, InvalidRunNameError, PersistenceError, RecsysError,
+                      RunNotFoundError)
+from ..models.base import Recommender
+from ..persistence import atomic_write_bytes, json_bytes, load_npz, npz_layout, save_npz
+from ..version import __version__
 
 #: Version of the run folder layout; runs with another value are refused with a clear message.
 RUN_FORMAT = "recsys-studio-run/1"
@@ -191,7 +191,7 @@ def _is_number_or_none(v):
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
-#: Settings of each split method and their checks (as recorded by recsys_core.split).
+#: Settings of each split method and their checks (as recorded by recsys_core.evaluation.split).
 _SPLIT_SETTINGS = {"holdout": {"test_fraction": lambda v: _is_number_or_none(v) and v is not None,
                                "seed": _is_int},
                    "leave_last_k_out": {"k": _is_int},

@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .dataset import Dataset
-from .errors import HyperparameterError
-from .models.base import Recommender, check_param
-from .retrieval import top_k
-from .similarity import check_measure, similarity_scores
+from ..data.dataset import Dataset
+from ..errors import HyperparameterError
+from ..models.base import Recommender
+from ..retrieval.similarity import check_measure, similarity_scores
+from ..retrieval.topk import top_k
+from ..validation import check_param
 
 
 class CandidateGenerator(ABC):
@@ -99,7 +100,7 @@ class ModelGenerator(CandidateGenerator):
         embedding with the item embeddings instead (the app's similarity knob).
     alpha : float
         Exponent of the tempered measure.
-    ann : recsys_core.ann.ANNIndex, optional
+    ann : recsys_core.retrieval.ann.ANNIndex, optional
         A fitted approximate index over ``model.item_embeddings_`` with the same measure, used by
         ``nominate`` (``score`` stays exact).
     """

@@ -1,20 +1,20 @@
 """The serving pipeline for one user (candidates -> scores -> re-rank) and the metric impact of a
 re-ranking configuration over many users.
 
-Re-exports :class:`~recsys_core.rerank.RerankConfig`, :func:`~recsys_core.rerank.rerank` and
-:class:`~recsys_core.rerank.RerankResult`, the names the app and the command line use.
+Re-exports :class:`~recsys_core.serving.rerank.RerankConfig`, :func:`~recsys_core.serving.rerank.rerank` and
+:class:`~recsys_core.serving.rerank.RerankResult`, the names the app and the command line use.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..data.dataset import Dataset
+from ..errors import DataError, HyperparameterError
+from ..models.base import Recommender
+from ..validation import check_param
 from .candidates import CandidateGenerator, CandidatePool, ModelGenerator, generate_candidates
-from .dataset import Dataset
-from .errors import DataError, HyperparameterError
-from .models.base import Recommender, check_param
-from .rerank import (LONG_TAIL, RerankConfig, RerankResult, group_mask, passes_filters,
-                     rerank)
-from .scoring import CandidateScorer
+from .ranker import CandidateScorer
+from .rerank import LONG_TAIL, RerankConfig, RerankResult, group_mask, passes_filters, rerank
 
 
 #: Each generator's nominations per list are at least this many (see :func:`pool_size`).
@@ -42,7 +42,7 @@ def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int
     ceil(s k) of the pool's items that pass the filters belong to it, the first generator also
     nominates its best ``k`` group items that pass the filters (a second top-k restricted to the
     group: exact, or through the generator's approximate index; see
-    :meth:`~recsys_core.candidates.CandidateGenerator.nominate_within`). They join the pool
+    :meth:`~recsys_core.serving.candidates.CandidateGenerator.nominate_within`). They join the pool
     marked as such (``pool.from_group``, "long-tail retrieval" in ``nominated_by``), so the
     target is reachable whenever the catalogue holds enough eligible group items;
     ``group_target_reachable`` is False only when it does not.
@@ -51,10 +51,11 @@ def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int
     ----------
     user : int or None
         User index in ``dataset``; None for a user outside it (a folded-in new user: give the
-        generators' scores for them, e.g. a :class:`~recsys_core.candidates.ScoreVectorGenerator`,
-        and their rated items as ``seen``).
+        generators' scores for them, e.g. a
+        :class:`~recsys_core.serving.candidates.ScoreVectorGenerator`, and their rated items as
+        ``seen``).
     generators : CandidateGenerator, Recommender, or a sequence of them
-        Recommenders are wrapped in :class:`~recsys_core.candidates.ModelGenerator`.
+        Recommenders are wrapped in :class:`~recsys_core.serving.candidates.ModelGenerator`.
     dataset : Dataset
         The training data (seen items, genres, years, popularity).
     k : int
@@ -208,7 +209,7 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
     ----------
     config : RerankConfig
     model : Recommender fitted on ``split.train``
-    split : recsys_core.split.Split
+    split : recsys_core.evaluation.split.Split
     users : int or array of int, optional
         An array of user indices, or a number of test users to sample (with ``seed``); default
         every user with test entries.
@@ -227,7 +228,7 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
     has none) and "group_target_met" (share of users whose list reached the fairness target,
     1.0 without a target).
     """
-    from .metrics import evaluate_recommendations
+    from ..evaluation.metrics import evaluate_recommendations
 
     train, test = split.train, split.test
     if (model.n_users_, model.n_items_) != train.shape:
@@ -279,7 +280,7 @@ def dataset_for_run(run, *, with_ratings: bool = False) -> Dataset:
     """
     import pandas as pd
 
-    from .data import load_dataset
+    from ..data.discovery import load_dataset
 
     if with_ratings:
         source = run.info.dataset.get("source", "")
@@ -304,7 +305,7 @@ def dataset_for_run(run, *, with_ratings: bool = False) -> Dataset:
 def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = None,
                       measure: str | None = None, alpha: float = 0.5, ann: bool = False,
                       explain: bool = False, n_candidates: int | None = None):
-    """Re-ranked recommendations of a saved run (:class:`recsys_core.runs.Run`) in raw ids.
+    """Re-ranked recommendations of a saved run (:class:`recsys_core.runs.store.Run`) in raw ids.
 
     Parameters
     ----------
@@ -332,7 +333,7 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     """
     import pandas as pd
 
-    from .ann import ANNIndex
+    from ..retrieval.ann import ANNIndex
 
     config = config or RerankConfig()
     if ann and measure is None:

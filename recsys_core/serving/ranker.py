@@ -21,11 +21,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ..data.dataset import Dataset
+from ..errors import HyperparameterError, NotFittedError
+from ..threads import limit_threads
+from ..validation import check_param
 from .candidates import CandidatePool, generate_candidates
-from .dataset import Dataset
-from .errors import HyperparameterError, NotFittedError
-from .models.base import check_param
-from .threads import limit_threads
 
 OBJECTIVES = ("rating>=4", "interaction")
 CLASSIFIERS = ("auto", "gbdt", "logistic")
@@ -264,7 +264,7 @@ def evaluate_scorer(scorer: CandidateScorer, generators, train: Dataset, heldout
     """
     from sklearn.metrics import roc_auc_score
 
-    from .metrics import ndcg_at_k
+    from ..evaluation.metrics import ndcg_at_k
 
     pools, x, y, _, _ = build_examples(generators, train, heldout, users, scorer.n_per_generator,
                                        scorer.objective, scorer.stats_)

@@ -22,8 +22,9 @@ Stages, in order (each knob of :class:`RerankConfig` is neutral by default):
    items left out; that needs the fewest swaps and, among those, loses the least total final
    score. The items brought in are placed by final score (in score order among themselves).
    The achieved share is reported; it may stay below the target when the pool has too few
-   group items (the target is then unreachable; :func:`recsys_core.pipeline.recommend_pipeline`
-   retrieves the group's own candidates so that only a catalogue short of them leaves it so).
+   group items (the target is then unreachable;
+   :func:`recsys_core.serving.pipeline.recommend_pipeline` retrieves the group's own candidates so
+   that only a catalogue short of them leaves it so).
 
 Every output row says which stages changed the item's position (``moved_by``).
 """
@@ -38,9 +39,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .dataset import Dataset
-from .errors import HyperparameterError
-from .models.base import check_param
+from ..data.dataset import Dataset
+from ..errors import HyperparameterError
+from ..validation import check_param
 
 #: Stages that can move an item, in the order they run (the values of ``moved_by``).
 STAGES = ("freshness", "popularity_penalty", "diversity", "fairness")
@@ -142,7 +143,8 @@ class RerankResult:
     group_target_reachable : bool or None
         Whether the pool had enough group items to reach the target.
     pool : CandidatePool or None
-        The candidates the list was picked from, when it came from :mod:`recsys_core.pipeline`.
+        The candidates the list was picked from, when it came from
+        :mod:`recsys_core.serving.pipeline`.
     """
 
     columns: dict

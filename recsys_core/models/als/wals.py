@@ -39,14 +39,15 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
-from ..errors import DataError, HyperparameterError
-from ..threads import limit_threads
-from . import _als_kernels as kernels
-from .base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender, check_param
-from .cold_start import genre_average_embeddings
-from .side_features import (DEFAULT_USER_COLUMNS, encode_item_features, encode_user_attributes,
-                            encode_user_features)
+from ...data.dataset import Dataset
+from ...errors import DataError, HyperparameterError
+from ...threads import limit_threads
+from ...validation import check_param
+from ..base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender
+from ..cold_start import genre_average_embeddings
+from ..features import (DEFAULT_USER_COLUMNS, encode_item_features, encode_user_attributes,
+                        encode_user_features)
+from . import kernels
 
 CONFIDENCES = ("linear", "log", "binary")
 REGULARIZATION_TYPES = ("l2", "frequency")

@@ -73,11 +73,11 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
-from ..errors import DataError, HyperparameterError
-from ..threads import limit_threads
-from .base import (FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender,
-                   check_param)
+from ...data.dataset import Dataset
+from ...errors import DataError, HyperparameterError
+from ...threads import limit_threads
+from ...validation import check_param
+from ..base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender
 
 OBJECTIVES = ("observed", "gravity", "weighted")
 OPTIMIZERS = ("sgd", "adagrad", "adam")

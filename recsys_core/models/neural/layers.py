@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from ..errors import HyperparameterError
+from ...errors import HyperparameterError
 
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 POOLINGS = ("mean", "sqrt")

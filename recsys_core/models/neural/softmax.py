@@ -6,8 +6,9 @@ a query embedding psi(x) in R^d; the score of item j is psi(x) . V_j. Training h
 each user's history every epoch, feeds the rest as input, and fits a softmax over the catalogue
 to the held-out items (full softmax, sampled softmax, or, to show *folding*, positives alone).
 
-:class:`SoftmaxModel` learns V as a free table; :class:`~recsys_core.models.two_tower.TwoTowerModel`
-computes V with a second network from item features and shares everything else through
+:class:`SoftmaxModel` learns V as a free table;
+:class:`~recsys_core.models.neural.two_tower.TwoTowerModel` computes V with a second network from
+item features and shares everything else through
 :class:`QueryTowerModel`.
 """
 from __future__ import annotations
@@ -16,12 +17,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..dataset import Dataset
-from ..errors import HyperparameterError
-from ..retrieval import top_k
-from ..threads import limit_threads
-from . import nn
-from .base import FLOAT32, FLOAT64, INT64, Recommender, as_interaction_matrix, check_param
+from ...data.dataset import Dataset, as_interaction_matrix
+from ...errors import HyperparameterError
+from ...retrieval.topk import top_k
+from ...threads import limit_threads
+from ...validation import check_param
+from ..base import FLOAT32, FLOAT64, INT64, Recommender, validation_data
+from . import layers as nn
 
 #: Query inputs a model can use; each is switchable.
 QUERY_INPUTS = ("history", "genres", "years", "user")
@@ -150,6 +152,8 @@ class QueryTowerModel(Recommender):
     ``_item_backward``. Learned network parameters live in ``self._params`` and are also set as
     attributes ``<name>_`` so that :meth:`save` stores them.
     """
+
+    learns_from_validation = True  # held-out interactions drive early stopping (``patience``)
 
     # ------------------------------------------------------------------ validation
     def _check_common_params(self, n_items: int):
@@ -493,7 +497,8 @@ class QueryTowerModel(Recommender):
         params = self._init_params(rng, n_items)
         self._publish_params(params)
         optimizer = nn.make_optimizer(self.optimizer, self.learning_rate)
-        val_matrix = None if validation is None else as_interaction_matrix(validation)[0]
+        held_out = validation_data(validation)
+        val_matrix = None if held_out is None else as_interaction_matrix(held_out)[0]
         active = np.flatnonzero(np.diff(seen_all.indptr) > 0)
         best, best_epoch, bad_epochs = None, 0, 0
         for epoch in range(1, self.epochs + 1):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import HyperparameterError
-from . import nn
-from .base import check_param
+from ...errors import HyperparameterError
+from ...validation import check_param
+from . import layers as nn
 from .softmax import FEATURE_ALLOWANCE, QueryTowerModel
 
 #: Item features the item tower can use.
@@ -36,7 +36,7 @@ class TwoTowerModel(QueryTowerModel):
     item_hidden_layers : sequence of int
         ReLU layer widths of the item tower (may be empty).
     inputs : sequence of str
-        Query inputs, as for :class:`~recsys_core.models.softmax.SoftmaxModel`.
+        Query inputs, as for :class:`~recsys_core.models.neural.softmax.SoftmaxModel`.
     item_features : sequence of str
         Item-tower inputs among "genres" and "years".
     item_id_embeddings : bool
@@ -49,7 +49,7 @@ class TwoTowerModel(QueryTowerModel):
     n_negatives, log_q_correction, optimizer, learning_rate, epochs, batch_size, regularization,
     target_fraction, init_std, patience, random_state, item_bias, user_weighting,
     learning_rate_decay, history_pooling :
-        As for :class:`~recsys_core.models.softmax.SoftmaxModel`.
+        As for :class:`~recsys_core.models.neural.softmax.SoftmaxModel`.
 
     Attributes
     ----------
