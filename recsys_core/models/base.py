@@ -106,7 +106,7 @@ class Recommender(ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.kind:
+        if cls.__dict__.get("kind"):  # its own kind: a variant inheriting one replaces nothing
             MODEL_REGISTRY[cls.kind] = cls
 
     # ------------------------------------------------------------------ hyperparameters

@@ -100,7 +100,7 @@ def test_help(capsys, argv):
 
 
 def test_download_prints_progress_and_result(capsys, tmp_path, monkeypatch):
-    from test_data_download import ZIP, _Handler  # the local-server machinery
+    from tests.data.test_data_download import ZIP, _Handler  # the local-server machinery
     from http.server import ThreadingHTTPServer
     import threading
 
@@ -155,7 +155,7 @@ def test_info_without_data_uses_the_default_dataset(capsys, tmp_path, monkeypatc
 
 
 def test_info_on_latest_format_data_written_from_the_demo(capsys, tmp_path, demo):
-    from test_data_loaders import write_latest_format
+    from tests.data.test_data_loaders import write_latest_format
 
     folder = write_latest_format(demo, tmp_path / "ml-latest-small")
     code, out, _ = run(capsys, "info", "--data", str(folder))
