@@ -15,8 +15,10 @@ written in the MovieLens-latest format (movies.csv, ratings.csv), then drives De
   press of "Add rating" to the end of the run that draws the new list.
 
 Targets (issue 9): knob median <= 100 ms and p95 <= 200 ms on ml-100k, median <= 200 ms on 10k
-items; new-user rating median <= 300 ms. Then, when benchmarks/bench_projection.py exists, its
-projection_rows() (projection times against the peers) are printed too.
+items; new-user rating median <= 300 ms. A first row gives the floor on the machine: the same
+measurement on a one-slider fragment doing 20 ms of work. Then, when
+benchmarks/bench_projection.py exists, its projection_rows() (projection times against the
+peers) are printed too (--skip-projections leaves them out).
 
 Needs chromium at /usr/bin/chromium and the playwright package (no browser download).
 """
@@ -71,6 +73,42 @@ ARM = """
 """
 
 
+# The floor: what Streamlit and the browser cost on this machine for a fragment rerun that does
+# almost nothing (one slider, 20 ms of work), measured the same way.
+FLOOR_APP = """
+import time
+import streamlit as st
+st.title("floor")
+@st.fragment
+def knob():
+    st.slider("Popularity penalty", 0.0, 1.0, step=0.05, key="knob")
+    time.sleep(0.02)
+knob()
+"""
+
+
+def floor_latencies(browser, tmp: Path, presses: int) -> list[float | None]:
+    script = tmp / "floor_app.py"
+    script.write_text(FLOOR_APP)
+    url, proc = start_server(tmp / "runs", tmp / "floor.log", script=script)
+    try:
+        page = browser.new_context(viewport={"width": 1280, "height": 2400}).new_page()
+        page.goto(url)
+        page.wait_for_selector('input[type="range"]')
+        _quiet(page)
+        thumb = _slider(page, "Popularity penalty")
+        out = []
+        for n in range(presses):
+            thumb.focus()
+            key = "ArrowRight" if (n // 5) % 2 == 0 else "ArrowLeft"
+            out.append(_timed(page, lambda: thumb.press(key)))
+            _quiet(page)
+        page.context.close()
+        return out
+    finally:
+        stop_server(proc)
+
+
 def write_latest_format(dataset, folder: Path) -> Path:
     """A Dataset as MovieLens "latest" CSVs (movies.csv with "|"-joined genres, ratings.csv)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -123,11 +161,18 @@ def _quiet(pg, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def _timed(pg, action, timeout_ms: float = 30_000) -> float:
-    """Milliseconds from the input ``action`` performs to the end of the script run it causes."""
-    pg.evaluate(ARM)
+def _timed(pg, action, timeout_ms: float = 15_000) -> float | None:
+    """Milliseconds from the input ``action`` performs to the end of the script run it causes;
+    None when no run was seen (the browser may draw a very short run without ever showing the
+    "running" state, or the input was lost)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    pg.evaluate(ARM.strip())
     action()
-    pg.wait_for_function("window.__latency !== null", timeout=timeout_ms, polling=10)
+    try:
+        pg.wait_for_function("window.__latency !== null", timeout=timeout_ms, polling=10)
+    except PlaywrightTimeout:
+        return None
     return float(pg.evaluate("window.__latency"))
 
 
@@ -136,7 +181,7 @@ def _slider(pg, label: str):
         'input[type="range"]').first
 
 
-def knob_latencies(pg, url: str, presses: int) -> list[float]:
+def knob_latencies(pg, url: str, presses: int) -> list[float | None]:
     pg.goto(url)
     settle(pg)
     _quiet(pg)
@@ -154,7 +199,7 @@ def knob_latencies(pg, url: str, presses: int) -> list[float]:
     return out
 
 
-def rating_latencies(pg, url: str, titles: list[str], ratings: int) -> list[float]:
+def rating_latencies(pg, url: str, titles: list[str], ratings: int) -> list[float | None]:
     pg.goto(url + "&who=new")
     settle(pg)
     out = []
@@ -169,16 +214,22 @@ def rating_latencies(pg, url: str, titles: list[str], ratings: int) -> list[floa
     return out
 
 
-def _row(what: str, values: list[float]) -> str:
-    values = sorted(values)
+def _row(what: str, samples: list[float | None]) -> str:
+    values = sorted(v for v in samples if v is not None)
+    missed = len(samples) - len(values)
+    if not values:
+        return f"| {what:<50} | {'-':>7} | {'-':>7} | {0:3d} | {missed:6d} |"
     p95 = values[min(len(values) - 1, int(np.ceil(0.95 * len(values))) - 1)]
-    return f"| {what:<44} | {statistics.median(values):7.0f} | {p95:7.0f} | {len(values):3d} |"
+    return (f"| {what:<50} | {statistics.median(values):7.0f} | {p95:7.0f} | {len(values):3d} "
+            f"| {missed:6d} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presses", type=int, default=30)
     parser.add_argument("--ratings", type=int, default=8)
+    parser.add_argument("--skip-projections", action="store_true",
+                        help="leave out benchmarks/bench_projection.py's table")
     args = parser.parse_args()
     source = os.environ.get(DATA_DIR_ENV)
     if not source or not (Path(source) / "ml-100k" / "u.data").is_file():
@@ -195,6 +246,8 @@ def main() -> None:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+                rows.append(_row("floor: 1-slider fragment, 20 ms of work",
+                                 floor_latencies(browser, tmp, args.presses)))
                 for name in ("ml-100k", GENERATED):
                     page = browser.new_context(viewport={"width": 1280, "height": 2400}).new_page()
                     base = f"{url}/Recommend?data={name}&run=bench-{name}"
@@ -207,11 +260,13 @@ def main() -> None:
         finally:
             stop_server(proc)
     print("\nLatency in Chromium (ms, keydown/pointerdown -> script state notRunning)")
-    print(f"| {'measurement':<44} | {'median':>7} | {'p95':>7} | {'n':>3} |")
-    print(f"|{'-' * 46}|{'-' * 9}|{'-' * 9}|{'-' * 5}|")
+    print(f"| {'measurement':<50} | {'median':>7} | {'p95':>7} | {'n':>3} | {'missed':>6} |")
+    print(f"|{'-' * 52}|{'-' * 9}|{'-' * 9}|{'-' * 5}|{'-' * 8}|")
     for row in rows:
         print(row)
 
+    if args.skip_projections:
+        return
     try:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from bench_projection import projection_rows

@@ -113,6 +113,8 @@ with page.user_errors():
             while not job.wait(0.25):
                 bar.progress(job.fraction, text=f"{LABELS[method]}: {job.stage} ({job.fraction:.0%})")
             bar.empty()
+            if job.cancelled():  # superseded by newer settings (another tab's): ask again
+                st.rerun()
         coords = job.result()
 event = slot.plotly_chart(map_figure(coords, LABELS[method]),
                           on_select="rerun", selection_mode=("points", "box", "lasso"),

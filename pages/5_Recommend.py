@@ -23,8 +23,7 @@ with page.user_errors():
     run = runs.select_run(dataset)
 
 
-# Who the list is for: changing it reruns the page (the user list can hold thousands of ids,
-# too many to resend on every knob move).
+# Who the list is for: changing it changes which inputs are drawn, so it reruns the page.
 who = state.radio("Recommend for", ["user", "new"], "who", "user", horizontal=True,
                   format_func={"user": "A user in the data", "new": "Me, as a new user"}.get)
 user = pickers.select_user(dataset) if who == "user" else None

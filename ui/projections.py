@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
 
 import numpy as np
 import streamlit as st
@@ -43,6 +43,10 @@ class ProjectionJob:
     def done(self) -> bool:
         return self.future.done()
 
+    def cancelled(self) -> bool:
+        """Cancelled before it started, because newer settings were asked for."""
+        return self.future.cancelled()
+
     def wait(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for the result; True when done."""
         return bool(wait([self.future], timeout=seconds).done)
@@ -59,11 +63,20 @@ class _Registry:
         self.graphs = NeighbourGraphs(max_entries=8)
         self.lock = threading.Lock()
 
-    def submit(self, key: tuple, fn, *args, **kwargs) -> ProjectionJob:
+    def submit(self, key: tuple, fn, *args, supersede: tuple | None = None, **kwargs
+               ) -> ProjectionJob:
+        """The job of ``key``, started if new (or if it failed for a reason other than the
+        person's input). A new job cancels the queued, not yet started jobs whose keys begin
+        with ``supersede``: a slider dragged over five values computes the last map next, not
+        four stale ones first."""
         with self.lock:
             job = self.jobs.get(key)
             if job is None or (job.done() and job.future.exception() is not None
                                and not _is_user_error(job.future.exception())):
+                if supersede is not None:
+                    for other in [k for k in self.jobs if k[:len(supersede)] == supersede]:
+                        if self.jobs[other].future.cancel():  # only succeeds if not started
+                            del self.jobs[other]
                 job = ProjectionJob()
                 future = self.executor.submit(fn, *args, graphs=self.graphs, progress=job.report,
                                               **kwargs)
@@ -108,10 +121,12 @@ def _normalised(method: str, n_neighbors, min_dist, spread, n_epochs, perplexity
 
 def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist: float = 0.1,
            spread: float = 1.0, n_epochs: int | None = None, perplexity: float = 30.0,
-           metric: str = "euclidean") -> ProjectionJob:
+           metric: str = "euclidean", supersede: bool = True) -> ProjectionJob:
     """The (possibly running) projection of a run's embeddings; started if new.
 
-    Cached per (run, embeddings, method and every parameter the method uses).
+    Cached per (run, embeddings, method and every parameter the method uses). With
+    ``supersede``, queued maps of the same run's embeddings are cancelled (a page waiting for
+    one of them sees ``job.cancelled()`` and asks again).
     """
     nn, md, spr, epochs, perp, met = _normalised(method, n_neighbors, min_dist, spread, n_epochs,
                                                  perplexity, metric)
@@ -137,12 +152,18 @@ def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist
     else:
         knobs = {"perplexity": max(perp, 1.0)}
     return _registry().submit(key, project, embeddings_of(run, which), method, metric=met,
-                              random_state=0, **knobs)
+                              random_state=0, supersede=key[:3] if supersede else None, **knobs)
 
 
 def projection(run: Run, which: str, method: str, **knobs) -> np.ndarray:
-    """(n, 2) coordinates, waiting for the computation if needed."""
-    return submit(run, which, method, **knobs).result()
+    """(n, 2) coordinates, waiting for the computation if needed (asked again if another
+    request superseded it while queued)."""
+    while True:
+        job = submit(run, which, method, **knobs)
+        try:
+            return job.result()
+        except CancelledError:
+            continue
 
 
 #: Set to 0 to switch background UMAP precomputation off (the AppTest suite does, so that it
@@ -157,4 +178,4 @@ def precompute_default_map(run: Run) -> None:
     pages people visit before the Embeddings page.
     """
     if os.environ.get(PRECOMPUTE_ENV, "1") != "0":
-        submit(run, "items", "umap", **DEFAULT_UMAP)
+        submit(run, "items", "umap", supersede=False, **DEFAULT_UMAP)

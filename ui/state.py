@@ -7,8 +7,10 @@ The state model
 ---------------
 - A value lives under a plain session key (``key``), which Streamlit never removes, and in the
   URL (``?key=text``). Streamlit's own widget state, kept under ``_w_<key>``, is only a view.
-- A widget the person changes changes the value. Nothing else does, except code calling
-  :func:`put` (e.g. select a run just trained) and a link opened on a page.
+- A widget the person changes changes the value (recorded by the widget's ``on_change``, before
+  the script reruns, so code that does not draw the widget sees it too: :func:`value`). Nothing
+  else does, except code calling :func:`put` (e.g. select a run just trained) and a link opened
+  on a page.
 - Hiding a widget never changes the value. Streamlit forgets a widget's state when a run did not
   draw it, and when a run stops early (``st.stop()`` before the widget, an error path) the
   server keeps the state while the *browser* drops it: drawn again, the browser shows the

@@ -261,7 +261,9 @@ class _TqdmCounter:
 
 
 def _tsne(x, perplexity, metric, random_state, graphs, report):
-    """FFT-accelerated t-SNE (openTSNE) from the exact neighbour graph."""
+    """t-SNE (openTSNE) from the exact neighbour graph: Barnes-Hut below ``TSNE_FFT_FROM``
+    points, FFT-interpolated repulsion from there. The PCA start makes it deterministic;
+    ``random_state`` only matters when all points coincide (random start)."""
     from openTSNE import TSNEEmbedding, initialization
     from openTSNE.affinity import PerplexityBasedNN
     from openTSNE.nearest_neighbors import PrecomputedNeighbors

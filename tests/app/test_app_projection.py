@@ -167,6 +167,41 @@ def test_projection_job_reports_stages_and_is_cached_per_parameters(registry, mo
     assert calls[0][2] is calls[1][2] is calls[2][2] is registry._registry().graphs
 
 
+def test_newer_settings_cancel_queued_maps_of_the_same_embeddings(registry, monkeypatch):
+    """A slider dragged over several values: the running map finishes, the queued stale ones
+    (the background default map too) are cancelled, the newest runs next; another run's queued
+    map is left alone. A background request cancels nothing."""
+    import threading
+
+    release = threading.Event()
+    started = []
+
+    def slow_project(embeddings, method="umap", *, progress, graphs, **knobs):
+        started.append(knobs.get("min_dist"))
+        assert release.wait(30)
+        return np.zeros((len(embeddings), 2), np.float32)
+
+    monkeypatch.setattr(registry, "project", slow_project)
+    run, other_run = _fake_run("r3", np.ones((30, 4), np.float32)), _fake_run("r4", np.ones((9, 4)))
+    running = registry.submit(run, "items", "umap", min_dist=0.1)
+    for _ in range(300):
+        if started:
+            break
+        running.wait(0.01)
+    stale = registry.submit(run, "items", "umap", min_dist=0.2)
+    background = registry.submit(run, "items", "umap", min_dist=0.9, supersede=False)
+    assert not stale.cancelled()
+    elsewhere = registry.submit(other_run, "items", "umap", min_dist=0.4)
+    newest = registry.submit(run, "items", "umap", min_dist=0.3)
+    assert stale.cancelled() and background.cancelled() and not elsewhere.cancelled()
+    assert not running.cancelled()
+    release.set()
+    assert newest.wait(30) and running.wait(30) and elsewhere.wait(30)
+    assert started == [0.1, 0.4, 0.3]
+    again = registry.submit(run, "items", "umap", min_dist=0.2)  # asked again: a new job
+    assert again is not stale and again.wait(30) and started[-1] == 0.2
+
+
 def test_new_umap_settings_in_the_app_reuse_the_neighbour_graph(registry, monkeypatch):
     """The registry's real path: UMAP then t-SNE of one run build the exact graph once (the
     UMAP layout itself is replaced by a stand-in: its compile time belongs in benchmarks)."""

@@ -127,3 +127,17 @@ def test_knn_preservation_of_exact_random_and_duplicated_maps():
     assert knn_preservation(plane, plane, k=1000) == 1.0  # k clipped to n - 1
     with pytest.raises(HyperparameterError):
         knn_preservation(plane, plane[:10])
+
+
+def test_tsne_on_tiny_and_degenerate_sets():
+    """Perplexity is clipped to (n - 1) / 3 and coinciding points get a random start."""
+    for n in (3, 5):
+        x = np.random.default_rng(n).normal(size=(n, 4)).astype(np.float32)
+        for metric in ("euclidean", "cosine"):
+            y = project(x, "tsne", metric=metric)
+            assert y.shape == (n, 2) and np.isfinite(y).all()
+    assert np.isfinite(project(np.ones((20, 4)), "tsne")).all()
+    with pytest.raises(HyperparameterError):
+        project(np.ones((5, 3)), "tsne", perplexity=0)
+    with pytest.raises(HyperparameterError):
+        project(np.ones((5, 3)), "umap", min_dist=1.5, spread=1.0)
