@@ -1,7 +1,11 @@
-"""How the similarity measures disagree for one query: the course's dot-vs-cosine lesson as data.
+"""Diagnostics of learned embeddings: the course's lessons as numbers.
 
-The dashboard's Similarity page draws these numbers; they are plain functions of embeddings so
-they can be tested on the course's hand-made examples.
+* :func:`compare_measures`: how the similarity measures disagree for one query (dot vs cosine);
+* :func:`rated_item_contributions`: which rated items pull a folded-in user towards an item;
+* :func:`folding_diagnostic`: how much a model mixes up unrelated groups of items (*folding*).
+
+The dashboard's pages draw these numbers; they are plain functions of embeddings (or of a fitted
+model) so they can be tested on the course's hand-made examples.
 """
 from __future__ import annotations
 
@@ -9,8 +13,11 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.stats import spearmanr
 
+from ..data.dataset import Dataset, as_interaction_matrix
+from ..errors import HyperparameterError
 from ..retrieval.similarity import MEASURES, similarity_scores
 from ..retrieval.topk import top_k
 from ..validation import check_param
@@ -126,3 +133,63 @@ def rated_item_contributions(item_embeddings: np.ndarray, items, rated_items, ra
     support = support * weights[None, :]
     idx, val = top_k(support, min(top, len(rated_items)))
     return rated_items[idx], val
+
+
+def folding_diagnostic(model, dataset: Dataset | sp.spmatrix, groups,
+                       user_groups=None, k: int = 10) -> dict[str, float]:
+    """How much a model mixes up unrelated groups of items (the course's *folding*).
+
+    Parameters
+    ----------
+    model : fitted Recommender
+    dataset : Dataset or CSR of the training interactions (for the users' own groups)
+    groups : int array (n_items,)
+        Group of each item (e.g. the demo's planted clusters, or a dominant genre); -1 = none.
+    user_groups : int array (n_users,), optional
+        Each user's own group; by default the most frequent group in their history.
+    k : int
+
+    Returns
+    -------
+    dict with
+        ``own_group_share``: mean share of each user's top-k recommendations (seen excluded) that
+        belong to the user's own group (high = no folding);
+        ``foreign_share``: 1 - own_group_share;
+        ``neighbour_purity``: mean share of each item's k highest dot-product neighbours in the
+        same group (the score the model ranks with, so folding shows here too);
+        ``chance``: the share a random ranking would give (mean group size / grouped items).
+    """
+    matrix, _ = as_interaction_matrix(dataset)
+    groups = np.asarray(groups, dtype=np.int64)
+    if groups.shape != (matrix.shape[1],):
+        raise HyperparameterError(f"groups must have one entry per item ({matrix.shape[1]}), "
+                                  f"got shape {groups.shape}")
+    grouped = groups >= 0
+    n_groups = int(groups.max()) + 1 if grouped.any() else 0
+    if n_groups == 0:
+        raise HyperparameterError("groups has no item with a group (all -1)")
+    if user_groups is None:
+        binary = matrix.copy()
+        binary.data[:] = 1
+        one_hot = sp.csr_matrix((np.ones(grouped.sum()), (np.flatnonzero(grouped),
+                                                          groups[grouped])),
+                                shape=(matrix.shape[1], n_groups))
+        per_user = np.asarray((binary @ one_hot).todense())
+        user_groups = np.where(per_user.sum(axis=1) > 0, per_user.argmax(axis=1), -1)
+    user_groups = np.asarray(user_groups, dtype=np.int64)
+    users = np.flatnonzero(user_groups >= 0)
+    recs, _ = model.recommend(users, k)
+    valid = recs >= 0
+    same = (groups[np.where(valid, recs, 0)] == user_groups[users][:, None]) & valid
+    own = float(np.mean(same.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)))
+    items = np.flatnonzero(grouped)
+    vectors = model.item_embeddings_
+    scores = vectors[items] @ vectors.T
+    scores[np.arange(len(items)), items] = -np.inf
+    scores[:, ~grouped] = -np.inf
+    neighbours, _ = top_k(scores, k)
+    purity = float(np.mean(groups[neighbours] == groups[items][:, None]))
+    sizes = np.bincount(groups[grouped], minlength=n_groups)
+    chance = float((sizes / sizes.sum()) @ (sizes / sizes.sum()))
+    return {"own_group_share": own, "foreign_share": 1 - own, "neighbour_purity": purity,
+            "chance": chance}

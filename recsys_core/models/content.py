@@ -33,17 +33,12 @@ from ..errors import DataError, HyperparameterError
 from ..retrieval.similarity import MEASURES, similarity_scores
 from ..validation import check_param
 from .base import FLOAT32, FLOAT64, INT64, Recommender
+from .features import year_bucket_starts
 
 FEATURE_SETS = ("genres", "year", "genres+year")
 WEIGHTINGS = ("binary", "tfidf")
 #: Feature columns assumed by the memory estimate before the features are known.
 FEATURE_ALLOWANCE = 64
-
-
-def year_buckets(years: np.ndarray, width: int) -> np.ndarray:
-    """Start year of the ``width``-year bucket of each year (float array, NaN stays NaN)."""
-    years = np.asarray(years, dtype=np.float64)
-    return np.floor(years / width) * width
 
 
 class ContentBased(Recommender):
@@ -126,7 +121,7 @@ class ContentBased(Recommender):
             names += [f"genre:{g}" for g in dataset.genre_names]
             scale += [1.0] * len(dataset.genre_names)
         if self.features in ("year", "genres+year"):
-            buckets = year_buckets(dataset.items["year"].to_numpy(), int(self.year_bucket))
+            buckets = year_bucket_starts(dataset.items["year"].to_numpy(), int(self.year_bucket))
             known = np.unique(buckets[np.isfinite(buckets)]).astype(np.int64)
             if len(known):
                 one_hot = (buckets[:, None] == known[None, :]).astype(np.float32)
@@ -290,7 +285,7 @@ class ContentBased(Recommender):
         """
         self._check_fitted()
         keys = [f"genre:{g}" for g in genres]
-        keys += [f"year:{int(b)}" for b in year_buckets(np.asarray(list(years), dtype=float),
+        keys += [f"year:{int(b)}" for b in year_bucket_starts(np.asarray(list(years), dtype=float),
                                                         int(self.year_bucket))]
         if not keys:
             raise HyperparameterError("state at least one genre or year preference")

@@ -9,9 +9,11 @@ from recsys_core.errors import HyperparameterError, NotFittedError
 from recsys_core.evaluation.metrics import Validation
 from recsys_core.models import Recommender, SoftmaxModel
 from recsys_core.models.neural import layers as nn
-from recsys_core.models.neural.softmax import (folding_diagnostic, hard_negatives,
+from recsys_core.models.neural.sampling import (hard_negatives,
                                                negative_distribution, sample_negatives,
-                                               split_history, user_feature_matrix)
+                                               split_history)
+from recsys_core.models.features import user_feature_matrix
+from recsys_core.evaluation.diagnostics import folding_diagnostic
 
 N_CLUSTERS, ITEMS_PER_CLUSTER, USERS_PER_CLUSTER, ITEMS_PER_USER = 4, 12, 25, 6
 

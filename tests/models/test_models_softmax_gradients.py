@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_core.models.neural import layers as nn
-from recsys_core.models.neural.softmax import SoftmaxModel, split_history
+from recsys_core.models.neural.sampling import split_history
+from recsys_core.models.neural.softmax import SoftmaxModel
 
 EPS = 1e-6
 

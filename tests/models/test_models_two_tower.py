@@ -5,7 +5,7 @@ import pytest
 from recsys_core.data.dataset import Dataset
 from recsys_core.errors import HyperparameterError
 from recsys_core.models import Recommender, TwoTowerModel
-from recsys_core.models.neural.softmax import split_history
+from recsys_core.models.neural.sampling import split_history
 from tests.models.test_models_softmax_gradients import (COMMON, _tiny_matrix, assert_close,
                                                         numeric_grad)
 

@@ -186,7 +186,15 @@ def general_chunk(users, items, values, order, U, V, bu, bi, mu, with_bias, lr, 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def step_row(P, G, S1, S2, row, step, optimizer, lr):
-    """Apply the summed gradient G[row] to P[row] with the chosen optimizer; zero G[row]."""
+    """Apply the summed gradient G[row] to P[row] with the chosen optimizer; zero G[row].
+
+    This is the same SGD / Adagrad / Adam arithmetic as the optimizer classes of
+    :mod:`recsys_core.models.neural.layers`, deliberately not shared with them: it runs inside
+    a numba loop, one touched row at a time, with a per-row step count (a lazy, sparse Adam:
+    only rows with a gradient in the mini-batch move), whereas those classes update whole
+    dense NumPy arrays once per batch from Python. Calling a Python object per row would undo
+    the kernel's speed.
+    """
     width = P.shape[1]
     if optimizer == 0:
         for f in range(width):

@@ -285,7 +285,11 @@ def l2_penalty(params: dict[str, np.ndarray], strength: float, grads: dict[str, 
 
 # ---------------------------------------------------------------------------- optimizers
 class Optimizer(ABC):
-    """Base class: ``step(params, grads)`` updates every array of ``params`` in place."""
+    """Base class: ``step(params, grads)`` updates every array of ``params`` in place.
+
+    Matrix factorization (:mod:`recsys_core.models.mf.kernels`, ``step_row``) applies the same
+    three rules row by row inside its numba kernels; see there why it cannot use these classes.
+    """
 
     def __init__(self, learning_rate: float):
         if not (np.isfinite(learning_rate) and learning_rate > 0):

@@ -14,7 +14,7 @@ import numpy as np
 from ...errors import HyperparameterError
 from ...validation import check_param
 from . import layers as nn
-from .softmax import FEATURE_ALLOWANCE, QueryTowerModel
+from .query_tower import FEATURE_ALLOWANCE, QueryTowerModel
 
 #: Item features the item tower can use.
 ITEM_FEATURES = ("genres", "years")
