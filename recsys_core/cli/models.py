@@ -7,6 +7,7 @@ user and item ids of the dataset it was trained on.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from ..data.dataset import Dataset
 from ..errors import DataError, HyperparameterError, PersistenceError
 from ..models import TrainingProgress, trainable_models
 from ..runs.store import Run, RunStore, check_run_name, load_run
+from ..serving.rerank import DIVERSITY_SIMILARITIES, RerankConfig
 
 #: Header names accepted for the columns of ``--pairs``, ``--test`` and ``--users`` files
 #: (compared lower-case without "_", "-" and spaces).
@@ -312,11 +314,13 @@ def _write_csv(frame: pd.DataFrame, output: str) -> None:
 def _recommend_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
     """Top-k rows (user, item, rank, score) in raw ids for the given user indices.
 
-    ``args`` carries the parsed command line, so options added to ``recommend`` (re-ranking,
-    filters) can be honoured here.
+    ``args`` carries the parsed command line: any retrieval or re-ranking option (a knob away
+    from its :class:`RerankConfig` default, a measure, ANN, ``--scorer``, ``--explain``) sends the
+    users through the serving pipeline; otherwise the model's own top-k is written.
     """
-    if _reranking_requested(args):
-        return _reranked_rows(run, users, k, args)
+    config = _rerank_config(args)
+    if not config.is_neutral or args.measure or args.ann or args.scorer or args.explain:
+        return _reranked_rows(run, users, k, config, args)
     items, scores = run.model.recommend(users, k, exclude_seen=True)
     valid = items >= 0
     rows, ranks = np.nonzero(valid)
@@ -326,6 +330,40 @@ def _recommend_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
         "rank": ranks + 1,
         "score": scores[valid],
     })
+
+
+#: The re-ranking flags of ``recommend``: RerankConfig field -> (flag, argparse options, help).
+#: Each flag's default is the field's default (see :func:`_add_rerank_arguments`), so the
+#: command line cannot drift from the engine.
+_RERANK_FLAGS = {
+    "exclude_genres": ("--exclude-genres", {"metavar": "G1,G2"},
+                       "leave out items of these genres"),
+    "hide_disliked": ("--hide-disliked", {"type": float, "metavar": "T"},
+                      "leave out items the user rated T or lower (reloads the run's dataset)"),
+    "min_ratings": ("--min-ratings", {"type": int, "metavar": "N"},
+                    "leave out items with fewer than N ratings"),
+    "freshness_half_life": ("--freshness-half-life", {"type": float, "metavar": "YEARS"},
+                            "boost recent releases: the score halves every YEARS of age"),
+    "popularity_penalty": ("--popularity-penalty", {"type": float, "metavar": "B"},
+                           "divide scores by (number of ratings)^B; 0 turns it off"),
+    "diversity": ("--diversity", {"type": float, "metavar": "LAMBDA"},
+                  "MMR lambda in [0, 1]: 1 keeps the score order, lower favours items unlike "
+                  "those above"),
+    "diversity_similarity": ("--diversity-similarity", {"choices": DIVERSITY_SIMILARITIES},
+                             "how alike two items are for --diversity: their genres or the "
+                             "cosine of their embeddings"),
+    "max_per_genre": ("--max-per-genre", {"type": int, "metavar": "N"},
+                      "at most N items of one genre"),
+    "fair_group": ("--fair-group", {"metavar": "long-tail|GENRE"},
+                   "item group with a minimum share of each list (with --fair-share)"),
+    "fair_share": ("--fair-share", {"type": float, "metavar": "S"},
+                   "minimum share of --fair-group in each list, in [0, 1]"),
+    "head_share": ("--head-share", {"type": float, "metavar": "S"},
+                   "share of the catalogue, by popularity, that is not long-tail"),
+}
+#: RerankConfig fields without a flag: ``recommend`` always hides seen items, and freshness
+#: counts age from the catalogue's newest release.
+_RERANK_FIELDS_WITHOUT_FLAG = ("hide_seen", "reference_year")
 
 
 def _add_rerank_arguments(p) -> None:
@@ -338,50 +376,42 @@ def _add_rerank_arguments(p) -> None:
                    help="exponent of the tempered measure, in [0, 1] (default 0.5)")
     g.add_argument("--ann", action="store_true",
                    help="approximate nearest-neighbour retrieval (faiss; dot unless --measure)")
-    g.add_argument("--exclude-genres", metavar="G1,G2", help="leave out items of these genres")
-    g.add_argument("--hide-disliked", type=float, metavar="T",
-                   help="leave out items the user rated T or lower (reloads the run's dataset)")
-    g.add_argument("--freshness-half-life", type=float, metavar="YEARS",
-                   help="boost recent releases: the score halves every YEARS of age")
-    g.add_argument("--popularity-penalty", type=float, default=0.0, metavar="B",
-                   help="divide scores by (number of ratings)^B (default 0: off)")
-    g.add_argument("--diversity", type=float, default=1.0, metavar="LAMBDA",
-                   help="MMR lambda in [0, 1]: 1 keeps the score order (default), lower "
-                        "favours items unlike those above")
-    g.add_argument("--max-per-genre", type=int, metavar="N", help="at most N items of one genre")
-    g.add_argument("--fair-group", metavar="long-tail|GENRE",
-                   help="item group with a minimum share of each list (with --fair-share)")
-    g.add_argument("--fair-share", type=float, default=0.0, metavar="S",
-                   help="minimum share of --fair-group in each list, in [0, 1]")
+    g.add_argument("--scorer", action="store_true",
+                   help="nominate with the model, popularity and trending, and rank the pool with "
+                        "a scoring model trained on the run's held-out ratings (runs trained "
+                        "with --holdout; reloads the run's dataset)")
+    defaults = {f.name: f.default for f in dataclasses.fields(RerankConfig)}
+    for name, (flag, options, text) in _RERANK_FLAGS.items():
+        default = defaults[name]
+        shown = f" (default {default})" if default not in (None, ()) else ""
+        g.add_argument(flag, dest=name, default=default, help=text + shown, **options)
     g.add_argument("--explain", action="store_true",
                    help="add the score breakdown: base score, freshness, popularity penalty, "
                         "final score and the rule that moved each item")
 
 
-def _reranking_requested(args) -> bool:
-    return bool(getattr(args, "measure", None) or getattr(args, "ann", False)
-                or getattr(args, "exclude_genres", None)
-                or getattr(args, "hide_disliked", None) is not None
-                or getattr(args, "freshness_half_life", None) is not None
-                or getattr(args, "popularity_penalty", 0.0) or getattr(args, "diversity", 1.0) != 1.0
-                or getattr(args, "max_per_genre", None) is not None
-                or getattr(args, "fair_group", None) or getattr(args, "fair_share", 0.0)
-                or getattr(args, "explain", False))
-
-
-def _reranked_rows(run: Run, users: np.ndarray, k: int, args) -> pd.DataFrame:
-    from ..serving.pipeline import RerankConfig, recommend_for_run
-
+def _rerank_config(args) -> RerankConfig:
+    """The RerankConfig the re-ranking flags describe."""
     if args.fair_share and not args.fair_group:
         raise HyperparameterError("--fair-share needs --fair-group (long-tail or a genre)")
-    config = RerankConfig(exclude_genres=args.exclude_genres or (),
-                          hide_disliked=args.hide_disliked,
-                          freshness_half_life=args.freshness_half_life,
-                          popularity_penalty=args.popularity_penalty, diversity=args.diversity,
-                          max_per_genre=args.max_per_genre, fair_group=args.fair_group,
-                          fair_share=args.fair_share)
+    return RerankConfig(**{name: getattr(args, name) for name in _RERANK_FLAGS})
+
+
+def _reranked_rows(run: Run, users: np.ndarray, k: int, config: RerankConfig, args
+                   ) -> pd.DataFrame:
+    from ..serving.pipeline import fit_scoring_stage, recommend_for_run, split_for_run
+
+    stage = None
+    if args.scorer:
+        stage = fit_scoring_stage(run.model, split_for_run(run))
+        print(f"scoring model ({stage.scorer.classifier_}) trained on {len(stage.fit_users)} "
+              f"users' held-out ratings", file=sys.stderr)
+        if stage.comparison:
+            print(f"ranking on {len(stage.eval_users)} other users: " + ", ".join(
+                f"{row['ranking by']} AUC {row['auc']:.3f}"
+                for row in stage.comparison_table.to_dict("records")), file=sys.stderr)
     frame = recommend_for_run(run, users, k, config=config, measure=args.measure,
-                              alpha=args.alpha, ann=args.ann, explain=args.explain)
+                              alpha=args.alpha, ann=args.ann, explain=args.explain, stage=stage)
     short = frame.attrs.get("group_target_unreachable", ())
     if len(short) and config.fair_group:
         shown = ", ".join(map(str, short[:5])) + (", ..." if len(short) > 5 else "")

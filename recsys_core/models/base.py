@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset, as_interaction_matrix
-from ..errors import HyperparameterError, NotFittedError, PersistenceError
+from ..errors import DataError, HyperparameterError, NotFittedError, PersistenceError
 from ..memory import check_memory
 from ..persistence import load_npz, save_npz
 from ..retrieval.similarity import similarity_scores
@@ -184,7 +184,7 @@ class Recommender(ABC):
         fingerprint; return the matrix."""
         matrix, dataset = as_interaction_matrix(data)
         if matrix.shape[0] == 0 or matrix.shape[1] == 0 or matrix.nnz == 0:
-            raise HyperparameterError("cannot fit on an empty interaction matrix")
+            raise DataError("cannot fit on an empty interaction matrix")
         self.check_fit_memory(matrix.shape[0], matrix.shape[1], matrix.nnz)
         self.n_users_, self.n_items_ = matrix.shape
         # Shares the training matrix's index arrays: only the unit values are new memory.
