@@ -116,6 +116,11 @@ class Popularity(Recommender):
         return self
 
     def fold_in(self, items, ratings=None) -> np.ndarray:
-        """Every user, known or new, gets the same embedding: ``[1.0]``."""
+        """Every user, known or new, gets the same embedding: ``[1.0]`` (the items are only
+        checked to be in range, as every model's fold-in does)."""
         self._check_fitted()
+        idx = np.atleast_1d(np.asarray(items, dtype=np.int64))
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_items_):
+            bad = idx[(idx < 0) | (idx >= self.n_items_)][0]
+            raise IndexError(f"item index {bad} out of range for {self.n_items_} items")
         return np.ones(1, dtype=np.float32)
