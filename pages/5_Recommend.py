@@ -103,10 +103,7 @@ def recommendations(who: str, user: int | None) -> None:
             result = recommend_pipeline(user, ScoreVectorGenerator(scores, name="model"),
                                         dataset, k=k, config=config,
                                         item_embeddings=model.item_embeddings_, seen=rated)
-    pool = result.pool.items  # by base score, best first
-    nominated = (np.asarray(result.pool.nominated_by(), dtype=object)
-                 if len(result.pool.generators) > 1 or result.pool.group is not None else None)
-    show_list(result, pool, nominated, k, rated, user_ratings, config)
+    show_list(result, k, rated, user_ratings, config)
 
     if stage == "pipeline":
         with st.expander("Why a separate scoring model?", expanded=True):
@@ -115,7 +112,8 @@ def recommendations(who: str, user: int | None) -> None:
                         "comparable. The scoring model combines them with item age, popularity, "
                         "genre affinity and user features, trained on held-out ratings. On users "
                         "it was not trained on:")
-            st.dataframe(scoring_stage.comparison, hide_index=True, key="scorer_comparison")
+            st.dataframe(scoring_stage.comparison_table, hide_index=True,
+                         key="scorer_comparison")
 
     st.subheader("What the knobs cost and buy")
     st.caption(f"Over a fixed sample of test users of the run's split (top {k}); the lists are "
@@ -124,17 +122,11 @@ def recommendations(who: str, user: int | None) -> None:
         impact.show_impact(source, dataset, run, config, k)
 
 
-def movement(original: int, rank: int) -> str:
-    if original == rank:
-        return "="
-    return f"↑{original - rank}" if original > rank else f"↓{rank - original}"
-
-
-def show_list(result, pool, nominated, k, rated, user_ratings, config) -> None:
+def show_list(result, k, rated, user_ratings, config) -> None:
     """The re-ranked list with its score breakdown, the fairness share, and before/after."""
     table = result.table
     items = result.items
-    before = pool[:k]
+    before = result.before  # the pool's top k by base score
     model = run.model
     center = None
     if dataset.is_explicit and len(user_ratings):
@@ -157,7 +149,7 @@ def show_list(result, pool, nominated, k, rated, user_ratings, config) -> None:
         "rank": table["rank"].to_numpy(),
         "title": listed_titles,
         "final": table["final_score"].to_numpy(),
-        "move": [movement(int(o), int(r)) for o, r in zip(table["original_rank"], table["rank"])],
+        "move": result.moves,
         "moved by": table["moved_by"].to_numpy(),
         "base score": table["base_score"].to_numpy(),
         "relevance": table["relevance"].to_numpy(),
@@ -167,9 +159,8 @@ def show_list(result, pool, nominated, k, rated, user_ratings, config) -> None:
         "genres": dataset.items["genres"].to_numpy()[items],
         "because you rated": [" · ".join(names[int(i)] for i in c) for c in contributors],
     })
-    if nominated is not None:
-        nominators = dict(zip(pool.tolist(), nominated))
-        listed.insert(5, "nominated by", [nominators[i] for i in items.tolist()])
+    if len(result.pool.generators) > 1 or result.pool.group is not None:
+        listed.insert(5, "nominated by", table["nominated_by"].to_numpy())
     number = st.column_config.NumberColumn(format="%.3f", width="small")
     columns = {c: number for c in ("final", "base score", "relevance", "freshness ×",
                                    "popularity ×")}

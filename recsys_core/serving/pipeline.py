@@ -1,10 +1,16 @@
-"""The serving pipeline for one user (candidates -> scores -> re-rank) and the metric impact of a
-re-ranking configuration over many users.
+"""The serving pipeline for one user (candidates -> scores -> re-rank), the scoring stage fitted
+for a model and a split, and the metric impact of a re-ranking configuration over many users.
+
+:func:`recommend_pipeline` is the one serving entry point: the Recommend page, ``recommend`` on
+the command line (through :func:`recommend_for_run`) and ``benchmarks/bench_pipeline.py`` call it.
+:func:`fit_scoring_stage` builds the generators and the learned ranker they pass to it.
 
 Re-exports :class:`~recsys_core.serving.rerank.RerankConfig`, :func:`~recsys_core.serving.rerank.rerank` and
 :class:`~recsys_core.serving.rerank.RerankResult`, the names the app and the command line use.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -12,8 +18,9 @@ from ..data.dataset import Dataset
 from ..errors import DataError, HyperparameterError
 from ..models.base import Recommender
 from ..validation import check_param
-from .candidates import CandidateGenerator, CandidatePool, ModelGenerator, generate_candidates
-from .ranker import CandidateScorer
+from .candidates import (CandidateGenerator, CandidatePool, ModelGenerator, PopularityGenerator,
+                         TrendingGenerator, generate_candidates)
+from .ranker import CandidateScorer, evaluate_scorer
 from .rerank import LONG_TAIL, RerankConfig, RerankResult, group_mask, passes_filters, rerank
 
 
@@ -73,7 +80,8 @@ def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int
     Returns
     -------
     RerankResult whose table also has ``nominated_by`` (generators that proposed the item, or the
-    group retrieval) and whose ``pool`` is the CandidatePool, ordered by base score (best first).
+    group retrieval), whose ``pool`` is the CandidatePool, ordered by base score (best first), and
+    whose ``before`` is the pool's top ``k`` by base score (the list without re-ranking).
     """
     config = config or RerankConfig()
     generators = _as_generators(generators)
@@ -102,6 +110,7 @@ def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int
                     item_embeddings=item_embeddings)
     result.columns["nominated_by"] = pool.nominated_by(result.items)
     result.pool = pool
+    result.before = pool.items[:k]
     return result
 
 
@@ -263,6 +272,122 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
 
 
 
+@dataclass
+class ScoringStage:
+    """Candidate generators and the scoring model fitted on one split, ready for
+    :func:`recommend_pipeline` (``generators=stage.generators, scorer=stage.scorer``).
+
+    Attributes
+    ----------
+    generators : list of CandidateGenerator
+        The models' generators, then popularity and (when the data has timestamps) trending, all
+        built from ``split.train``.
+    scorer : CandidateScorer
+        Fitted on the held-out entries of ``fit_users``.
+    fit_users, eval_users : ndarray of int64
+        The users (with held-out entries) the scorer learned from and was compared on; disjoint.
+    comparison : dict of str -> dict of str -> float
+        On ``eval_users``: ranking name ("scorer", then each generator's name) -> {"auc",
+        "ndcg@10"} (see :func:`~recsys_core.serving.ranker.evaluate_scorer`); empty without
+        evaluation users.
+    """
+
+    generators: list
+    scorer: CandidateScorer
+    fit_users: np.ndarray
+    eval_users: np.ndarray
+    comparison: dict = field(default_factory=dict)
+
+    @property
+    def comparison_table(self):
+        """The comparison as a DataFrame: "ranking by" ("scoring model (gbdt)", "wals score
+        only", ...), auc, ndcg@10; one row per ranking, the scorer first."""
+        import pandas as pd
+
+        rows = [{"ranking by": (f"scoring model ({self.scorer.classifier_})" if name == "scorer"
+                                else f"{name} score only"), **values}
+                for name, values in self.comparison.items()]
+        return pd.DataFrame(rows, columns=None if rows else ["ranking by", "auc", "ndcg@10"])
+
+
+def fit_scoring_stage(models, split, *, train_users: int = 300, eval_users: int = 200,
+                      pool_per_generator: int = 100, classifier: str = "auto",
+                      objective: str = "rating>=4", seed: int = 0) -> ScoringStage:
+    """Fit the scoring stage of the serving pipeline: generators, the scorer, its comparison.
+
+    The course's argument for a separate scoring model: each generator's raw score ranks only its
+    own nominations and the scales differ; a classifier trained on held-out ratings combines them
+    with item and user features. Users with held-out entries are shuffled with ``seed``; the
+    first ``train_users`` train the scorer, the next ``eval_users`` compare it with ranking by
+    each generator's raw score.
+
+    Parameters
+    ----------
+    models : Recommender, CandidateGenerator, or a sequence of them
+        Fitted on ``split.train`` (Recommenders are wrapped in ModelGenerator, named by kind).
+    split : recsys_core.evaluation.split.Split
+    train_users, eval_users : int
+        Users whose pools train the scorer, and other users it is compared on (0: no
+        comparison). Fewer when the split has fewer users with held-out entries.
+    pool_per_generator : int
+        Candidates each generator nominates per user, in training and later in serving (see
+        :func:`pool_size`).
+    classifier, objective : see :class:`~recsys_core.serving.ranker.CandidateScorer`
+    seed : int
+
+    Returns
+    -------
+    ScoringStage
+
+    Raises
+    ------
+    HyperparameterError
+        When no user has held-out entries, or their pools hold only one class.
+    """
+    check_param("train_users", train_users, low=1, integer=True)
+    check_param("eval_users", eval_users, low=0, integer=True)
+    train, test = split.train, split.test
+    generators = _as_generators(models)
+    generators.append(PopularityGenerator(train))
+    if train.timestamps is not None:
+        generators.append(TrendingGenerator(train))
+    users = np.flatnonzero(test.user_activity > 0)
+    if not len(users):
+        raise HyperparameterError("the split has no held-out entries to train a scoring model on")
+    users = np.random.default_rng(seed).permutation(users)
+    fit_users = np.sort(users[:train_users])
+    held_out = np.sort(users[train_users:train_users + eval_users])
+    scorer = CandidateScorer(classifier=classifier, objective=objective,
+                             n_per_generator=pool_per_generator, random_state=seed)
+    scorer.fit(generators, train, test, users=fit_users)
+    comparison = (evaluate_scorer(scorer, generators, train, test, held_out)
+                  if len(held_out) else {})
+    return ScoringStage(generators, scorer, fit_users, held_out, comparison)
+
+
+def split_for_run(run):
+    """The train/test split a saved run was trained on, rebuilt from its source dataset.
+
+    Raises
+    ------
+    HyperparameterError
+        When the run was trained on all its data, its dataset cannot be loaded or changed since,
+        or the rebuilt split differs from the recorded one.
+    """
+    from ..evaluation.split import make_split
+
+    recorded = run.info.split
+    if not recorded:
+        raise HyperparameterError("the run was trained on all its data; a scoring model learns "
+                                  "from held-out ratings (train with --holdout)")
+    data = _source_dataset(run, "the scoring model")
+    split = make_split(data, recorded["params"])
+    if recorded.get("fingerprint") and split.fingerprint != recorded["fingerprint"]:
+        raise HyperparameterError("the run's train/test split could not be rebuilt: it differs "
+                                  "from the one the run was trained on")
+    return split
+
+
 #: Columns of the score breakdown that ``recommend_for_run(explain=True)`` adds.
 EXPLAIN_COLUMNS = ("title", "base_score", "relevance", "freshness", "popularity_penalty",
                    "final_score", "redundancy", "in_group", "original_rank", "moved_by",
@@ -280,20 +405,8 @@ def dataset_for_run(run, *, with_ratings: bool = False) -> Dataset:
     """
     import pandas as pd
 
-    from ..data.discovery import load_dataset
-
     if with_ratings:
-        source = run.info.dataset.get("source", "")
-        try:
-            data = load_dataset(source)
-        except (OSError, DataError, ValueError) as exc:
-            raise HyperparameterError(
-                f"hiding disliked items needs the run's rating values; its dataset could not be "
-                f"loaded from {source!r} ({exc})") from None
-        if data.fingerprint != run.info.dataset.get("fingerprint"):
-            raise HyperparameterError(f"hiding disliked items needs the run's rating values, but "
-                                      f"the data at {source!r} changed since the run was trained")
-        return data
+        return _source_dataset(run, "hiding disliked items")
     seen = run.model.seen_.tocoo()
     table = pd.DataFrame({"title": run.titles, "year": run.item_years})
     return Dataset.from_interactions(
@@ -302,9 +415,27 @@ def dataset_for_run(run, *, with_ratings: bool = False) -> Dataset:
         item_genres=run.item_genres, name=run.info.dataset.get("name", "run"))
 
 
+def _source_dataset(run, purpose: str) -> Dataset:
+    """The dataset a run was trained on, loaded again from its recorded source; ``purpose`` says
+    in the error message what needed it."""
+    from ..data.discovery import load_dataset
+
+    source = run.info.dataset.get("source", "")
+    try:
+        data = load_dataset(source)
+    except (OSError, DataError, ValueError) as exc:
+        raise HyperparameterError(f"{purpose} needs the run's rating values; its dataset could "
+                                  f"not be loaded from {source!r} ({exc})") from None
+    if data.fingerprint != run.info.dataset.get("fingerprint"):
+        raise HyperparameterError(f"{purpose} needs the run's rating values, but the data at "
+                                  f"{source!r} changed since the run was trained")
+    return data
+
+
 def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = None,
                       measure: str | None = None, alpha: float = 0.5, ann: bool = False,
-                      explain: bool = False, n_candidates: int | None = None):
+                      explain: bool = False, n_candidates: int | None = None,
+                      stage: ScoringStage | None = None):
     """Re-ranked recommendations of a saved run (:class:`recsys_core.runs.store.Run`) in raw ids.
 
     Parameters
@@ -323,11 +454,14 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     n_candidates : int, optional
         Candidates retrieved per user; default :func:`pool_size`. A fairness group short in them
         retrieves its own (see :func:`recommend_pipeline`).
+    stage : ScoringStage, optional
+        Nominate with the stage's generators and rank the pool with its scorer
+        (:func:`fit_scoring_stage` on :func:`split_for_run`); not with ``measure`` or ``ann``.
 
     Returns
     -------
-    DataFrame with user, item, rank, score (the retrieval score: the model's, or the similarity
-    under ``measure``), plus the breakdown when asked. ``frame.attrs["group_target_unreachable"]``
+    DataFrame with user, item, rank, score (the base score: the model's, the similarity under
+    ``measure``, or the scorer's P(positive) with a ``stage``), plus the breakdown when asked. ``frame.attrs["group_target_unreachable"]``
     holds the raw ids of users whose fairness target the catalogue cannot meet (too few items of
     the group pass the filters).
     """
@@ -336,18 +470,25 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     from ..retrieval.ann import ANNIndex
 
     config = config or RerankConfig()
+    if stage is not None and (measure is not None or ann):
+        raise HyperparameterError("the scoring model ranks the generators' own scores: it cannot "
+                                  "be combined with a similarity measure or approximate search")
     if ann and measure is None:
         measure = "dot"
     data = dataset_for_run(run, with_ratings=config.hide_disliked is not None)
-    index = ANNIndex(measure, alpha).fit(run.model.item_embeddings_) if ann else None
-    generator = ModelGenerator(run.model, measure=measure, alpha=alpha, ann=index)
+    if stage is not None:
+        generators, scorer = stage.generators, stage.scorer
+    else:
+        index = ANNIndex(measure, alpha).fit(run.model.item_embeddings_) if ann else None
+        generators = ModelGenerator(run.model, measure=measure, alpha=alpha, ann=index)
+        scorer = None
     wanted = ["item", "rank", "base_score"] + [c for c in EXPLAIN_COLUMNS if explain
                                                and c != "base_score"]
     parts: dict[str, list] = {"user": []}
     short = []
     for user in np.asarray(users, dtype=np.int64):
-        result = recommend_pipeline(int(user), generator, data, k=k, config=config,
-                                    n_per_generator=n_candidates,
+        result = recommend_pipeline(int(user), generators, data, k=k, config=config,
+                                    scorer=scorer, n_per_generator=n_candidates,
                                     item_embeddings=getattr(run.model, "item_embeddings_", None))
         if result.group_target_reachable is False:
             short.append(int(user))
@@ -368,5 +509,6 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     return frame
 
 
-__all__ = ["EXPLAIN_COLUMNS", "RerankConfig", "RerankResult", "dataset_for_run", "evaluate_rerank",
-           "pool_size", "recommend_for_run", "recommend_pipeline", "rerank", "rerank_lists"]
+__all__ = ["EXPLAIN_COLUMNS", "RerankConfig", "RerankResult", "ScoringStage", "dataset_for_run",
+           "evaluate_rerank", "fit_scoring_stage", "pool_size", "recommend_for_run",
+           "recommend_pipeline", "rerank", "rerank_lists", "split_for_run"]

@@ -126,6 +126,12 @@ class RerankConfig:
         """A copy with some knobs changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
+    @property
+    def is_neutral(self) -> bool:
+        """True when every knob has its default value: re-ranking keeps the order by base score
+        and only hides seen items."""
+        return self == type(self)()
+
 
 @dataclass
 class RerankResult:
@@ -145,6 +151,8 @@ class RerankResult:
     pool : CandidatePool or None
         The candidates the list was picked from, when it came from
         :mod:`recsys_core.serving.pipeline`.
+    before : ndarray of int64 or None
+        The pool's top k by base score: the list without re-ranking (from the pipeline).
     """
 
     columns: dict
@@ -153,6 +161,7 @@ class RerankResult:
     group_target: float | None = None
     group_target_reachable: bool | None = None
     pool: object = None
+    before: np.ndarray | None = None
 
     @property
     def items(self) -> np.ndarray:
@@ -169,6 +178,16 @@ class RerankResult:
         "+", or "none"), plus ``nominated_by`` from the pipeline. Built on first access: lists
         computed for metrics never pay for a DataFrame."""
         return pd.DataFrame(self.columns)
+
+    @property
+    def moves(self) -> list[str]:
+        """How far each listed item moved from its rank by base score: "=", "↑n" (up n places)
+        or "↓n", best first."""
+        out = []
+        for original, rank in zip(self.columns["original_rank"], self.columns["rank"]):
+            shift = int(original) - int(rank)
+            out.append("=" if shift == 0 else f"↑{shift}" if shift > 0 else f"↓{-shift}")
+        return out
 
 
 class _CatalogueArrays:
