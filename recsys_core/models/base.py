@@ -22,6 +22,7 @@ from ..memory import check_memory
 from ..persistence import load_npz, save_npz
 from ..retrieval.similarity import similarity_scores
 from ..retrieval.topk import top_k
+from .params import Param, render_parameters_doc, validate_params
 
 #: Bytes per element, for the memory estimates of ``estimate_fit_bytes`` (which compute with
 #: Python ints, converting hyperparameters with ``int()``, so absurd sizes cannot overflow).
@@ -72,6 +73,18 @@ def validation_data(validation):
     return getattr(validation, "data", validation) if callable(validation) else validation
 
 
+def _with_parameters_section(doc: str, spec: dict[str, Param]) -> str:
+    """The class docstring with its "Parameters" section rendered from the spec, placed before
+    "Attributes" (or at the end), indented like a class docstring."""
+    section = "\n".join(("    " + line) if line else "" for line in
+                        render_parameters_doc(spec).splitlines())
+    marker = "\n    Attributes\n"
+    if marker in doc:
+        head, tail = doc.split(marker, 1)
+        return f"{head.rstrip()}\n\n{section}\n{marker}{tail}"
+    return f"{doc.rstrip()}\n\n{section}\n    "
+
+
 class Recommender(ABC):
     """Base class: embeddings in, scores, recommendations, neighbours and persistence out.
 
@@ -98,7 +111,12 @@ class Recommender(ABC):
     #: Whether ``fit`` learns from interactions alone, so the CLI and the app can offer it for
     #: training (False for wrappers of embeddings learned elsewhere).
     trains_from_data: ClassVar[bool] = True
-    #: Hyperparameters that set the memory of a fit, named when the memory budget refuses one.
+    #: The typed specification of every ``__init__`` argument (:mod:`recsys_core.models.params`):
+    #: it validates them, parses the command line's ``--set``, builds the Train page's widgets,
+    #: renders the docstring's "Parameters" section and gives tuners their ranges.
+    param_spec: ClassVar[dict[str, Param]] = {}
+    #: Hyperparameters that set the memory of a fit, named when the memory budget refuses one
+    #: (the spec's entries flagged ``size``).
     size_parameters: ClassVar[tuple[str, ...]] = ()
     #: Whether ``fit`` itself learns from plain held-out data passed as ``validation`` (early
     #: stopping); other models need a validation callable there.
@@ -108,6 +126,11 @@ class Recommender(ABC):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("kind"):  # its own kind: a variant inheriting one replaces nothing
             MODEL_REGISTRY[cls.kind] = cls
+        if "param_spec" in cls.__dict__:
+            cls.size_parameters = tuple(name for name, p in cls.param_spec.items() if p.size)
+        doc = cls.__dict__.get("__doc__")
+        if doc and cls.param_spec and "\n    Parameters\n" not in doc:
+            cls.__doc__ = _with_parameters_section(doc, cls.param_spec)
 
     # ------------------------------------------------------------------ hyperparameters
     @classmethod
@@ -115,6 +138,13 @@ class Recommender(ABC):
         sig = inspect.signature(cls.__init__)
         return [p.name for p in sig.parameters.values()
                 if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def validate_params(self) -> "Recommender":
+        """Check every hyperparameter against :attr:`param_spec`; raise
+        :class:`~recsys_core.errors.HyperparameterError` naming the first bad one and its allowed
+        values. ``fit`` calls it before anything else; returns ``self``."""
+        validate_params(self.param_spec, self.get_params())
+        return self
 
     def get_params(self) -> dict:
         """Hyperparameters as passed to ``__init__``."""

@@ -23,8 +23,8 @@ import numpy as np
 
 from ..data.dataset import as_interaction_matrix
 from ..errors import HyperparameterError
-from ..validation import check_param
 from .base import FLOAT32, FLOAT64, Recommender
+from .params import Param
 
 VARIANTS = ("count", "mean-rating")
 
@@ -32,13 +32,6 @@ VARIANTS = ("count", "mean-rating")
 class Popularity(Recommender):
     """Non-personalised baseline ranking items by interaction count or damped mean rating.
 
-    Parameters
-    ----------
-    variant : {"count", "mean-rating"}
-        ``"count"``: score = number of interactions of the item. ``"mean-rating"``: score = the
-        damped mean rating described in the module docstring (explicit ratings only).
-    damping : float >= 0
-        Prior strength :math:`m` of the damped mean, in ratings (mean-rating variant only).
 
     Attributes
     ----------
@@ -56,6 +49,13 @@ class Popularity(Recommender):
     """
 
     kind = "popularity"
+    param_spec = {
+        "variant": Param("choice", '"count": score = number of interactions of the item. '
+                         '"mean-rating": score = the damped mean rating of the module docstring '
+                         "(explicit ratings only).", choices=VARIANTS),
+        "damping": Param("float", "Prior strength m of the damped mean, in ratings (mean-rating "
+                         "variant only).", low=0.0, tune=(0.0, 100.0)),
+    }
 
     def __init__(self, variant: str = "count", damping: float = 10.0):
         self.variant = variant
@@ -85,8 +85,7 @@ class Popularity(Recommender):
             Receives one :class:`~recsys_core.models.base.TrainingProgress` (this model has a
             single "epoch").
         """
-        check_param("variant", self.variant, choices=VARIANTS)
-        check_param("damping", self.damping, low=0.0)
+        self.validate_params()
         _, dataset = as_interaction_matrix(data)
         if self.variant == "mean-rating" and dataset is not None and not dataset.is_explicit:
             raise HyperparameterError("the mean-rating popularity needs explicit ratings; "

@@ -42,8 +42,8 @@ import scipy.sparse as sp
 from ...data.dataset import Dataset
 from ...errors import DataError, HyperparameterError
 from ...threads import limit_threads
-from ...validation import check_param
 from ..base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender
+from ..params import Param
 from ..cold_start import genre_average_embeddings
 from ..features import (DEFAULT_USER_COLUMNS, encode_item_features, encode_user_attributes,
                         encode_user_features)
@@ -72,43 +72,6 @@ def gram_matrix(factors: np.ndarray, chunk: int = 65_536) -> np.ndarray:
 class WALS(Recommender):
     """Weighted alternating least squares for top-N recommendation (see the module docstring).
 
-    Parameters
-    ----------
-    factors : int
-        Embedding dimension d.
-    iterations : int
-        Alternating sweeps (items then users).
-    regularization : float > 0
-        lambda, the L2 weight (scaled per row when ``regularization_type="frequency"``).
-    unobserved_weight : float >= 0
-        w0, the weight of every unobserved pair.
-    alpha : float >= 0
-        Confidence slope of observed pairs.
-    confidence : {"linear", "log", "binary"}
-    confidence_epsilon : float > 0
-        Scale inside the log confidence.
-    user_frequency_exponent, item_frequency_exponent : float >= 0
-        Frequency weighting of observed pairs (0 switches it off).
-    regularization_type : {"l2", "frequency"}
-    regularization_exponent : float >= 0
-        nu in the frequency-scaled L2.
-    solver : {"cg", "cholesky"}
-        "cg": ``cg_steps`` warm-started conjugate-gradient steps per row and half-sweep, then one
-        exact user sweep; "cholesky": every half-sweep exact.
-    cg_steps : int >= 1
-        Conjugate-gradient steps per row and half-sweep when ``solver="cg"``.
-    init_std : float > 0
-        Standard deviation of the Gaussian initial factors.
-    side_features : bool
-        Factorise the block matrix with user attributes and item genres (needs a Dataset).
-    side_feature_weight : float > 0
-        Confidence of a side-feature entry (a user's attribute, an item's genre).
-    user_feature_columns : sequence of str
-        User-table columns used as attributes (``age`` is bucketed).
-    impute_cold_items : bool
-        Give items without training interactions the genre-average embedding (plain WALS; with
-        side features their genres already place them).
-    random_state : int
 
     The defaults were tuned for top-N ranking on a validation split carved from the training part
     of a per-user 80/20 holdout of MovieLens 100K (never on its test part): every observed pair
@@ -138,8 +101,53 @@ class WALS(Recommender):
     """
 
     kind = "wals"
+    param_spec = {
+        "factors": Param("int", "Embedding dimension d.", low=1, log=True, size=True,
+                         tune=(4, 256)),
+        "iterations": Param("int", "Alternating sweeps (items then users).", low=0,
+                            tune=(1, 30)),
+        "regularization": Param("float", 'lambda, the L2 weight (scaled per row when '
+                                'regularization_type is not "l2").', low=0,
+                                low_open=True, log=True, tune=(0.01, 100.0)),
+        "unobserved_weight": Param("float", "w0, the weight of every unobserved pair.", low=0,
+                                   log=True, tune=(0.01, 3.0)),
+        "alpha": Param("float", "Confidence slope of observed pairs.", low=0, tune=(0.0, 40.0)),
+        "confidence": Param("choice", "How an observed value becomes a confidence: 1 + alpha r, "
+                            "1 + alpha log(1 + r / epsilon), or 1 + alpha.",
+                            choices=CONFIDENCES),
+        "confidence_epsilon": Param("float", "Scale inside the log confidence.", low=0,
+                                    low_open=True, log=True, tune=(0.01, 10.0)),
+        "user_frequency_exponent": Param("float", "Frequency weighting of observed pairs by "
+                                         "the user's count (0 switches it off).", low=0,
+                                         tune=(0.0, 1.0)),
+        "item_frequency_exponent": Param("float", "Frequency weighting of observed pairs by "
+                                         "the item's count (0 switches it off).", low=0,
+                                         tune=(0.0, 1.0)),
+        "regularization_type": Param("choice", "How lambda is scaled per row: plain L2 or by the "
+                                     "row's size (see the module docstring).",
+                                     choices=REGULARIZATION_TYPES),
+        "regularization_exponent": Param("float", "nu in the frequency-scaled L2.", low=0,
+                                         tune=(0.0, 1.0)),
+        "solver": Param("choice", '"cg": cg_steps warm-started conjugate-gradient steps per row '
+                        'and half-sweep, then one exact user sweep; "cholesky": every '
+                        "half-sweep exact.", choices=SOLVERS),
+        "cg_steps": Param("int", 'Conjugate-gradient steps per row and half-sweep when solver '
+                          'is "cg".', low=1, tune=(1, 10)),
+        "init_std": Param("float", "Standard deviation of the Gaussian initial factors.", low=0,
+                          low_open=True, log=True, tune=(1e-3, 1.0)),
+        "side_features": Param("bool", "Factorise the block matrix with user attributes and "
+                               "item genres (needs a Dataset)."),
+        "side_feature_weight": Param("float", "Confidence of a side-feature entry (a user's "
+                                     "attribute, an item's genre).", low=0, low_open=True,
+                                     log=True, tune=(0.01, 10.0)),
+        "user_feature_columns": Param("str_list", "User-table columns used as attributes (age "
+                                      "is bucketed)."),
+        "impute_cold_items": Param("bool", "Give items without training interactions the "
+                                   "genre-average embedding (plain WALS; with side features "
+                                   "their genres already place them)."),
+        "random_state": Param("int", "Seed of the initial factors.", tune=()),
+    }
     predicts_ratings = False
-    size_parameters = ("factors",)
 
     def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 8.0,
                  unobserved_weight: float = 0.3, alpha: float = 0.0, confidence: str = "linear",
@@ -169,31 +177,6 @@ class WALS(Recommender):
         self.user_feature_columns = user_feature_columns
         self.impute_cold_items = impute_cold_items
         self.random_state = random_state
-
-    # ------------------------------------------------------------------ validation
-    def _check_params(self):
-        check_param("factors", self.factors, low=1, integer=True)
-        check_param("iterations", self.iterations, low=0, integer=True)
-        check_param("regularization", self.regularization, low=0, low_open=True)
-        check_param("unobserved_weight", self.unobserved_weight, low=0)
-        check_param("alpha", self.alpha, low=0)
-        check_param("confidence", self.confidence, choices=CONFIDENCES)
-        check_param("confidence_epsilon", self.confidence_epsilon, low=0, low_open=True)
-        check_param("user_frequency_exponent", self.user_frequency_exponent, low=0)
-        check_param("item_frequency_exponent", self.item_frequency_exponent, low=0)
-        check_param("regularization_type", self.regularization_type, choices=REGULARIZATION_TYPES)
-        check_param("regularization_exponent", self.regularization_exponent, low=0)
-        check_param("solver", self.solver, choices=SOLVERS)
-        check_param("cg_steps", self.cg_steps, low=1, integer=True)
-        check_param("init_std", self.init_std, low=0, low_open=True)
-        check_param("side_features", self.side_features, choices=(True, False))
-        check_param("side_feature_weight", self.side_feature_weight, low=0, low_open=True)
-        check_param("impute_cold_items", self.impute_cold_items, choices=(True, False))
-        check_param("random_state", self.random_state, integer=True)
-        if isinstance(self.user_feature_columns, str) or not all(
-                isinstance(c, str) for c in self.user_feature_columns):
-            raise HyperparameterError("user_feature_columns must be a sequence of column names, "
-                                      f"got {self.user_feature_columns!r}")
 
     def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
         """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`).
@@ -253,7 +236,7 @@ class WALS(Recommender):
             return self._fit(data, validation, callback)
 
     def _fit(self, data, validation, callback) -> "WALS":
-        self._check_params()
+        self.validate_params()
         dataset = data if isinstance(data, Dataset) else None
         if self.side_features and dataset is None:
             raise HyperparameterError("side_features=True needs a Dataset with user and item "

@@ -75,8 +75,8 @@ import scipy.sparse as sp
 from ...data.dataset import Dataset
 from ...errors import DataError, HyperparameterError
 from ...threads import limit_threads
-from ...validation import check_param
 from ..base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender
+from ..params import Param
 from .kernels import general_chunk, grouped_order, observed_sums, sgd_epoch, sgd_implicit_epoch
 
 OBJECTIVES = ("observed", "gravity", "weighted")
@@ -88,52 +88,6 @@ _OBJECTIVE_CODE = {name: code for code, name in enumerate(OBJECTIVES)}
 class MatrixFactorization(Recommender):
     """Matrix factorization by SGD with optional biases (see the module docstring for the losses).
 
-    Parameters
-    ----------
-    factors : int
-        Embedding dimension d.
-    objective : {"weighted", "observed", "gravity"}
-        Weighted MF with ``unobserved_weight`` on every unobserved pair (the default: it ranks
-        best, see the module docstring); observed-only MSE; or observed plus the gravity term.
-        The course's lesson: on implicit data (all values 1) the observed-only objective is
-        minimised by a model that scores everything 1, and its embeddings fold.
-    epochs : int
-        Passes over the observed entries (in a fresh random order each time).
-    learning_rate : float
-        Step size at the first epoch. For ``batch_size`` > 1 it multiplies the *sum* of a row's
-        gradients in the batch, so the step per entry does not depend on the batch size.
-    lr_decay : float in (0, 1]
-        The learning rate is multiplied by this after every epoch.
-    regularization : float
-        lambda, the L2 weight of the embeddings per observed entry.
-    bias_regularization : float
-        lambda_b, the L2 weight of the biases per observed entry.
-    init_std : float
-        Standard deviation of the normal initial embeddings.
-    batch_size : int
-        Entries per gradient step (1 is plain SGD).
-    optimizer : {"sgd", "adagrad", "adam"}
-        Per-coordinate adaptive steps for Adagrad and Adam (lazy: only rows in the batch move).
-    use_bias : bool or "auto"
-        Learn a global mean and user and item biases; "auto" does so for explicit ratings with
-        the "observed" objective (with unobserved pairs in the objective, item biases would
-        rank every unwatched item by its mean rating).
-    implicit_feedback : bool or "auto"
-        Add the SVD++-style implicit-feedback factors Y (module docstring); "auto" does so for
-        explicit ratings when the objective is "observed" with plain SGD and batch_size 1, the
-        only setting that supports it.
-    implicit_regularization : float
-        lambda_y, the L2 weight of the implicit-feedback factors per observed entry.
-    gravity : float
-        Weight g of the gravity term (``objective="gravity"``).
-    unobserved_weight : float
-        Weight w0 of the unobserved pairs (``objective="weighted"``). SGD diverges when
-        learning_rate x w0 reaches about 0.04: raise one, lower the other.
-    averaging : float in [0, 1]
-        Fraction of the final epochs over which the parameters are averaged (0 keeps the last
-        iterate).
-    random_state : int or None
-        Seed of the initial embeddings and of the order of the entries.
 
     Attributes
     ----------
@@ -153,7 +107,57 @@ class MatrixFactorization(Recommender):
     """
 
     kind = "mf"
-    size_parameters = ("factors",)
+    param_spec = {
+        "factors": Param("int", "Embedding dimension d.", low=1, high=4096, log=True, size=True,
+                         tune=(4, 256)),
+        "objective": Param("choice", "Weighted MF with unobserved_weight on every unobserved "
+                           "pair (the default: it ranks best, see the module docstring); "
+                           "observed-only MSE; or observed plus the gravity term. The course's "
+                           "lesson: on implicit data (all values 1) the observed-only objective "
+                           "is minimised by a model that scores everything 1, and its embeddings "
+                           "fold.", choices=OBJECTIVES),
+        "epochs": Param("int", "Passes over the observed entries (in a fresh random order each "
+                        "time).", low=1, high=100_000, tune=(5, 100)),
+        "learning_rate": Param("float", "Step size at the first epoch. For batch_size > 1 it "
+                               "multiplies the sum of a row's gradients in the batch, so the "
+                               "step per entry does not depend on the batch size.", low=0,
+                               low_open=True, high=10, log=True, tune=(1e-4, 0.1)),
+        "lr_decay": Param("float", "The learning rate is multiplied by this after every epoch.",
+                          low=0, low_open=True, high=1, tune=(0.9, 1.0)),
+        "regularization": Param("float", "lambda, the L2 weight of the embeddings per observed "
+                                "entry.", low=0, high=1e4, log=True, tune=(1e-4, 1.0)),
+        "bias_regularization": Param("float", "lambda_b, the L2 weight of the biases per "
+                                     "observed entry.", low=0, high=1e4, log=True,
+                                     tune=(1e-4, 1.0)),
+        "init_std": Param("float", "Standard deviation of the normal initial embeddings.",
+                          low=0, low_open=True, high=10, log=True, tune=(1e-3, 0.3)),
+        "batch_size": Param("int", "Entries per gradient step (1 is plain SGD).", low=1,
+                            high=10_000_000, log=True, tune=(1, 4096)),
+        "optimizer": Param("choice", "Per-coordinate adaptive steps for Adagrad and Adam (lazy: "
+                           "only rows in the batch move).", choices=OPTIMIZERS),
+        "use_bias": Param("choice", 'Learn a global mean and user and item biases; "auto" does '
+                          'so for explicit ratings with the "observed" objective (with '
+                          "unobserved pairs in the objective, item biases would rank every "
+                          "unwatched item by its mean rating).", choices=("auto", True, False)),
+        "implicit_feedback": Param("choice", "Add the SVD++-style implicit-feedback factors Y "
+                                   '(module docstring); "auto" does so for explicit ratings '
+                                   'when the objective is "observed" with plain SGD and '
+                                   "batch_size 1, the only setting that supports it.",
+                                   choices=("auto", True, False)),
+        "implicit_regularization": Param("float", "lambda_y, the L2 weight of the "
+                                         "implicit-feedback factors per observed entry.", low=0,
+                                         high=1e4, log=True, tune=(1e-4, 1.0)),
+        "gravity": Param("float", 'Weight g of the gravity term (objective="gravity").', low=0,
+                         high=1e6, log=True, tune=(1e-3, 10.0)),
+        "unobserved_weight": Param("float", 'Weight w0 of the unobserved pairs (objective='
+                                   '"weighted"). SGD diverges when learning_rate x w0 reaches '
+                                   "about 0.04: raise one, lower the other.", low=0, high=1e6,
+                                   log=True, tune=(0.01, 10.0)),
+        "averaging": Param("float", "Fraction of the final epochs over which the parameters are "
+                           "averaged (0 keeps the last iterate).", low=0, high=1),
+        "random_state": Param("int", "Seed of the initial embeddings and of the order of the "
+                              "entries (None: a fresh one).", low=0, optional=True, tune=()),
+    }
     predicts_ratings = True  # fit sets it per instance: False when trained on implicit data
 
     def __init__(self, factors=80, objective="weighted", epochs=30, learning_rate=0.015,
@@ -181,31 +185,10 @@ class MatrixFactorization(Recommender):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self):
-        check_param("factors", self.factors, low=1, high=4096, integer=True)
-        check_param("objective", self.objective, choices=OBJECTIVES)
-        check_param("epochs", self.epochs, low=1, high=100_000, integer=True)
-        check_param("learning_rate", self.learning_rate, low=0, low_open=True, high=10)
-        check_param("lr_decay", self.lr_decay, low=0, low_open=True, high=1)
-        check_param("regularization", self.regularization, low=0, high=1e4)
-        check_param("bias_regularization", self.bias_regularization, low=0, high=1e4)
-        check_param("init_std", self.init_std, low=0, low_open=True, high=10)
-        check_param("batch_size", self.batch_size, low=1, high=10_000_000, integer=True)
-        check_param("optimizer", self.optimizer, choices=OPTIMIZERS)
-        if not (self.use_bias is True or self.use_bias is False or self.use_bias == "auto"):
-            raise HyperparameterError(f"use_bias must be True, False or 'auto', got {self.use_bias!r}")
-        if not (self.implicit_feedback is True or self.implicit_feedback is False
-                or self.implicit_feedback == "auto"):
-            raise HyperparameterError("implicit_feedback must be True, False or 'auto', got "
-                                      f"{self.implicit_feedback!r}")
+        self.validate_params()
         if self.implicit_feedback is True and not self._plain_sgd():
             raise HyperparameterError("implicit_feedback=True needs objective='observed', "
                                       "optimizer='sgd' and batch_size=1")
-        check_param("implicit_regularization", self.implicit_regularization, low=0, high=1e4)
-        check_param("gravity", self.gravity, low=0, high=1e6)
-        check_param("unobserved_weight", self.unobserved_weight, low=0, high=1e6)
-        check_param("averaging", self.averaging, low=0, high=1)
-        if self.random_state is not None:
-            check_param("random_state", self.random_state, low=0, integer=True)
 
     def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
         """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`).

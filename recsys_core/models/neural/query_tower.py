@@ -18,9 +18,9 @@ import scipy.sparse as sp
 from ...data.dataset import Dataset, as_interaction_matrix
 from ...errors import HyperparameterError
 from ...threads import limit_threads
-from ...validation import check_param
 from ..base import FLOAT32, FLOAT64, INT64, Recommender, validation_data
 from ..features import user_feature_matrix, year_bucket_matrix
+from ..params import Param
 from . import layers as nn
 from .sampling import hard_negatives, negative_distribution, sample_negatives, split_history
 
@@ -32,6 +32,63 @@ LOSSES = ("full", "sampled", "positives-only")
 SAMPLERS = ("uniform", "popularity", "hard", "in-batch")
 #: Columns the genre, year and user-feature inputs may add, for the memory estimate.
 FEATURE_ALLOWANCE = 96
+
+#: The hyperparameters both query-tower models share (each model's ``param_spec`` adds its
+#: item side and may reword an entry).
+QUERY_TOWER_SPEC = {
+    "factors": Param("int", "d, the size of the query embedding psi(x) and of the item "
+                     "embeddings.", low=1, log=True, size=True, tune=(8, 256)),
+    "hidden_layers": Param("int_list", "Widths of the ReLU layers between the input features "
+                           "and the (linear) output layer; empty for a linear query tower.",
+                           low=1, size=True),
+    "inputs": Param("subset", 'Query features used: "history" (pooled embedding of the user\'s '
+                    'items), "genres" (genre mix of the history), "years" (release-year mix of '
+                    'the history), "user" (age bucket, gender, occupation). Those the data '
+                    "lacks are skipped (recorded in inputs_).", choices=QUERY_INPUTS,
+                    min_length=1),
+    "loss": Param("choice", "Full softmax; sampled softmax; or positives alone (logistic loss "
+                  "on held-out positives, no negatives) which makes unrelated items fold onto "
+                  "each other.", choices=LOSSES),
+    "negatives": Param("choice", "Negatives of the sampled softmax: uniform draws, draws "
+                       "proportional to popularity (with the log-Q correction when "
+                       "log_q_correction), the highest-scoring items the user has not seen, or "
+                       "the other held-out items of the batch (in-batch).", choices=SAMPLERS),
+    "n_negatives": Param("int", "Negatives per batch (shared) or per user (hard); fewer than "
+                         "the items.", low=1, log=True, tune=(16, 2048)),
+    "log_q_correction": Param("bool", "Subtract log(K q_j) from the logits of sampled items, "
+                              "so popularity-proportional sampling does not bias the softmax."),
+    "optimizer": Param("choice", "Update rule of the mini-batch gradient steps.",
+                       choices=nn.OPTIMIZERS),
+    "learning_rate": Param("float", "Step size of the optimizer.", low=0, low_open=True,
+                           log=True, tune=(1e-4, 0.05)),
+    "epochs": Param("int", "Maximum passes over the users.", low=1, tune=(5, 100)),
+    "batch_size": Param("int", "Users per mini-batch.", low=1, log=True, size=True,
+                        tune=(16, 512)),
+    "regularization": Param("float", "L2 strength on every parameter, per mini-batch.", low=0,
+                            log=True, tune=(1e-7, 1e-2)),
+    "target_fraction": Param("float", "Share of each history held out as targets in an epoch "
+                             "(at least one item).", low=0, low_open=True, high=1,
+                             tune=(0.1, 0.9)),
+    "init_std": Param("float", "Standard deviation of the initial item embeddings.", low=0,
+                      low_open=True, log=True, tune=(1e-3, 0.5)),
+    "patience": Param("int", "Early stopping patience in epochs (used when fit gets a "
+                      "validation set); None trains every epoch.", low=1, optional=True,
+                      tune=()),
+    "random_state": Param("int", "Seed of the initial weights, the history splits and the "
+                          "negatives.", tune=()),
+    "item_bias": Param("bool", "Add a learned per-item bias b_j to the logits (then item_bias_ "
+                       "is set and score adds it)."),
+    "user_weighting": Param("float", "A user with n held-out targets in a batch weighs each of "
+                            "them n ** -user_weighting: 0 counts every (user, item) pair alike, "
+                            "1 every user alike (like user-averaged metrics).", low=0,
+                            tune=(0.0, 1.0)),
+    "learning_rate_decay": Param("float", "The learning rate is multiplied by this after every "
+                                 "epoch.", low=0, low_open=True, high=1, tune=(0.8, 1.0)),
+    "history_pooling": Param("choice", "How the history's item embeddings (and its genre and "
+                             "year mix) are pooled: their sum over sqrt(n), so that a longer "
+                             "history gives a longer, more confident query, or their mean.",
+                             choices=nn.POOLINGS),
+}
 
 
 class QueryTowerModel(Recommender):
@@ -46,36 +103,12 @@ class QueryTowerModel(Recommender):
 
     # ------------------------------------------------------------------ validation
     def _check_common_params(self, n_items: int):
-        check_param("factors", self.factors, low=1, integer=True)
-        layers = list(self.hidden_layers)
-        for width in layers:
-            check_param("hidden layer width", width, low=1, integer=True)
-        inputs = list(self.inputs)
-        if not inputs:
-            raise HyperparameterError("inputs must name at least one of " + ", ".join(QUERY_INPUTS))
-        for name in inputs:
-            check_param("inputs entry", name, choices=QUERY_INPUTS)
-        check_param("loss", self.loss, choices=LOSSES)
-        check_param("negatives", self.negatives, choices=SAMPLERS)
-        check_param("n_negatives", self.n_negatives, low=1, integer=True)
+        self.validate_params()
         if self.loss == "sampled" and self.negatives != "in-batch" and self.n_negatives >= n_items:
             raise HyperparameterError(f"n_negatives ({self.n_negatives}) must be smaller than the "
                                       f"number of items ({n_items})")
-        check_param("optimizer", self.optimizer, choices=nn.OPTIMIZERS)
-        check_param("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_param("epochs", self.epochs, low=1, integer=True)
-        check_param("batch_size", self.batch_size, low=1, integer=True)
-        check_param("regularization", self.regularization, low=0)
-        check_param("target_fraction", self.target_fraction, low=0, high=1, low_open=True)
-        check_param("init_std", self.init_std, low=0, low_open=True)
-        check_param("user_weighting", self.user_weighting, low=0)
-        check_param("history_pooling", self.history_pooling, choices=nn.POOLINGS)
-        check_param("learning_rate_decay", self.learning_rate_decay, low=0, low_open=True, high=1)
-        if self.patience is not None:
-            check_param("patience", self.patience, low=1, integer=True)
 
     # ------------------------------------------------------------------ memory
-    size_parameters = ("factors", "hidden_layers", "batch_size")
 
     def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
         """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`).
@@ -373,7 +406,6 @@ class QueryTowerModel(Recommender):
     def _fit(self, data, validation, callback):
         matrix, dataset = as_interaction_matrix(data)
         self._check_common_params(matrix.shape[1])
-        self._check_extra_params(matrix.shape[1])
         matrix = self._start_fit(data)
         seen_all = self.seen_
         n_users, n_items = seen_all.shape
@@ -429,9 +461,6 @@ class QueryTowerModel(Recommender):
             self._set_embeddings(params)
         self.best_epoch_ = best_epoch if best is not None else len(self.history_)
         return self
-
-    def _check_extra_params(self, n_items: int):
-        """Hook for subclass-specific hyperparameters."""
 
     def _prepare_items(self, dataset, seen):
         """Hook: item-side constants computed from the training data."""

@@ -7,7 +7,8 @@ and the training loop it shares with the two-tower model live in
 from __future__ import annotations
 
 from . import layers as nn
-from .query_tower import QueryTowerModel
+from ..params import Param
+from .query_tower import QUERY_TOWER_SPEC, QueryTowerModel
 
 
 class SoftmaxModel(QueryTowerModel):
@@ -21,55 +22,6 @@ class SoftmaxModel(QueryTowerModel):
     factors, item biases, learning-rate decay, hard negatives and other input subsets did not
     beat it. See ``benchmarks/bench_dnn.py``.
 
-    Parameters
-    ----------
-    factors : int
-        d, the size of the query embedding psi(x) and of the item embeddings V.
-    hidden_layers : sequence of int
-        Widths of the ReLU layers between the input features and the (linear) output layer;
-        empty for a linear query tower.
-    inputs : sequence of str
-        Query features used, any of "history" (pooled embedding of the user's items), "genres"
-        (genre mix of the history), "years" (release-year mix of the history), "user" (age bucket,
-        gender, occupation). Those the data lacks are skipped (recorded in ``inputs_``).
-    tie_embeddings : bool
-        Use V itself as the input item embeddings (as the course's notebook does).
-    loss : {"full", "sampled", "positives-only"}
-        Full softmax; sampled softmax; or positives alone (logistic loss on held-out positives,
-        no negatives) which makes unrelated items *fold* onto each other.
-    negatives : {"uniform", "popularity", "hard", "in-batch"}
-        Negatives of the sampled softmax: uniform draws, draws proportional to popularity (with
-        the log-Q correction when ``log_q_correction``), the highest-scoring items the user has not
-        seen, or the other held-out items of the batch.
-    n_negatives : int
-        Negatives per batch (shared) or per user (hard).
-    log_q_correction : bool
-    optimizer : {"sgd", "adagrad", "adam"}
-    learning_rate : float
-    epochs : int
-        Maximum passes over the users.
-    batch_size : int
-        Users per mini-batch.
-    regularization : float
-        L2 strength on every parameter, per mini-batch.
-    target_fraction : float in (0, 1]
-        Share of each history held out as targets in an epoch (at least one item).
-    init_std : float
-        Standard deviation of the initial item embeddings.
-    patience : int or None
-        Early stopping patience in epochs (used when fit gets a validation set).
-    random_state : int
-    item_bias : bool
-        Add a learned per-item bias b_j to the logits (then ``item_bias_`` is set and
-        ``score`` adds it).
-    history_pooling : {"sqrt", "mean"}
-        How the history's item embeddings (and its genre and year mix) are pooled: their mean,
-        or their sum over sqrt(n) so that a longer history gives a longer, more confident query.
-    learning_rate_decay : float in (0, 1]
-        The learning rate is multiplied by this after every epoch.
-    user_weighting : float >= 0
-        A user with n held-out targets in a batch weighs each of them n ** -user_weighting:
-        0 counts every (user, item) pair alike, 1 every user alike (like user-averaged metrics).
 
     Attributes
     ----------
@@ -80,6 +32,11 @@ class SoftmaxModel(QueryTowerModel):
     """
 
     kind = "softmax"
+    param_spec = {
+        **QUERY_TOWER_SPEC,
+        "tie_embeddings": Param("bool", "Use V itself as the input item embeddings (as the "
+                                "course's notebook does)."),
+    }
 
     def __init__(self, factors: int = 64, hidden_layers=(128,),
                  inputs=("history", "genres", "years", "user"), tie_embeddings: bool = True,

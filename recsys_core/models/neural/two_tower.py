@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import HyperparameterError
-from ...validation import check_param
 from . import layers as nn
-from .query_tower import FEATURE_ALLOWANCE, QueryTowerModel
+from ..params import Param
+from .query_tower import FEATURE_ALLOWANCE, QUERY_TOWER_SPEC, QueryTowerModel
 
 #: Item features the item tower can use.
 ITEM_FEATURES = ("genres", "years")
@@ -27,29 +27,6 @@ class TwoTowerModel(QueryTowerModel):
     validation Recall@20 levels off near epoch 30 (0.343, against 0.342 for the softmax model;
     NDCG@10 0.276 against 0.265: rarely seen items borrow strength from their genres and years).
 
-    Parameters
-    ----------
-    factors : int
-        d, the size of both towers' outputs.
-    hidden_layers : sequence of int
-        ReLU layer widths of the query tower (may be empty).
-    item_hidden_layers : sequence of int
-        ReLU layer widths of the item tower (may be empty).
-    inputs : sequence of str
-        Query inputs, as for :class:`~recsys_core.models.neural.softmax.SoftmaxModel`.
-    item_features : sequence of str
-        Item-tower inputs among "genres" and "years".
-    item_id_embeddings : bool
-        Also feed a learned per-item embedding (zero, i.e. unused, for items without training
-        interactions).
-    loss : {"sampled", "full", "positives-only"}
-    negatives : {"in-batch", "uniform", "popularity", "hard"}
-        "in-batch": the other users' held-out items of the mini-batch serve as negatives (with the
-        log-Q correction for their popularity-proportional arrival).
-    n_negatives, log_q_correction, optimizer, learning_rate, epochs, batch_size, regularization,
-    target_fraction, init_std, patience, random_state, item_bias, user_weighting,
-    learning_rate_decay, history_pooling :
-        As for :class:`~recsys_core.models.neural.softmax.SoftmaxModel`.
 
     Attributes
     ----------
@@ -59,6 +36,18 @@ class TwoTowerModel(QueryTowerModel):
     """
 
     kind = "two-tower"
+    param_spec = {
+        **QUERY_TOWER_SPEC,
+        "factors": Param("int", "d, the size of both towers' outputs.", low=1, log=True,
+                         size=True, tune=(8, 256)),
+        "hidden_layers": Param("int_list", "ReLU layer widths of the query tower (may be "
+                               "empty).", low=1, size=True),
+        "item_hidden_layers": Param("int_list", "ReLU layer widths of the item tower (may be "
+                                    "empty).", low=1),
+        "item_features": Param("subset", "Item-tower inputs.", choices=ITEM_FEATURES),
+        "item_id_embeddings": Param("bool", "Also feed a learned per-item embedding (zero, i.e. "
+                                    "unused, for items without training interactions)."),
+    }
 
     def __init__(self, factors: int = 64, hidden_layers=(128,), item_hidden_layers=(64,),
                  inputs=("history", "genres", "years", "user"), item_features=("genres", "years"),
@@ -107,12 +96,6 @@ class TwoTowerModel(QueryTowerModel):
         # every batch runs the item tower over the whole catalogue: inputs, activations, and
         # their gradients
         return 3 * n_items * sum(self._item_tower_widths(d))
-
-    def _check_extra_params(self, n_items: int):
-        for width in list(self.item_hidden_layers):
-            check_param("item hidden layer width", width, low=1, integer=True)
-        for name in list(self.item_features):
-            check_param("item_features entry", name, choices=ITEM_FEATURES)
 
     def _prepare_items(self, dataset, seen):
         self.cold_items_ = np.bincount(seen.indices, minlength=seen.shape[1]) == 0
