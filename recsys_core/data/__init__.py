@@ -9,9 +9,10 @@ The modules, from the bottom up: :mod:`.dataset` (``Dataset``, ``LoadReport``), 
 from .dataset import Dataset, LoadReport, as_interaction_matrix
 from .demo import make_demo_dataset
 from .discovery import DATA_DIR_ENV, default_dataset, detect_format, find_datasets, load_dataset
-from .movielens import load_movielens_100k, load_movielens_latest
+from .movielens import load_movielens_100k, load_movielens_dat, load_movielens_latest
 from .ratings_csv import load_ratings_csv
 
 __all__ = ["Dataset", "LoadReport", "as_interaction_matrix", "make_demo_dataset", "DATA_DIR_ENV",
            "default_dataset", "detect_format", "find_datasets", "load_dataset",
-           "load_movielens_100k", "load_movielens_latest", "load_ratings_csv"]
+           "load_movielens_100k", "load_movielens_dat", "load_movielens_latest",
+           "load_ratings_csv"]
