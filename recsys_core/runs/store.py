@@ -117,6 +117,9 @@ class RunInfo:
         :func:`run_cache_key` of the run's settings.
     train_fingerprint : str or None
         Fingerprint of the matrix the model was actually fitted on (the split's train part).
+    engine : dict or None
+        Where the model was trained when not in this process: ``name`` ("spark"), ``version``,
+        ``master``, ... (:mod:`recsys_core.runs.spark`); None for a local fit.
     """
 
     name: str
@@ -131,6 +134,7 @@ class RunInfo:
     library_version: str
     cache_key: str
     train_fingerprint: str | None = None
+    engine: dict | None = None
 
     def to_json(self) -> dict:
         out = {k: v for k, v in self.__dict__.items() if k != "path"}
@@ -149,8 +153,10 @@ class RunInfo:
         values = {f: data[f] for f in _SCHEMA if f not in ("name", "train_fingerprint")}
         values["metrics"] = {k: None if v is None or not np.isfinite(v) else v
                              for k, v in values["metrics"].items()}
+        engine = data.get("engine")
         return cls(name=Path(path).name, path=Path(path),
-                   train_fingerprint=data.get("train_fingerprint"), **values)
+                   train_fingerprint=data.get("train_fingerprint"),
+                   engine=engine if isinstance(engine, dict) else None, **values)
 
     @property
     def created_time(self) -> datetime:
@@ -316,7 +322,8 @@ class RunStore:
 
     # ------------------------------------------------------------------ writing
     def save(self, model: Recommender, dataset: Dataset, *, name: str | None = None, split=None,
-             metrics: dict | None = None, exact_name: bool = False) -> RunInfo:
+             metrics: dict | None = None, exact_name: bool = False,
+             engine: dict | None = None) -> RunInfo:
         """Save a fitted model as a new run; never replaces an existing one.
 
         Parameters
@@ -335,6 +342,8 @@ class RunStore:
         exact_name : bool
             Raise :class:`PersistenceError` instead of picking another name when ``name`` is
             taken.
+        engine : dict, optional
+            Where the model was trained when not locally (see :attr:`RunInfo.engine`).
 
         Returns
         -------
@@ -361,8 +370,11 @@ class RunStore:
             history=list(getattr(model, "history_", [])),
             created=created.isoformat(timespec="microseconds"),
             library_version=__version__,
-            cache_key=run_cache_key(model.kind, params, dataset.fingerprint, split_params),
-            train_fingerprint=getattr(model, "dataset_fingerprint_", None))
+            # A run trained elsewhere is never reused for a local training request.
+            cache_key=run_cache_key(model.kind if engine is None else f"{model.kind}@{engine['name']}",
+                                    params, dataset.fingerprint, split_params),
+            train_fingerprint=getattr(model, "dataset_fingerprint_", None),
+            engine=None if engine is None else {k: _json_value(v) for k, v in engine.items()})
 
         self.root.mkdir(parents=True, exist_ok=True)
         self._sweep_leftovers()

@@ -19,7 +19,9 @@ Objective, for user factors X (n_users, d) and item factors Y (n_items, d):
 - ``regularization_type="l2"`` uses lambda_u = lambda_i = regularization; ``"frequency"`` scales it
   by each row's size, lambda_u = regularization (n_u + w0 n_items)^regularization_exponent (as in
   Rendle et al., "Revisiting the performance of iALS", 2021), so heavy rows are not
-  under-regularised.
+  under-regularised; ``"count"`` uses lambda_u = regularization n_u (ALS-WR, Zhou et al. 2008, as
+  Spark MLlib's ALS scales its regParam), so with ``unobserved_weight=1``, linear confidence and
+  no frequency weighting the objective is Spark's implicit ALS (see recsys_core.runs.spark).
 
 Each iteration solves every item exactly given the users, then every user given the items (numba,
 parallel over rows, one d x d Cholesky per row; ``solver="cg"`` does a few warm-started conjugate
@@ -50,7 +52,7 @@ from ..features import (DEFAULT_USER_COLUMNS, encode_item_features, encode_user_
 from . import kernels
 
 CONFIDENCES = ("linear", "log", "binary")
-REGULARIZATION_TYPES = ("l2", "frequency")
+REGULARIZATION_TYPES = ("l2", "frequency", "count")
 SOLVERS = ("cholesky", "cg")
 #: Below this many (observed entries x factors) a half-sweep runs on one thread.
 SERIAL_WORK = 200_000
@@ -218,6 +220,8 @@ class WALS(Recommender):
         counts = np.asarray(counts, dtype=np.float64)
         if self.regularization_type == "l2":
             return np.full(counts.shape, float(self.regularization))
+        if self.regularization_type == "count":
+            return self.regularization * counts
         return self.regularization * (counts + self.unobserved_weight * n_other) \
             ** self.regularization_exponent
 
