@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from ..data.dataset import Dataset
 from ..errors import DataError, HyperparameterError, PersistenceError
 from ..models import TrainingProgress, trainable_models
+from ..models.params import spec_lines
 from ..runs.store import Run, RunStore, check_run_name, load_run
 from ..serving.rerank import DIVERSITY_SIMILARITIES, RerankConfig
 
@@ -30,8 +31,6 @@ _COLUMN_NAMES = {
     "item": ("item", "itemid", "iid", "movie", "movieid"),
     "rating": ("rating", "score", "value"),
 }
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 # ---------------------------------------------------------------------- registration
@@ -60,8 +59,6 @@ def register(subparsers) -> None:
                         "(default 0: train on everything)")
     p.add_argument("--seed", type=int, default=0, help="seed of the holdout split (default 0)")
     p.add_argument("--k", type=int, default=10, help="list length for the holdout metrics (default 10)")
-    _add_engine_arguments(p, "train WALS with Spark MLlib's ALS (needs pyspark and Java 17; "
-                             "--data may then also be Parquet or any Hadoop-compatible URI)")
     p.set_defaults(func=train_command)
 
     p = subparsers.add_parser(
@@ -74,7 +71,6 @@ def register(subparsers) -> None:
                    help="file with one raw user id per line (default: every user)")
     p.add_argument("--output", default="-", metavar="CSV", help="output file (default: stdout)")
     _add_rerank_arguments(p)
-    _add_engine_arguments(p, "compute the lists on Spark and write them as Parquet to --output")
     p.set_defaults(func=recommend_command)
 
     p = subparsers.add_parser(
@@ -99,85 +95,45 @@ def register(subparsers) -> None:
     p.set_defaults(func=evaluate_command)
 
 
-def _add_engine_arguments(p, spark_help: str) -> None:
-    """``--engine local|spark`` and ``--master`` (see :mod:`recsys_core.runs.spark`)."""
-    p.add_argument("--engine", choices=("local", "spark"), default="local",
-                   help=f"where to compute (default local); spark: {spark_help}")
-    p.add_argument("--master", default="local[*]", metavar="URL",
-                   help="Spark master with --engine spark: local[*] (default), local[2], "
-                        "spark://host:7077, yarn, ...")
-
-
 # ---------------------------------------------------------------------- train
 def _model_kinds_text() -> str:
-    """Each model kind with the first line of its class docstring and its hyperparameters."""
-    lines = ["model kinds (hyperparameters for --set, with defaults):"]
+    """Each model kind with the first line of its class docstring and, from its ``param_spec``,
+    every hyperparameter: ``name=default (allowed values) help``."""
+    lines = ["model kinds and their hyperparameters for --set NAME=VALUE "
+             "(name=default (allowed values) help):"]
     for kind, cls in sorted(trainable_models().items()):
         summary = (inspect.getdoc(cls) or "").split("\n")[0]
         lines.append(f"  {kind:<11} {summary}")
-        params = [f"{name}={p.default!r}" for name, p in
-                  inspect.signature(cls.__init__).parameters.items()
-                  if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        lines += textwrap.wrap(", ".join(params), width=88, initial_indent=" " * 14,
-                               subsequent_indent=" " * 14)
+        for line in spec_lines(cls):
+            lines += textwrap.wrap(line, width=96, initial_indent=" " * 6,
+                                   subsequent_indent=" " * 10)
     return "\n".join(lines)
 
 
 def parse_settings(model_class, settings: list[str]) -> dict:
-    """``["name=value", ...]`` -> hyperparameters, each typed like the default in ``__init__``.
+    """``["name=value", ...]`` -> hyperparameters, each parsed and checked by the model's
+    ``param_spec`` (:meth:`recsys_core.models.params.Param.parse`: booleans as true/false/yes/no,
+    ``none`` where None is allowed, sequences comma-separated).
 
-    Booleans accept true/false/yes/no/on/off/1/0 (and a text option "true"/"false" becomes a
-    boolean, for options like ``use_bias="auto"``); ``none`` gives None; tuples and lists are
-    comma-separated; a parameter whose default is None takes an int, a float or else the text. Raises :class:`HyperparameterError` for an
-    unknown name (listing the valid ones) or a value of the wrong type.
+    Raises :class:`HyperparameterError` for an unknown name (listing the valid ones) or a value
+    the spec refuses (naming the allowed range or choices).
     """
-    signature = inspect.signature(model_class.__init__)
-    defaults = {name: p.default for name, p in signature.parameters.items()
-                if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    spec = model_class.param_spec
     params = {}
     for setting in settings:
         name, sep, raw = setting.partition("=")
         name, raw = name.strip(), raw.strip()
         if not sep or not name:
             raise HyperparameterError(f"--set expects NAME=VALUE, got {setting!r}")
-        if name not in defaults:
+        if name not in spec:
             raise HyperparameterError(
                 f"{model_class.kind} has no hyperparameter {name!r}; valid names: "
-                + ", ".join(defaults))
-        params[name] = _typed_value(name, raw, defaults[name])
-    return params
-
-
-def _typed_value(name: str, raw: str, default):
-    if raw.lower() in ("none", "null") and not isinstance(default, str):
-        return None
-    try:
-        if isinstance(default, bool):
-            if raw.lower() in _TRUE:
-                return True
-            if raw.lower() in _FALSE:
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        if isinstance(default, str):
-            # Options like use_bias="auto" also take booleans; no option is the text "true".
-            return True if raw.lower() == "true" else False if raw.lower() == "false" else raw
-        if isinstance(default, (tuple, list)):  # comma-separated, typed like the first element
-            parts = [p.strip() for p in raw.split(",") if p.strip()]
-            element = default[0] if len(default) else ""
-            return type(default)(_typed_value(name, p, element) for p in parts)
-    except ValueError:
-        raise HyperparameterError(f"--set {name}={raw}: expected a {type(default).__name__} "
-                                  f"like the default {default!r}") from None
-    for convert in (int, float):  # no usable default (None or required): guess the type
+                + ", ".join(spec))
         try:
-            return convert(raw)
-        except ValueError:
-            pass
-    return raw
+            params[name] = spec[name].parse(name, raw)
+        except HyperparameterError as exc:
+            raise HyperparameterError(f"--set {name}={raw}: {exc}") from None
+    return params
 
 
 def load_data(path: str | Path, items_path: str | Path | None = None) -> Dataset:
@@ -202,8 +158,6 @@ def _format_metrics(metrics: dict) -> str:
 
 
 def train_command(args) -> int:
-    if args.engine == "spark":
-        return _spark_train(args)
     cls = trainable_models()[args.model]
     params = parse_settings(cls, args.settings)
     out = Path(args.out)
@@ -242,28 +196,6 @@ def train_command(args) -> int:
                                      exact_name=True)
     print(f"saved run {info.path}")
     return 0
-
-
-def _spark_train(args) -> int:
-    from ..runs.spark import parse_settings as spark_settings, require_spark, train_run
-
-    if args.model != "wals":
-        raise HyperparameterError(f"--engine spark trains wals only, not {args.model}")
-    params = spark_settings(args.settings)
-    require_spark()
-    train_run(args.data, args.out, params, master=args.master, holdout=args.holdout,
-              seed=args.seed, k=args.k, items_path=args.items,
-              log=lambda line: print(line, flush=True))
-    return 0
-
-
-def _non_default_options(args, ignore: tuple[str, ...]) -> list[str]:
-    """The options of ``args`` (a parsed command) set away from their defaults, as flags."""
-    from . import build_parser
-
-    defaults = vars(build_parser().parse_args([args.command, "--run", "-"]))
-    return [f"--{name.replace('_', '-')}" for name, value in vars(args).items()
-            if name not in ignore and name in defaults and value != defaults[name]]
 
 
 # ---------------------------------------------------------------------- reading id files
@@ -465,20 +397,6 @@ def recommend_command(args) -> int:
              else np.arange(len(run.user_ids), dtype=np.int64))
     _write_csv(_recommend_rows(run, users, args.k, args), args.output)
     return 0
-    if args.engine == "spark":
-        from ..runs.spark import require_spark, spark_recommend
-
-        if args.output == "-":
-            raise HyperparameterError("recommend --engine spark writes Parquet: give --output DIR")
-        reranking = _non_default_options(args, ("command", "func", "run", "users", "output", "k",
-                                                "engine", "master"))
-        if reranking:
-            raise HyperparameterError("recommend --engine spark ranks by the model's scores only; "
-                                      f"drop {', '.join(reranking)} or use the local engine")
-        require_spark()
-        rows = spark_recommend(run, args.output, args.k, users=users, master=args.master)
-        print(f"wrote {rows} rows to {args.output}", file=sys.stderr)
-        return 0
 
 
 # ---------------------------------------------------------------------- predict

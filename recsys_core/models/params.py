@@ -185,7 +185,9 @@ class Param:
         try:
             value = self._convert(raw)
         except ValueError:
-            raise HyperparameterError(f"{name}={raw}: {name} must be {self.describe()}") from None
+            expected = {"int": "an int", "float": "a float", "bool": "a bool"}.get(self.kind)
+            raise HyperparameterError(f"{name} must be {self.describe()}, got {raw!r}"
+                                      + (f" (expected {expected})" if expected else "")) from None
         return self.validate(name, value)
 
     def _convert(self, raw: str):

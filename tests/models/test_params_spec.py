@@ -114,7 +114,8 @@ def test_param_describe_and_parse_by_hand():
     assert p.parse("x", "0.5") == 0.5
     with pytest.raises(HyperparameterError, match=r"x must be a number in \(0, 1\], got 0.0"):
         p.parse("x", "0")
-    with pytest.raises(HyperparameterError, match=r"x=abc: x must be a number in \(0, 1\]"):
+    with pytest.raises(HyperparameterError,
+                       match=r"x must be a number in \(0, 1\], got 'abc' \(expected a float\)"):
         p.parse("x", "abc")
     assert Param("int", "", low=1).describe() == "an integer >= 1"
     q = Param("int", "", low=1, optional=True)
