@@ -348,7 +348,8 @@ def fit_scoring_stage(models, split, *, train_users: int = 300, eval_users: int 
     check_param("eval_users", eval_users, low=0, integer=True)
     train, test = split.train, split.test
     generators = _as_generators(models)
-    generators.append(PopularityGenerator(train))
+    if "popularity" not in {g.name for g in generators}:  # a popularity run already is one
+        generators.append(PopularityGenerator(train))
     if train.timestamps is not None:
         generators.append(TrendingGenerator(train))
     users = np.flatnonzero(test.user_activity > 0)
