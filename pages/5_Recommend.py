@@ -3,10 +3,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys_core.serving.candidates import ScoreVectorGenerator
+from recsys_core.serving.candidates import query_generator
 from recsys_core.evaluation.diagnostics import rated_item_contributions
 from recsys_core.serving.pipeline import recommend_pipeline
-from recsys_core.retrieval.similarity import MEASURES, similarity_scores
+from recsys_core.retrieval.similarity import MEASURES
 from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
 
 page.page_header(
@@ -20,7 +20,7 @@ page.page_header(
 
 with page.user_errors():
     source, dataset = data.select_dataset()
-    run = runs.select_run(dataset)
+    run = runs.select_run(dataset, needs_embeddings=False)  # the baseline has a list too
 
 
 # Who the list is for: changing it changes which inputs are drawn, so it reruns the page.
@@ -59,8 +59,7 @@ def recommendations(who: str, user: int | None) -> None:
     if who == "user":
         rated = dataset.user_items(user).astype(np.int64)
         user_ratings = dataset.ratings[user].data
-        query = model.user_embeddings_[user] if measure != "model" else None
-        scores = model.score([user])[0]
+        vector = None
     else:
         st.markdown("**Rate a handful of titles**; your list appears as soon as one is rated.")
         left, right = st.columns([3, 2])
@@ -85,10 +84,6 @@ def recommendations(who: str, user: int | None) -> None:
             st.info("Rate at least one title to get recommendations.")
             return
         vector, rated, user_ratings = folded
-        query = vector
-        scores = model.score_embeddings(vector)[0]
-    if measure != "model":
-        scores = similarity_scores(query, model.item_embeddings_, measure)[0]
 
     # Candidates: the model's best items (seen ones left out), or the pools of several
     # generators ranked by the scoring model; then the knobs re-rank them.
@@ -100,8 +95,9 @@ def recommendations(who: str, user: int | None) -> None:
                                         config=config, scorer=scoring_stage.scorer,
                                         item_embeddings=model.item_embeddings_)
         else:
-            result = recommend_pipeline(user, ScoreVectorGenerator(scores, name="model"),
-                                        dataset, k=k, config=config,
+            generator = query_generator(model, user=user, vector=vector, name="model",
+                                        measure=None if measure == "model" else measure)
+            result = recommend_pipeline(user, generator, dataset, k=k, config=config,
                                         item_embeddings=model.item_embeddings_, seen=rated)
     show_list(result, k, rated, user_ratings, config)
 

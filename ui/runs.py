@@ -137,11 +137,18 @@ def select_run(dataset: Dataset, key: str = "run", *, container=None, label_text
     """
     container = container or st.sidebar
     infos = runs_for(dataset)
-    if needs_embeddings:
-        infos = [i for i in infos if i.model_kind != "popularity"]
+    # A popularity run's "embeddings" are one number per item: nothing to map or compare, so
+    # pages that draw embeddings leave it out, and say so when it is the run asked for.
+    baselines = [i.name for i in infos if needs_embeddings and i.model_kind == "popularity"]
+    infos = [i for i in infos if i.name not in baselines]
+    asked = st.query_params.get(key) or state.value(key)
+    if asked in baselines:
+        st.info(f"Run **{asked}** is a popularity baseline: it has no embeddings to show on "
+                "this page (its list is on the Recommend page).")
     damaged = damaged_for(dataset)
     if not infos and not damaged:
-        st.info("No trained run for this dataset yet: train one on the Train page.")
+        what = "run with embeddings" if baselines else "run"
+        st.info(f"No trained {what} for this dataset yet: train one on the Train page.")
         st.page_link("pages/2_Train.py", label="Go to Train")
         st.stop()
     by_name = {i.name: i for i in [*infos, *damaged]}
