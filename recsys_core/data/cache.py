@@ -113,7 +113,7 @@ class CacheDamaged(Exception):
 
 def cached_load(folder: Path, files: list[Path], load: Callable[[], Dataset], *,
                 cache_dir: Path | None = None, options: dict | None = None,
-                min_bytes: int = MIN_CACHED_BYTES) -> Dataset:
+                min_bytes: int | None = None) -> Dataset:
     """``load()`` through the cache entry of ``folder``.
 
     Parameters
@@ -123,14 +123,15 @@ def cached_load(folder: Path, files: list[Path], load: Callable[[], Dataset], *,
     load : builds the dataset from the text files (a miss).
     cache_dir : where entries live; :func:`default_cache_dir` when None.
     options : loader options that change the result (part of the entry's name).
-    min_bytes : sources smaller than this are loaded without the cache.
+    min_bytes : sources smaller than this are loaded without the cache (default
+        :data:`MIN_CACHED_BYTES`, read at call time).
 
     The returned dataset's ``report.cache`` is "hit", "written" (a miss stored), "rebuilt" (the
     entry was damaged), "stale" (a source file changed; the entry was replaced) or "" (not
     cached), and its notes say why when it is not a hit.
     """
     signature = source_signature(files)
-    if sum(s["size"] for s in signature) < min_bytes:
+    if sum(s["size"] for s in signature) < (MIN_CACHED_BYTES if min_bytes is None else min_bytes):
         return load()
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
     entry = _entry_dir(cache_dir, folder, options or {})

@@ -32,25 +32,33 @@ class Archive:
     Attributes
     ----------
     url : str
-    sha256 : str
-        Hex digest of the whole zip file.
+    sha256 : str or None
+        Hex SHA-256 of the whole zip file, when a trustworthy published value is known.
     size : int or None
         Bytes, when known (a cheap first check).
     folder : str
         Top-level folder inside the zip.
+    md5 : str or None
+        Hex MD5 of the zip as GroupLens publishes it (``<name>.zip.md5``), checked when given.
+        At least one of ``sha256`` and ``md5`` must be pinned, or the download is refused.
     """
 
     url: str
-    sha256: str
+    sha256: str | None
     size: int | None
     folder: str
+    md5: str | None = None
 
 
 _GROUPLENS = "https://files.grouplens.org/datasets/movielens/"
-#: The archives :func:`download_movielens` knows. Checksums as published by TensorFlow Datasets
-#: (url_checksums/movielens.txt) and pinned by several other projects. ml-latest-small is the
-#: 2018-09 release; GroupLens says "latest" data may be republished, which would fail the check
-#: (the error says so) rather than load unverified data. Its size is not pinned (only the hash).
+#: The archives :func:`download_movielens` knows. SHA-256 and sizes as published by TensorFlow
+#: Datasets (url_checksums/movielens.txt: ml-100k, ml-latest-small, ml-1m, ml-20m, ml-25m) and
+#: pinned by several other projects; MD5 as GroupLens publishes beside each zip
+#: (``ml-10m.zip.md5``, ``ml-32m.zip.md5``, ``ml-1m.zip.md5``), each value found in several
+#: independent projects that check it. ml-10m and ml-32m have only GroupLens' MD5 pinned (no
+#: SHA-256 from a source we could verify), with their sizes. ml-latest-small is the 2018-09
+#: release; GroupLens says "latest" data may be republished, which would fail the check (the
+#: error says so) rather than load unverified data. Its size is not pinned (only the hash).
 MOVIELENS_ARCHIVES: dict[str, Archive] = {
     "ml-100k": Archive(_GROUPLENS + "ml-100k.zip",
                        "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
@@ -58,6 +66,19 @@ MOVIELENS_ARCHIVES: dict[str, Archive] = {
     "ml-latest-small": Archive(_GROUPLENS + "ml-latest-small.zip",
                                "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
                                None, "ml-latest-small"),
+    "ml-1m": Archive(_GROUPLENS + "ml-1m.zip",
+                     "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+                     5_917_549, "ml-1m", md5="c4d9eecfca2ab87c1945afe126590906"),
+    "ml-10m": Archive(_GROUPLENS + "ml-10m.zip", None, 65_566_137, "ml-10M100K",
+                      md5="ce571fd55effeba0271552578f2648bd"),
+    "ml-20m": Archive(_GROUPLENS + "ml-20m.zip",
+                      "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
+                      198_702_078, "ml-20m"),
+    "ml-25m": Archive(_GROUPLENS + "ml-25m.zip",
+                      "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa",
+                      261_978_986, "ml-25m"),
+    "ml-32m": Archive(_GROUPLENS + "ml-32m.zip", None, 238_950_008, "ml-32m",
+                      md5="d472be332d4daa821edc399621853b57"),
 }
 _CHUNK = 1 << 16
 
@@ -71,7 +92,8 @@ def download_movielens(name: str, dest: str | Path | None = None,
 
     Parameters
     ----------
-    name : {"ml-100k", "ml-latest-small"}
+    name : {"ml-100k", "ml-latest-small", "ml-1m", "ml-10m", "ml-20m", "ml-25m", "ml-32m"}
+        ml-10m unpacks as ``ml-10M100K`` and is renamed ``<dest>/ml-10m``.
     dest : path, optional
         Parent folder (created if needed); by default the project's ``data/`` folder, where
         :func:`recsys_core.data.find_datasets` looks. An existing ``<dest>/<name>`` folder is
@@ -85,7 +107,8 @@ def download_movielens(name: str, dest: str | Path | None = None,
     backoff : float
         Seconds slept before the first retry, doubled after each.
 
-    Verification: the archive's SHA-256 must match :data:`MOVIELENS_ARCHIVES`, and the zip must
+    Verification: the archive's SHA-256 and/or MD5 must match :data:`MOVIELENS_ARCHIVES` (an
+    archive with neither pinned is refused before any byte is fetched), and the zip must
     pass its own CRC checks before it is extracted. A mismatch deletes the partial file; when the
     download had resumed bytes from an earlier attempt it starts once more from scratch, otherwise
     (or if that fails too) it raises :class:`~recsys_core.errors.DownloadError`, as do an unknown
@@ -95,6 +118,10 @@ def download_movielens(name: str, dest: str | Path | None = None,
         raise DownloadError(f"unknown dataset {name!r}; choose one of "
                             f"{', '.join(sorted(MOVIELENS_ARCHIVES))}")
     archive = MOVIELENS_ARCHIVES[name]
+    if not (archive.sha256 or archive.md5):
+        raise DownloadError(f"{name}: checksum not pinned in recsys_core.data.download."
+                            "MOVIELENS_ARCHIVES; refusing to download unverifiable data (download "
+                            f"{archive.url} by hand, check it, and unzip it into the data folder)")
     dest = PROJECT_DATA_DIR if dest is None else Path(dest)
     target = dest / name
     if target.exists():
@@ -193,15 +220,28 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _digests(path: Path) -> tuple[str, str]:
+    """Hex (SHA-256, MD5) of a file, in one read."""
+    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+            md5.update(chunk)
+    return sha.hexdigest(), md5.hexdigest()
+
+
 def _verify(part: Path, archive: Archive, name: str):
     actual_size = part.stat().st_size
-    actual = sha256_file(part)
-    if actual != archive.sha256:
+    sha, md5 = _digests(part)
+    wrong = [f"{algo} {got}, expected {want}"
+             for algo, got, want in (("SHA-256", sha, archive.sha256), ("MD5", md5, archive.md5))
+             if want is not None and got != want.lower()]
+    if wrong:
         part.unlink()
         size_note = (f", {actual_size} bytes instead of {archive.size}"
                      if archive.size is not None and actual_size != archive.size else "")
         raise DownloadError(
-            f"{name}: checksum mismatch (SHA-256 {actual}, expected {archive.sha256}"
+            f"{name}: checksum mismatch ({'; '.join(wrong)}"
             f"{size_note}); the partial download was deleted. A corrupted transfer or proxy page "
             f"usually explains it; if GroupLens republished the archive, update "
             f"recsys_core.data.download.MOVIELENS_ARCHIVES")
