@@ -165,6 +165,29 @@ class ModelGenerator(CandidateGenerator):
         return cache[key][1]
 
 
+def query_generator(model: Recommender, *, user: int | None = None,
+                    vector: np.ndarray | None = None, measure: str | None = None,
+                    alpha: float = 0.5, name: str | None = None) -> CandidateGenerator:
+    """The model's candidates for one query: a user of the data (``user``) or a folded-in user
+    embedding (``vector``, shape (d,)), ranked by the model's score (``measure`` None) or by a
+    similarity measure between the query and the item embeddings.
+
+    Returns a :class:`ModelGenerator` for a user of the data, a :class:`ScoreVectorGenerator` of
+    the vector's scores otherwise (give ``None`` as the pipeline's user then).
+    """
+    if (user is None) == (vector is None):
+        raise HyperparameterError("give either a user of the data or a user embedding")
+    if user is not None:
+        return ModelGenerator(model, name=name, measure=measure, alpha=alpha)
+    model._check_fitted()
+    if measure is None:
+        scores = model.score_embeddings(vector)[0]
+    else:
+        check_measure(measure, alpha)
+        scores = similarity_scores(vector, model.item_embeddings_, measure, alpha)[0]
+    return ScoreVectorGenerator(scores, name=name or model.kind or type(model).__name__)
+
+
 def _interactions(data) -> tuple[sp.csr_matrix, np.ndarray | None]:
     if isinstance(data, Dataset):
         return data.ratings, data.timestamps

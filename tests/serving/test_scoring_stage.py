@@ -106,3 +106,30 @@ def test_rerank_config_is_neutral_only_at_its_defaults():
     assert not RerankConfig(diversity=0.9).is_neutral
     assert not RerankConfig(hide_seen=False).is_neutral
     assert RerankConfig(exclude_genres="").is_neutral  # no genre named is no exclusion
+
+
+def test_query_generator_for_a_user_or_a_folded_in_vector(temporal):
+    from recsys_core.retrieval.similarity import similarity_scores
+    from recsys_core.serving.candidates import query_generator
+
+    wals = WALS(factors=8, iterations=3).fit(temporal.train)
+    np.testing.assert_allclose(query_generator(wals, user=7).score(7), wals.score([7])[0])
+    by_cosine = query_generator(wals, user=7, measure="cosine", name="model")
+    assert by_cosine.name == "model"
+    np.testing.assert_allclose(by_cosine.score(7), similarity_scores(
+        wals.user_embeddings_[7], wals.item_embeddings_, "cosine")[0], rtol=1e-6)
+    vector = wals.user_embeddings_[7] * 2
+    np.testing.assert_allclose(query_generator(wals, vector=vector).score(-1),
+                               wals.score_embeddings(vector)[0], rtol=1e-6)
+    np.testing.assert_allclose(query_generator(wals, vector=vector, measure="tempered",
+                                               alpha=0.3).score(-1),
+                               similarity_scores(vector, wals.item_embeddings_, "tempered",
+                                                 0.3)[0], rtol=1e-6)
+    # A folded-in user is served with user None, the vector's scores nominate.
+    result = recommend_pipeline(None, query_generator(wals, vector=vector), temporal.train, k=5,
+                                seen=temporal.train.user_items(7))
+    np.testing.assert_array_equal(result.items,
+                                  recommend_pipeline(7, wals, temporal.train, k=5).items)
+    for both_or_neither in ({}, {"user": 7, "vector": vector}):
+        with pytest.raises(HyperparameterError, match="either a user"):
+            query_generator(wals, **both_or_neither)
