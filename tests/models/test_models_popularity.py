@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_core.data.dataset import Dataset
-from recsys_core.errors import HyperparameterError, NotFittedError
+from recsys_core.errors import HyperparameterError
 from recsys_core.models import MODEL_REGISTRY, Popularity, Recommender
 
 
@@ -87,11 +87,6 @@ def test_invalid_hyperparameters_raise(params):
 def test_mean_rating_needs_explicit_ratings():
     with pytest.raises(HyperparameterError, match="explicit"):
         Popularity("mean-rating").fit(counts_data())
-
-
-def test_unfitted_model_raises():
-    with pytest.raises(NotFittedError):
-        Popularity().recommend([0])
 
 
 def test_fold_in_similar_items_and_history():

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
-from recsys_core.errors import HyperparameterError, NotFittedError
+from recsys_core.errors import HyperparameterError
 from recsys_core.evaluation.metrics import Validation
 from recsys_core.models import Recommender, SoftmaxModel
 from recsys_core.models.neural import layers as nn
@@ -240,11 +240,6 @@ def test_inputs_missing_from_the_data_raise():
     matrix, _, _ = planted_clusters()  # a bare matrix has no genres, years or users
     with pytest.raises(HyperparameterError, match="none of the inputs"):
         SoftmaxModel(inputs=("genres", "user"), **FAST).fit(matrix)
-
-
-def test_not_fitted():
-    with pytest.raises(NotFittedError):
-        SoftmaxModel().fold_in([1])
 
 
 @pytest.mark.parametrize("exponent, expected", [

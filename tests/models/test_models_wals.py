@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_core.data.dataset import Dataset
-from recsys_core.errors import DataError, HyperparameterError, NotFittedError
+from recsys_core.errors import DataError, HyperparameterError
 from recsys_core.evaluation.metrics import Validation, recall_at_k
 from recsys_core.evaluation.split import holdout_split
 from recsys_core.models import MODEL_REGISTRY, WALS, Recommender
@@ -181,13 +181,6 @@ def test_fold_in_validates_its_input():
         model.fold_in([0], user_attributes={"gender": "F"})
     # No history at all: the zero vector (nothing to pull the solution away from the origin).
     np.testing.assert_array_equal(model.fold_in([]), np.zeros(4, np.float32))
-
-
-def test_unfitted_model_raises():
-    with pytest.raises(NotFittedError):
-        WALS().fold_in([0])
-    with pytest.raises(NotFittedError):
-        WALS().recommend([0])
 
 
 @pytest.mark.parametrize("params", [
