@@ -223,6 +223,16 @@ class ModelContract:
                 best = counts[~seen[u]].max()
                 assert counts[top[u]] == best, (u, top[u])
 
+    def test_contract_predict_agrees_with_score(self, fitted):
+        users, items = np.array([0, 0, 5, 17]), np.array([1, 9, 3, 11])
+        expected = fitted.score(np.arange(fitted.n_users_))[users, items]
+        scale = getattr(fitted, "rating_scale_", None)
+        if scale is not None:  # explicit models clip their predictions to the rating scale
+            expected = np.clip(expected, *scale)
+        predicted = fitted.predict(users, items)
+        assert predicted.shape == (4,) and predicted.dtype == np.float32
+        np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-6)
+
     def test_contract_similar_items_leave_the_item_out(self, fitted):
         items, scores = fitted.similar_items([0, 7], k=3)
         assert items.shape == scores.shape == (2, 3)
@@ -240,6 +250,20 @@ class ModelContract:
         assert fitted.fold_in(data.user_items(0), np.ones(SEEN_PER_USER)).shape == (d,)
         with pytest.raises(IndexError):
             fitted.fold_in([data.n_items])
+
+    def test_contract_fold_in_ranks_the_users_block_first(self, fitted):
+        """A training user's history folded in as a new user: their top unseen item is in their
+        own block (a non-personalised model gives the new user everyone's scores)."""
+        data = checkerboard()
+        for user in (0, 13):
+            rated = data.user_items(user)
+            scores = fitted.score_embeddings(fitted.fold_in(rated))[0]
+            if not self.personalised:
+                np.testing.assert_array_equal(scores, fitted.score([user])[0])
+                continue
+            scores[rated] = -np.inf
+            top = int(np.argmax(scores))
+            assert block_of(top, [b[1] for b in BLOCKS]) == block_of(user, [b[0] for b in BLOCKS])
 
     def test_contract_save_load_gives_identical_scores(self, fitted, tmp_path):
         path = fitted.save(tmp_path / "model.npz")
