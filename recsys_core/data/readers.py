@@ -28,6 +28,9 @@ from .dataset import LoadReport
 
 _SEPARATORS = (",", "\t", ";", "|", "::")
 _NO_GENRES = "(no genres listed)"
+#: pyarrow's CSV block: small enough that both cores get blocks on a 50 MB file, large enough
+#: that a 600 MB file is not cut into thousands of chunks (measured: 4 MiB beats 1 and 16).
+_BLOCK_BYTES = 4 << 20
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -302,14 +305,14 @@ def read_numeric_columns(path: str | Path, columns: dict[str, str], *, sep: str 
         if any(role not in roles for role in columns):
             return None
         notes.append(f"{path.name}: header line {', '.join(names)}")
-        read_options = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24)
+        read_options = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK_BYTES)
         wanted = {roles[role]: arrow_type[kind] for role, kind in columns.items()}
         field_of = {role: roles[role] for role in columns}
     else:
         n = n_fields or len(columns)
         spread = 2 if sep == "::" else 1  # "a::b" read with ":" gives a, "", b
         names = [f"f{i}" for i in range(spread * n - spread + 1)]
-        read_options = pacsv.ReadOptions(column_names=names, block_size=1 << 24)
+        read_options = pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES)
         field_of = {role: names[spread * i] for i, role in enumerate(columns)}
         wanted = {field_of[role]: arrow_type[kind] for role, kind in columns.items()}
         if spread == 2:  # the gaps between "::" must be empty: null type accepts only ""
