@@ -11,7 +11,8 @@ costs and buys.
    users); for one user, re-ranking a 500-candidate pool with every knob on (filters, freshness,
    popularity penalty, MMR with a genre cap, fairness) and with neutral knobs; the full pipeline
    (``recommend_pipeline``: 4 generators -> pool -> scorer -> re-rank). Mean over users, in ms.
-3. Metric impact of each knob (evaluate_rerank on the WALS model, 300 test users, k=10).
+3. Metric impact of each knob (evaluate_rerank on the WALS model, 300 test users, k=10, the
+   pipeline's pool size).
 
     RECSYS_DATA_DIR=../shared/data python benchmarks/bench_pipeline.py
 """
@@ -30,7 +31,8 @@ from recsys_core.data import load_movielens_100k  # noqa: E402
 from recsys_core.evaluation.split import leave_last_k_out  # noqa: E402
 from recsys_core.models import WALS, ContentBased  # noqa: E402
 from recsys_core.serving.pipeline import (RerankConfig, evaluate_rerank,  # noqa: E402
-                                          fit_scoring_stage, recommend_pipeline, rerank)
+                                          fit_scoring_stage, pool_size, recommend_pipeline,
+                                          rerank)
 
 ALL_KNOBS = RerankConfig(hide_disliked=2, exclude_genres=("Horror",), min_ratings=3,
                          freshness_half_life=10.0, popularity_penalty=0.3, diversity=0.7,
@@ -113,7 +115,8 @@ def main() -> None:
     print(f"| machine calibration: one 10-row pandas DataFrame | "
           f"{(time.perf_counter() - t0) / 200 * 1000:.2f} ms |")
 
-    print("\n## 3. Metric impact of each knob (WALS, 300 test users, k=10, 100 candidates)\n")
+    print(f"\n## 3. Metric impact of each knob (WALS, 300 test users, k=10, "
+          f"{pool_size(10)} candidates: the pipeline's pool size)\n")
     knobs = {
         "neutral": RerankConfig(),
         "hide disliked <= 2": RerankConfig(hide_disliked=2),
@@ -129,7 +132,7 @@ def main() -> None:
     print("| config | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))
     for name, config in knobs.items():
-        out = evaluate_rerank(config, wals, split, users=300, k=10, n_candidates=100)
+        out = evaluate_rerank(config, wals, split, users=300, k=10)
         print(f"| {name} | " + " | ".join(f"{out[k]:.4f}" for k in keys) + " |")
 
 

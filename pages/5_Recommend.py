@@ -5,7 +5,7 @@ import streamlit as st
 
 from recsys_core.serving.candidates import query_generator
 from recsys_core.evaluation.diagnostics import rated_item_contributions
-from recsys_core.serving.pipeline import recommend_pipeline
+from recsys_core.serving.pipeline import pool_size, recommend_pipeline
 from recsys_core.retrieval.similarity import MEASURES
 from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
 
@@ -113,7 +113,7 @@ def recommendations(who: str, user: int | None) -> None:
 
     st.subheader("What the knobs cost and buy")
     st.caption(f"Over a fixed sample of test users of the run's split (top {k}); the lists are "
-               "re-ranked from each user's 100 best-scored items.")
+               f"re-ranked from each user's {pool_size(k)} best-scored items.")
     with page.user_errors():
         impact.show_impact(source, dataset, run, config, k)
 

@@ -174,10 +174,11 @@ def _embeddings_of(generators) -> np.ndarray:
 
 
 def rerank_lists(config: RerankConfig, model: Recommender, train: Dataset, users, *, k: int = 10,
-                 n_candidates: int = 100, item_embeddings: np.ndarray | None = None
+                 n_candidates: int | None = None, item_embeddings: np.ndarray | None = None
                  ) -> tuple[np.ndarray, list[RerankResult]]:
-    """Re-ranked top-k lists of many users from a model's top ``n_candidates`` (plus, when a
-    fairness group is short in them, its own best items: see :func:`recommend_pipeline`).
+    """Re-ranked top-k lists of many users from a model's top ``n_candidates`` (default
+    :func:`pool_size`, as for one user; plus, when a fairness group is short in them, its own
+    best items: see :func:`recommend_pipeline`).
 
     Returns
     -------
@@ -185,6 +186,7 @@ def rerank_lists(config: RerankConfig, model: Recommender, train: Dataset, users
     results : list of RerankResult, one per user
     """
     users = np.asarray(users, dtype=np.int64)
+    n_candidates = pool_size(k) if n_candidates is None else n_candidates
     check_param("n_candidates", n_candidates, low=1, integer=True)
     if item_embeddings is None:
         item_embeddings = getattr(model, "item_embeddings_", None)
@@ -210,7 +212,7 @@ def rerank_lists(config: RerankConfig, model: Recommender, train: Dataset, users
 
 
 def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=None, k: int = 10,
-                    n_candidates: int = 100, relevance_threshold: float | None = None,
+                    n_candidates: int | None = None, relevance_threshold: float | None = None,
                     seed: int = 0) -> dict[str, float]:
     """What a re-ranking configuration costs and buys, over test users.
 
@@ -223,8 +225,9 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
         An array of user indices, or a number of test users to sample (with ``seed``); default
         every user with test entries.
     k : int
-    n_candidates : int
-        The model's top items each user's list is re-ranked from.
+    n_candidates : int, optional
+        The model's top items each user's list is re-ranked from; default :func:`pool_size`
+        (the rule of the Recommend page and the command line).
     relevance_threshold : float, optional
         Test entries rated at least this count as relevant (default: all).
 

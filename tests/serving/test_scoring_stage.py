@@ -133,3 +133,17 @@ def test_query_generator_for_a_user_or_a_folded_in_vector(temporal):
     for both_or_neither in ({}, {"user": 7, "vector": vector}):
         with pytest.raises(HyperparameterError, match="either a user"):
             query_generator(wals, **both_or_neither)
+
+
+def test_metric_impact_re_ranks_pools_of_the_pipeline_size(temporal, monkeypatch):
+    """The Recommend page's metric impact and its list use one pool-size rule."""
+    from recsys_core.serving.pipeline import evaluate_rerank
+
+    wals = WALS(factors=8, iterations=3).fit(temporal.train)
+    asked = []
+    recommend = wals.recommend
+    monkeypatch.setattr(wals, "recommend", lambda users, n, **kw: asked.append(n)
+                        or recommend(users, n, **kw))
+    evaluate_rerank(RerankConfig(popularity_penalty=0.5), wals, temporal, users=20, k=12)
+    evaluate_rerank(RerankConfig(), wals, temporal, users=20, k=12, n_candidates=50)
+    assert asked == [pool_size(12), 50] == [200, 50]
