@@ -3,7 +3,8 @@ catalogue, the MovieLens download and the search for datasets already on disk.
 
 The modules, from the bottom up: :mod:`.dataset` (``Dataset``, ``LoadReport``), :mod:`.readers`
 (one validating text reader and the column parsers), :mod:`.movielens` and :mod:`.ratings_csv`
-(the loaders), :mod:`.demo` (a generated catalogue), :mod:`.discovery` (format detection,
+(the loaders), :mod:`.demo` (a generated catalogue), :mod:`.cache` (the binary cache that makes a
+second load of unchanged big files a read of arrays), :mod:`.discovery` (format detection,
 ``load_dataset`` and the default dataset) and :mod:`.download`.
 """
 from .dataset import Dataset, LoadReport, as_interaction_matrix

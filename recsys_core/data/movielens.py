@@ -170,7 +170,7 @@ def load_movielens_latest(path: str | Path, *, encoding: str | None = None) -> D
             raise DataError(f"missing file {required} (not a MovieLens 'latest' folder?)",
                             path=path)
     fast = None
-    if encoding is None or codecs.lookup(encoding).name == "utf-8":
+    if _is_utf8(encoding):
         fast = read_numeric_columns(
             path / "ratings.csv", {"user": "int", "item": "int", "rating": "float",
                                    "timestamp": "int"}, role_names=_RATING_ROLES)
@@ -180,6 +180,14 @@ def load_movielens_latest(path: str | Path, *, encoding: str | None = None) -> D
         except DataError:
             pass  # read again line by line: its message names the line and column
     return _load_latest(path, encoding, None)
+
+
+def _is_utf8(encoding: str | None) -> bool:
+    """Whether the fast route (UTF-8 only) may read a file in ``encoding`` (None: detect)."""
+    try:
+        return encoding is None or codecs.lookup(encoding).name == "utf-8"
+    except LookupError:  # the line-exact reader words the error
+        return False
 
 
 def _load_latest(path: Path, encoding: str | None, fast) -> Dataset:

@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recsys_core.data import cache, download, find_datasets, load_dataset, load_movielens_dat
 from recsys_core.data.download import Archive, download_movielens
@@ -289,3 +291,38 @@ def test_unpinned_archive_is_refused_before_any_request(tmp_path, server, monkey
     with pytest.raises(DownloadError, match="checksum not pinned"):
         download_movielens("ml-10m", tmp_path)
     assert server.requests == []
+
+
+def test_latest_with_an_unknown_encoding_is_a_data_error(tmp_path):
+    folder = write(tmp_path / "ml-latest", LATEST_FILES)
+    with pytest.raises(DataError, match="unknown text encoding 'klingon'"):
+        load_movielens_latest(folder, encoding="klingon")
+
+
+_cell = st.sampled_from(["1", "2", "3", "9", " 2", "0.5", "4.5", "5.0", "0", "7", "x", "", "nan",
+                         "-1", "1e3", '"3"', "964982703", "2020-01-01"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(_cell, min_size=3, max_size=5), min_size=1, max_size=6),
+       blank=st.booleans())
+def test_fast_route_agrees_with_the_line_exact_reader(tmp_path, rows, blank):
+    """Whatever ratings.csv holds, the fast route gives the line-exact reader's dataset or its
+    exact error message."""
+    folder = tmp_path / "fuzz"
+    lines = ["userId,movieId,rating,timestamp"] + [",".join(r) for r in rows]
+    if blank:
+        lines.insert(2, "")
+    write(folder, {**LATEST_FILES, "ratings.csv": ("\n".join(lines) + "\n").encode()})
+    try:
+        slow = _load_latest(folder, None, None)
+    except DataError as exc:
+        with pytest.raises(DataError) as info:
+            load_movielens_latest(folder)
+        assert str(info.value) == str(exc)
+        return
+    fast = load_movielens_latest(folder)
+    assert (fast.ratings != slow.ratings).nnz == 0
+    assert fast.timestamps.tolist() == slow.timestamps.tolist()
+    assert fast.user_ids.tolist() == slow.user_ids.tolist()
+    assert fast.report == slow.report
