@@ -9,7 +9,7 @@ from recsys_core.evaluation.metrics import evaluate_model
 from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
 from recsys_core.runs.store import check_run_name, run_cache_key
-from ui import data, page, projections, runs, splits, state
+from ui import data, page, projections, runs, spark_training, splits, state
 from ui.params import hyperparameter_widgets
 from ui.training import TrainingJob, loss_figure, progress_history
 
@@ -43,6 +43,7 @@ if module_doc:
 with st.expander("Hyperparameters", expanded=True):
     with page.user_errors():
         params = hyperparameter_widgets(model_cls, key_prefix=f"hp_{kind}_")
+spark_params = spark_training.spark_option(kind)  # None: train here
 
 left, mid, right = st.columns([2, 2, 1])
 with left:
@@ -78,6 +79,10 @@ def start_training():
         except TypeError as exc:
             raise HyperparameterError(str(exc)) from None
         split = require_test_ratings(splits.cached_split(source, dataset, split_params))
+        if spark_params is not None:
+            st.session_state[JOB] = spark_training.start_job(spark_params, split, dataset,
+                                                             runs.store(), name)
+            return
         key = run_cache_key(kind, model.get_params(), dataset.fingerprint, split.params)
         existing = runs.store().find(key) if reuse else None
         if existing is not None:
@@ -114,7 +119,8 @@ if job is not None:
         n = len(job.progress)
         if n:
             last = job.progress[-1]
-            bar.progress(job.fraction, text=f"epoch {last.epoch}/{last.n_epochs} · "
+            bar.progress(job.fraction, text=f"{job.settings.get('unit', 'epoch')} "
+                                            f"{last.epoch}/{last.n_epochs} · "
                                             f"{last.elapsed:.1f} s")
         if n != drawn:
             fig = loss_figure(progress_history(job.progress))

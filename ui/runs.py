@@ -115,12 +115,19 @@ def format_metric(value, spec: str = ".3f") -> str:
 
 
 def label(info: RunInfo | DamagedRun) -> str:
-    """How a run is named in lists: name, model and nDCG, or a "damaged" mark."""
+    """How a run is named in lists: name, model (with its engine: :func:`kind_label`) and nDCG,
+    or a "damaged" mark."""
     if isinstance(info, DamagedRun):
         return f"{info.name} (damaged: cannot be used)"
     metric = next((f"{k}={format_metric(v)}" for k, v in info.metrics.items()
                    if k.startswith("ndcg@")), "")
-    return f"{info.name} ({info.model_kind}{', ' + metric if metric else ''})"
+    return f"{info.name} ({kind_label(info)}{', ' + metric if metric else ''})"
+
+
+def kind_label(info: RunInfo) -> str:
+    """The run's model kind, with the engine it was trained on when not here ("wals on spark")."""
+    engine = getattr(info, "engine", None)
+    return f"{info.model_kind} on {engine['name']}" if engine else info.model_kind
 
 
 def show_damaged(run: DamagedRun) -> None:

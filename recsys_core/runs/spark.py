@@ -1,4 +1,4 @@
-"""Train and serve WALS on Apache Spark: Spark MLlib's ALS does the work, the result is an ordinary run.
+"""Train and serve WALS on Apache Spark: Spark MLlib's ALS does the work, the result is a run.
 
 When the interaction log outgrows one machine, :class:`SparkWALS` fits
 ``pyspark.ml.recommendation.ALS`` (implicit preferences) on a Spark cluster (``local[*]`` by
@@ -95,11 +95,13 @@ def require_spark() -> None:
         raise EngineUnavailableError(reason)
 
 
-def spark_session(master: str = DEFAULT_MASTER, app_name: str = "recsys-studio"):
+def spark_session(master: str = DEFAULT_MASTER, app_name: str = "recsys-studio",
+                  config: dict | None = None):
     """The SparkSession for ``master`` (an existing one is reused; Spark allows one per process).
 
     Local masters get few shuffle partitions (Spark's 200 only cost time on one machine) and no
-    console progress bar; warnings only.
+    console progress bar; errors only. ``config`` adds Spark settings (e.g.
+    ``{"spark.driver.memory": "4g"}``, which counts only before the first session starts the JVM).
     """
     require_spark()
     from pyspark.sql import SparkSession
@@ -110,6 +112,8 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "recsys-studio")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", "8")
+    for key, value in (config or {}).items():
+        builder = builder.config(key, str(value))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
@@ -407,15 +411,17 @@ def objective(model: WALS, matrix: sp.csr_matrix) -> dict[str, float]:
 # ---------------------------------------------------------------------- evaluation
 def spark_ranking_metrics(spark, model, test: sp.csr_matrix, k: int = 10) -> dict[str, float]:
     """Spark's ``RankingMetrics`` of the model's top-k (training items excluded) on every user
-    with test items: ``spark_ndcg@k``, ``spark_precision@k``, ``spark_recall@k``, ``spark_map@k``."""
+    with test items: ``spark_ndcg@k``, ``spark_precision@k``, ``spark_recall@k``,
+    ``spark_map@k``."""
     from pyspark.mllib.evaluation import RankingMetrics
 
     users = np.flatnonzero(np.diff(test.indptr)).astype(np.int64)
     recs = top_k_frame(spark, model.user_embeddings_, model.item_embeddings_, model.seen_, k,
                        users=users)
     predicted = recs.groupBy("user").agg(_sorted_items()).withColumnRenamed("items", "predicted")
-    truth = pd.DataFrame({"user": users, "relevant": [test.indices[test.indptr[u]:test.indptr[u + 1]]
-                                                      .astype(np.int64).tolist() for u in users]})
+    relevant = [test.indices[test.indptr[u]:test.indptr[u + 1]].astype(np.int64).tolist()
+                for u in users]
+    truth = pd.DataFrame({"user": users, "relevant": relevant})
     joined = predicted.join(spark.createDataFrame(truth), "user")
     pairs = joined.rdd.map(lambda row: (list(row.predicted), list(row.relevant)))
     metrics = RankingMetrics(pairs)
@@ -548,7 +554,8 @@ def train_run(data: str, out: str | Path, params: dict | None = None, *,
     out = Path(out)
     check_run_name(out.name)
     if out.exists():
-        raise PersistenceError(f"{out} exists already; refusing to overwrite it (choose another --out)")
+        raise PersistenceError(f"{out} exists already; refusing to overwrite it "
+                               "(choose another --out)")
     if not 0.0 <= holdout < 1.0:
         raise HyperparameterError(f"--holdout must be in [0, 1), got {holdout}")
     trainer = SparkWALS(**{**SPARK_DEFAULTS, **(params or {})}, master=master, spark=spark)
@@ -565,7 +572,8 @@ def train_run(data: str, out: str | Path, params: dict | None = None, *,
         split = require_test_ratings(holdout_split(dataset, holdout, seed))
         train = split.train
         log(f"split: {split.name}: {train.n_ratings} train, {split.test.n_ratings} test ratings")
-    log(f"training on Spark: ALS({', '.join(f'{k}={v}' for k, v in spark_als_params(trainer.wals()).items())})")
+    als_text = ", ".join(f"{k}={v}" for k, v in spark_als_params(trainer.wals()).items())
+    log(f"training on Spark: ALS({als_text})")
     trainer.fit(train, callback=callback)
     model = trainer.model_
     final = {k: v for k, v in model.history_[-1].items() if k not in ("epoch", "elapsed")}

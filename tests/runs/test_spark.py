@@ -25,9 +25,8 @@ def spark():
     reason = spark_engine.spark_unavailable_reason()
     if reason:
         _missing(reason)
-    session = spark_engine.spark_session("local[2]")
-    yield session
-    session.stop()
+    # Not stopped: the app tests (tests/app/test_app_spark.py) reuse it in the same process.
+    return spark_engine.spark_session("local[2]")
 
 
 @pytest.fixture(scope="module")
