@@ -59,6 +59,10 @@ def register(subparsers) -> None:
                         "(default 0: train on everything)")
     p.add_argument("--seed", type=int, default=0, help="seed of the holdout split (default 0)")
     p.add_argument("--k", type=int, default=10, help="list length for the holdout metrics (default 10)")
+    _add_engine_arguments(p, "train WALS with Spark MLlib's ALS (needs pyspark and Java 17; "
+                             "--data may then also be Parquet or any Hadoop-compatible URI; "
+                             "--set takes factors, iterations, regularization (Spark's "
+                             "regParam), alpha, random_state)")
     p.set_defaults(func=train_command)
 
     p = subparsers.add_parser(
@@ -71,6 +75,7 @@ def register(subparsers) -> None:
                    help="file with one raw user id per line (default: every user)")
     p.add_argument("--output", default="-", metavar="CSV", help="output file (default: stdout)")
     _add_rerank_arguments(p)
+    _add_engine_arguments(p, "compute the lists on Spark and write them as Parquet to --output")
     p.set_defaults(func=recommend_command)
 
     p = subparsers.add_parser(
@@ -93,6 +98,15 @@ def register(subparsers) -> None:
     p.add_argument("--relevance-threshold", type=float, default=None, metavar="RATING",
                    help="only test ratings at least this count as relevant (default: all)")
     p.set_defaults(func=evaluate_command)
+
+
+def _add_engine_arguments(p, spark_help: str) -> None:
+    """``--engine local|spark`` and ``--master`` (see :mod:`recsys_core.runs.spark`)."""
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help=f"where to compute (default local); spark: {spark_help}")
+    p.add_argument("--master", default="local[*]", metavar="URL",
+                   help="Spark master with --engine spark: local[*] (default), local[2], "
+                        "spark://host:7077, yarn, ...")
 
 
 # ---------------------------------------------------------------------- train
@@ -158,6 +172,8 @@ def _format_metrics(metrics: dict) -> str:
 
 
 def train_command(args) -> int:
+    if args.engine == "spark":
+        return _spark_train(args)
     cls = trainable_models()[args.model]
     params = parse_settings(cls, args.settings)
     out = Path(args.out)
@@ -195,6 +211,28 @@ def train_command(args) -> int:
     info = RunStore(out.parent).save(model, dataset, name=out.name, split=split, metrics=metrics,
                                      exact_name=True)
     print(f"saved run {info.path}")
+    return 0
+
+
+def _non_default_options(args, ignore: tuple[str, ...]) -> list[str]:
+    """The options of ``args`` (a parsed command) set away from their defaults, as flags."""
+    from . import build_parser
+
+    defaults = vars(build_parser().parse_args([args.command, "--run", "-"]))
+    return [f"--{name.replace('_', '-')}" for name, value in vars(args).items()
+            if name not in ignore and name in defaults and value != defaults[name]]
+
+
+def _spark_train(args) -> int:
+    from ..runs.spark import parse_settings as spark_settings, require_spark, train_run
+
+    if args.model != "wals":
+        raise HyperparameterError(f"--engine spark trains wals only, not {args.model}")
+    params = spark_settings(args.settings)
+    require_spark()
+    train_run(args.data, args.out, params, master=args.master, holdout=args.holdout,
+              seed=args.seed, k=args.k, items_path=args.items,
+              log=lambda line: print(line, flush=True))
     return 0
 
 
@@ -395,6 +433,20 @@ def recommend_command(args) -> int:
     run = load_run(args.run)
     users = (_read_user_file(args.users, run) if args.users
              else np.arange(len(run.user_ids), dtype=np.int64))
+    if args.engine == "spark":
+        from ..runs.spark import require_spark, spark_recommend
+
+        if args.output == "-":
+            raise HyperparameterError("recommend --engine spark writes Parquet: give --output DIR")
+        reranking = _non_default_options(args, ("command", "func", "run", "users", "output", "k",
+                                                "engine", "master"))
+        if reranking:
+            raise HyperparameterError("recommend --engine spark ranks by the model's scores only; "
+                                      f"drop {', '.join(reranking)} or use the local engine")
+        require_spark()
+        rows = spark_recommend(run, args.output, args.k, users=users, master=args.master)
+        print(f"wrote {rows} rows to {args.output}", file=sys.stderr)
+        return 0
     _write_csv(_recommend_rows(run, users, args.k, args), args.output)
     return 0
 

@@ -130,8 +130,7 @@ def equivalent_wals(**params) -> WALS:
             f"{', '.join(SPARK_DEFAULTS)} (the rest is fixed: "
             + ", ".join(f"{k}={v!r}" for k, v in SPARK_FIXED.items()) + ")")
     model = WALS(**{**SPARK_DEFAULTS, **params, **SPARK_FIXED})
-    # validate_params where models have a typed parameter spec, _check_params before that
-    (model.validate_params if hasattr(model, "validate_params") else model._check_params)()
+    model.validate_params()
     return model
 
 
