@@ -14,7 +14,7 @@ from ..errors import DataError
 from .dataset import Dataset
 from .readers import (_check_known_ids, _check_unique, _genres_multi_hot, _report,
                       _roles_from_header, _typed_ids, _year_from_title, parse_ids, parse_numbers,
-                      parse_timestamps, read_numeric_columns, read_table)
+                      parse_timestamps, read_clean_columns, read_table)
 
 
 # -------------------------------------------------------------------------------- MovieLens 100K
@@ -171,7 +171,7 @@ def load_movielens_latest(path: str | Path, *, encoding: str | None = None) -> D
                             path=path)
     fast = None
     if _is_utf8(encoding):
-        fast = read_numeric_columns(
+        fast = read_clean_columns(
             path / "ratings.csv", {"user": "int", "item": "int", "rating": "float",
                                    "timestamp": "int"}, role_names=_RATING_ROLES)
     if fast is not None:
@@ -225,16 +225,26 @@ def _load_latest(path: Path, encoding: str | None, fast) -> Dataset:
         n_rows = len(ratings.frame)
         tables = [ratings, movies]
 
-    tags = None
-    if (path / "tags.csv").is_file():
+    tags = fast_tags = None
+    tag_roles = {"item": ("movieid",), "tag": ("tag",)}
+    if (path / "tags.csv").is_file() and fast is not None:  # ml-25m's: 1.1M lines
+        fast_tags = read_clean_columns(path / "tags.csv", {"item": "int", "tag": "text"},
+                                       role_names=tag_roles)
+    if (path / "tags.csv").is_file() and fast_tags is None:
         tags = read_table(path / "tags.csv", sep=",", header=True, encoding=encoding)
-        tcols = _roles_from_header(tags, {"item": ("movieid",), "tag": ("tag",)}, ("item", "tag"))
+        tcols = _roles_from_header(tags, tag_roles, ("item", "tag"))
 
     titles = movies.text(mcols["title"])
     genre_names, genre_matrix = _genres_multi_hot(movies.text(mcols["genres"]))
     table = pd.DataFrame({"title": titles.to_numpy(dtype=object), "year": _year_from_title(titles)})
     dropped = {}
-    if tags is not None:
+    tag_notes = []
+    if fast_tags is not None:
+        (tag_columns, tag_notes) = fast_tags
+        tag_movies, tag_text = tag_columns["item"], tag_columns["tag"]
+        if not pd.Series(tag_movies).isin(movie_ids).all():
+            raise DataError("a movie of tags.csv is not in movies.csv", path=path / "tags.csv")
+    elif tags is not None:
         tag_series = parse_ids(tags, tcols["item"], "movie")
         if movie_ids.dtype.kind == "i" and tag_series.dtype.kind in "iu":
             tag_movies, known = tag_series.to_numpy(dtype=np.int64), movie_ids
@@ -243,16 +253,17 @@ def _load_latest(path: Path, encoding: str | None, fast) -> Dataset:
             known = movie_ids.astype(str).astype(object)
         _check_known_ids(tags, tcols["item"], tag_movies, known, "movie", "movies.csv")
         tag_text = tags.text(tcols["tag"]).to_numpy(dtype=object)
+        tables.append(tags)
+    if fast_tags is not None or tags is not None:
         keep = tag_text != ""
         joined = (pd.DataFrame({"movie": tag_movies[keep], "tag": tag_text[keep]})
                   .drop_duplicates().groupby("movie", sort=False)["tag"].agg("|".join))
         table["tags"] = joined.reindex(movie_ids).fillna("").to_numpy(dtype=object)
         if n_empty := int((~keep).sum()):
             dropped["empty tags skipped"] = n_empty
-        tables.append(tags)
     name = "MovieLens " + path.name.removeprefix("ml-") if path.name.startswith("ml-") \
         else f"MovieLens ({path.name})"
-    report = _report(tables, rows_read=n_rows, dropped=dropped)
+    report = _report(tables, rows_read=n_rows, extra_notes=tag_notes, dropped=dropped)
     if fast is not None:  # the same notes as the line-exact reader, ratings.csv first
         report = dataclasses.replace(report, notes=tuple(rating_notes) + tuple(report.notes))
     return Dataset.from_interactions(
@@ -292,7 +303,7 @@ def load_movielens_dat(path: str | Path) -> Dataset:
         if not (path / required).is_file():
             raise DataError(f"missing file {required} (not a MovieLens 1M/10M folder?)",
                             path=path)
-    fast = read_numeric_columns(path / "ratings.dat", {"user": "int", "item": "int",
+    fast = read_clean_columns(path / "ratings.dat", {"user": "int", "item": "int",
                                                       "rating": "float", "timestamp": "int"},
                                 sep="::", header=False)
     if fast is not None:

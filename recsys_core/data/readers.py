@@ -244,22 +244,23 @@ def read_table(path: str | Path, *, sep: str | None = None, header: bool | str =
     return Table(frame, line_numbers, path, names, notes, n_blank)
 
 
-def read_numeric_columns(path: str | Path, columns: dict[str, str], *, sep: str = ",",
-                         header: bool = True, role_names: dict | None = None,
-                         n_fields: int | None = None) -> tuple[dict[str, np.ndarray], list[str]] | None:
-    """Read the numeric columns of a clean, UTF-8, delimited file with pyarrow's multi-threaded CSV
-    reader; None when the file is anything but clean, so that the caller falls back to
+def read_clean_columns(path: str | Path, columns: dict[str, str], *, sep: str = ",",
+                       header: bool = True, role_names: dict | None = None,
+                       n_fields: int | None = None) -> tuple[dict[str, np.ndarray], list[str]] | None:
+    """Read columns of a clean, UTF-8, delimited file with pyarrow's multi-threaded CSV reader;
+    None when the file is anything but clean, so that the caller falls back to
     :func:`read_table`, whose messages name the line and column at fault.
 
-    This is the fast route for the big MovieLens ratings files: it accepts only what
-    :func:`read_table` would read to the same values (no blank lines, no missing or non-numeric
-    values, a header whose names map to the roles), and leaves every message to the slow route.
+    This is the fast route for the big MovieLens files: it accepts only what :func:`read_table`
+    would read to the same values (no blank lines, no NUL bytes or undecodable text in any
+    column, the same number of fields on every line, no missing or non-numeric value in a numeric
+    role, a header whose names map to the roles), and leaves every message to the slow route.
 
     Parameters
     ----------
     path : path of the file.
-    columns : dict role -> "int" or "float"
-        The roles wanted and their type (int64 or float64).
+    columns : dict role -> "int", "float" or "text"
+        The roles wanted: int64, float64, or text (returned as an object array of stripped str).
     sep : str
         "," or "::" (read as ":" with the empty fields in between checked to be empty).
     header : bool
@@ -274,6 +275,7 @@ def read_numeric_columns(path: str | Path, columns: dict[str, str], *, sep: str 
     """
     try:
         import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.csv as pacsv
     except ImportError:  # pragma: no cover - pyarrow is a requirement; stay correct without it
         return None
@@ -287,7 +289,7 @@ def read_numeric_columns(path: str | Path, columns: dict[str, str], *, sep: str 
         return None
     encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
     notes = [f"{path.name}: encoding {encoding}"]
-    arrow_type = {"int": pa.int64(), "float": pa.float64()}
+    arrow_type = {"int": pa.int64(), "float": pa.float64(), "text": pa.string()}
     if header:
         first = head.split(b"\n", 1)[0].rstrip(b"\r")
         try:
@@ -305,18 +307,21 @@ def read_numeric_columns(path: str | Path, columns: dict[str, str], *, sep: str 
         if any(role not in roles for role in columns):
             return None
         notes.append(f"{path.name}: header line {', '.join(names)}")
-        read_options = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK_BYTES)
-        wanted = {roles[role]: arrow_type[kind] for role, kind in columns.items()}
+        read_options = pacsv.ReadOptions(column_names=names, skip_rows=1,
+                                         block_size=_BLOCK_BYTES)
         field_of = {role: roles[role] for role in columns}
+        gaps = []
     else:
         n = n_fields or len(columns)
         spread = 2 if sep == "::" else 1  # "a::b" read with ":" gives a, "", b
         names = [f"f{i}" for i in range(spread * n - spread + 1)]
         read_options = pacsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES)
         field_of = {role: names[spread * i] for i, role in enumerate(columns)}
-        wanted = {field_of[role]: arrow_type[kind] for role, kind in columns.items()}
-        if spread == 2:  # the gaps between "::" must be empty: null type accepts only ""
-            wanted.update({name: pa.null() for name in names[1::2]})
+        gaps = names[1::2] if spread == 2 else []
+    # Every column is converted (others as text), so bytes the slow route rejects are seen.
+    wanted = {name: pa.string() for name in names}
+    wanted.update({name: pa.null() for name in gaps})  # the null type accepts only ""
+    wanted.update({field_of[role]: arrow_type[kind] for role, kind in columns.items()})
     delimiter = ":" if sep == "::" else sep
     if len(delimiter) != 1:
         return None
@@ -326,19 +331,27 @@ def read_numeric_columns(path: str | Path, columns: dict[str, str], *, sep: str 
             parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
                                              quote_char='"' if sep == "," else False),
             convert_options=pacsv.ConvertOptions(
-                column_types=wanted, include_columns=list(wanted),
-                null_values=[""] if sep == "::" else [], strings_can_be_null=False,
-                quoted_strings_can_be_null=False))
+                column_types=wanted, null_values=[""] if gaps else [],
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowException, OSError, ValueError):
         return None
     if table.num_rows == 0:
         return None
-    out = {}
-    for role in columns:
-        column = table.column(field_of[role])
+    for name in names:
+        column = table.column(name)
+        if name in gaps:
+            continue
         if column.null_count:
             return None
-        out[role] = column.to_numpy()
+        if pa.types.is_string(column.type) and pc.any(pc.match_substring(column, "\x00")).as_py():
+            return None  # a binary file to the slow route
+    out = {}
+    for role, kind in columns.items():
+        column = table.column(field_of[role])
+        if kind == "text":  # stripped like read_table's text columns
+            out[role] = pd.Series(column.to_pandas()).astype(str).str.strip().to_numpy(dtype=object)
+        else:
+            out[role] = column.to_numpy()
     return out, notes
 
 

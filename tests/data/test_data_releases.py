@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from recsys_core.data import cache, download, find_datasets, load_dataset, load_movielens_dat
 from recsys_core.data.download import Archive, download_movielens
 from recsys_core.data.movielens import _load_latest, load_movielens_latest
-from recsys_core.data.readers import read_numeric_columns
+from recsys_core.data.readers import read_clean_columns
 from recsys_core.errors import DataError, DownloadError
 from tests.data.test_data_download import make_zip, server  # noqa: F401 (fixture)
 
@@ -79,7 +79,7 @@ def test_ml10m_dat_folder_has_half_stars_and_tags(tmp_path):
 
 def test_latest_fast_route_equals_the_line_exact_reader(tmp_path):
     folder = write(tmp_path / "ml-25m", LATEST_FILES)
-    fast_columns = read_numeric_columns(
+    fast_columns = read_clean_columns(
         folder / "ratings.csv", {"user": "int", "item": "int", "rating": "float",
                                  "timestamp": "int"},
         role_names={"user": ("userid",), "item": ("movieid",), "rating": ("rating",),
@@ -303,17 +303,26 @@ _cell = st.sampled_from(["1", "2", "3", "9", " 2", "0.5", "4.5", "5.0", "0", "7"
                          "-1", "1e3", '"3"', "964982703", "2020-01-01"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_tag_line = st.sampled_from([b"1,1,pixar,1", b"1,9,pixar,1", b'2,2,"a, b",5', b"2,2, ,5",
+                             b'1,3,"",7', b"1,3,  spaced  ,7", b"1,3,nul\x00,7", b"1,3,caf\xe9,7",
+                             b"x,1,pixar,1", b"1,1,pixar", b"1,x,pixar,1", b"", b"1,3,\xc3\xa9t\xc3\xa9,2"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.lists(_cell, min_size=3, max_size=5), min_size=1, max_size=6),
-       blank=st.booleans())
-def test_fast_route_agrees_with_the_line_exact_reader(tmp_path, rows, blank):
-    """Whatever ratings.csv holds, the fast route gives the line-exact reader's dataset or its
-    exact error message."""
+       blank=st.booleans(), tag_lines=st.none() | st.lists(_tag_line, max_size=4))
+def test_fast_route_agrees_with_the_line_exact_reader(tmp_path, rows, blank, tag_lines):
+    """Whatever ratings.csv and tags.csv hold, the fast route gives the line-exact reader's
+    dataset or its exact error message."""
     folder = tmp_path / "fuzz"
     lines = ["userId,movieId,rating,timestamp"] + [",".join(r) for r in rows]
     if blank:
         lines.insert(2, "")
     write(folder, {**LATEST_FILES, "ratings.csv": ("\n".join(lines) + "\n").encode()})
+    (folder / "tags.csv").unlink(missing_ok=True)
+    if tag_lines is not None:
+        (folder / "tags.csv").write_bytes(b"\n".join([b"userId,movieId,tag,timestamp",
+                                                      *tag_lines]) + b"\n")
     try:
         slow = _load_latest(folder, None, None)
     except DataError as exc:
@@ -326,3 +335,4 @@ def test_fast_route_agrees_with_the_line_exact_reader(tmp_path, rows, blank):
     assert fast.timestamps.tolist() == slow.timestamps.tolist()
     assert fast.user_ids.tolist() == slow.user_ids.tolist()
     assert fast.report == slow.report
+    assert fast.items.equals(slow.items)
