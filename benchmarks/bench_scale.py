@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -139,6 +140,20 @@ def bench_load(folder: Path, cache_dir: Path, repeat: int = 3) -> list[tuple[str
     return rows
 
 
+def peak_rss_mb(folder: Path, cache_dir: Path) -> tuple[float, str]:
+    """Peak resident memory (MB) of a fresh process that imports the engine and loads ``folder``
+    (through ``cache_dir``: a cold load when it is empty, a warm one after)."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (big) forking parent.
+    code = ("from recsys_core.data import load_dataset; "
+            f"d = load_dataset({str(folder)!r}, cache={str(cache_dir)!r}); "
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]; "
+            "print(int(hwm.split()[1]) / 1024, d.report.cache)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    rss, *cache = out.stdout.split()
+    return float(rss), (cache or [""])[0]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=0.1,
@@ -164,6 +179,11 @@ def main(argv=None) -> int:
         print("|---|---|---|---|")
         for what, seconds, cache in rows:
             print(f"| {what} | {seconds:.2f} | {seconds / pandas_s:.2f} | {cache} |")
+        rss_dir = root / "rss-cache"
+        (cold_mb, cold_state), (warm_mb, warm_state) = (peak_rss_mb(folder, rss_dir),
+                                                         peak_rss_mb(folder, rss_dir))
+        print(f"\npeak RSS of a fresh process loading it: cold {cold_mb:,.0f} MB ({cold_state}), "
+              f"warm {warm_mb:,.0f} MB ({warm_state}); importing the engine alone: ~120 MB")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
