@@ -348,10 +348,13 @@ def read_clean_columns(path: str | Path, columns: dict[str, str], *, sep: str = 
     out = {}
     for role, kind in columns.items():
         column = table.column(field_of[role])
+        # Drop each Arrow column once converted: peak memory is the table plus one column.
+        table = table.drop_columns([field_of[role]])
         if kind == "text":  # stripped like read_table's text columns
             out[role] = pd.Series(column.to_pandas()).astype(str).str.strip().to_numpy(dtype=object)
         else:
             out[role] = column.to_numpy()
+        del column
     return out, notes
 
 
