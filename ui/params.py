@@ -16,7 +16,7 @@ import math
 
 import streamlit as st
 
-from recsys_core.models.params import Param
+from recsys_core.validation import Param
 
 from . import state
 

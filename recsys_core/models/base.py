@@ -22,7 +22,8 @@ from ..memory import check_memory
 from ..persistence import load_npz, save_npz
 from ..retrieval.similarity import similarity_scores
 from ..retrieval.topk import top_k
-from .params import Param, render_parameters_doc, validate_params
+from ..validation import Param
+from .params import render_parameters_doc, validate_params
 
 #: Bytes per element, for the memory estimates of ``estimate_fit_bytes`` (which compute with
 #: Python ints, converting hyperparameters with ``int()``, so absurd sizes cannot overflow).

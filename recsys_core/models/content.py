@@ -31,9 +31,9 @@ import scipy.sparse as sp
 from ..data.dataset import Dataset, as_interaction_matrix
 from ..errors import DataError, HyperparameterError
 from ..retrieval.similarity import MEASURES, similarity_scores
+from ..validation import Param
 from .base import FLOAT32, FLOAT64, INT64, Recommender
 from .features import year_bucket_starts
-from .params import Param
 
 FEATURE_SETS = ("genres", "year", "genres+year")
 WEIGHTINGS = ("binary", "tfidf")

@@ -21,8 +21,8 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ..errors import DataError, HyperparameterError
+from ..validation import Param
 from .base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender
-from .params import Param
 
 #: Above this many items the dense n_items x n_items inverse gets too large to be interactive.
 MAX_ITEMS = 20_000

@@ -23,8 +23,8 @@ import numpy as np
 
 from ..data.dataset import as_interaction_matrix
 from ..errors import HyperparameterError
+from ..validation import Param
 from .base import FLOAT32, FLOAT64, Recommender
-from .params import Param
 
 VARIANTS = ("count", "mean-rating")
 

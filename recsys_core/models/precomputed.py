@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import HyperparameterError
+from ..validation import Param
 from .base import FLOAT32, ProgressCallback, Recommender
-from .params import Param
 
 
 class PrecomputedEmbeddings(Recommender):

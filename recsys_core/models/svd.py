@@ -26,8 +26,8 @@ from scipy.sparse.linalg import svds
 
 from ..errors import DataError, HyperparameterError
 from ..threads import limit_threads
+from ..validation import Param
 from .base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender
-from .params import Param
 
 
 #: Observed entries per block when the fitted values are computed for the losses.

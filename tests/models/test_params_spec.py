@@ -11,7 +11,8 @@ import pytest
 
 from recsys_core.errors import HyperparameterError
 from recsys_core.models import MODEL_REGISTRY
-from recsys_core.models.params import Param, search_space, spec_lines
+from recsys_core.models.params import search_space, spec_lines
+from recsys_core.validation import Param, check_param
 
 ENGINE_MODELS = {kind: cls for kind, cls in MODEL_REGISTRY.items()
                  if cls.__module__.startswith("recsys_core.")}
@@ -130,3 +131,14 @@ def test_param_describe_and_parse_by_hand():
     assert Param("bool", "").validate("b", np.bool_(True))
     with pytest.raises(HyperparameterError):
         Param("float", "", low=0).validate("r", float("nan"))
+
+
+def test_check_param_is_a_one_off_param():
+    """Function arguments in the other layers get the same wording as model hyperparameters."""
+    with pytest.raises(HyperparameterError, match=r"^k must be an integer >= 1, got 0$"):
+        check_param("k", 0, low=1, integer=True)
+    with pytest.raises(HyperparameterError, match=r"^alpha must be a number in \[0, 1\], got 2$"):
+        check_param("alpha", 2, low=0, high=1)
+    with pytest.raises(HyperparameterError, match="must be one of 'a', 'b'"):
+        check_param("m", "c", choices=("a", "b"))
+    assert check_param("x", 0.5, low=0, low_open=True) == 0.5

@@ -44,8 +44,8 @@ import scipy.sparse as sp
 from ...data.dataset import Dataset
 from ...errors import DataError, HyperparameterError
 from ...threads import limit_threads
+from ...validation import Param
 from ..base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender
-from ..params import Param
 from ..cold_start import genre_average_embeddings
 from ..features import (DEFAULT_USER_COLUMNS, encode_item_features, encode_user_attributes,
                         encode_user_features)

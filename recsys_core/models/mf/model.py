@@ -75,8 +75,8 @@ import scipy.sparse as sp
 from ...data.dataset import Dataset
 from ...errors import DataError, HyperparameterError
 from ...threads import limit_threads
+from ...validation import Param
 from ..base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender
-from ..params import Param
 from .kernels import general_chunk, grouped_order, observed_sums, sgd_epoch, sgd_implicit_epoch
 
 OBJECTIVES = ("observed", "gravity", "weighted")

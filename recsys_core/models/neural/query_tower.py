@@ -18,9 +18,9 @@ import scipy.sparse as sp
 from ...data.dataset import Dataset, as_interaction_matrix
 from ...errors import HyperparameterError
 from ...threads import limit_threads
+from ...validation import Param
 from ..base import FLOAT32, FLOAT64, INT64, Recommender, validation_data
 from ..features import user_feature_matrix, year_bucket_matrix
-from ..params import Param
 from . import layers as nn
 from .sampling import hard_negatives, negative_distribution, sample_negatives, split_history
 

@@ -6,8 +6,8 @@ and the training loop it shares with the two-tower model live in
 """
 from __future__ import annotations
 
+from ...validation import Param
 from . import layers as nn
-from ..params import Param
 from .query_tower import QUERY_TOWER_SPEC, QueryTowerModel
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import HyperparameterError
+from ...validation import Param
 from . import layers as nn
-from ..params import Param
 from .query_tower import FEATURE_ALLOWANCE, QUERY_TOWER_SPEC, QueryTowerModel
 
 #: Item features the item tower can use.
