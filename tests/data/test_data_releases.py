@@ -336,3 +336,19 @@ def test_fast_route_agrees_with_the_line_exact_reader(tmp_path, rows, blank, tag
     assert fast.user_ids.tolist() == slow.user_ids.tolist()
     assert fast.report == slow.report
     assert fast.items.equals(slow.items)
+
+
+@settings(max_examples=50, deadline=None)
+@given(base=st.sampled_from([0, -7, 2**31 - 3, 3_000_000_000, -(2**40)]),
+       ids=st.lists(st.integers(0, 40), min_size=1, max_size=30))
+def test_dense_id_indexing_matches_numpy(base, ids):
+    """The O(n) id tables give np.unique's answer, also for ids beyond int32 and negative ones."""
+    from recsys_core.data.dataset import _lookup, _unique_inverse
+
+    raw = np.asarray(ids, dtype=np.int64) + base
+    expected_ids, expected_rows = np.unique(raw, return_inverse=True)
+    got_ids, got_rows = _unique_inverse(raw)
+    assert got_ids.tolist() == expected_ids.tolist()
+    assert got_rows.tolist() == expected_rows.ravel().tolist()
+    universe = expected_ids[::-1].copy()
+    assert universe[_lookup(universe, raw, "user")].tolist() == raw.tolist()
