@@ -199,13 +199,10 @@ class Dataset:
             keep = np.flatnonzero(last_of_run)
         else:  # the caller's arrays are never shared (they become read-only here): copy them
             keep = slice(None)
-            if isinstance(given_values, np.ndarray) and np.may_share_memory(values, given_values):
+            if not _made_here(values, given_values):
                 values = values.copy()
-            if isinstance(given_timestamps, np.ndarray) and np.may_share_memory(timestamps,
-                                                                                given_timestamps):
+            if timestamps is not None and not _made_here(timestamps, given_timestamps):
                 timestamps = timestamps.copy()
-            elif timestamps is not None and not isinstance(given_timestamps, np.ndarray):
-                timestamps = timestamps.copy()  # a list or Series may wrap shared memory
         merged = 0 if order is None else int(n_rows - len(keep))
 
         n_users, n_items = len(user_ids), len(item_ids)
@@ -421,6 +418,13 @@ def _dense_span(*arrays: np.ndarray) -> tuple[int, int] | None:
     hi = max(int(a.max()) for a in arrays)
     span = hi - lo + 1
     return (lo, span) if span <= max(4 * sum(len(a) for a in arrays), 1 << 20) else None
+
+
+def _made_here(array: np.ndarray, given) -> bool:
+    """Whether ``array`` (built from the caller's ``given``) is surely not the caller's memory:
+    no input, or a converted ndarray (a Series or list may wrap memory someone else holds)."""
+    return given is None or (isinstance(given, np.ndarray)
+                             and not np.may_share_memory(array, given))
 
 
 def _offsets(raw: np.ndarray, lo: int, span: int) -> np.ndarray:
