@@ -5,7 +5,8 @@ The rule (README, "Engine API"; recsys_core/__init__.py): every module of ``recs
 to one layer, in this order,
 
     foundation (errors, validation, persistence, threads, memory, version)
-    -> data -> retrieval -> models -> evaluation -> serving -> runs -> cli (and __main__)
+    -> data -> retrieval -> models -> evaluation -> serving -> runs -> tuning
+    -> cli (and __main__)
     -> the package's own __init__ (the Engine API, re-exporting lazily),
 
 and may import only modules of its own layer or of lower ones -- imports inside functions count,
@@ -25,8 +26,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "recsys_core"
 
-LAYERS = ("foundation", "data", "retrieval", "models", "evaluation", "serving", "runs", "cli",
-          "api")
+LAYERS = ("foundation", "data", "retrieval", "models", "evaluation", "serving", "runs", "tuning",
+          "cli", "api")
 FOUNDATION = {"errors", "validation", "persistence", "threads", "memory", "version"}
 #: Imports no engine module may make, at any depth (the engine has no user interface).
 FORBIDDEN = ("streamlit",)

@@ -26,9 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
                      description="recsys-studio engine: datasets, models, recommendations.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    from . import data, models
+    from . import data, models, tune
 
-    for commands in (data, models):
+    for commands in (data, models, tune):
         commands.register(subparsers)
     return parser
 

@@ -120,6 +120,10 @@ class RunInfo:
     engine : dict or None
         Where the model was trained when not in this process: ``name`` ("spark"), ``version``,
         ``master``, ... (:mod:`recsys_core.runs.spark`); None for a local fit.
+    sweep : dict or None
+        The hyperparameter sweep the run belongs to (:mod:`recsys_core.tuning`): ``name`` and
+        ``trial`` (its number; None for the refit of the best setting, which also holds the
+        search history in ``trials``); None for a run trained on its own.
     """
 
     name: str
@@ -135,6 +139,7 @@ class RunInfo:
     cache_key: str
     train_fingerprint: str | None = None
     engine: dict | None = None
+    sweep: dict | None = None
 
     def to_json(self) -> dict:
         out = {k: v for k, v in self.__dict__.items() if k != "path"}
@@ -150,13 +155,14 @@ class RunInfo:
         problems = _schema_problems(data)
         if problems:
             raise DamagedFileError(f"{path / INFO_FILE}: damaged: {'; '.join(problems)}")
-        values = {f: data[f] for f in _SCHEMA if f not in ("name", "train_fingerprint")}
+        values = {f: data[f] for f in _SCHEMA if f not in _OPTIONAL + ("name",)}
         values["metrics"] = {k: None if v is None or not np.isfinite(v) else v
                              for k, v in values["metrics"].items()}
         engine = data.get("engine")
         return cls(name=Path(path).name, path=Path(path),
                    train_fingerprint=data.get("train_fingerprint"),
-                   engine=engine if isinstance(engine, dict) else None, **values)
+                   engine=engine if isinstance(engine, dict) else None,
+                   sweep=data.get("sweep"), **values)
 
     @property
     def created_time(self) -> datetime:
@@ -226,7 +232,7 @@ def _parse_time(text: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
-#: Field of run.json -> (check, what it must be); every field but train_fingerprint is required.
+#: Field of run.json -> (check, what it must be); every field but those of _OPTIONAL is required.
 _SCHEMA = {
     "name": (_is_str, "a text"),
     "model_kind": (_is_str, "a text"),
@@ -248,14 +254,19 @@ _SCHEMA = {
     "library_version": (_is_str, "a text"),
     "cache_key": (_is_str, "a text"),
     "train_fingerprint": (lambda v: v is None or _is_str(v), "null or a text"),
+    "sweep": (lambda v: v is None or (isinstance(v, dict) and _is_str(v.get("name"))
+                                      and (v.get("trial") is None or _is_int(v.get("trial")))),
+              "null or a mapping with a text name and an int or null trial"),
 }
+#: Fields of run.json that older runs lack.
+_OPTIONAL = ("train_fingerprint", "sweep")
 
 
 def _schema_problems(data: dict) -> list[str]:
     problems = []
     for name, (check, what) in _SCHEMA.items():
         if name not in data:
-            if name != "train_fingerprint":
+            if name not in _OPTIONAL:
                 problems.append(f"{name} is missing")
         elif not check(data[name]):
             problems.append(f"{name} must be {what}, not {_short(data[name])}")
@@ -323,7 +334,7 @@ class RunStore:
     # ------------------------------------------------------------------ writing
     def save(self, model: Recommender, dataset: Dataset, *, name: str | None = None, split=None,
              metrics: dict | None = None, exact_name: bool = False,
-             engine: dict | None = None) -> RunInfo:
+             engine: dict | None = None, sweep: dict | None = None) -> RunInfo:
         """Save a fitted model as a new run; never replaces an existing one.
 
         Parameters
@@ -344,6 +355,8 @@ class RunStore:
             taken.
         engine : dict, optional
             Where the model was trained when not locally (see :attr:`RunInfo.engine`).
+        sweep : dict, optional
+            The sweep the run belongs to (see :attr:`RunInfo.sweep`).
 
         Returns
         -------
@@ -374,7 +387,8 @@ class RunStore:
             cache_key=run_cache_key(model.kind if engine is None else f"{model.kind}@{engine['name']}",
                                     params, dataset.fingerprint, split_params),
             train_fingerprint=getattr(model, "dataset_fingerprint_", None),
-            engine=None if engine is None else {k: _json_value(v) for k, v in engine.items()})
+            engine=None if engine is None else {k: _json_value(v) for k, v in engine.items()},
+            sweep=None if sweep is None else json.loads(json_bytes(sweep)))
 
         self.root.mkdir(parents=True, exist_ok=True)
         self._sweep_leftovers()
