@@ -12,11 +12,19 @@ whose normal equations are
 ``w0 Y^T Y`` (the "Gram trick") is the same d x d matrix for every row, so the unobserved entries
 are never enumerated. Rows run in parallel (``prange``); each row costs O(nnz_r d^2 + d^3) for the
 exact Cholesky solve and O(steps (nnz_r d + d^2)) for conjugate gradient.
+
+Rows are dealt to threads round-robin (:data:`ROW_STRIDE` interleaved slices), not in contiguous
+ranges: item popularity is skewed and ordered (MovieLens' old blockbusters have low ids), so a
+contiguous split left one thread with most of the entries and the other idle.
 """
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+
+#: Interleaved slices a parallel sweep is cut into (rows r, r + ROW_STRIDE, ...): many more than
+#: threads, so each thread's share of the entries is close to even whatever the row order.
+ROW_STRIDE = 256
 
 
 @nb.njit(fastmath=True, cache=True)
@@ -102,8 +110,11 @@ def solve_rows_cholesky(indptr, indices, weights, other, gram, unobserved_weight
     row_reg : float64 (n_rows,), the L2 weight of each row
     out : float32 (n_rows, d)
     """
-    for r in nb.prange(indptr.shape[0] - 1):
-        _solve_row(indptr, indices, weights, other, gram, unobserved_weight, row_reg[r], r, out[r])
+    n_rows = indptr.shape[0] - 1
+    for start in nb.prange(ROW_STRIDE):
+        for r in range(start, n_rows, ROW_STRIDE):
+            _solve_row(indptr, indices, weights, other, gram, unobserved_weight, row_reg[r], r,
+                       out[r])
 
 
 @nb.njit(fastmath=True, cache=True)
@@ -184,9 +195,11 @@ def solve_rows_cg(indptr, indices, weights, other, gram, unobserved_weight, row_
     Same arguments as :func:`solve_rows_cholesky` (``gram`` as float32 here) plus ``steps``. The
     matrix is never formed: each step multiplies by ``gram`` and by the row's observed factors.
     """
-    for r in nb.prange(indptr.shape[0] - 1):
-        _cg_row(indptr, indices, weights, other, gram, unobserved_weight, row_reg[r], r, out[r],
-                steps)
+    n_rows = indptr.shape[0] - 1
+    for start in nb.prange(ROW_STRIDE):
+        for r in range(start, n_rows, ROW_STRIDE):
+            _cg_row(indptr, indices, weights, other, gram, unobserved_weight, row_reg[r], r,
+                    out[r], steps)
 
 
 @nb.njit(fastmath=True, cache=True)
@@ -200,17 +213,27 @@ def solve_rows_cg_serial(indptr, indices, weights, other, gram, unobserved_weigh
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def observed_losses(indptr, indices, weights, rows, cols):
-    """Over the observed entries: (sum of W (1 - x.y)^2, sum of (x.y)^2), in float64."""
+    """Over the observed entries: (sum of W (1 - x.y)^2, sum of (x.y)^2), in float64.
+
+    Each x.y is a float32 dot product (SIMD-wide, as the solvers compute them); the sums over
+    millions of entries accumulate in float64, per slice of rows then over slices.
+    """
     n_rows = indptr.shape[0] - 1
     d = rows.shape[1]
-    weighted_error = 0.0
-    squared_scores = 0.0
-    for r in nb.prange(n_rows):
-        for k in range(indptr[r], indptr[r + 1]):
-            col = indices[k]
-            s = 0.0
-            for i in range(d):
-                s += np.float64(rows[r, i]) * cols[col, i]
-            weighted_error += weights[k] * (1.0 - s) * (1.0 - s)
-            squared_scores += s * s
-    return weighted_error, squared_scores
+    error_parts = np.zeros(ROW_STRIDE, dtype=np.float64)
+    square_parts = np.zeros(ROW_STRIDE, dtype=np.float64)
+    for start in nb.prange(ROW_STRIDE):
+        weighted_error = 0.0
+        squared_scores = 0.0
+        for r in range(start, n_rows, ROW_STRIDE):
+            for k in range(indptr[r], indptr[r + 1]):
+                col = indices[k]
+                s = np.float32(0.0)
+                for i in range(d):
+                    s += rows[r, i] * cols[col, i]
+                e = 1.0 - np.float64(s)
+                weighted_error += weights[k] * e * e
+                squared_scores += np.float64(s) * s
+        error_parts[start] = weighted_error
+        square_parts[start] = squared_scores
+    return error_parts.sum(), square_parts.sum()
