@@ -1,0 +1,52 @@
+"""The Tune page under AppTest: a 3-trial WALS sweep on the demo catalogue runs in the background,
+saves one run per trial, charts them and opens the best one on the Train page."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from recsys_core.runs.store import RunStore
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
+    yield tmp_path
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def test_tune_page_runs_a_three_trial_sweep(runs_dir):
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["data"] = "demo"
+    at.run()
+    at.switch_page("pages/7_Tune.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.multiselect(key="tune_params_wals").set_value(["regularization"])
+    at.number_input(key="tune_trials").set_value(3)
+    at.radio(key="tune_strategy").set_value("random")
+    at.run()
+    at.button(key="tune_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    infos = RunStore(runs_dir).list()
+    assert len(infos) == 3
+    assert {i.sweep["trial"] for i in infos} == {0, 1, 2}
+    assert len({i.sweep["name"] for i in infos}) == 1
+    table = at.dataframe[0].value
+    assert list(table["trial"]) == [0, 1, 2] and "regularization" in table.columns
+    charts = at.get("plotly_chart")
+    assert charts, "the sweep's chart is drawn"
+    assert any("Best: trial" in s.value for s in at.success)
+    at.button(key="tune_open").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    best = min(infos, key=lambda i: (-i.sweep["value"], i.sweep["trial"]))
+    assert at.session_state["run"] == best.name
+    assert at.title[0].value == "Train"  # the best trial opened on the Train page
