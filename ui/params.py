@@ -22,8 +22,10 @@ from . import state
 
 
 def _help(p: Param) -> str:
-    allowed = p.describe()
-    return f"{p.help} Allowed: {allowed}." if p.help else f"Allowed: {allowed}."
+    text = f"{p.help} Allowed: {p.describe()}.".strip()
+    if p.log:
+        text += " On a log scale: try values a factor of 3 to 10 apart."
+    return text
 
 
 def widget_kind(p: Param) -> str:
