@@ -447,8 +447,32 @@ def recommend_command(args) -> int:
         rows = spark_recommend(run, args.output, args.k, users=users, master=args.master)
         print(f"wrote {rows} rows to {args.output}", file=sys.stderr)
         return 0
+    if _batch_servable(run, args):
+        from ..serving.batch import recommend_blocks, write_recommendations_csv
+
+        index = None
+        if args.ann:
+            from ..retrieval.ann import ANNIndex
+
+            index = ANNIndex(args.measure or "dot", args.alpha).fit(run.model.item_embeddings_)
+        rows = write_recommendations_csv(recommend_blocks(run.model, users, args.k, ann=index),
+                                         run.user_ids, run.item_ids, args.output)
+        if args.output != "-":
+            print(f"wrote {rows} rows to {args.output}", file=sys.stderr)
+        return 0
     _write_csv(_recommend_rows(run, users, args.k, args), args.output)
     return 0
+
+
+def _batch_servable(run: Run, args) -> bool:
+    """Plain top-k lists (the model's score, or an ANN measure) go through the blocked, streamed
+    batch path (:mod:`recsys_core.serving.batch`); re-ranking, an exact measure, the scorer and
+    --explain need the per-user pipeline."""
+    if not _rerank_config(args).is_neutral or args.scorer or args.explain:
+        return False
+    if args.ann:
+        return getattr(run.model, "item_embeddings_", None) is not None
+    return args.measure is None
 
 
 # ---------------------------------------------------------------------- predict
