@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import HyperparameterError, PersistenceError
 from ..models import trainable_models
 from ..runs.store import RunStore, check_run_name
-from ..tuning import STRATEGIES, Sweep, parse_dimension, tunable_names
+from ..tuning import STRATEGIES, Sweep, parse_dimension, parse_metric, tunable_names
 from .models import _format_metrics, load_data, parse_settings
 
 
@@ -58,6 +58,7 @@ def tune_command(args) -> int:
     if not texts:
         raise HyperparameterError(f"{args.model} has no tunable hyperparameter")
     dimensions = [parse_dimension(cls, text) for text in texts]
+    parse_metric(args.metric)  # before the data is read
     if args.trials is None and args.budget_seconds is None:
         raise HyperparameterError("give --trials N and/or --budget-seconds S")
     out = Path(args.out)
