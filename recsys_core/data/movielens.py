@@ -269,7 +269,7 @@ def _load_latest(path: Path, encoding: str | None, fast) -> Dataset:
     return Dataset.from_interactions(
         users, rated, values, timestamps, item_ids=movie_ids, item_table=table,
         genre_names=genre_names, item_genres=genre_matrix, rating_scale=(0.5, 5.0), name=name,
-        source=str(path), report=report)
+        source=str(path), report=report, copy=False)  # the arrays were built here
 
 
 # ---------------------------------------------------------------- MovieLens 1M and 10M (.dat)
@@ -417,4 +417,4 @@ def _load_dat(path: Path, fast) -> Dataset:
     return Dataset.from_interactions(
         users, rated, values, timestamps, user_ids=user_ids, item_ids=movie_ids, item_table=table,
         genre_names=genre_names, item_genres=genre_matrix, user_table=user_table,
-        rating_scale=scale, name=name, source=str(path), report=report)
+        rating_scale=scale, name=name, source=str(path), report=report, copy=False)
