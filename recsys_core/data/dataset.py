@@ -62,9 +62,17 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _universe(ids) -> np.ndarray:
+    """An id universe to keep (read-only): int64 or str objects, never the caller's array."""
+    arr = _raw_id_array(ids)
+    return arr.astype(np.int64) if arr.dtype.kind == "i" else arr.copy()
+
+
 def _raw_id_array(ids) -> np.ndarray:
-    """Raw ids as int64 when they all are integers, else as Python strings (object array)."""
+    """Raw ids as int64 (int32 kept) when they all are integers, else as Python strings."""
     arr = np.asarray(ids)
+    if arr.dtype == np.int32:  # kept: the id tables read it as it is (95 MB saved at 23M rows)
+        return arr
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)  # only read: 190 MB saved at 23M rows
     return np.asarray([str(x) for x in arr], dtype=object)
@@ -171,12 +179,12 @@ class Dataset:
         if user_ids is None:
             user_ids, rows = _unique_inverse(users)
         else:
-            user_ids = _raw_id_array(user_ids).copy()  # kept (read-only): never the caller's
+            user_ids = _universe(user_ids)
             rows = _lookup(user_ids, users, "user")
         if item_ids is None:
             item_ids, cols = _unique_inverse(items)
         else:
-            item_ids = _raw_id_array(item_ids).copy()
+            item_ids = _universe(item_ids)
             cols = _lookup(item_ids, items, "item")
         rows, cols = rows.ravel(), cols.ravel()  # int32 from the dense id tables, else int64
 
@@ -419,6 +427,7 @@ def _dense_span(*arrays: np.ndarray) -> tuple[int, int] | None:
     """
     if not all(a.dtype.kind == "i" and len(a) for a in arrays):
         return None
+    # (int32 and int64 mix: the table is indexed by offsets, computed in int64 below)
     lo = min(int(a.min()) for a in arrays)
     hi = max(int(a.max()) for a in arrays)
     span = hi - lo + 1
@@ -456,7 +465,8 @@ def _unique_inverse(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(raw, return_inverse=True)``, in O(n) for dense integer ids."""
     dense = _dense_span(raw)
     if dense is None:
-        return np.unique(raw, return_inverse=True)
+        ids, inverse = np.unique(raw, return_inverse=True)
+        return (ids.astype(np.int64) if ids.dtype.kind == "i" else ids), inverse
     lo, span = dense
     offset = _offsets(raw, lo, span)
     present = np.zeros(span, dtype=bool)
@@ -468,7 +478,7 @@ def _unique_inverse(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _lookup(universe: np.ndarray, raw: np.ndarray, kind: str) -> np.ndarray:
     """Index of each raw id in ``universe``; DataError naming the first id that is missing."""
-    dense = _dense_span(universe, raw) if universe.dtype == raw.dtype else None
+    dense = _dense_span(universe, raw)  # None unless both are integer
     if dense is not None:
         lo, span = dense
         index_dtype = np.int32 if len(universe) < 2**31 else np.int64
@@ -484,7 +494,7 @@ def _lookup(universe: np.ndarray, raw: np.ndarray, kind: str) -> np.ndarray:
             err.row = first
             raise err
         return index
-    if universe.dtype != raw.dtype:
+    if universe.dtype.kind != raw.dtype.kind:
         universe_s = np.asarray([str(x) for x in universe], dtype=object)
         raw = np.asarray([str(x) for x in raw], dtype=object)
     else:

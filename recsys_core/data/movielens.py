@@ -172,7 +172,7 @@ def load_movielens_latest(path: str | Path, *, encoding: str | None = None) -> D
     fast = None
     if _is_utf8(encoding):
         fast = read_clean_columns(
-            path / "ratings.csv", {"user": "int", "item": "int", "rating": "float",
+            path / "ratings.csv", {"user": "id", "item": "id", "rating": "float",
                                    "timestamp": "int"}, role_names=_RATING_ROLES)
     if fast is not None:
         try:
@@ -228,7 +228,7 @@ def _load_latest(path: Path, encoding: str | None, fast) -> Dataset:
     tags = fast_tags = None
     tag_roles = {"item": ("movieid",), "tag": ("tag",)}
     if (path / "tags.csv").is_file() and fast is not None:  # ml-25m's: 1.1M lines
-        fast_tags = read_clean_columns(path / "tags.csv", {"item": "int", "tag": "text"},
+        fast_tags = read_clean_columns(path / "tags.csv", {"item": "id", "tag": "text"},
                                        role_names=tag_roles)
     if (path / "tags.csv").is_file() and fast_tags is None:
         tags = read_table(path / "tags.csv", sep=",", header=True, encoding=encoding)
@@ -303,8 +303,8 @@ def load_movielens_dat(path: str | Path) -> Dataset:
         if not (path / required).is_file():
             raise DataError(f"missing file {required} (not a MovieLens 1M/10M folder?)",
                             path=path)
-    fast = read_clean_columns(path / "ratings.dat", {"user": "int", "item": "int",
-                                                      "rating": "float", "timestamp": "int"},
+    fast = read_clean_columns(path / "ratings.dat", {"user": "id", "item": "id",
+                                                    "rating": "float", "timestamp": "int"},
                                 sep="::", header=False)
     if fast is not None:
         try:

@@ -352,3 +352,20 @@ def test_dense_id_indexing_matches_numpy(base, ids):
     assert got_rows.tolist() == expected_rows.ravel().tolist()
     universe = expected_ids[::-1].copy()
     assert universe[_lookup(universe, raw, "user")].tolist() == raw.tolist()
+
+
+def test_ids_beyond_int32_stay_on_the_fast_route(tmp_path):
+    big = 3_000_000_000
+    folder = write(tmp_path / "ml-big", {
+        "ratings.csv": f"userId,movieId,rating,timestamp\n{big},1,4.0,1\n7,{big},3.0,2\n".encode(),
+        "movies.csv": f"movieId,title,genres\n1,A (1990),Drama\n{big},B (1991),Drama\n".encode()})
+    roles = {"user": ("userid",), "item": ("movieid",), "rating": ("rating",),
+             "timestamp": ("timestamp",)}
+    columns, _ = read_clean_columns(folder / "ratings.csv", {"user": "id", "item": "id",
+                                                              "rating": "float", "timestamp": "int"},
+                                    role_names=roles)
+    assert columns["user"].dtype == np.int64 and columns["user"].tolist() == [big, 7]
+    fast, slow = load_movielens_latest(folder), _load_latest(folder, None, None)
+    assert fast.user_ids.dtype == np.int64 and fast.user_ids.tolist() == [7, big]
+    assert fast.item_ids.tolist() == slow.item_ids.tolist() == [1, big]
+    assert (fast.ratings != slow.ratings).nnz == 0
