@@ -9,7 +9,7 @@ from recsys_core.evaluation.metrics import evaluate_model
 from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
 from recsys_core.runs.store import check_run_name, run_cache_key
-from ui import data, page, projections, runs, spark_training, splits, state
+from ui import data, live, page, projections, runs, spark_training, splits, state
 from ui.params import hyperparameter_widgets
 from ui.training import TrainingJob, loss_figure, progress_history
 
@@ -44,6 +44,7 @@ with st.expander("Hyperparameters", expanded=True):
     with page.user_errors():
         params = hyperparameter_widgets(model_cls, key_prefix=f"hp_{kind}_")
 spark_params = spark_training.spark_option(kind)  # None: train here
+live_on = spark_params is None and live.live_toggle(kind, params, dataset)
 
 left, mid, right = st.columns([2, 2, 1])
 with left:
@@ -100,6 +101,11 @@ def start_training():
 
 
 if train_clicked:
+    start_training()
+
+# ---------------------------------------------------------------- live mode
+if live_on and live.live_section(kind, model_cls, params, source, dataset, split_params,
+                                 busy=JOB in st.session_state or name_error is not None):
     start_training()
 
 # ---------------------------------------------------------------- a job in progress
