@@ -61,14 +61,17 @@ SERIAL_WORK = 200_000
 SIDE_FEATURE_ALLOWANCE = 256
 
 
-def gram_matrix(factors: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+def gram_matrix(factors: np.ndarray, chunk: int = 8_192) -> np.ndarray:
     """``factors^T factors`` (d, d) accumulated in float64, a chunk of rows at a time so a large
-    float32 factor matrix is never copied whole to float64."""
+    float32 factor matrix is never copied whole to float64 (8k rows x 64 x 8 bytes = 4 MB a chunk:
+    big enough for BLAS, small beside the factors)."""
     d = factors.shape[1]
     gram = np.zeros((d, d), dtype=np.float64)
+    block = np.empty((min(chunk, factors.shape[0]), d), dtype=np.float64)
     for start in range(0, factors.shape[0], chunk):
-        block = factors[start:start + chunk].astype(np.float64)
-        gram += block.T @ block
+        part = block[:min(chunk, factors.shape[0] - start)]
+        part[...] = factors[start:start + chunk]
+        gram += part.T @ part
     return gram
 
 
@@ -291,8 +294,11 @@ class WALS(Recommender):
 
         rng = np.random.default_rng(self.random_state)
         d = int(self.factors)
-        rows = (rng.standard_normal((weights.shape[0], d)) * self.init_std).astype(np.float32)
-        cols = (rng.standard_normal((weights.shape[1], d)) * self.init_std).astype(np.float32)
+        # Drawn in float32: float64 draws of the n_users x d factors set the fit's peak memory.
+        rows = rng.standard_normal((weights.shape[0], d), dtype=np.float32)
+        rows *= np.float32(self.init_std)
+        cols = rng.standard_normal((weights.shape[1], d), dtype=np.float32)
+        cols *= np.float32(self.init_std)
         w0 = float(self.unobserved_weight)
         for iteration in range(1, self.iterations + 1):
             self._half_step(weights_t, rows, col_reg, cols)
