@@ -127,10 +127,37 @@ def recommend_blocks(model: Recommender, users: np.ndarray, k: int, *, ann=None,
         block = users[start:start + size]
         exclude = model.seen_[block] if exclude_seen else None
         if ann is not None:
-            items, scores = ann.search(model.user_embeddings_[block], k, exclude=exclude)
+            items, scores = _ann_search(ann, model.user_embeddings_[block], k, exclude)
         else:
             items, scores = top_k_excluding(model.score(block), k, exclude)
         yield block, items, scores
+
+
+def _ann_search(ann, queries: np.ndarray, k: int, exclude: sp.csr_matrix | None,
+                block_bytes: int = BLOCK_BYTES) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`ANNIndex.search` over groups of queries with similar exclusion counts.
+
+    The index is asked for k plus the most exclusions of any query it gets, and re-scores
+    (queries x that many x d) candidates: one heavy user (thousands of seen items) in a block
+    would make every query of the block fetch thousands. Grouping by the power of two above
+    k + exclusions keeps each query's fetch under twice its own, and the candidate tensor of a
+    group within ``block_bytes``.
+    """
+    n = len(queries)
+    counts = np.diff(exclude.indptr) if exclude is not None else np.zeros(n, np.int64)
+    fetch = np.minimum(k + counts, ann.n_items_)
+    bucket = np.ceil(np.log2(np.maximum(fetch, 1))).astype(np.int64)
+    items = np.full((n, k), -1, np.int64)
+    scores = np.full((n, k), -np.inf, np.float32)
+    for b in np.unique(bucket):
+        rows = np.flatnonzero(bucket == b)
+        per = max(1, int(block_bytes) // (4 * queries.shape[1] * min(2 ** int(b), ann.n_items_)))
+        for start in range(0, len(rows), per):
+            sub = rows[start:start + per]
+            found, values = ann.search(queries[sub], k,
+                                       exclude=exclude[sub] if exclude is not None else None)
+            items[sub], scores[sub] = found, values
+    return items, scores
 
 
 def write_recommendations_csv(blocks, user_ids: np.ndarray, item_ids: np.ndarray,
