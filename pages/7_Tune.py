@@ -6,7 +6,9 @@ import streamlit as st
 
 from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
-from recsys_core.tuning import STRATEGIES, Dimension, Sweep, default_dimension, tunable_names
+from recsys_core.errors import RecsysError
+from recsys_core.tuning import (STRATEGIES, Dimension, Sweep, default_dimension, saved_sweeps,
+                                  tunable_names)
 from ui import data, page, runs, splits, state
 from ui.tuning import SweepJob, sweep_figure
 
@@ -77,6 +79,36 @@ if start:
                       n_trials=int(n_trials), budget_seconds=float(budget) or None,
                       metric=metric)
         job = st.session_state[JOB] = SweepJob(sweep, dataset, split).start()
+
+
+def unfinished_sweeps() -> list[Sweep]:
+    """Sweeps of this dataset saved in the run store that stopped before their last trial
+    (cancelled, or the app was restarted)."""
+    found = []
+    for name in saved_sweeps(runs.store()):
+        try:
+            sweep = Sweep.resume(runs.store(), name)
+        except RecsysError:
+            continue
+        if not sweep.finished() and sweep.data_record.get("dataset") == dataset.fingerprint:
+            found.append(sweep)
+    return found
+
+
+if job is None:
+    waiting = unfinished_sweeps()
+    if waiting:
+        with st.expander(f"Unfinished sweeps ({len(waiting)})"):
+            by_name = {s.name: s for s in waiting}
+            name = st.selectbox("Sweep", list(by_name), key="tune_resume_name", format_func=lambda
+                                n: f"{n}: {len(by_name[n].trials)}/{by_name[n].planned_trials() or '∞'} "
+                                   "trials")
+            if st.button("Resume", key="tune_resume"):
+                with page.user_errors():
+                    sweep = by_name[name]
+                    params = sweep.data_record.get("split_params")
+                    split = (splits.cached_split(source, dataset, params) if params else None)
+                    job = st.session_state[JOB] = SweepJob(sweep, dataset, split).start()
 
 # ---------------------------------------------------------------- the sweep in progress
 if job is not None:

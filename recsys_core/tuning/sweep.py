@@ -91,6 +91,15 @@ def sweep_folder(store: RunStore, name: str) -> Path:
     return Path(store.root) / ".sweeps" / check_run_name(name)
 
 
+def saved_sweeps(store: RunStore) -> list[str]:
+    """Names of the sweeps whose state is kept in ``store``, newest first."""
+    root = Path(store.root) / ".sweeps"
+    if not root.is_dir():
+        return []
+    folders = [f for f in root.iterdir() if (f / "sweep.json").is_file()]
+    return [f.name for f in sorted(folders, key=lambda f: f.stat().st_mtime, reverse=True)]
+
+
 class Sweep:
     """A search over 1-3 hyperparameters of one model kind; see the module docstring.
 
@@ -157,7 +166,30 @@ class Sweep:
         self.save_trials = save_trials
         self.folder = sweep_folder(store, self.name)
         self.trials: list[Trial] = []
+        self.data_record: dict = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def resume(cls, store: RunStore, name: str) -> "Sweep":
+        """The sweep saved under ``name`` in ``store``, with its settings and finished trials
+        (call :meth:`run` with the same data to continue it)."""
+        path = sweep_folder(store, name) / "sweep.json"
+        if not path.is_file():
+            raise PersistenceError(f"no sweep named {name!r} in {store.root}")
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            sweep = cls(store, saved["name"], saved["model"],
+                        [Dimension.from_json(d) for d in saved["dimensions"]],
+                        strategy=saved["strategy"], n_trials=saved["n_trials"],
+                        budget_seconds=saved["budget_seconds"], metric=saved["metric"],
+                        fixed_params=saved["fixed_params"],
+                        validation_fraction=saved["validation_fraction"], seed=saved["seed"],
+                        patience=saved["patience"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PersistenceError(f"{path}: damaged sweep record ({exc})") from None
+        sweep.data_record = saved.get("data") or {}
+        sweep._load_trials()
+        return sweep
 
     # ------------------------------------------------------------------ state
     def settings(self) -> dict:
@@ -182,11 +214,19 @@ class Sweep:
             (self.folder / "trials").mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, json_bytes(record, indent=2, sort_keys=True))
         (self.folder / "trials").mkdir(parents=True, exist_ok=True)
+        self._load_trials()
+
+    def _load_trials(self) -> None:
         trials = []
         for file in sorted((self.folder / "trials").glob("*.json")):
             trials.append(Trial(**json.loads(file.read_text(encoding="utf-8"))))
         with self._lock:
             self.trials = sorted(trials, key=lambda t: t.number)
+
+    def finished(self) -> bool:
+        """Whether every planned trial is recorded (a sweep limited by time only never is)."""
+        planned = self.planned_trials()
+        return planned is not None and len(self.trials) >= planned
 
     def _record(self, trial: Trial) -> None:
         atomic_write_bytes(self.folder / "trials" / f"{trial.number:05d}.json",
@@ -263,6 +303,7 @@ class Sweep:
         inner = require_test_ratings(holdout_split(train, self.validation_fraction, self.seed))
         self._open({"dataset": dataset.fingerprint,
                     "split": None if split is None else split.fingerprint,
+                    "split_params": None if split is None else split.params,
                     "validation": inner.fingerprint})
         planned = self.planned_trials()
         grid = self.grid() if self.strategy == "grid" else None

@@ -50,3 +50,32 @@ def test_tune_page_runs_a_three_trial_sweep(runs_dir):
     best = min(infos, key=lambda i: (-i.sweep["value"], i.sweep["trial"]))
     assert at.session_state["run"] == best.name
     assert at.title[0].value == "Train"  # the best trial opened on the Train page
+
+
+def test_an_unfinished_sweep_is_resumed_on_the_page(runs_dir):
+    import threading
+
+    from recsys_core.data.demo import make_demo_dataset
+    from recsys_core.evaluation.split import make_split
+    from recsys_core.tuning import Dimension, Sweep
+    from ui import splits
+
+    dataset = make_demo_dataset(seed=0)
+    split = make_split(dataset, dict(splits.SPLITS["holdout"][1]))
+    cancel = threading.Event()
+    sweep = Sweep(RunStore(runs_dir), "halfway", "wals",
+                  [Dimension("regularization", 0.01, 1.0, log=True)], strategy="random",
+                  n_trials=3, fixed_params={"iterations": 3})
+    sweep.run(dataset, split, cancel=cancel, on_trial=lambda t: cancel.set())
+    assert len(RunStore(runs_dir).list()) == 1  # as if the app had stopped after one trial
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["data"] = "demo"
+    at.run()
+    at.switch_page("pages/7_Tune.py").run()
+    assert "halfway: 1/3 trials" in at.selectbox(key="tune_resume_name").format_func("halfway")
+    at.button(key="tune_resume").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    infos = RunStore(runs_dir).list()
+    assert sorted(i.sweep["trial"] for i in infos) == [0, 1, 2]
+    assert list(at.dataframe[0].value["trial"]) == [0, 1, 2]

@@ -204,3 +204,23 @@ def test_bad_settings_are_refused(tmp_path, probe):
     assert dim.log and dim.low == 0.1 and not dim.integer
     assert parse_dimension(WALS, "factors=16,32").choices == (16, 32)
     assert parse_dimension(WALS, "factors").integer
+
+
+def test_a_saved_sweep_is_resumed_from_its_folder_alone(tmp_path, probe, planted):
+    from recsys_core.tuning import saved_sweeps
+
+    dataset, split = planted
+    cancel = threading.Event()
+    first = _sweep(tmp_path, name="later", strategy="tpe", n_trials=5, seed=2)
+    first.run(dataset, split, cancel=cancel,
+              on_trial=lambda t: cancel.set() if t.number == 1 else None)
+    store = RunStore(tmp_path / "runs")
+    assert saved_sweeps(store) == ["later"]
+    again = Sweep.resume(store, "later")  # what a restarted app knows: the store and the name
+    assert again.settings() == first.settings() and len(again.trials) == 2
+    assert not again.finished()
+    trials = again.run(dataset, split)
+    assert [t.number for t in trials] == list(range(5)) and again.finished()
+    assert [t.params for t in trials[:2]] == [t.params for t in first.trials]
+    with pytest.raises(PersistenceError):
+        Sweep.resume(store, "nothing")
