@@ -152,6 +152,10 @@ best = sweep.best()
 if best is None:
     st.warning("The sweep was cancelled before its first trial finished; nothing was saved.")
     st.stop()
+planned = sweep.planned_trials()
+st.caption(f"{len(sweep.trials)} of {planned or 'unlimited'} trials finished"
+           + ("" if sweep.finished() else " (stopped: cancelled or out of time; resume it above)")
+           + ". Each trial is a saved run, scored on a validation split of the training ratings.")
 fig = sweep_figure(sweep)
 st.plotly_chart(fig, key="tune_result")
 st.dataframe(pd.DataFrame(sweep.history()), hide_index=True, key="tune_table")

@@ -31,3 +31,20 @@ def test_a_small_sweep_runs_and_opens_its_best_trial(server, page):
     settle(page)
     assert "Train" in page.locator('[data-testid="stMain"] h1').first.inner_text()
     assert "run=sweep-wals-" in page.url
+
+
+def test_cancel_stops_a_sweep_and_keeps_its_finished_trials(server, page):
+    page.goto(server + "/Tune?data=demo")
+    settle(page)
+    trials = page.get_by_label("Trials", exact=True)
+    trials.fill("200")
+    trials.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Start sweep").click()
+    count(page, '[data-testid="stPlotlyChart"]', 1, timeout=120)  # a first trial is drawn
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("Best: trial").wait_for(timeout=120_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    caption = page.get_by_text("trials finished").inner_text()
+    finished = int(caption.split(" of ")[0])
+    assert 1 <= finished < 200 and "stopped" in caption
