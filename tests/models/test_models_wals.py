@@ -79,7 +79,8 @@ def test_total_loss_decreases_monotonically(params):
 def test_losses_match_a_dense_computation():
     data = random_implicit(30, 20, 0.2, seed=3)
     model = WALS(factors=3, iterations=2, regularization=0.7, unobserved_weight=0.4, alpha=1.5,
-                 user_frequency_exponent=0.5, item_frequency_exponent=0.25).fit(data)
+                 user_frequency_exponent=0.5, item_frequency_exponent=0.25,
+                 regularization_type="l2").fit(data)
     x, y = model.user_embeddings_.astype(np.float64), model.item_embeddings_.astype(np.float64)
     scores = x @ y.T
     dense = data.toarray()
@@ -257,8 +258,8 @@ def test_items_without_interactions_get_the_genre_average():
 
 def test_side_features_place_a_cold_user_from_attributes_alone():
     data = genre_dataset()
-    model = WALS(factors=4, iterations=15, regularization=0.5, side_features=True,
-                 exact_final_sweep=True).fit(data)
+    model = WALS(factors=4, iterations=15, regularization=0.5, regularization_type="l2",
+                 side_features=True, exact_final_sweep=True).fit(data)
     assert model.user_feature_names_ == ["age:18-24", "age:25-34", "age:35-44", "age:45-49",
                                          "age:50-55", "age:56+", "gender:F", "gender:M",
                                          "occupation:student"]
@@ -319,9 +320,10 @@ def test_ml100k_quality_floor_and_exact_fold_in(ml100k_holdout):
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     recommended, _ = model.recommend(users, k=20)
     recall = recall_at_k(recommended, test[users], 20)
-    # Measured 0.456 with the defaults (implicit's tuned ALS 0.449, popularity 0.222; see
-    # benchmarks/bench_implicit.py); the floor leaves a margin.
-    assert recall > 0.43, recall
+    # Measured 0.423 with the defaults (0.456 with the former plain-L2 ones tuned on ml-100k,
+    # which held less well elsewhere: see WALS's docstring; implicit's tuned ALS 0.449,
+    # popularity 0.222; benchmarks/bench_implicit.py); the floor leaves a margin.
+    assert recall > 0.40, recall
     # The CG fit leaves each user a little short of the exact solve (measured max 2.7e-4 against
     # embeddings of mean magnitude 0.08); exact_final_sweep closes the gap.
     exact = WALS(exact_final_sweep=True).fit(split.train)
