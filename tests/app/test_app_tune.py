@@ -79,3 +79,27 @@ def test_an_unfinished_sweep_is_resumed_on_the_page(runs_dir):
     infos = RunStore(runs_dir).list()
     assert sorted(i.sweep["trial"] for i in infos) == [0, 1, 2]
     assert list(at.dataframe[0].value["trial"]) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("strategy, dims, trace", [
+    ("random", 1, "scatter"), ("grid", 2, "heatmap"), ("tpe", 2, "scatter"),
+    ("random", 3, "parcoords")])
+def test_sweep_figure_per_number_of_hyperparameters(tmp_path, strategy, dims, trace):
+    from recsys_core.data.demo import make_demo_dataset
+    from recsys_core.tuning import Dimension, Sweep
+    from ui.tuning import sweep_figure
+
+    space = [Dimension("regularization", 0.01, 1.0, log=True),
+             Dimension("unobserved_weight", 0.05, 0.5),
+             Dimension("factors", choices=(4, 8))][:dims]
+    sweep = Sweep(RunStore(tmp_path), "fig", "wals", space, strategy=strategy, n_trials=4,
+                  fixed_params={"iterations": 2}, save_trials=False)
+    assert sweep_figure(sweep) is None  # nothing to draw before the first trial
+    sweep.run(make_demo_dataset(seed=0))
+    fig = sweep_figure(sweep)
+    assert fig.data[0].type == trace
+    best = sweep.best()
+    assert f"trial {best.number}" in fig.layout.title.text
+    if dims < 3:  # the best trial is marked with a star
+        marker = next(t for t in fig.data if t.name == "best")
+        assert marker.marker.symbol == "star"
