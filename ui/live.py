@@ -81,6 +81,7 @@ class LiveResult:
     metrics : dict of validation metrics (NDCG@10, ...)
     coords : float32 (n_items, 2) PCA of the item embeddings, or None
     seconds : float, wall time of fit + metrics + map
+    fit_seconds : float or None, wall time of the fit alone (None: a first fit, compiling)
     """
 
     generation: int
@@ -89,6 +90,7 @@ class LiveResult:
     metrics: dict
     coords: np.ndarray | None
     seconds: float
+    fit_seconds: float | None = None
 
 
 class Stale(Exception):
@@ -185,7 +187,7 @@ class LiveTrainer:
                 if error is None:
                     self.previous, self.result = self.result, LiveResult(
                         generation, params, out.get("history", []), out.get("metrics", {}),
-                        out.get("coords"), seconds)
+                        out.get("coords"), seconds, out.get("fit_seconds"))
                 self.error = error
                 self._done = generation
                 self._idle.notify_all()
@@ -193,6 +195,9 @@ class LiveTrainer:
 
 # ---------------------------------------------------------------------------- the fit itself
 _VALIDATION: dict[str, object] = {}
+#: Model classes fitted once in this process: a first fit also compiles numba kernels, so its
+#: time says nothing about the next ones.
+_WARM: set = set()
 
 
 def validation_split(source: str, dataset, split_params: dict):
@@ -214,7 +219,10 @@ def fit_and_measure(model_cls, inner) -> Callable[[dict, Callable[[], bool]], di
 
     def work(params: dict, is_stale: Callable[[], bool]) -> dict:
         model = model_cls(**params)
+        start = time.perf_counter()
         model.fit(inner.train, callback=lambda progress: is_stale())
+        fit_seconds = time.perf_counter() - start if model_cls in _WARM else None
+        _WARM.add(model_cls)
         if is_stale():
             raise Stale
         metrics = evaluate_model(model, inner.test, k=10, beyond_accuracy=False)
@@ -225,7 +233,7 @@ def fit_and_measure(model_cls, inner) -> Callable[[dict, Callable[[], bool]], di
         if items is not None and np.ndim(items) == 2 and items.shape[1] >= 2:
             coords = project(np.asarray(items, dtype=np.float32), "pca")
         return {"history": list(getattr(model, "history_", []) or []), "metrics": metrics,
-                "coords": coords}
+                "coords": coords, "fit_seconds": fit_seconds}
 
     return work
 
@@ -339,17 +347,19 @@ def show_live(live: LiveTrainer, titles=None) -> None:
 
 # ---------------------------------------------------------------------------- the page's part
 def expected_seconds(kind: str, params: dict, dataset) -> float | None:
-    """Seconds a live fit of ``params`` should take: the last live fit of this session scaled
-    by the work's ratio, else the prior estimate; None for models never run live."""
+    """Seconds a live fit of ``params`` should take: the last live fit of this session (the fit
+    alone) scaled by the work's ratio, else the prior estimate; None for models never run
+    live."""
     estimate = estimate_fit_seconds(kind, params, dataset.n_ratings, dataset.n_items)
     if estimate is None:
         return None
     held = st.session_state.get("_live_trainer")
-    if held is not None and held[0][0] == kind and held[1].result is not None:
+    if (held is not None and held[0][0] == kind and held[1].result is not None
+            and held[1].result.fit_seconds is not None):
         last = held[1].result
         then = estimate_fit_seconds(kind, last.params, dataset.n_ratings, dataset.n_items)
         if then:
-            return last.seconds * estimate / then
+            return last.fit_seconds * estimate / then
     return estimate
 
 
@@ -361,7 +371,8 @@ def live_toggle(kind: str, params: dict, dataset) -> bool:
                   help="Live refitting is offered for WALS, EASE, SVD and MF, whose fits are "
                        "short; train this model with the Train button.")
         return False
-    too_slow = seconds > LIVE_LIMIT_SECONDS
+    # Once on, live mode stays on through a slower fit (the machine may be busy for a moment).
+    too_slow = seconds > LIVE_LIMIT_SECONDS * (2 if st.session_state.get("live") else 1)
     on = st.toggle("Live", key="live", disabled=too_slow,
                    help=f"Refit on a validation split at every change (expected {seconds:.1f} s"
                         " per fit). Nothing is saved until you click Save as run." +
