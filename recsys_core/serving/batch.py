@@ -33,49 +33,53 @@ BLOCK_BYTES = 64 * 2 ** 20
 
 @nb.njit(parallel=True, cache=True)
 def _top_k_rows(scores, exclude_indptr, exclude_indices, k, out_items, out_scores):
-    """The k best finite scores of each row, best first, ties to the smaller item index, skipping
-    each row's excluded items (sorted CSR column indices); unfilled slots stay -1 / -inf."""
+    """The k best finite scores of each row, best first, ties to the smaller item index; each
+    row's excluded items (CSR column indices) are first set to -inf in ``scores`` (overwritten),
+    so the scan is one comparison per item. Unfilled slots stay -1 / -inf."""
     n_rows, n_items = scores.shape
     for r in nb.prange(n_rows):
+        row = scores[r]
+        for e in range(exclude_indptr[r], exclude_indptr[r + 1]):
+            row[exclude_indices[e]] = -np.inf
         best = out_scores[r]
         items = out_items[r]
-        ex = exclude_indptr[r]
-        ex_stop = exclude_indptr[r + 1]
+        threshold = best[k - 1]
         for j in range(n_items):
-            while ex < ex_stop and exclude_indices[ex] < j:
-                ex += 1
-            if ex < ex_stop and exclude_indices[ex] == j:
-                continue
-            s = scores[r, j]
+            s = row[j]
             # Strictly better than the k-th: an equal score arriving later has a larger index.
-            if not s > best[k - 1]:
-                continue
-            pos = k - 1
-            while pos > 0 and s > best[pos - 1]:
-                best[pos] = best[pos - 1]
-                items[pos] = items[pos - 1]
-                pos -= 1
-            best[pos] = s
-            items[pos] = j
+            if s > threshold:
+                pos = k - 1
+                while pos > 0 and s > best[pos - 1]:
+                    best[pos] = best[pos - 1]
+                    items[pos] = items[pos - 1]
+                    pos -= 1
+                best[pos] = s
+                items[pos] = j
+                threshold = best[k - 1]
 
 
-def top_k_excluding(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def top_k_excluding(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None,
+                    overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Same answer as :func:`recsys_core.retrieval.topk.top_k` with a CSR exclusion, in one
-    compiled pass (no copy of ``scores``, no partition of every row).
+    compiled pass per row (no partition of every row).
 
     Parameters
     ----------
     scores : float32 (n_rows, n_items)
     k : int, clipped to n_items
     exclude : CSR (n_rows, n_items), optional; its stored entries are left out
+    overwrite : bool
+        Let the excluded entries of ``scores`` be set to -inf in place (no copy of the block).
 
     Returns
     -------
     items : int64 (n_rows, k), padded with -1
     scores : float32 (n_rows, k), padded with -inf
     """
+    given = scores
     scores = np.ascontiguousarray(scores, dtype=np.float32)
+    if scores is given and not overwrite and exclude is not None:
+        scores = scores.copy()
     n_rows, n_items = scores.shape
     k = int(max(0, min(k, n_items)))
     out_items = np.full((n_rows, k), -1, np.int64)
@@ -86,9 +90,6 @@ def top_k_excluding(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = 
         indptr, indices = np.zeros(n_rows + 1, np.int64), np.zeros(0, np.int32)
     else:
         ex = sp.csr_matrix(exclude)
-        if not ex.has_sorted_indices:
-            ex = ex.copy()
-            ex.sort_indices()
         indptr, indices = ex.indptr, ex.indices
     _top_k_rows(scores, indptr, indices, k, out_items, out_scores)
     return out_items, out_scores
@@ -129,7 +130,7 @@ def recommend_blocks(model: Recommender, users: np.ndarray, k: int, *, ann=None,
         if ann is not None:
             items, scores = _ann_search(ann, model.user_embeddings_[block], k, exclude)
         else:
-            items, scores = top_k_excluding(model.score(block), k, exclude)
+            items, scores = top_k_excluding(model.score(block), k, exclude, overwrite=True)
         yield block, items, scores
 
 
