@@ -162,6 +162,9 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per row")
+    parser.add_argument("--models", action="store_true",
+                        help="then WALS vs implicit and batch recommend on the same folder "
+                             "(benchmarks/bench_scale_models.py)")
     args = parser.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
@@ -184,6 +187,10 @@ def main(argv=None) -> int:
                                                          peak_rss_mb(folder, rss_dir))
         print(f"\npeak RSS of a fresh process loading it: cold {cold_mb:,.0f} MB ({cold_state}), "
               f"warm {warm_mb:,.0f} MB ({warm_state}); importing the engine alone: ~120 MB")
+        if args.models:
+            from bench_scale_models import main as models_main
+
+            models_main(["--folder", str(folder)])
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -3,7 +3,7 @@ and batch recommend for every user, at the 200k x 50k x 5M synthetic or an ml-25
 
     python benchmarks/bench_scale_models.py --synthetic                  # 200k x 50k x 5M
     python benchmarks/bench_scale_models.py --scale 1 --folder /tmp/ml-25m-like --keep
-    python benchmarks/bench_scale.py --sections wals,recommend --scale 1  # the same, via bench_scale
+    python benchmarks/bench_scale.py --scale 1 --models              # load, then both sections
 
 Every fit runs in a fresh subprocess that loads the interaction matrix (binary, as CSR) from an
 .npz file, so its peak RSS (VmHWM of /proc/self/status) is its own and not the generator's. WALS's
