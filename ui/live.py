@@ -34,7 +34,10 @@ from .training import loss_figure
 #: Fits expected to take longer than this (seconds) are not offered live.
 LIVE_LIMIT_SECONDS = 1.5
 #: Seconds between two looks at the trainer.
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.1
+#: Seconds the page's own run waits for a fit before leaving it to the poller (a short fit is
+#: then drawn in the same run, without a second round trip).
+WAIT_SECONDS = 1.0
 #: Share of each user's training entries held out for the live validation metrics.
 VALIDATION_FRACTION = 0.2
 #: Shown while a fit is running (the browser benchmark waits for it to disappear).
@@ -124,6 +127,7 @@ class LiveTrainer:
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _idle: threading.Condition = None  # type: ignore[assignment]
+    _figure_cache: tuple | None = None
 
     def __post_init__(self):
         self._idle = threading.Condition(self._lock)
@@ -307,8 +311,20 @@ def map_chart(result: LiveResult, previous: LiveResult | None, titles=None) -> g
     return fig
 
 
+def _figures(live: LiveTrainer, result: LiveResult, previous: LiveResult | None, titles):
+    """The loss and map figures of ``result`` against ``previous``, built once per pair (the
+    poller redraws them while the next fit runs)."""
+    key = (result.generation, previous.generation if previous is not None else None)
+    cached = getattr(live, "_figure_cache", None)
+    if cached is None or cached[0] != key:
+        cached = (key, loss_chart(result, previous), map_chart(result, previous, titles))
+        live._figure_cache = cached
+    return cached[1], cached[2]
+
+
 def _draw(live: LiveTrainer, titles) -> None:
-    result, previous = live.result, live.previous
+    with live._lock:  # a consistent pair, while the worker may be publishing the next one
+        result, previous = live.result, live.previous
     if live.error is not None:
         message = str(live.error) if isinstance(live.error, RecsysError) else repr(live.error)
         st.error(f"Live fit failed: {message}")
@@ -323,17 +339,19 @@ def _draw(live: LiveTrainer, titles) -> None:
         st.dataframe(metrics_table(result, previous), hide_index=True, key="live_metrics",
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
                                     for c in ("value", "previous", "change")})
-        fig = loss_chart(result, previous)
-        if fig is not None:
-            st.plotly_chart(fig, key="live_loss")
+    loss, points = _figures(live, result, previous, titles)
+    with left:
+        if loss is not None:
+            st.plotly_chart(loss, key="live_loss")
     with right:
-        fig = map_chart(result, previous, titles)
-        if fig is not None:
-            st.plotly_chart(fig, key="live_map")
+        if points is not None:
+            st.plotly_chart(points, key="live_map")
 
 
 def show_live(live: LiveTrainer, titles=None) -> None:
     """The live results, redrawn by a poller until the latest settings are answered."""
+    live.wait(WAIT_SECONDS)
+
     @st.fragment(run_every=POLL_SECONDS)
     def poll():
         _draw(live, titles)
