@@ -51,7 +51,8 @@ from recsys_core.models import EASE, WALS, Popularity  # noqa: E402
 from recsys_core.retrieval.topk import top_k  # noqa: E402
 
 FACTORS = 64
-WALS_GRID = {"regularization": [4.0, 8.0, 16.0], "unobserved_weight": [0.15, 0.3, 0.6]}
+# Around WALS's defaults (frequency-scaled lambda (n + w0 n_other)^0.5: lambda 0.6, w0 0.1).
+WALS_GRID = {"regularization": [0.15, 0.3, 0.6], "unobserved_weight": [0.05, 0.1, 0.2]}
 IMPLICIT_GRID = {"alpha": [1.0, 3.0, 10.0, 30.0], "regularization": [3.0, 10.0, 30.0, 100.0]}
 EASE_GRID = {"regularization": [100.0, 300.0, 1000.0]}
 
