@@ -467,13 +467,20 @@ def _unique_inverse(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if dense is None:
         ids, inverse = np.unique(raw, return_inverse=True)
         return (ids.astype(np.int64) if ids.dtype.kind == "i" else ids), inverse
+    if len(raw) > 1 and bool(np.all(raw[1:] >= raw[:-1])):  # sorted (MovieLens users): runs
+        starts = np.flatnonzero(raw[1:] != raw[:-1]) + 1
+        starts = np.concatenate([np.zeros(1, dtype=starts.dtype), starts])
+        counts = np.diff(np.append(starts, len(raw)))
+        rank_dtype = np.int32 if len(starts) < 2**31 else np.int64
+        return (raw[starts].astype(np.int64),
+                np.repeat(np.arange(len(starts), dtype=rank_dtype), counts))
     lo, span = dense
     offset = _offsets(raw, lo, span)
     present = np.zeros(span, dtype=bool)
     present[offset] = True
     rank_dtype = np.int32 if span < 2**31 else np.int64
     rank = np.cumsum(present, dtype=rank_dtype) - 1
-    return np.flatnonzero(present).astype(np.int64) + lo, rank[offset]
+    return np.flatnonzero(present).astype(np.int64) + lo, np.take(rank, offset)  # take: 2x []
 
 
 def _lookup(universe: np.ndarray, raw: np.ndarray, kind: str) -> np.ndarray:
@@ -486,7 +493,7 @@ def _lookup(universe: np.ndarray, raw: np.ndarray, kind: str) -> np.ndarray:
         table[universe - lo] = np.arange(len(universe), dtype=index_dtype)
         if int((table >= 0).sum()) != len(universe):
             raise DataError(f"the {kind} id list has duplicates")
-        index = table[_offsets(raw, lo, span)]
+        index = np.take(table, _offsets(raw, lo, span))
         missing = index < 0
         if missing.any():
             first = int(np.argmax(missing))
