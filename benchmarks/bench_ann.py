@@ -6,10 +6,10 @@ Two catalogues:
 - synthetic: N items (default 1,000,000) x 64-d, a mixture of 2,000 Gaussian clusters with
   log-normal norms (popularity-like), and 1,000 queries drawn from the same mixture.
 
-Exact search is recsys_core.retrieval.exact_search (one matrix product per batch + argpartition),
-timed both one query at a time and in batches of 64 queries; the approximate side is
-recsys_core.ann.ANNIndex (faiss HNSW), timed the same two ways. Speed-up = exact ms/query divided
-by ANN ms/query in the same mode, measured in this one run.
+Exact search is recsys_core.retrieval.topk.exact_search (one matrix product per batch +
+argpartition), timed both one query at a time and in batches of 64 queries; the approximate side is
+recsys_core.retrieval.ann.ANNIndex (faiss HNSW), timed the same two ways. Speed-up = exact ms/query
+divided by ANN ms/query in the same mode, measured in this one run.
 
     python benchmarks/bench_ann.py [--items 1000000] [--queries 1000] [--threads 2]
     python benchmarks/bench_ann.py --compare-pynndescent   # also time pynndescent at 100k items
@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys_core.ann import ANNIndex, recall_at_k  # noqa: E402
-from recsys_core.retrieval import exact_search  # noqa: E402
-from recsys_core.similarity import MEASURES  # noqa: E402
+from recsys_core.retrieval.ann import ANNIndex, recall_at_k  # noqa: E402
+from recsys_core.retrieval.similarity import MEASURES  # noqa: E402
+from recsys_core.retrieval.topk import exact_search  # noqa: E402
 
 K = 10
 

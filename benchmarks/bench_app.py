@@ -32,15 +32,15 @@ import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from recsys_core.data import load_movielens_100k  # noqa: E402
+from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import MODEL_REGISTRY  # noqa: E402
-from recsys_core.runs import RunStore  # noqa: E402
-from recsys_core.split import holdout_split  # noqa: E402
+from recsys_core.runs.store import RunStore  # noqa: E402
 
 COLD_SCRIPT = """
 import sys, time
 import numpy as np
 t0 = time.perf_counter()
-from recsys_core.projection import project
+from recsys_core.evaluation.projection import project
 emb = np.load(sys.argv[1])
 project(emb, "umap")
 print(time.perf_counter() - t0)
@@ -105,7 +105,7 @@ def main() -> int:
             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
         ).stdout.strip().splitlines()[-1])
 
-        from recsys_core.projection import project
+        from recsys_core.evaluation.projection import project
         from ui import projections
 
         project(model.item_embeddings_, "umap")  # compile in this process

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recsys_core.data import DATA_DIR_ENV, load_movielens_100k  # noqa: E402
+from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import MODEL_REGISTRY  # noqa: E402
-from recsys_core.runs import RunStore  # noqa: E402
-from recsys_core.split import holdout_split  # noqa: E402
+from recsys_core.runs.store import RunStore  # noqa: E402
 from tests.e2e.browser_support import (CHROMIUM, CHROMIUM_FLAGS, start_server,  # noqa: E402
                                        stop_server)
 

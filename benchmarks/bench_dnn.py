@@ -12,7 +12,7 @@ What it measures, on MovieLens 100K from $RECSYS_DATA_DIR (any rating counts as 
    interactions with them are ranked among the cold items only. Two-tower embeds them from
    their features; WALS gets the course's genre-average heuristic.
 3. Folding on the demo catalogue (planted taste clusters): positives-only training versus
-   sampled negatives, with :func:`~recsys_core.models.softmax.folding_diagnostic`.
+   sampled negatives, with :func:`~recsys_core.evaluation.diagnostics.folding_diagnostic`.
 4. The same speed measures on the demo catalogue (3000 users x 1500 items).
 Single process, BLAS limited to one thread inside the models' fits; timings are wall-clock on
 whatever the machine is doing, so compare ratios within one run.
@@ -29,12 +29,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys_core.data import load_movielens_100k  # noqa: E402
-from recsys_core.demo import make_demo_dataset  # noqa: E402
-from recsys_core.metrics import evaluate_model, ranking_metrics  # noqa: E402
+from recsys_core.data.demo import make_demo_dataset  # noqa: E402
+from recsys_core.evaluation.metrics import evaluate_model, ranking_metrics  # noqa: E402
+from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import WALS, Popularity, SoftmaxModel, TwoTowerModel  # noqa: E402
-from recsys_core.models.softmax import folding_diagnostic  # noqa: E402
-from recsys_core.retrieval import top_k  # noqa: E402
-from recsys_core.split import holdout_split  # noqa: E402
+from recsys_core.evaluation.diagnostics import folding_diagnostic  # noqa: E402
+from recsys_core.retrieval.topk import top_k  # noqa: E402
 
 try:
     from recsys_core.models.cold_start import genre_average_embeddings

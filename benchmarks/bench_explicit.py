@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys_core.data import load_movielens_100k  # noqa: E402
+from recsys_core.evaluation.split import predefined_split  # noqa: E402
 from recsys_core.models import MatrixFactorization, SVDModel  # noqa: E402
-from recsys_core.split import predefined_split  # noqa: E402
 
 FOLDS = ("u1", "u2", "u3", "u4", "u5")
 

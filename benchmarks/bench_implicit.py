@@ -1,7 +1,8 @@
 """WALS against implicit's ALS: top-N quality on MovieLens 100K, speed, fold-in, memory, cold users.
 
-Quality: per-user 80/20 holdout of ml-100k (recsys_core.split.holdout_split, seed 0). Every model's
-hyperparameters are chosen on a validation split carved from the training part the same way
+Quality: per-user 80/20 holdout of ml-100k (recsys_core.evaluation.split.holdout_split, seed 0).
+Every model's hyperparameters are chosen on a validation split carved from the training part the
+same way
 (seed 1), never on test, with grids of similar size; the chosen model is refitted on the whole
 training part and scored on test (Recall@20, NDCG@10 over the full catalogue, training items
 excluded). Compared: WALS with its defaults (no tuning), WALS tuned, implicit ALS tuned (alpha and
@@ -44,13 +45,14 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys_core.data import load_movielens_100k  # noqa: E402
-from recsys_core.metrics import ndcg_at_k, recall_at_k  # noqa: E402
+from recsys_core.evaluation.metrics import ndcg_at_k, recall_at_k  # noqa: E402
+from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import EASE, WALS, Popularity  # noqa: E402
-from recsys_core.retrieval import top_k  # noqa: E402
-from recsys_core.split import holdout_split  # noqa: E402
+from recsys_core.retrieval.topk import top_k  # noqa: E402
 
 FACTORS = 64
-WALS_GRID = {"regularization": [4.0, 8.0, 16.0], "unobserved_weight": [0.15, 0.3, 0.6]}
+# Around WALS's defaults (frequency-scaled lambda (n + w0 n_other)^0.5: lambda 0.6, w0 0.1).
+WALS_GRID = {"regularization": [0.15, 0.3, 0.6], "unobserved_weight": [0.05, 0.1, 0.2]}
 IMPLICIT_GRID = {"alpha": [1.0, 3.0, 10.0, 30.0], "regularization": [3.0, 10.0, 30.0, 100.0]}
 EASE_GRID = {"regularization": [100.0, 300.0, 1000.0]}
 

@@ -26,10 +26,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys_core.data import load_movielens_100k  # noqa: E402
-from recsys_core.metrics import (evaluate_model, evaluate_recommendations,  # noqa: E402
-                                 ranking_metrics)
+from recsys_core.evaluation.metrics import (evaluate_model, evaluate_recommendations,  # noqa: E402
+                                            ranking_metrics)
+from recsys_core.evaluation.split import holdout_split, predefined_split  # noqa: E402
 from recsys_core.models import PrecomputedEmbeddings  # noqa: E402
-from recsys_core.split import holdout_split, predefined_split  # noqa: E402
 
 
 def _median_time(fn, repeats: int) -> tuple[float, object]:

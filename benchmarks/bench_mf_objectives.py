@@ -1,9 +1,9 @@
 """MatrixFactorization's objectives with its defaults: top-N quality on MovieLens 100K and the demo.
 
-Per-user 80/20 holdout (recsys_core.split.holdout_split, seed 0, the app's default split);
-NDCG@10 and Recall@10 over the full catalogue with training items excluded
-(recsys_core.metrics.evaluate_model), RMSE on the held-out ratings, fit seconds. Each objective
-runs with every other hyperparameter at its default, then with biases switched on or off
+Per-user 80/20 holdout (recsys_core.evaluation.split.holdout_split, seed 0, the app's default
+split); NDCG@10 and Recall@10 over the full catalogue with training items excluded
+(recsys_core.evaluation.metrics.evaluate_model), RMSE on the held-out ratings, fit seconds. Each
+objective runs with every other hyperparameter at its default, then with biases switched on or off
 against ``use_bias="auto"`` (which learns them for "observed" only), so the table shows both
 halves of the default's choice. With ``--validation`` the unobserved weight is scanned on a
 validation split carved from the training part (seed 1) instead, never on test.
@@ -21,11 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys_core.data import load_movielens_100k  # noqa: E402
-from recsys_core.demo import make_demo_dataset  # noqa: E402
+from recsys_core.data.demo import make_demo_dataset  # noqa: E402
 from recsys_core.errors import HyperparameterError  # noqa: E402
-from recsys_core.metrics import evaluate_model  # noqa: E402
+from recsys_core.evaluation.metrics import evaluate_model  # noqa: E402
+from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import MatrixFactorization  # noqa: E402
-from recsys_core.split import holdout_split  # noqa: E402
 
 VARIANTS = [("observed", {}), ("observed", {"use_bias": False}),
             ("gravity", {}), ("gravity", {"use_bias": True}),

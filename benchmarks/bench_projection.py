@@ -5,8 +5,8 @@
 On seeded clustered embeddings (20 clusters, each spread over 4 directions, plus noise; the
 MovieLens 100K item count 1,682 and a 10,000-item catalogue, 32 dimensions), one run each:
 
-- t-SNE: ``recsys_core.projection.project(x, "tsne")`` (openTSNE from the exact neighbour graph;
-  Barnes-Hut below 10,000 points, FFT-interpolated from there) against
+- t-SNE: ``recsys_core.evaluation.projection.project(x, "tsne")`` (openTSNE from the exact neighbour
+  graph; Barnes-Hut below 10,000 points, FFT-interpolated from there) against
   ``sklearn.manifold.TSNE(init="pca", random_state=0)``. Target (issue 9): at most a quarter of
   scikit-learn's time on 10,000 items at the same kNN preservation.
 - UMAP, new parameters, warm: both libraries compiled first (a small fit each); the app has
@@ -15,8 +15,8 @@ MovieLens 100K item count 1,682 and a 10,000-item catalogue, 32 dimensions), one
   defaults otherwise: approximate neighbours, 500 epochs up to 10,000 points, all cores). Target:
   at most half of umap-learn's time on 10,000 items. The first map (graph included) is a row too.
 
-Quality is kNN preservation (``recsys_core.projection.knn_preservation``): the share of each
-point's 10 nearest neighbours in the 32-d space that stay among its 10 nearest on the map.
+Quality is kNN preservation (``recsys_core.evaluation.projection.knn_preservation``): the share of
+each point's 10 nearest neighbours in the 32-d space that stay among its 10 nearest on the map.
 Times are the best wall-clock seconds of ``--repeats`` runs (default 2); other processes on
 the machine inflate both sides.
 benchmarks/bench_browser.py prints :func:`projection_rows` too.
@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from recsys_core.projection import NeighbourGraphs, knn_preservation, project  # noqa: E402
+from recsys_core.evaluation.projection import (NeighbourGraphs, knn_preservation,  # noqa: E402
+                                               project)
 
 HEADER = ("items x dim", "method", "ours s", "peer", "peer s", "ours/peer", "kNN kept ours",
           "kNN kept peer")

@@ -32,7 +32,7 @@ with st.expander("Get another dataset: download MovieLens or upload a ratings CS
                                  text=f"Downloading {name}: {done / 1e6:.1f} MB")
 
                 try:
-                    from recsys_core.download import download_movielens
+                    from recsys_core.data.download import download_movielens
 
                     download_movielens(name, data.data_folder(), progress=show)
                 except RecsysError as exc:

@@ -5,11 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.errors import HyperparameterError, RecsysError
-from recsys_core.metrics import evaluate_model
+from recsys_core.evaluation.metrics import evaluate_model
+from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
-from recsys_core.runs import check_run_name, run_cache_key
-from recsys_core.split import require_test_ratings
-from ui import data, page, projections, runs, splits, state
+from recsys_core.runs.store import check_run_name, run_cache_key
+from ui import data, live, page, projections, runs, spark_training, splits, state
 from ui.params import hyperparameter_widgets
 from ui.training import TrainingJob, loss_figure, progress_history
 
@@ -43,6 +43,8 @@ if module_doc:
 with st.expander("Hyperparameters", expanded=True):
     with page.user_errors():
         params = hyperparameter_widgets(model_cls, key_prefix=f"hp_{kind}_")
+spark_params = spark_training.spark_option(kind)  # None: train here
+live_on = spark_params is None and live.live_toggle(kind, params, dataset)
 
 left, mid, right = st.columns([2, 2, 1])
 with left:
@@ -78,6 +80,10 @@ def start_training():
         except TypeError as exc:
             raise HyperparameterError(str(exc)) from None
         split = require_test_ratings(splits.cached_split(source, dataset, split_params))
+        if spark_params is not None:
+            st.session_state[JOB] = spark_training.start_job(spark_params, split, dataset,
+                                                             runs.store(), name)
+            return
         key = run_cache_key(kind, model.get_params(), dataset.fingerprint, split.params)
         existing = runs.store().find(key) if reuse else None
         if existing is not None:
@@ -97,6 +103,11 @@ def start_training():
 if train_clicked:
     start_training()
 
+# ---------------------------------------------------------------- live mode
+if live_on and live.live_section(kind, model_cls, params, source, dataset, split_params,
+                                 busy=JOB in st.session_state or name_error is not None):
+    start_training()
+
 # ---------------------------------------------------------------- a job in progress
 job: TrainingJob | None = st.session_state.get(JOB)
 if job is not None:
@@ -114,7 +125,8 @@ if job is not None:
         n = len(job.progress)
         if n:
             last = job.progress[-1]
-            bar.progress(job.fraction, text=f"epoch {last.epoch}/{last.n_epochs} · "
+            bar.progress(job.fraction, text=f"{job.settings.get('unit', 'epoch')} "
+                                            f"{last.epoch}/{last.n_epochs} · "
                                             f"{last.elapsed:.1f} s")
         if n != drawn:
             fig = loss_figure(progress_history(job.progress))

@@ -5,9 +5,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from recsys_core.projection import PROJECTION_METHODS, norm_vs_popularity
-from recsys_core.retrieval import top_k
-from recsys_core.similarity import MEASURES, similarity_scores
+from recsys_core.evaluation.projection import PROJECTION_METHODS, norm_vs_popularity
+from recsys_core.retrieval.topk import top_k
+from recsys_core.retrieval.similarity import MEASURES, similarity_scores
 from ui import charts, data, page, projections, runs, state
 
 page.page_header(

@@ -5,9 +5,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from recsys_core.diagnostics import compare_measures
-from recsys_core.projection import embedding_norms
-from recsys_core.similarity import MEASURES, similarity_scores
+from recsys_core.evaluation.diagnostics import compare_measures
+from recsys_core.evaluation.projection import embedding_norms
+from recsys_core.retrieval.similarity import MEASURES, similarity_scores
 from ui import charts, data, newuser, page, pickers, runs, state
 
 page.page_header(

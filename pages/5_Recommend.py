@@ -3,10 +3,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys_core.candidates import ScoreVectorGenerator
-from recsys_core.diagnostics import rated_item_contributions
-from recsys_core.pipeline import recommend_pipeline
-from recsys_core.similarity import MEASURES, similarity_scores
+from recsys_core.serving.candidates import query_generator
+from recsys_core.evaluation.diagnostics import rated_item_contributions
+from recsys_core.serving.pipeline import pool_size, recommend_pipeline
+from recsys_core.retrieval.similarity import MEASURES
 from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
 
 page.page_header(
@@ -20,7 +20,7 @@ page.page_header(
 
 with page.user_errors():
     source, dataset = data.select_dataset()
-    run = runs.select_run(dataset)
+    run = runs.select_run(dataset, needs_embeddings=False)  # the baseline has a list too
 
 
 # Who the list is for: changing it changes which inputs are drawn, so it reruns the page.
@@ -59,8 +59,7 @@ def recommendations(who: str, user: int | None) -> None:
     if who == "user":
         rated = dataset.user_items(user).astype(np.int64)
         user_ratings = dataset.ratings[user].data
-        query = model.user_embeddings_[user] if measure != "model" else None
-        scores = model.score([user])[0]
+        vector = None
     else:
         st.markdown("**Rate a handful of titles**; your list appears as soon as one is rated.")
         left, right = st.columns([3, 2])
@@ -85,10 +84,6 @@ def recommendations(who: str, user: int | None) -> None:
             st.info("Rate at least one title to get recommendations.")
             return
         vector, rated, user_ratings = folded
-        query = vector
-        scores = model.score_embeddings(vector)[0]
-    if measure != "model":
-        scores = similarity_scores(query, model.item_embeddings_, measure)[0]
 
     # Candidates: the model's best items (seen ones left out), or the pools of several
     # generators ranked by the scoring model; then the knobs re-rank them.
@@ -100,13 +95,11 @@ def recommendations(who: str, user: int | None) -> None:
                                         config=config, scorer=scoring_stage.scorer,
                                         item_embeddings=model.item_embeddings_)
         else:
-            result = recommend_pipeline(user, ScoreVectorGenerator(scores, name="model"),
-                                        dataset, k=k, config=config,
+            generator = query_generator(model, user=user, vector=vector, name="model",
+                                        measure=None if measure == "model" else measure)
+            result = recommend_pipeline(user, generator, dataset, k=k, config=config,
                                         item_embeddings=model.item_embeddings_, seen=rated)
-    pool = result.pool.items  # by base score, best first
-    nominated = (np.asarray(result.pool.nominated_by(), dtype=object)
-                 if len(result.pool.generators) > 1 or result.pool.group is not None else None)
-    show_list(result, pool, nominated, k, rated, user_ratings, config)
+    show_list(result, k, rated, user_ratings, config)
 
     if stage == "pipeline":
         with st.expander("Why a separate scoring model?", expanded=True):
@@ -115,26 +108,21 @@ def recommendations(who: str, user: int | None) -> None:
                         "comparable. The scoring model combines them with item age, popularity, "
                         "genre affinity and user features, trained on held-out ratings. On users "
                         "it was not trained on:")
-            st.dataframe(scoring_stage.comparison, hide_index=True, key="scorer_comparison")
+            st.dataframe(scoring_stage.comparison_table, hide_index=True,
+                         key="scorer_comparison")
 
     st.subheader("What the knobs cost and buy")
     st.caption(f"Over a fixed sample of test users of the run's split (top {k}); the lists are "
-               "re-ranked from each user's 100 best-scored items.")
+               f"re-ranked from each user's {pool_size(k)} best-scored items.")
     with page.user_errors():
         impact.show_impact(source, dataset, run, config, k)
 
 
-def movement(original: int, rank: int) -> str:
-    if original == rank:
-        return "="
-    return f"↑{original - rank}" if original > rank else f"↓{rank - original}"
-
-
-def show_list(result, pool, nominated, k, rated, user_ratings, config) -> None:
+def show_list(result, k, rated, user_ratings, config) -> None:
     """The re-ranked list with its score breakdown, the fairness share, and before/after."""
     table = result.table
     items = result.items
-    before = pool[:k]
+    before = result.before  # the pool's top k by base score
     model = run.model
     center = None
     if dataset.is_explicit and len(user_ratings):
@@ -157,7 +145,7 @@ def show_list(result, pool, nominated, k, rated, user_ratings, config) -> None:
         "rank": table["rank"].to_numpy(),
         "title": listed_titles,
         "final": table["final_score"].to_numpy(),
-        "move": [movement(int(o), int(r)) for o, r in zip(table["original_rank"], table["rank"])],
+        "move": result.moves,
         "moved by": table["moved_by"].to_numpy(),
         "base score": table["base_score"].to_numpy(),
         "relevance": table["relevance"].to_numpy(),
@@ -167,9 +155,8 @@ def show_list(result, pool, nominated, k, rated, user_ratings, config) -> None:
         "genres": dataset.items["genres"].to_numpy()[items],
         "because you rated": [" · ".join(names[int(i)] for i in c) for c in contributors],
     })
-    if nominated is not None:
-        nominators = dict(zip(pool.tolist(), nominated))
-        listed.insert(5, "nominated by", [nominators[i] for i in items.tolist()])
+    if len(result.pool.generators) > 1 or result.pool.group is not None:
+        listed.insert(5, "nominated by", table["nominated_by"].to_numpy())
     number = st.column_config.NumberColumn(format="%.3f", width="small")
     columns = {c: number for c in ("final", "base score", "relevance", "freshness ×",
                                    "popularity ×")}

@@ -51,7 +51,8 @@ if not infos:
 
 rows = []
 for info in infos:
-    row = {"run": info.name, "model": info.model_kind, "dataset": info.dataset.get("name", ""),
+    row = {"run": info.name, "model": runs.kind_label(info),
+           "dataset": info.dataset.get("name", ""),
            "created": info.created[:19].replace("T", " "),
            "epochs": len(info.history),
            "hyperparameters": ", ".join(f"{k}={v}" for k, v in info.params.items())}
@@ -134,7 +135,7 @@ for col, info in zip(cols, same_data):
     items, scores = run.model.recommend([user], k, exclude_seen=True)
     items = items[0][items[0] >= 0]
     lists[info.name] = set(items.tolist())
-    col.markdown(f"**{info.name}** ({info.model_kind})")
+    col.markdown(f"**{info.name}** ({runs.kind_label(info)})")
     # The count before the title, so it stays visible when several lists share a narrow page.
     col.dataframe(pd.DataFrame({"ratings": dataset.item_popularity[items],
                                 "title": dataset.titles(items)}),

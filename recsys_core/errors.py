@@ -84,6 +84,10 @@ class NotFittedError(RecsysError, AttributeError):
     """A model was used before `fit` was called."""
 
 
+class EngineUnavailableError(RecsysError):
+    """An optional training engine (Spark) cannot run here; the message says what to install."""
+
+
 class PersistenceError(RecsysError):
     """A saved model or run is corrupted, foreign, or would overwrite something."""
 

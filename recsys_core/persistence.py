@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .errors import DamagedFileError, PersistenceError
+from .version import __version__
 
 FORMAT = "recsys-studio/1"
 _META_KEY = "__metadata__"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from recsys_core.data import DATA_DIR_ENV, load_movielens_100k
-from recsys_core.demo import make_demo_dataset
+from recsys_core.data.demo import make_demo_dataset
 
 
 def _in_ci() -> bool:

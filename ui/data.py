@@ -17,8 +17,8 @@ from pathlib import Path
 import streamlit as st
 
 from recsys_core import data as data_io
-from recsys_core.dataset import Dataset
-from recsys_core.demo import make_demo_dataset
+from recsys_core.data.dataset import Dataset
+from recsys_core.data.demo import make_demo_dataset
 from recsys_core.errors import DataError
 
 from . import state

@@ -16,8 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.errors import RecsysError
-from recsys_core.pipeline import RerankConfig, evaluate_rerank
-from recsys_core.runs import Run
+from recsys_core.runs.store import Run
+from recsys_core.serving.pipeline import RerankConfig, evaluate_rerank
 
 from . import splits
 
@@ -132,8 +132,8 @@ def _stop_polling() -> None:
     """
     try:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-        from streamlit.runtime.scriptrunner_utils.script_run_context import (
-            ThreadState, get_script_run_ctx)
+        from streamlit.runtime.scriptrunner_utils.script_run_context import (ThreadState,
+                                                                             get_script_run_ctx)
 
         fragment_id = ThreadState.get().fragment_id
         ctx = get_script_run_ctx()

@@ -10,8 +10,8 @@ from typing import Callable
 
 import streamlit as st
 
-from recsys_core.dataset import Dataset
-from recsys_core.pipeline import RerankConfig
+from recsys_core.data.dataset import Dataset
+from recsys_core.serving.pipeline import RerankConfig
 
 from . import state
 

@@ -30,6 +30,9 @@ PAGES = (
      "recommendations for a user or for you (fold-in, no retraining), with live re-ranking knobs."),
     ("pages/6_Compare_runs.py", "Compare runs",
      "saved runs' hyperparameters and metrics; recommendations of several runs side by side."),
+    ("pages/7_Tune.py", "Tune",
+     "search 1-3 hyperparameters (grid, random or TPE) on a validation split; every trial is a "
+     "run; open the best."),
 )
 
 

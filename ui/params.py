@@ -1,60 +1,50 @@
-"""Hyperparameter widgets built from a model class: defaults from ``get_params()``, help text and
-choices from its numpy-style docstring (``name : {"a", "b"}`` lists the allowed values)."""
+"""Hyperparameter widgets built from a model's typed specification (``cls.param_spec``, see
+:mod:`recsys_core.models.params`): defaults from ``__init__``, help and allowed values from the
+spec, one widget per entry chosen by its type.
+
+* ``bool`` -> checkbox; ``choice`` -> select box; ``subset`` -> multiselect;
+* a ``float`` bounded on both sides within [0, 1] (a share, a decay) -> slider over its range;
+* other numbers -> number input, with a step of a tenth of the default's order of magnitude
+  for entries on a log scale (so the arrows move 0.002 by 0.0001, 300 by 10) and no hard
+  min/max: a value the spec refuses gets the spec's message when training starts;
+* sequences (layer widths, column names) -> text, comma-separated ("128, 64").
+"""
 from __future__ import annotations
 
 import inspect
-import json
-import re
+import math
 
 import streamlit as st
 
+from recsys_core.validation import Param
+
 from . import state
 
-_CHOICES = re.compile(r"\{([^}]*)\}")
+
+def _help(p: Param) -> str:
+    text = f"{p.help} Allowed: {p.describe()}.".strip()
+    if p.log:
+        text += " On a log scale: try values a factor of 3 to 10 apart."
+    return text
 
 
-def param_docs(cls) -> dict[str, tuple[str, str]]:
-    """Parameter name -> (type spec, description) from the class docstring's Parameters section."""
-    lines = (inspect.getdoc(cls) or "").splitlines()
-
-    def is_header(n: int) -> bool:
-        return n + 1 < len(lines) and lines[n].strip() != "" and set(lines[n + 1].strip()) == {"-"}
-
-    try:
-        n = next(i for i in range(len(lines)) if lines[i].strip() == "Parameters" and is_header(i)) + 2
-    except StopIteration:
-        return {}
-    out: dict[str, tuple[str, str]] = {}
-    names: list[str] = []
-    spec, desc = "", []
-    while n < len(lines) and not is_header(n):
-        line = lines[n]
-        if line.strip() and not line.startswith(" "):
-            for name in names:
-                out[name] = (spec, " ".join(desc))
-            head, _, spec = line.partition(" : ")
-            names, spec, desc = [h.strip() for h in head.split(",")], spec.strip(), []
-        elif line.strip():
-            desc.append(line.strip())
-        n += 1
-    for name in names:
-        out[name] = (spec, " ".join(desc))
-    return out
-
-
-def choices_of(spec: str) -> list | None:
-    """Allowed values listed in braces in a type spec, e.g. {"count", "mean"} -> ["count", "mean"]."""
-    match = _CHOICES.search(spec)
-    if not match:
-        return None
-    values = []
-    for part in match.group(1).split(","):
-        part = part.strip()
-        try:
-            values.append(json.loads(part.replace("'", '"')))
-        except json.JSONDecodeError:
-            values.append(part.strip("\"'"))
-    return values
+def widget_kind(p: Param) -> str:
+    """Which widget draws a spec entry: "checkbox", "selectbox", "multiselect", "slider",
+    "number_input", "text_input" or "" (not editable on the page, e.g. arrays)."""
+    if p.kind == "bool":
+        return "checkbox"
+    if p.kind == "choice":
+        return "selectbox"
+    if p.kind == "subset":
+        return "multiselect"
+    if p.kind == "float" and not p.log and p.low is not None and p.high is not None \
+            and 0 <= p.low < p.high <= 1:
+        return "slider"
+    if p.kind in ("int", "float"):
+        return "number_input"
+    if p.kind in ("int_list", "str_list"):
+        return "text_input"
+    return ""
 
 
 def hyperparameter_widgets(cls, key_prefix: str, container=st) -> dict:
@@ -62,42 +52,49 @@ def hyperparameter_widgets(cls, key_prefix: str, container=st) -> dict:
 
     Each value is a synced value of :mod:`ui.state` under ``<key_prefix><name>`` (in the session
     and the URL), so each model keeps its own settings while another model or another page is
-    shown, and a link can carry them; the widgets are only views of those values.
+    shown, and a link can carry them; the widgets are only views of those values. Values are
+    returned as typed; the model's ``validate_params`` (called by ``fit``) refuses bad ones.
     """
-    defaults = cls().get_params()
-    docs = param_docs(cls)
+    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()}
     values = {}
     cols = container.columns(3)
-    for n, (name, default) in enumerate(defaults.items()):
-        spec, help_text = docs.get(name, ("", ""))
-        help_text = (f"{spec}. {help_text}" if spec else help_text) or None
-        col = cols[n % 3]
-        key = f"{key_prefix}{name}"
-        choices = choices_of(spec)
-        if isinstance(default, bool):
-            values[name] = state.checkbox(name, key, default, container=col, help=help_text)
-        elif isinstance(default, str) and spec.startswith("bool or"):
-            # e.g. use_bias : bool or "auto"
-            options = [default, True, False]
-            values[name] = state.selectbox(name, options, key, default, parse=_option_of(options),
-                                           container=col, help=help_text,
-                                           format_func=lambda v: v if isinstance(v, str) else str(v))
-        elif choices and default in choices:
-            values[name] = state.selectbox(name, choices, key, default, parse=_option_of(choices),
-                                           container=col, help=help_text)
-        elif isinstance(default, int):
-            values[name] = int(_number(col, name, key, default, int, step=1, help=help_text))
-        elif isinstance(default, float):
-            values[name] = float(_number(col, name, key, default, float, step=_step(default),
-                                         format="%g", help=help_text))
-        else:
-            # Tuples, lists, None and free text: edited as JSON (e.g. [128, 64]).
-            text = state.get(key, json.dumps(default))
-            wkey = state.seed_widget(key, text)
-            text = col.text_input(name, key=wkey, help=help_text)
-            state.put_quiet(key, text)
-            values[name] = _parse_json(name, text, default)
+    shown = [name for name in defaults if widget_kind(cls.param_spec[name])]
+    for n, name in enumerate(shown):
+        p, default = cls.param_spec[name], defaults[name]
+        values[name] = _widget(p, name, default, f"{key_prefix}{name}", cols[n % 3])
     return values
+
+
+def _widget(p: Param, name: str, default, key: str, col):
+    kind, help_text = widget_kind(p), _help(p)
+    if kind == "checkbox":
+        return state.checkbox(name, key, bool(default), container=col, help=help_text)
+    if kind == "selectbox":
+        options = list(p.choices)
+        return state.selectbox(name, options, key, default, parse=_option_of(options),
+                               container=col, help=help_text, format_func=str)
+    if kind == "multiselect":
+        return tuple(state.multiselect(name, list(p.choices), key, list(default or ()),
+                                       container=col, help=help_text))
+    if kind == "slider":
+        step = 0.01
+        low = p.low + step if p.low_open else p.low
+        high = p.high - step if p.high_open else p.high
+        return float(state.slider(name, key, float(default), min_value=float(low),
+                                  max_value=float(high), step=step, container=col,
+                                  help=help_text))
+    if kind == "number_input":
+        if p.kind == "int" and not isinstance(default, bool) and default is not None:
+            return int(_number(col, name, key, default, int, step=1, help=help_text))
+        number = float(default) if default is not None else 0.0
+        return float(_number(col, name, key, number, float, step=_step(number, p.log),
+                             format="%g", help=help_text))
+    # text: comma-separated entries, parsed (and checked) by the spec
+    text = state.get(key, p.to_text(default))
+    wkey = state.seed_widget(key, text)
+    text = col.text_input(name, key=wkey, help=help_text + " Comma-separated.")
+    state.put_quiet(key, text)
+    return p.parse(name, text.strip().strip("[]()").replace('"', "").replace("'", ""))
 
 
 def _number(col, label: str, key: str, default, kind, **kwargs):
@@ -123,23 +120,12 @@ def _option_of(options: list):
     return parse
 
 
-def _step(default: float) -> float:
+def _step(default: float, log: bool) -> float:
+    """Arrow step of a number input: a tenth of the default's order of magnitude on a log
+    scale (and for small numbers), else 0.1 of a unit-sized default."""
     if default == 0:
         return 0.01
-    magnitude = 10 ** (len(str(int(abs(default)))) - 1) if abs(default) >= 1 else abs(default)
-    return float(magnitude) / 10 if abs(default) >= 1 else float(magnitude)
-
-
-def _parse_json(name: str, text: str, default):
-    from recsys_core.errors import HyperparameterError
-
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        if isinstance(default, str) or default is None:
-            return text
-        raise HyperparameterError(f"{name}: {text!r} is not a valid value (write it like "
-                                  f"{json.dumps(default)})") from None
-    if isinstance(default, tuple) and isinstance(value, list):
-        return tuple(value)
-    return value
+    magnitude = 10.0 ** math.floor(math.log10(abs(default)))
+    if log or abs(default) < 1:
+        return magnitude / 10
+    return magnitude / 10 if magnitude >= 10 else 0.1

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from recsys_core.dataset import Dataset
+from recsys_core.data.dataset import Dataset
 
 from . import state
 

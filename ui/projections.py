@@ -5,8 +5,8 @@ draws the instant PCA map and the job's progress (stage and fraction) while a UM
 runs, and can start the default UMAP map of a run before anyone asks for it. Jobs live in a
 ``st.cache_resource`` registry shared by sessions (results are plain arrays that nobody
 mutates), bounded to the most recent ``MAX_ENTRIES``. The registry also holds the exact
-neighbour graphs (:class:`recsys_core.projection.NeighbourGraphs`), so new UMAP settings or a
-t-SNE of the same embeddings skip the neighbour search.
+neighbour graphs (:class:`recsys_core.evaluation.projection.NeighbourGraphs`), so new UMAP settings
+or a t-SNE of the same embeddings skip the neighbour search.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
 import numpy as np
 import streamlit as st
 
-from recsys_core.projection import NeighbourGraphs, project
-from recsys_core.runs import Run
+from recsys_core.evaluation.projection import NeighbourGraphs, project
+from recsys_core.runs.store import Run
 
 MAX_ENTRIES = 64
 DEFAULT_UMAP = {"n_neighbors": 15, "min_dist": 0.1, "perplexity": 30.0, "metric": "euclidean"}

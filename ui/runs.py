@@ -11,10 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from recsys_core.dataset import Dataset
+from recsys_core.data.dataset import Dataset
 from recsys_core.errors import RecsysError, RunNotFoundError
-from recsys_core.runs import (IDS_FILE, INFO_FILE, MODEL_FILE, DamagedRun, Run, RunInfo,
-                              RunStore)
+from recsys_core.runs.store import (IDS_FILE, INFO_FILE, MODEL_FILE, DamagedRun, Run, RunInfo,
+                                    RunStore)
 
 from . import state
 from .data import data_folder
@@ -115,12 +115,19 @@ def format_metric(value, spec: str = ".3f") -> str:
 
 
 def label(info: RunInfo | DamagedRun) -> str:
-    """How a run is named in lists: name, model and nDCG, or a "damaged" mark."""
+    """How a run is named in lists: name, model (with its engine: :func:`kind_label`) and nDCG,
+    or a "damaged" mark."""
     if isinstance(info, DamagedRun):
         return f"{info.name} (damaged: cannot be used)"
     metric = next((f"{k}={format_metric(v)}" for k, v in info.metrics.items()
                    if k.startswith("ndcg@")), "")
-    return f"{info.name} ({info.model_kind}{', ' + metric if metric else ''})"
+    return f"{info.name} ({kind_label(info)}{', ' + metric if metric else ''})"
+
+
+def kind_label(info: RunInfo) -> str:
+    """The run's model kind, with the engine it was trained on when not here ("wals on spark")."""
+    engine = getattr(info, "engine", None)
+    return f"{info.model_kind} on {engine['name']}" if engine else info.model_kind
 
 
 def show_damaged(run: DamagedRun) -> None:
@@ -137,11 +144,18 @@ def select_run(dataset: Dataset, key: str = "run", *, container=None, label_text
     """
     container = container or st.sidebar
     infos = runs_for(dataset)
-    if needs_embeddings:
-        infos = [i for i in infos if i.model_kind != "popularity"]
+    # A popularity run's "embeddings" are one number per item: nothing to map or compare, so
+    # pages that draw embeddings leave it out, and say so when it is the run asked for.
+    baselines = [i.name for i in infos if needs_embeddings and i.model_kind == "popularity"]
+    infos = [i for i in infos if i.name not in baselines]
+    asked = st.query_params.get(key) or state.value(key)
+    if asked in baselines:
+        st.info(f"Run **{asked}** is a popularity baseline: it has no embeddings to show on "
+                "this page (its list is on the Recommend page).")
     damaged = damaged_for(dataset)
     if not infos and not damaged:
-        st.info("No trained run for this dataset yet: train one on the Train page.")
+        what = "run with embeddings" if baselines else "run"
+        st.info(f"No trained {what} for this dataset yet: train one on the Train page.")
         st.page_link("pages/2_Train.py", label="Go to Train")
         st.stop()
     by_name = {i.name: i for i in [*infos, *damaged]}

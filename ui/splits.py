@@ -5,8 +5,8 @@ import json
 
 import streamlit as st
 
-from recsys_core.dataset import Dataset
-from recsys_core.split import Split, make_split
+from recsys_core.data.dataset import Dataset
+from recsys_core.evaluation.split import Split, make_split
 
 from . import state
 

@@ -115,9 +115,9 @@ def train_with_defaults(kind: str, source: str, dataset, on_progress=None):
     fit runs on a training thread, which also evaluates and saves, as on the Train page).
     Returns the RunInfo.
     """
-    from recsys_core.metrics import evaluate_model
+    from recsys_core.evaluation.metrics import evaluate_model
     from recsys_core.models import trainable_models
-    from recsys_core.runs import run_cache_key
+    from recsys_core.runs.store import run_cache_key
 
     from . import runs, splits
 

@@ -2,7 +2,7 @@
 
 Hyperparameters are the keyword arguments of ``__init__`` and are stored unchanged; ``fit`` learns
 the state in attributes ending in ``_`` and returns ``self``. Users and items are addressed by
-*index* (0..n-1) in the training matrix; :class:`~recsys_core.dataset.Dataset` maps raw ids.
+*index* (0..n-1) in the training matrix; :class:`~recsys_core.data.dataset.Dataset` maps raw ids.
 """
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from typing import Callable, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
-from ..errors import HyperparameterError, NotFittedError, PersistenceError
+from ..data.dataset import Dataset, as_interaction_matrix
+from ..errors import DataError, HyperparameterError, NotFittedError, PersistenceError
 from ..memory import check_memory
 from ..persistence import load_npz, save_npz
-from ..retrieval import top_k
-from ..similarity import similarity_scores
+from ..retrieval.similarity import similarity_scores
+from ..retrieval.topk import top_k
+from ..validation import Param
+from .params import render_parameters_doc, validate_params
 
 #: Bytes per element, for the memory estimates of ``estimate_fit_bytes`` (which compute with
 #: Python ints, converting hyperparameters with ``int()``, so absurd sizes cannot overflow).
@@ -66,43 +68,22 @@ class TrainingProgress:
 ProgressCallback = Callable[[TrainingProgress], "bool | None"]
 
 
-def as_interaction_matrix(data) -> tuple[sp.csr_matrix, Dataset | None]:
-    """The (n_users, n_items) float32 CSR of a Dataset or of any SciPy sparse matrix / 2-D array."""
-    if isinstance(data, Dataset):
-        return data.ratings, data
-    if sp.issparse(data):
-        m = sp.csr_matrix(data, dtype=np.float32)
-    elif isinstance(data, np.ndarray) and data.ndim == 2:
-        m = sp.csr_matrix(data.astype(np.float32))
-    else:
-        raise TypeError(f"fit expects a Dataset or a sparse user x item matrix, got {type(data).__name__}")
-    if not m.has_canonical_format or (m.nnz and not np.all(m.data)):
-        m = m.copy()  # the caller's matrix is never modified
-        m.sum_duplicates()
-        m.eliminate_zeros()
-        m.sort_indices()
-    return m, None
+def validation_data(validation):
+    """The held-out interactions of a ``fit(validation=...)`` argument: its ``.data`` when it is a
+    validation callable, else the argument itself (a Dataset, a matrix or None)."""
+    return getattr(validation, "data", validation) if callable(validation) else validation
 
 
-def check_param(name: str, value, *, low=None, high=None, low_open=False, integer=False,
-                choices=None):
-    """Raise :class:`HyperparameterError` unless ``value`` fits; returns it for chaining."""
-    if choices is not None:
-        if value not in choices:
-            raise HyperparameterError(f"{name} must be one of {', '.join(map(repr, choices))}, "
-                                      f"got {value!r}")
-        return value
-    if integer and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-        raise HyperparameterError(f"{name} must be an integer, got {value!r}")
-    if not integer and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
-        raise HyperparameterError(f"{name} must be a number, got {value!r}")
-    if not np.isfinite(value):
-        raise HyperparameterError(f"{name} must be finite, got {value!r}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise HyperparameterError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise HyperparameterError(f"{name} must be <= {high}, got {value!r}")
-    return value
+def _with_parameters_section(doc: str, spec: dict[str, Param]) -> str:
+    """The class docstring with its "Parameters" section rendered from the spec, placed before
+    "Attributes" (or at the end), indented like a class docstring."""
+    section = "\n".join(("    " + line) if line else "" for line in
+                        render_parameters_doc(spec).splitlines())
+    marker = "\n    Attributes\n"
+    if marker in doc:
+        head, tail = doc.split(marker, 1)
+        return f"{head.rstrip()}\n\n{section}\n{marker}{tail}"
+    return f"{doc.rstrip()}\n\n{section}\n    "
 
 
 class Recommender(ABC):
@@ -131,13 +112,26 @@ class Recommender(ABC):
     #: Whether ``fit`` learns from interactions alone, so the CLI and the app can offer it for
     #: training (False for wrappers of embeddings learned elsewhere).
     trains_from_data: ClassVar[bool] = True
-    #: Hyperparameters that set the memory of a fit, named when the memory budget refuses one.
+    #: The typed specification of every ``__init__`` argument (:mod:`recsys_core.models.params`):
+    #: it validates them, parses the command line's ``--set``, builds the Train page's widgets,
+    #: renders the docstring's "Parameters" section and gives tuners their ranges.
+    param_spec: ClassVar[dict[str, Param]] = {}
+    #: Hyperparameters that set the memory of a fit, named when the memory budget refuses one
+    #: (the spec's entries flagged ``size``).
     size_parameters: ClassVar[tuple[str, ...]] = ()
+    #: Whether ``fit`` itself learns from plain held-out data passed as ``validation`` (early
+    #: stopping); other models need a validation callable there.
+    learns_from_validation: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.kind:
+        if cls.__dict__.get("kind"):  # its own kind: a variant inheriting one replaces nothing
             MODEL_REGISTRY[cls.kind] = cls
+        if "param_spec" in cls.__dict__:
+            cls.size_parameters = tuple(name for name, p in cls.param_spec.items() if p.size)
+        doc = cls.__dict__.get("__doc__")
+        if doc and cls.param_spec and "\n    Parameters\n" not in doc:
+            cls.__doc__ = _with_parameters_section(doc, cls.param_spec)
 
     # ------------------------------------------------------------------ hyperparameters
     @classmethod
@@ -145,6 +139,13 @@ class Recommender(ABC):
         sig = inspect.signature(cls.__init__)
         return [p.name for p in sig.parameters.values()
                 if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def validate_params(self) -> "Recommender":
+        """Check every hyperparameter against :attr:`param_spec`; raise
+        :class:`~recsys_core.errors.HyperparameterError` naming the first bad one and its allowed
+        values. ``fit`` calls it before anything else; returns ``self``."""
+        validate_params(self.param_spec, self.get_params())
+        return self
 
     def get_params(self) -> dict:
         """Hyperparameters as passed to ``__init__``."""
@@ -168,9 +169,12 @@ class Recommender(ABC):
     def fit(self, data, *, validation=None, callback: ProgressCallback | None = None) -> "Recommender":
         """Learn from a Dataset or a sparse (n_users, n_items) matrix; returns ``self``.
 
-        ``validation`` (a Dataset or matrix of held-out interactions in the same index space) adds
-        validation metrics to ``history_``; ``callback`` receives a :class:`TrainingProgress` after
-        every epoch and stops training by returning True.
+        ``validation`` scores the model after every epoch: a callable ``model -> dict of metrics``
+        holding its held-out interactions in ``.data``, such as
+        :class:`recsys_core.evaluation.metrics.Validation` (the metrics go to ``history_`` with a
+        ``val_`` prefix). Models that learn from held-out data themselves (the softmax model's
+        early stopping) also accept a plain Dataset or matrix there. ``callback`` receives a
+        :class:`TrainingProgress` after every epoch and stops training by returning True.
         """
 
     def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
@@ -181,8 +185,8 @@ class Recommender(ABC):
         must be valid, and the data's shape: ``n_users`` x ``n_items`` with ``nnz`` stored
         interactions. It errs on the high side and runs in microseconds (nothing is allocated),
         so :meth:`check_fit_memory` can refuse a fit before it starts. Per-epoch validation
-        (``fit(validation=...)``) costs what :func:`~recsys_core.metrics.evaluate_model` costs
-        and is not counted. This base count is the part every fit shares: the binary ``seen_``
+        (``fit(validation=...)``) costs what :func:`~recsys_core.evaluation.metrics.evaluate_model`
+        costs and is not counted. This base count is the part every fit shares: the binary ``seen_``
         matrix built by :meth:`_start_fit` and one int64 temporary per entry (``np.bincount``
         of the int32 indices makes one).
         """
@@ -211,7 +215,7 @@ class Recommender(ABC):
         fingerprint; return the matrix."""
         matrix, dataset = as_interaction_matrix(data)
         if matrix.shape[0] == 0 or matrix.shape[1] == 0 or matrix.nnz == 0:
-            raise HyperparameterError("cannot fit on an empty interaction matrix")
+            raise DataError("cannot fit on an empty interaction matrix")
         self.check_fit_memory(matrix.shape[0], matrix.shape[1], matrix.nnz)
         self.n_users_, self.n_items_ = matrix.shape
         # Shares the training matrix's index arrays: only the unit values are new memory.
@@ -223,13 +227,17 @@ class Recommender(ABC):
         return matrix
 
     def _end_epoch(self, epoch: int, n_epochs: int, losses: dict, validation=None,
-                   callback: ProgressCallback | None = None, validation_k: int = 10) -> bool:
-        """Record an epoch in ``history_``, report it; True when the callback asked to stop."""
-        metrics = {}
-        if validation is not None:
-            from ..metrics import evaluate_model
+                   callback: ProgressCallback | None = None) -> bool:
+        """Record an epoch in ``history_``, report it; True when the callback asked to stop.
 
-            metrics = evaluate_model(self, validation, k=validation_k, beyond_accuracy=False)
+        The validation metrics come from ``validation`` when it is callable (the evaluation layer
+        builds it, so that models never import metrics).
+        """
+        if validation is not None and not callable(validation) and not self.learns_from_validation:
+            raise HyperparameterError(
+                f"{type(self).__name__} uses validation only to report metrics: pass "
+                "validation=Validation(held_out) (recsys_core.evaluation.metrics)")
+        metrics = dict(validation(self)) if callable(validation) else {}
         elapsed = time.perf_counter() - self._fit_started
         losses = {k: float(v) for k, v in losses.items()}
         self.history_.append({"epoch": epoch, "elapsed": elapsed, **losses,

@@ -28,10 +28,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset, as_interaction_matrix
 from ..errors import DataError, HyperparameterError
-from ..similarity import MEASURES, similarity_scores
-from .base import FLOAT32, FLOAT64, INT64, Recommender, as_interaction_matrix, check_param
+from ..retrieval.similarity import MEASURES, similarity_scores
+from ..validation import Param
+from .base import FLOAT32, FLOAT64, INT64, Recommender
+from .features import year_bucket_starts
 
 FEATURE_SETS = ("genres", "year", "genres+year")
 WEIGHTINGS = ("binary", "tfidf")
@@ -39,31 +41,9 @@ WEIGHTINGS = ("binary", "tfidf")
 FEATURE_ALLOWANCE = 64
 
 
-def year_buckets(years: np.ndarray, width: int) -> np.ndarray:
-    """Start year of the ``width``-year bucket of each year (float array, NaN stays NaN)."""
-    years = np.asarray(years, dtype=np.float64)
-    return np.floor(years / width) * width
-
-
 class ContentBased(Recommender):
     """Recommend items whose features resemble those of the items a user liked.
 
-    Parameters
-    ----------
-    features : {"genres", "year", "genres+year"}
-        Which item features embed the items (from the Dataset's genres and years).
-    weighting : {"binary", "tfidf"}
-        0/1 features, or TF-IDF-weighted unit-length item vectors (see module docstring).
-    year_bucket : int >= 1
-        Width in years of the release-year buckets ("1990s" for 10).
-    year_weight : float >= 0
-        Scale of the one-hot year-bucket block relative to the genre block.
-    center_ratings : bool
-        For explicit ratings, weigh each item by the rating minus the user's mean rating.
-    measure : {"dot", "cosine", "euclidean", "tempered"}
-        Similarity between a user profile and an item vector used by ``score``/``recommend``.
-    alpha : float in [0, 1]
-        Exponent of the "tempered" measure.
 
     Attributes
     ----------
@@ -83,6 +63,21 @@ class ContentBased(Recommender):
     """
 
     kind = "content"
+    param_spec = {
+        "features": Param("choice", "Which item features embed the items (from the Dataset's "
+                          "genres and years).", choices=FEATURE_SETS),
+        "weighting": Param("choice", "0/1 features, or TF-IDF-weighted unit-length item vectors "
+                           "(see module docstring).", choices=WEIGHTINGS),
+        "year_bucket": Param("int", 'Width in years of the release-year buckets ("1990s" for '
+                             "10).", low=1, tune=(1, 20)),
+        "year_weight": Param("float", "Scale of the one-hot year-bucket block relative to the "
+                             "genre block.", low=0.0, tune=(0.0, 2.0)),
+        "center_ratings": Param("bool", "For explicit ratings, weigh each item by the rating "
+                                "minus the user's mean rating."),
+        "measure": Param("choice", "Similarity between a user profile and an item vector used "
+                         "by score and recommend.", choices=MEASURES),
+        "alpha": Param("float", 'Exponent of the "tempered" measure.', low=0.0, high=1.0),
+    }
 
     def __init__(self, features: str = "genres+year", weighting: str = "tfidf",
                  year_bucket: int = 10, year_weight: float = 0.5, center_ratings: bool = True,
@@ -96,15 +91,6 @@ class ContentBased(Recommender):
         self.alpha = alpha
 
     # ------------------------------------------------------------------ fitting
-    def _check_params(self):
-        check_param("features", self.features, choices=FEATURE_SETS)
-        check_param("weighting", self.weighting, choices=WEIGHTINGS)
-        check_param("year_bucket", self.year_bucket, low=1, integer=True)
-        check_param("year_weight", self.year_weight, low=0.0)
-        check_param("center_ratings", self.center_ratings, choices=(True, False))
-        check_param("measure", self.measure, choices=MEASURES)
-        check_param("alpha", self.alpha, low=0.0, high=1.0)
-
     def estimate_fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
         """Peak bytes of a fit (see :meth:`Recommender.estimate_fit_bytes`): the weighted item
         vectors and their temporaries, the per-entry weights, and the float64 profiles, with
@@ -125,7 +111,7 @@ class ContentBased(Recommender):
             names += [f"genre:{g}" for g in dataset.genre_names]
             scale += [1.0] * len(dataset.genre_names)
         if self.features in ("year", "genres+year"):
-            buckets = year_buckets(dataset.items["year"].to_numpy(), int(self.year_bucket))
+            buckets = year_bucket_starts(dataset.items["year"].to_numpy(), int(self.year_bucket))
             known = np.unique(buckets[np.isfinite(buckets)]).astype(np.int64)
             if len(known):
                 one_hot = (buckets[:, None] == known[None, :]).astype(np.float32)
@@ -155,7 +141,7 @@ class ContentBased(Recommender):
         validation, callback
             As in :meth:`Recommender.fit` (a single "epoch").
         """
-        self._check_params()
+        self.validate_params()
         interactions, dataset = as_interaction_matrix(data)
         if item_features is not None:
             raw = item_features.toarray() if sp.issparse(item_features) else np.asarray(item_features)
@@ -289,7 +275,7 @@ class ContentBased(Recommender):
         """
         self._check_fitted()
         keys = [f"genre:{g}" for g in genres]
-        keys += [f"year:{int(b)}" for b in year_buckets(np.asarray(list(years), dtype=float),
+        keys += [f"year:{int(b)}" for b in year_bucket_starts(np.asarray(list(years), dtype=float),
                                                         int(self.year_bucket))]
         if not keys:
             raise HyperparameterError("state at least one genre or year preference")

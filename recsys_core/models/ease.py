@@ -21,7 +21,8 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ..errors import DataError, HyperparameterError
-from .base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender, check_param
+from ..validation import Param
+from .base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender
 
 #: Above this many items the dense n_items x n_items inverse gets too large to be interactive.
 MAX_ITEMS = 20_000
@@ -30,12 +31,6 @@ MAX_ITEMS = 20_000
 class EASE(Recommender):
     """Closed-form item-item recommender (see the module docstring).
 
-    Parameters
-    ----------
-    regularization : float > 0
-        lambda, added to the diagonal of the item Gram matrix X^T X.
-    use_ratings : bool
-        Build X from the rating values instead of a binary "interacted" matrix.
 
     Attributes
     ----------
@@ -46,6 +41,12 @@ class EASE(Recommender):
     """
 
     kind = "ease"
+    param_spec = {
+        "regularization": Param("float", "lambda, added to the diagonal of the item Gram matrix "
+                                "X^T X.", low=0, low_open=True, log=True, tune=(1.0, 10_000.0)),
+        "use_ratings": Param("bool", "Build X from the rating values instead of a binary "
+                             '"interacted" matrix.'),
+    }
     predicts_ratings = False
 
     def __init__(self, regularization: float = 300.0, use_ratings: bool = False):
@@ -72,8 +73,7 @@ class EASE(Recommender):
 
     def fit(self, data, *, validation=None, callback: ProgressCallback | None = None) -> "EASE":
         """Solve for B in closed form (one d x d inverse, d = n_items) from a Dataset or CSR."""
-        check_param("regularization", self.regularization, low=0, low_open=True)
-        check_param("use_ratings", self.use_ratings, choices=(True, False))
+        self.validate_params()
         matrix = self._start_fit(data)
         if matrix.shape[1] > MAX_ITEMS:
             raise HyperparameterError(f"EASE inverts an n_items x n_items matrix; "

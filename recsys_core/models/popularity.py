@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.dataset import as_interaction_matrix
 from ..errors import HyperparameterError
-from .base import FLOAT32, FLOAT64, Recommender, as_interaction_matrix, check_param
+from ..validation import Param
+from .base import FLOAT32, FLOAT64, Recommender
 
 VARIANTS = ("count", "mean-rating")
 
@@ -30,13 +32,6 @@ VARIANTS = ("count", "mean-rating")
 class Popularity(Recommender):
     """Non-personalised baseline ranking items by interaction count or damped mean rating.
 
-    Parameters
-    ----------
-    variant : {"count", "mean-rating"}
-        ``"count"``: score = number of interactions of the item. ``"mean-rating"``: score = the
-        damped mean rating described in the module docstring (explicit ratings only).
-    damping : float >= 0
-        Prior strength :math:`m` of the damped mean, in ratings (mean-rating variant only).
 
     Attributes
     ----------
@@ -54,6 +49,13 @@ class Popularity(Recommender):
     """
 
     kind = "popularity"
+    param_spec = {
+        "variant": Param("choice", '"count": score = number of interactions of the item. '
+                         '"mean-rating": score = the damped mean rating of the module docstring '
+                         "(explicit ratings only).", choices=VARIANTS),
+        "damping": Param("float", "Prior strength m of the damped mean, in ratings (mean-rating "
+                         "variant only).", low=0.0, tune=(0.0, 100.0)),
+    }
 
     def __init__(self, variant: str = "count", damping: float = 10.0):
         self.variant = variant
@@ -76,14 +78,14 @@ class Popularity(Recommender):
         ----------
         data : Dataset or sparse matrix, shape (n_users, n_items)
             Ratings for ``"mean-rating"``; any positive values for ``"count"``.
-        validation : Dataset or sparse matrix, optional
-            Held-out interactions; validation metrics go to ``history_``.
+        validation : callable, optional
+            :class:`~recsys_core.evaluation.metrics.Validation` of held-out interactions; its
+            metrics go to ``history_``.
         callback : callable, optional
             Receives one :class:`~recsys_core.models.base.TrainingProgress` (this model has a
             single "epoch").
         """
-        check_param("variant", self.variant, choices=VARIANTS)
-        check_param("damping", self.damping, low=0.0)
+        self.validate_params()
         _, dataset = as_interaction_matrix(data)
         if self.variant == "mean-rating" and dataset is not None and not dataset.is_explicit:
             raise HyperparameterError("the mean-rating popularity needs explicit ratings; "
@@ -113,6 +115,11 @@ class Popularity(Recommender):
         return self
 
     def fold_in(self, items, ratings=None) -> np.ndarray:
-        """Every user, known or new, gets the same embedding: ``[1.0]``."""
+        """Every user, known or new, gets the same embedding: ``[1.0]`` (the items are only
+        checked to be in range, as every model's fold-in does)."""
         self._check_fitted()
+        idx = np.atleast_1d(np.asarray(items, dtype=np.int64))
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_items_):
+            bad = idx[(idx < 0) | (idx >= self.n_items_)][0]
+            raise IndexError(f"item index {bad} out of range for {self.n_items_} items")
         return np.ones(1, dtype=np.float32)

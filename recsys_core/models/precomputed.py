@@ -8,23 +8,25 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import HyperparameterError
-from .base import FLOAT32, ProgressCallback, Recommender, check_param
+from ..validation import Param
+from .base import FLOAT32, ProgressCallback, Recommender
 
 
 class PrecomputedEmbeddings(Recommender):
     """Scores ``user_embeddings @ item_embeddings.T`` from embeddings given up front.
 
-    Parameters
-    ----------
-    user_embeddings : array-like, shape (n_users, d)
-    item_embeddings : array-like, shape (n_items, d)
-        Must match the shape of the interaction matrix given to ``fit``, which only records the
-        training interactions (for excluding seen items) and one history entry.
-    regularization : float
-        L2 weight of the one-sided least squares in :meth:`fold_in`.
+
     """
 
     kind = "precomputed"
+    param_spec = {
+        "user_embeddings": Param("array", "User embeddings, shape (n_users, d), matching the "
+                                 "interaction matrix given to fit (which only records the "
+                                 "training interactions, to exclude seen items).", tune=()),
+        "item_embeddings": Param("array", "Item embeddings, shape (n_items, d).", tune=()),
+        "regularization": Param("float", "L2 weight of the one-sided least squares in fold_in.",
+                                low=0.0, log=True, tune=(1e-4, 10.0)),
+    }
     trains_from_data = False
 
     def __init__(self, user_embeddings=None, item_embeddings=None, regularization: float = 0.1):
@@ -43,7 +45,7 @@ class PrecomputedEmbeddings(Recommender):
 
     def fit(self, data, *, validation=None, callback: ProgressCallback | None = None
             ) -> "PrecomputedEmbeddings":
-        check_param("regularization", self.regularization, low=0.0)
+        self.validate_params()
         if self.user_embeddings is None or self.item_embeddings is None:
             raise HyperparameterError("PrecomputedEmbeddings needs user_embeddings and "
                                       "item_embeddings")

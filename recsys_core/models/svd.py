@@ -25,8 +25,9 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from ..errors import DataError, HyperparameterError
-from .base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender, check_param
 from ..threads import limit_threads
+from ..validation import Param
+from .base import FLOAT32, FLOAT64, INT32, ProgressCallback, Recommender
 
 
 #: Observed entries per block when the fitted values are computed for the losses.
@@ -36,14 +37,6 @@ LOSS_CHUNK = 16_384
 class SVDModel(Recommender):
     """Truncated SVD of the user x item matrix with unobserved entries as zeros.
 
-    Parameters
-    ----------
-    factors : int
-        Rank d of the approximation (embedding dimension).
-    binary : bool
-        Factorize the 0/1 interaction matrix instead of the rating values.
-    random_state : int
-        Seed of the solver's starting vector (the result is deterministic for a given seed).
 
     Attributes
     ----------
@@ -60,7 +53,14 @@ class SVDModel(Recommender):
     """
 
     kind = "svd"
-    size_parameters = ("factors",)
+    param_spec = {
+        "factors": Param("int", "Rank d of the approximation (embedding dimension).", low=1,
+                         high=4096, log=True, size=True, tune=(2, 256)),
+        "binary": Param("bool", "Factorize the 0/1 interaction matrix instead of the rating "
+                        "values."),
+        "random_state": Param("int", "Seed of the solver's starting vector (the result is "
+                              "deterministic for a given seed).", low=0, tune=()),
+    }
 
     def __init__(self, factors=16, binary=True, random_state=0):
         self.factors = factors
@@ -87,9 +87,7 @@ class SVDModel(Recommender):
     def fit(self, data, *, validation=None, callback: ProgressCallback | None = None
             ) -> "SVDModel":
         """Compute the truncated SVD of a Dataset or sparse (n_users, n_items) matrix."""
-        check_param("factors", self.factors, low=1, high=4096, integer=True)
-        check_param("binary", self.binary, choices=(True, False))
-        check_param("random_state", self.random_state, low=0, integer=True)
+        self.validate_params()
         matrix = self._start_fit(data)
         if self.binary:
             matrix = self.seen_

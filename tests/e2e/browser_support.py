@@ -5,6 +5,7 @@ screenshots. No pytest fixtures here (those live in conftest.py), so a benchmark
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -115,3 +116,35 @@ def shot(pg, name: str):
     if os.environ.get("RECSYS_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, DOCS / path.name)
+
+
+def grid_rows(pg, column: str, timeout: float = 30) -> list[dict[str, str]]:
+    """The rows of the first ``st.dataframe`` on the page with a column titled ``column``, as
+    {column title: cell text}.
+
+    The grid is drawn on a canvas; its cells are read from the accessible table the data grid
+    keeps inside it (``table[role=grid]``: a ``th`` per column, ``td`` cells with
+    ``aria-colindex`` holding the raw value, not the column's display format). It holds only the
+    rows and columns in view: give the page a tall, wide viewport.
+    """
+    grid = pg.locator('[data-testid="stDataFrame"] table[role="grid"]').filter(
+        has=pg.locator("thead th", has_text=re.compile(rf"^{re.escape(column)}$"))).first
+    grid.wait_for(state="attached", timeout=timeout * 1000)
+    return grid.evaluate("""table => {
+        const titles = {};
+        for (const th of table.querySelectorAll('thead th'))
+            titles[th.getAttribute('aria-colindex')] = th.textContent.trim();
+        return [...table.querySelectorAll('tbody tr')].map(tr => Object.fromEntries(
+            [...tr.querySelectorAll('td')].map(td => [
+                titles[td.getAttribute('aria-colindex')], td.textContent.trim()])));
+    }""")
+
+
+def legend_colours(chart) -> dict[str, str]:
+    """{legend entry text: line colour} of a plotly chart (a Playwright locator around it), read
+    from its SVG legend."""
+    chart.locator("g.legend g.traces").first.wait_for(timeout=30_000)
+    return chart.evaluate("""el => Object.fromEntries(
+        [...el.querySelectorAll('g.legend g.traces')].map(g => [
+            g.querySelector('text.legendtext').textContent.trim(),
+            getComputedStyle(g.querySelector('path.js-line')).stroke]))""")

@@ -21,9 +21,9 @@ RUNS = ("dd-1", "dd-2", "dd-3")
 
 @pytest.fixture(scope="module")
 def store_and_server(tmp_path_factory):
-    from recsys_core.demo import make_demo_dataset
+    from recsys_core.data.demo import make_demo_dataset
     from recsys_core.models import Popularity
-    from recsys_core.runs import RunStore
+    from recsys_core.runs.store import RunStore
 
     root = tmp_path_factory.mktemp("e2e-delete-runs")
     store = RunStore(root)

@@ -32,8 +32,8 @@ def wals_server(tmp_path_factory, ml100k):
     """A server whose run store holds one small WALS run (with its holdout split) on ml-100k."""
     from browser_support import start_server, stop_server
     from recsys_core.models import MODEL_REGISTRY
-    from recsys_core.runs import RunStore
-    from recsys_core.split import holdout_split
+    from recsys_core.runs.store import RunStore
+    from recsys_core.evaluation.split import holdout_split
 
     split = holdout_split(ml100k, 0.2, seed=0)
     model = MODEL_REGISTRY["wals"](factors=16, iterations=6).fit(split.train)

@@ -1,0 +1,1 @@
+"""Matrix factorization trained by SGD: the model (:mod:`.model`) and its numba loops."""

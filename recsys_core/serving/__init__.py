@@ -1,0 +1,3 @@
+"""Serving recommendations: candidate generation (:mod:`.candidates`), the learned ranker of the
+candidates (:mod:`.ranker`), re-ranking rules (:mod:`.rerank`) and the pipeline joining them
+(:mod:`.pipeline`)."""

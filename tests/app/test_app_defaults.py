@@ -1,0 +1,161 @@
+"""Defaults that teach (issue 9), under streamlit.testing.v1.AppTest: the app opens on MovieLens
+when it is found, the sidebar starts with "Home", the Train page's evaluation header is a sentence,
+the runs table shows NDCG@10 first, and the "WALS vs SGD" lesson opens with a WALS run and an MF
+run picked, training the missing one on request."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import recsys_core.data.discovery as data_io
+from recsys_core.data.demo import make_demo_dataset
+from recsys_core.evaluation.metrics import evaluate_model
+from recsys_core.evaluation.split import holdout_split
+from recsys_core.models import MODEL_REGISTRY
+from recsys_core.runs.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return make_demo_dataset(seed=0)  # the app's demo catalogue
+
+
+@pytest.fixture
+def wals_store(tmp_path, demo):
+    """A run store with one small WALS run on the demo catalogue (default holdout split)."""
+    split = holdout_split(demo, 0.2, seed=0)
+    model = MODEL_REGISTRY["wals"](factors=8, iterations=3).fit(split.train)
+    RunStore(tmp_path).save(model, demo, name="wals-a", split=split,
+                            metrics=evaluate_model(model, split.test, k=10))
+    return tmp_path
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    """Runs in a temporary store, no background UMAP; returns a function opening a page."""
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
+
+    def open_page(page: str | None = None, **query) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=120)
+        for k, v in query.items():
+            at.query_params[k] = v
+        at.run()
+        if page is not None:
+            at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+    return open_page
+
+
+def _param(at: AppTest, key: str):
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
+
+
+# ---------------------------------------------------------------------------- dataset default
+@pytest.mark.parametrize("where", ["folder holding datasets", "dataset folder itself"])
+def test_app_opens_on_movielens_found_in_recsys_data_dir(env, monkeypatch, data_dir, where):
+    if not (data_dir / "ml-100k" / "u.data").is_file():
+        pytest.skip("MovieLens 100K not in RECSYS_DATA_DIR")
+    root = data_dir if where == "folder holding datasets" else data_dir / "ml-100k"
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(root))
+    at = env()
+    assert _param(at, "data") == "ml-100k"
+    assert {m.label: m.value for m in at.metric}["Ratings"] == "100,000"
+
+
+def test_app_opens_on_the_demo_when_no_dataset_is_found(env, monkeypatch, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(empty))
+    monkeypatch.setattr(data_io, "PROJECT_DATA_DIR", empty)
+    at = env()
+    assert _param(at, "data") == "demo"
+
+
+def test_find_datasets_lists_every_dataset_folder_of_a_folder_holding_several(monkeypatch,
+                                                                               tmp_path):
+    root = tmp_path / "datasets"
+    for name, files in (("ml-latest-10k", ("ratings.csv", "movies.csv")),
+                        ("ml-100k", ("u.data",)), ("notes", ("README.md",))):
+        (root / name).mkdir(parents=True)
+        for f in files:
+            (root / name / f).write_text("")
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(root))
+    monkeypatch.setattr(data_io, "PROJECT_DATA_DIR", tmp_path / "nothing")
+    assert [name for name, _ in data_io.find_datasets()] == ["ml-100k", "ml-latest-10k"]
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(root / "ml-latest-10k"))
+    assert data_io.find_datasets() == [("ml-latest-10k", root / "ml-latest-10k")]
+
+
+# ---------------------------------------------------------------------------- navigation
+def test_sidebar_lists_the_pages_with_home_first(env):
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showSidebarNavigation"] is False  # no built-in list naming "app"
+    for page in (None, "pages/2_Train.py"):
+        at = env(page, data="demo")
+        labels = [link.proto.label for link in at.sidebar.get("page_link")]
+        assert labels[:3] == ["Home", "Data", "Train"] and "Compare runs" in labels
+
+
+# ---------------------------------------------------------------------------- runs
+def test_train_page_evaluation_header_is_a_sentence(env, wals_store):
+    at = env("pages/2_Train.py", data="demo", run="wals-a")
+    header = next(m.value for m in at.markdown if m.value.startswith("**Evaluation**"))
+    assert "{" not in header and "method" not in header
+    assert "a random 20% of each user's ratings (seed 0)" in header
+
+
+def test_runs_table_shows_ndcg_first(env, wals_store):
+    at = env("pages/6_Compare_runs.py", data="demo")
+    table = next(d.value for d in at.dataframe if "hyperparameters" in d.value.columns)
+    assert list(table.columns[:2]) == ["run", "ndcg@10"]
+    assert list(table.columns).index("hyperparameters") == len(table.columns) - 1
+
+
+def test_wals_vs_sgd_lesson_trains_the_missing_mf_run_and_picks_both(env, wals_store):
+    at = env(data="demo")
+    link = next(link for link in at.get("page_link") if link.proto.label == "WALS vs SGD")
+    assert "lesson=wals-vs-sgd" in link.proto.query_string
+
+    at = env("pages/6_Compare_runs.py", data="demo", lesson="wals-vs-sgd")
+    button = at.button(key="lesson_train")
+    assert button.label == "Train the missing MF run with defaults"
+    at = button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    mf_runs = [i.name for i in RunStore(wals_store).list() if i.model_kind == "mf"]
+    assert len(mf_runs) == 1
+    assert at.multiselect(key="_w_cmp").value == ["wals-a", mf_runs[0]]
+    assert "lesson" not in at.query_params
+    assert len(at.get("plotly_chart")) == 3  # metric bars, loss against epochs and seconds
+
+
+def test_a_train_link_sets_hyperparameters_that_survive_switching_model(env):
+    """The Folding lesson's link selects MF with objective "observed"; values typed afterwards
+    stay with their model while another model is shown."""
+    at = env("pages/2_Train.py", data="demo", model="mf", hp_mf_objective="observed")
+    assert at.selectbox(key="_w_hp_mf_objective").value == "observed"
+    at.number_input(key="_w_hp_mf_factors").set_value(12).run()
+    at.selectbox(key="_w_model").set_value("wals").run()
+    assert at.number_input(key="_w_hp_wals_factors").value != 12  # WALS keeps its own
+    at.selectbox(key="_w_model").set_value("mf").run()
+    assert not at.exception
+    assert at.number_input(key="_w_hp_mf_factors").value == 12
+    assert at.selectbox(key="_w_hp_mf_objective").value == "observed"
