@@ -13,7 +13,21 @@ from pathlib import Path
 import pytest
 
 from recsys_core.data import DATA_DIR_ENV, load_movielens_100k
+from recsys_core.data.cache import CACHE_DIR_ENV
 from recsys_core.data.demo import make_demo_dataset
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dataset_cache_in_a_temporary_folder(tmp_path_factory):
+    """The binary dataset cache of every test (and of the app servers the browser tests start,
+    which inherit the environment) goes to a temporary folder, not to the checkout's data/."""
+    previous = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("dataset-cache"))
+    yield
+    if previous is None:
+        os.environ.pop(CACHE_DIR_ENV, None)
+    else:
+        os.environ[CACHE_DIR_ENV] = previous
 
 
 def _in_ci() -> bool:

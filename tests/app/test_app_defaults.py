@@ -93,11 +93,14 @@ def test_app_opens_on_the_demo_when_no_dataset_is_found(env, monkeypatch, tmp_pa
 def test_find_datasets_lists_every_dataset_folder_of_a_folder_holding_several(monkeypatch,
                                                                                tmp_path):
     root = tmp_path / "datasets"
-    for name, files in (("ml-latest-10k", ("ratings.csv", "movies.csv")),
-                        ("ml-100k", ("u.data",)), ("notes", ("README.md",))):
+    # Folders are recognised by their files' content (first lines), not by their names.
+    for name, files in (("ml-latest-10k", {"ratings.csv": "userId,movieId,rating,timestamp\n",
+                                           "movies.csv": "movieId,title,genres\n"}),
+                        ("ml-100k", {"u.data": "", "u.item": ""}),
+                        ("notes", {"README.md": ""})):
         (root / name).mkdir(parents=True)
-        for f in files:
-            (root / name / f).write_text("")
+        for f, text in files.items():
+            (root / name / f).write_text(text)
     monkeypatch.setenv("RECSYS_DATA_DIR", str(root))
     monkeypatch.setattr(data_io, "PROJECT_DATA_DIR", tmp_path / "nothing")
     assert [name for name, _ in data_io.find_datasets()] == ["ml-100k", "ml-latest-10k"]
