@@ -46,7 +46,10 @@ INTERACTION_TIMEOUT_S = 30.0
 WATCH_JS = """
 () => {
   const root = document.querySelector('[data-testid="stApp"]');
-  window.__bench = {pressed: null, running: false, done: null};
+  // A run already in progress when the key is pressed (another fragment's, e.g. a poller) may
+  // absorb the knob's rerun: then the next 'notRunning' ends the wait.
+  window.__bench = {pressed: null, done: null,
+                    running: root.getAttribute('data-test-script-state') === 'running'};
   const obs = new MutationObserver(() => {
     const s = root.getAttribute('data-test-script-state');
     if (s === 'running') window.__bench.running = true;

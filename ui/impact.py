@@ -25,8 +25,9 @@ from . import splits
 IMPACT_USERS = 200
 #: Finished or pending jobs kept (one per run, configuration and list length).
 MAX_JOBS = 256
-#: Seconds between two looks at a pending job.
-POLL_SECONDS = 0.25
+#: Seconds between two looks at a pending job. Every look is a rerun on the server: at 0.25 s a
+#: classroom of four sessions spent its two cores on pollers (benchmarks/bench_classroom.py).
+POLL_SECONDS = 0.75
 #: Shown while a job is pending (the browser benchmark waits for it to disappear).
 PENDING_NOTE = "Measuring the knobs' cost on the test users…"
 
