@@ -26,15 +26,6 @@ APP = str(ROOT / "app.py")
 ML100K = Path(os.environ.get("RECSYS_DATA_DIR", "/nonexistent")) / "ml-100k"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
 @pytest.fixture(scope="module")
 def demo_dataset():
     return make_demo_dataset(seed=0)

@@ -20,13 +20,6 @@ from ui.params import widget_kind
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-
-
 @pytest.fixture
 def train_page(monkeypatch, tmp_path):
     monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path))

@@ -24,13 +24,6 @@ PAGES = ("pages/2_Train.py", "pages/3_Embeddings.py", "pages/4_Similarity.py",
          "pages/5_Recommend.py", "pages/6_Compare_runs.py")
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """A store with two small WALS runs on the demo catalogue: "ok" and "victim" (newest)."""

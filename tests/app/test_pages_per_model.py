@@ -32,15 +32,6 @@ def contract_of(kind: str) -> ModelContract:
     return next(cls for cls in ModelContract.__subclasses__() if cls.kind == kind)()
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory):
     """A run store holding one run per trainable kind, named after the kind, on the demo."""
