@@ -88,7 +88,7 @@ def load_npz(path: str | Path, *, expected_kind: str | None = None) -> tuple[dic
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
-        # numpy's own text may advise loading with allow_pickle=True: never relay that.
+        # numpy's own message may suggest an unsafe way to load the file: say it is damaged.
         raise DamagedFileError(f"{path}: the file is damaged and cannot be read "
                                f"({type(exc).__name__}); save it again") from None
     raw = arrays.pop(_META_KEY, None)

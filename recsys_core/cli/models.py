@@ -171,13 +171,12 @@ def _format_metrics(metrics: dict) -> str:
     return "\n".join(f"  {name:<{width}}  {value:.4f}" for name, value in metrics.items())
 
 
-def train_command(args) -> int:
-    if args.engine == "spark":
-        return _spark_train(args)
-    cls = trainable_models()[args.model]
-    params = parse_settings(cls, args.settings)
+def check_output_and_load(args) -> tuple[Path, Dataset]:
+    """(run folder, dataset) of a command that saves a run (``train``, ``tune``): the run name,
+    an existing folder and the holdout share are refused before the data is read and the model
+    trained, not after."""
     out = Path(args.out)
-    check_run_name(out.name)  # before the data is read and the model trained, not after
+    check_run_name(out.name)
     if out.exists():
         raise PersistenceError(f"{out} exists already; refusing to overwrite it (choose another --out)")
     if not 0.0 <= args.holdout < 1.0:
@@ -185,6 +184,15 @@ def train_command(args) -> int:
     dataset = load_data(args.data, args.items)
     print(f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
           f"{dataset.n_ratings} ratings", flush=True)
+    return out, dataset
+
+
+def train_command(args) -> int:
+    if args.engine == "spark":
+        return _spark_train(args)
+    cls = trainable_models()[args.model]
+    params = parse_settings(cls, args.settings)
+    out, dataset = check_output_and_load(args)
     split, train = None, dataset
     if args.holdout > 0:
         from ..evaluation.split import holdout_split, require_test_ratings

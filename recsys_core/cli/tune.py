@@ -7,13 +7,12 @@ held-out test ratings are evaluated once, at the end.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..errors import HyperparameterError, PersistenceError
+from ..errors import HyperparameterError
 from ..models import trainable_models
-from ..runs.store import RunStore, check_run_name
+from ..runs.store import RunStore
 from ..tuning import STRATEGIES, Sweep, parse_dimension, parse_metric, tunable_names
-from .models import _format_metrics, load_data, parse_settings
+from .models import _format_metrics, check_output_and_load, parse_settings
 
 
 def register(subparsers) -> None:
@@ -61,15 +60,7 @@ def tune_command(args) -> int:
     parse_metric(args.metric)  # before the data is read
     if args.trials is None and args.budget_seconds is None:
         raise HyperparameterError("give --trials N and/or --budget-seconds S")
-    out = Path(args.out)
-    check_run_name(out.name)
-    if out.exists():
-        raise PersistenceError(f"{out} exists already; refusing to overwrite it (choose another --out)")
-    if not 0.0 <= args.holdout < 1.0:
-        raise HyperparameterError(f"--holdout must be in [0, 1), got {args.holdout}")
-    dataset = load_data(args.data, args.items)
-    print(f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
-          f"{dataset.n_ratings} ratings", flush=True)
+    out, dataset = check_output_and_load(args)
     split = None
     if args.holdout > 0:
         from ..evaluation.split import holdout_split, require_test_ratings

@@ -12,6 +12,8 @@ to the held-out items (full softmax, sampled softmax, or, to show *folding*, pos
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -150,9 +152,9 @@ class QueryTowerModel(Recommender):
         """Whether the history input reuses the item embedding table (then it is counted once)."""
         return False
 
+    @abstractmethod
     def _item_parameter_count(self, n_items: int, d: int) -> int:
         """Item-side parameters (floats), for the memory estimate."""
-        raise NotImplementedError
 
     def _item_forward_floats(self, n_items: int, d: int) -> int:
         """Floats held by one forward and backward pass of the item side."""
