@@ -244,7 +244,7 @@ def test_help(capsys, command):
 
 def test_train_mf_on_explicit_ratings_predicts_ratings(capsys, files, tmp_path):
     code, out, err = train(capsys, files, tmp_path / "mf", "mf", "factors=4", "epochs=3",
-                           "use_bias=true")
+                           "objective=observed", "use_bias=true")
     assert code == 0, err
     assert [line.split()[1] for line in out.splitlines() if line.startswith("epoch ")] == \
         ["1/3", "2/3", "3/3"]

@@ -158,7 +158,7 @@ class MatrixFactorization(Recommender):
         "random_state": Param("int", "Seed of the initial embeddings and of the order of the "
                               "entries (None: a fresh one).", low=0, optional=True, tune=()),
     }
-    predicts_ratings = True  # fit sets it per instance: False when trained on implicit data
+    predicts_ratings = True  # fit sets it per instance (see _rates)
 
     def __init__(self, factors=80, objective="weighted", epochs=30, learning_rate=0.015,
                  lr_decay=0.98, regularization=0.08, bias_regularization=0.02, init_std=0.03,
@@ -228,7 +228,7 @@ class MatrixFactorization(Recommender):
         self._check_params()
         matrix = self._start_fit(data)
         self.rating_scale_ = _rating_scale(data, matrix)
-        self.predicts_ratings = self.rating_scale_ is not None
+        self.predicts_ratings = self._rates()
         with_bias = (self.predicts_ratings and self.objective == "observed"
                      if self.use_bias == "auto" else bool(self.use_bias))
         with_implicit = (self.implicit_feedback is True or (
@@ -332,8 +332,15 @@ class MatrixFactorization(Recommender):
         self.item_bias_ = bi.reshape(-1) if with_bias else None
         self.global_mean_ = float(mu) if with_bias else None
 
+    def _rates(self) -> bool:
+        """Whether :meth:`predict` estimates ratings (so RMSE means something): trained on
+        explicit ratings with an objective that fits them. The weighted objective also fits a
+        rating of 0 to every unobserved pair, so its scores rank items but sit far below the
+        ratings a person would give (RMSE about 1.6 on MovieLens 100K)."""
+        return self.rating_scale_ is not None and self.objective != "weighted"
+
     def _after_load(self):
-        self.predicts_ratings = self.rating_scale_ is not None
+        self.predicts_ratings = self._rates()
         if self.rating_scale_ is not None:
             self.rating_scale_ = tuple(self.rating_scale_)
 
