@@ -80,8 +80,9 @@ metric_names = [c for c in chosen.columns
                 if c not in ("run", *DESCRIPTIVE) and chosen[c].notna().any()]
 default_metrics = [m for m in metric_names if m.split("@")[0] in
                    ("ndcg", "recall", "precision", "coverage", "novelty", "rmse")][:6]
-shown = st.multiselect("Metrics", metric_names, default=default_metrics or metric_names[:4],
-                       key="cmp_metrics")
+shown = state.multiselect("Metrics", metric_names, "cmp_metrics",
+                          default_metrics or metric_names[:4],
+                          help="The choice is kept in the URL and when you switch pages.")
 if shown:
     long = chosen.melt(id_vars="run", value_vars=shown, var_name="metric", value_name="value")
     fig = px.bar(long, x="run", y="value", color="run", facet_col="metric", facet_col_wrap=3,

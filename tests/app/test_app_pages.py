@@ -309,6 +309,20 @@ def test_compare_runs_page_metrics_and_side_by_side_lists(app):
     assert len(lists) >= 2 and all(len(t) == 10 for t in lists[-2:])
 
 
+def test_compare_runs_metric_choice_is_kept_in_the_link_and_across_pages(app):
+    """The metric picker was a plain widget: a link could not carry it, and leaving the page
+    dropped the choice."""
+    at = app("pages/6_Compare_runs.py", cmp="wals-small,wals-reg", cmp_metrics="recall@10")
+    _assert_clean(at)
+    assert at.multiselect(key="_w_cmp_metrics").value == ["recall@10"]
+    at.multiselect(key="_w_cmp_metrics").set_value(["recall@10", "ndcg@10"]).run()
+    assert at.query_params["cmp_metrics"] in ("recall@10,ndcg@10", ["recall@10,ndcg@10"])
+    at.switch_page("pages/2_Train.py").run()
+    at.switch_page("pages/6_Compare_runs.py").run()
+    _assert_clean(at)
+    assert at.multiselect(key="_w_cmp_metrics").value == ["recall@10", "ndcg@10"]
+
+
 def test_embeddings_page_shows_the_umap_map_from_the_background_job(app, monkeypatch):
     """The non-linear map comes from the projection worker (UMAP itself is replaced by a fast
     stand-in here: its compile time belongs in benchmarks/bench_app.py)."""
