@@ -2,6 +2,7 @@
 import numpy as np
 import streamlit as st
 
+from recsys_core.data.download import MOVIELENS_ARCHIVES
 from recsys_core.errors import RecsysError
 from ui import charts, data, page, state
 
@@ -19,27 +20,26 @@ with page.user_errors():
 with st.expander("Get another dataset: download MovieLens or upload a ratings CSV"):
     left, right = st.columns(2)
     with left:
-        st.markdown("**Download** (needs the internet; saved under `data/`)")
-        for name in ("ml-100k", "ml-latest-small"):
-            present = name in data.found_datasets()
-            if st.button(f"Download {name}", key=f"download_{name}", disabled=present,
-                         help="already on disk" if present else None):
-                bar = st.progress(0.0, text=f"Downloading {name}…")
-
-                def show(done, total, bar=bar, name=name):
-                    frac = done / total if total else 0.0
-                    bar.progress(min(frac, 1.0),
-                                 text=f"Downloading {name}: {done / 1e6:.1f} MB")
-
-                try:
-                    from recsys_core.data.download import download_movielens
-
-                    download_movielens(name, data.data_folder(), progress=show)
-                except RecsysError as exc:
-                    st.error(str(exc))
-                else:
-                    state.put("data", name)
-                    st.rerun()
+        st.markdown("**Download** MovieLens from GroupLens (needs the internet; checked against "
+                    "pinned checksums, resumed if cut; saved under `data/`)")
+        on_disk = data.found_datasets()
+        names = list(MOVIELENS_ARCHIVES)
+        name = st.selectbox("Release", names, key="download_choice",
+                            index=next((i for i, n in enumerate(names) if n not in on_disk), 0),
+                            format_func=lambda n: data.release_label(n, n in on_disk))
+        present = name in on_disk
+        if st.button(f"Download {name}", key=f"download_{name}", disabled=present,
+                     help="already on disk" if present else None):
+            try:
+                data.download(name)
+            except RecsysError as exc:
+                st.error(str(exc))
+            else:
+                state.put("data", name)
+                st.session_state["_downloaded"] = name
+                st.rerun()
+        if st.session_state.pop("_downloaded", None) == source:
+            st.success(f"{source} downloaded, verified and unpacked: it is the dataset shown now.")
     with right:
         st.markdown("**Upload** a ratings CSV (`user,item,rating[,timestamp]`) and optionally "
                     "an items CSV (`item,title[,year][,genres]` with genres joined by `|`).")
@@ -79,49 +79,43 @@ if dataset.users is not None and "occupation" in dataset.users:
                                     sorted(dataset.users["occupation"].astype(str).unique()),
                                     "occupations", container=st.sidebar,
                                     help="Keep ratings by users with these occupations.")
-keep = np.ones(dataset.n_ratings, dtype=bool)
-if genres:
-    columns = [dataset.genre_names.index(g) for g in genres]
-    item_ok = dataset.item_genres[:, columns].any(axis=1)
-    keep &= item_ok[dataset.ratings.indices]
-if occupations:
-    user_ok = dataset.users["occupation"].astype(str).isin(occupations).to_numpy()
-    keep &= user_ok[dataset.entry_users]
-view = dataset if keep.all() else dataset.select_entries(keep)
-if view.n_ratings == 0:
+# Counts, not ratings, reach the charts: a few hundred kB whatever the size of the dataset.
+counts = data.rating_counts(dataset, genres, occupations)
+if counts.n_ratings == 0:
     st.warning("No ratings match these filters; clear some of them in the sidebar.")
     st.stop()
-if view is not dataset:
-    st.info(f"Charts show {view.n_ratings:,} of {dataset.n_ratings:,} ratings "
+if genres or occupations:
+    st.info(f"Charts show {counts.n_ratings:,} of {dataset.n_ratings:,} ratings "
             f"({', '.join(genres + occupations)}).")
 
 left, right = st.columns(2)
 with left:
     st.markdown("**Ratings per item** (sorted; log scale)")
-    item_counts = view.item_popularity
+    item_counts = counts.item_counts
     st.plotly_chart(charts.long_tail(item_counts[item_counts > 0], "ratings", "item"),
                     key="chart_items")
 with right:
     st.markdown("**Ratings per user** (sorted; log scale)")
-    user_counts = view.user_activity
+    user_counts = counts.user_counts
     st.plotly_chart(charts.long_tail(user_counts[user_counts > 0], "ratings", "user"),
                     key="chart_users")
 left, right = st.columns(2)
 with left:
-    if view.is_explicit:
+    if dataset.is_explicit:
         st.markdown("**Rating distribution**")
-        st.plotly_chart(charts.rating_distribution(view.ratings.data), key="chart_ratings")
+        st.plotly_chart(charts.rating_distribution(counts.rating_values, counts.rating_counts),
+                        key="chart_ratings")
     else:
         st.markdown("Implicit feedback: every interaction counts as 1, there is no rating "
                     "distribution.")
 with right:
     if dataset.genre_names:
         st.markdown("**Genres**: items and ratings per genre")
-        st.plotly_chart(charts.genre_counts(dataset.item_genres, dataset.genre_names, view.ratings),
-                        key="chart_genres")
+        st.plotly_chart(charts.genre_counts(dataset.genre_names, counts.genre_items,
+                                            counts.genre_ratings), key="chart_genres")
 
 st.markdown("**Most rated items**")
-top = np.argsort(-view.item_popularity, kind="stable")[:20]
+top = np.argsort(-counts.item_counts, kind="stable")[:20]
 # The count right after the title, the long genre text last: readable on a narrow screen.
-most_rated = dataset.items.iloc[top][["title"]].assign(ratings=view.item_popularity[top])
+most_rated = dataset.items.iloc[top][["title"]].assign(ratings=counts.item_counts[top])
 st.dataframe(most_rated.join(dataset.items.iloc[top][["year", "genres"]]), hide_index=True)

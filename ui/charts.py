@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
-import scipy.sparse as sp
+
+from recsys_core.data.stats import long_tail_curve
 
 #: One colour per loss component name, wherever a loss is drawn (the live chart while training,
 #: a saved run's chart): the order in which a model or a saved file lists the components must not
@@ -83,12 +84,10 @@ def readable_log_axis(fig: go.Figure, axis: str = "y") -> go.Figure:
 
 
 def long_tail(counts: np.ndarray, what: str, per: str) -> go.Figure:
-    """Counts sorted from largest to smallest against their rank: the head and the long tail."""
-    ordered = np.sort(np.asarray(counts))[::-1]
-    share = np.cumsum(ordered) / max(1, ordered.sum())
-    head = int(np.searchsorted(share, 0.5) + 1) if len(ordered) else 0
-    fig = px.area(pd.DataFrame({f"{per} rank": np.arange(1, len(ordered) + 1),
-                                f"{what} per {per}": ordered}),
+    """Counts sorted from largest to smallest against their rank: the head and the long tail
+    (at most about 1,000 points, whatever the number of counts)."""
+    ranks, ordered, head = long_tail_curve(counts)
+    fig = px.area(pd.DataFrame({f"{per} rank": ranks, f"{what} per {per}": ordered}),
                   x=f"{per} rank", y=f"{what} per {per}", log_y=True)
     readable_log_axis(fig, "y")
     if head:
@@ -98,19 +97,19 @@ def long_tail(counts: np.ndarray, what: str, per: str) -> go.Figure:
     return fig
 
 
-def rating_distribution(values: np.ndarray) -> go.Figure:
-    vals, counts = np.unique(np.asarray(values), return_counts=True)
-    fig = px.bar(pd.DataFrame({"rating": vals.astype(str), "ratings": counts}),
+def rating_distribution(values: np.ndarray, counts: np.ndarray | None = None) -> go.Figure:
+    """Bars of ratings per value: from every rating, or from distinct ``values`` and ``counts``."""
+    vals, counts = (np.unique(np.asarray(values), return_counts=True) if counts is None
+                    else (np.asarray(values), np.asarray(counts)))
+    fig = px.bar(pd.DataFrame({"rating": [f"{v:g}" for v in vals], "ratings": counts}),
                  x="rating", y="ratings")
     fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), height=320)
     return fig
 
 
-def genre_counts(item_genres: np.ndarray, genre_names, ratings: sp.csr_matrix) -> go.Figure:
-    """Items and ratings per genre (an item with several genres counts in each)."""
-    item_counts = np.asarray(item_genres, dtype=np.int64).sum(axis=0)
-    per_item = np.bincount(ratings.indices, minlength=ratings.shape[1])
-    rating_counts = per_item @ np.asarray(item_genres, dtype=np.int64)
+def genre_counts(genre_names, item_counts: np.ndarray, rating_counts: np.ndarray) -> go.Figure:
+    """Items and ratings per genre (an item with several genres counts in each), from the
+    counts of :class:`recsys_core.data.stats.RatingCounts`."""
     df = pd.DataFrame({"genre": list(genre_names), "items": item_counts,
                        "ratings": rating_counts}).sort_values("ratings", ascending=False)
     fig = px.bar(df.melt(id_vars="genre", var_name="count of", value_name="n"),

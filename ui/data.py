@@ -8,6 +8,7 @@ this session. Datasets are loaded once per process with ``st.cache_resource`` an
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ import streamlit as st
 from recsys_core import data as data_io
 from recsys_core.data.dataset import Dataset
 from recsys_core.data.demo import make_demo_dataset
+from recsys_core.data.stats import RatingCounts, RatingStats
 from recsys_core.errors import DataError
 
 from . import state
@@ -35,10 +37,23 @@ def demo_dataset(seed: int = 0) -> Dataset:
     return make_demo_dataset(seed=seed)
 
 
-@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def dataset_at(path: str, modified: float) -> Dataset:
-    """The dataset stored at ``path`` (folder or CSV); ``modified`` keys the cache to the file."""
+    """The dataset stored at ``path`` (folder or CSV); ``modified`` keys the cache to the file.
+
+    One object per process shared by every session (``cache_resource``: never copied; at the
+    ml-25m shape its arrays hold about 0.4 GB)."""
     return data_io.load_dataset(path)
+
+
+def _loading_text(key: str, path: str) -> str:
+    """What the spinner says while a dataset on disk loads: its name and size."""
+    where = Path(path)
+    files = [where] if where.is_file() else [f for f in where.iterdir() if f.is_file()]
+    megabytes = sum(f.stat().st_size for f in files) / 1e6
+    slow = (" (a large dataset: the first load reads the text files, later loads a binary "
+            "cache)" if megabytes > 100 else "")
+    return f"Loading {key}: {megabytes:,.0f} MB{slow}…"
 
 
 @st.cache_resource(show_spinner="Reading the uploaded file…", max_entries=8)
@@ -74,7 +89,40 @@ def load_source(key: str) -> Dataset:
         label, ratings_path, items_path = uploads[key]
         return uploaded_dataset(ratings_path, items_path, label)
     path = found_datasets()[key]
-    return dataset_at(path, os.path.getmtime(path))
+    # Shown from the first half second of a load, with the time elapsed (a cache hit is silent).
+    with st.spinner(_loading_text(key, path), show_time=True):
+        return dataset_at(path, os.path.getmtime(path))
+
+
+def _token(dataset: Dataset) -> tuple:
+    """A cache key of a loaded dataset (the object is shared and immutable while cached)."""
+    return (dataset.name, dataset.shape, dataset.n_ratings, id(dataset))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _rating_stats(token: tuple, _dataset: Dataset) -> RatingStats:
+    return RatingStats(_dataset)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _filtered_counts(token: tuple, genres: tuple, occupations: tuple,
+                     _dataset: Dataset) -> RatingCounts:
+    item_mask = user_mask = None
+    if genres:
+        columns = [_dataset.genre_names.index(g) for g in genres]
+        item_mask = _dataset.item_genres[:, columns].any(axis=1)
+    if occupations:
+        user_mask = _dataset.users["occupation"].astype(str).isin(occupations).to_numpy()
+    return _rating_stats(token, _dataset).counts(item_mask, user_mask)
+
+
+def rating_counts(dataset: Dataset, genres=(), occupations=()) -> RatingCounts:
+    """The Data page's counts (per item, user, rating value, genre) of the ratings of items in
+    any of ``genres`` by users in any of ``occupations`` (empty: no filter).
+
+    Computed once per dataset and filter and shared by sessions (small arrays: two counts per
+    item and per user), so that a chart never holds one point per rating."""
+    return _filtered_counts(_token(dataset), tuple(genres), tuple(occupations), dataset)
 
 
 def default_source(options) -> str:
@@ -199,5 +247,84 @@ def forget_upload(key: str) -> None:
 
 
 def data_folder() -> Path:
-    """Where downloads go: ./data next to the app."""
-    return Path(__file__).resolve().parent.parent / "data"
+    """Where downloads go: the project's data/ folder, where the dataset picker looks."""
+    return data_io.discovery.PROJECT_DATA_DIR  # read at call time: tests point it elsewhere
+
+
+#: What the person sees for each phase of :func:`recsys_core.data.download.download_movielens`.
+_PHASE_VERBS = {"download": "Downloading", "verify": "Checking the checksum of",
+                "extract": "Unpacking"}
+
+
+class DownloadMeter:
+    """The engine's ``progress(done, total, phase)`` calls as a progress bar's fraction and text:
+    bytes done of total, speed and time left, per phase (download, verify, extract).
+
+    Parameters
+    ----------
+    name : str
+        Dataset name shown in the text.
+    draw : callable(fraction in [0, 1], text)
+        Updates the bar (``st.progress(...).progress``).
+    every : float
+        Seconds between redraws (each is a message to the browser); a new phase and the end of
+        one are always drawn.
+    clock : callable() -> seconds
+    """
+
+    def __init__(self, name: str, draw, every: float = 0.25, clock=time.monotonic):
+        self.name, self.draw, self.every, self.clock = name, draw, every, clock
+        self.phase = None
+        self.started = self.drawn = 0.0
+        self.start_done = 0
+        self.texts: list[str] = []  # every text drawn, for tests and benchmarks
+
+    def __call__(self, done: int, total: int | None, phase: str = "download") -> None:
+        now = self.clock()
+        new_phase = phase != self.phase
+        if new_phase:
+            # Bytes kept from an interrupted download count as done but not in the speed.
+            self.phase, self.started, self.start_done = phase, now, done
+        finished = total is not None and done >= total
+        if not (new_phase or finished or now - self.drawn >= self.every):
+            return
+        self.drawn = now
+        text = self.text(done, total, now - self.started, done - self.start_done)
+        self.texts.append(text)
+        self.draw(min(1.0, done / total) if total else 0.0, text)
+
+    def text(self, done: int, total: int | None, elapsed: float, moved: int) -> str:
+        verb = _PHASE_VERBS.get(self.phase, self.phase)
+        amount = (f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB" if total
+                  else f"{done / 1e6:,.1f} MB")
+        out = f"{verb} {self.name}: {amount}"
+        if elapsed > 0.5 and moved > 0:
+            speed = moved / elapsed
+            out += f" · {speed / 1e6:,.1f} MB/s"
+            if total and done < total:
+                out += f" · about {math.ceil((total - done) / speed)} s left"
+        return out
+
+
+def download(name: str) -> Path:
+    """Download ``name`` into :func:`data_folder` with a progress bar under the button.
+
+    Returns the dataset folder; raises the engine's DownloadError (offline, checksum mismatch,
+    damaged archive) with the bar left showing how far it got."""
+    from recsys_core.data.download import download_movielens
+
+    bar = st.progress(0.0, text=f"Connecting for {name}…")
+    meter = DownloadMeter(name, lambda fraction, text: bar.progress(fraction, text=text))
+    folder = download_movielens(name, data_folder(), progress=meter)
+    bar.progress(1.0, text=f"{name} is ready in {folder}")
+    return folder
+
+
+def release_label(name: str, on_disk: bool = False) -> str:
+    """A MovieLens release as the download picker lists it: name, archive size, whether present."""
+    from recsys_core.data.download import MOVIELENS_ARCHIVES
+
+    size = MOVIELENS_ARCHIVES[name].size
+    parts = [f"{size / 1e6:,.0f} MB" if size else None, "on disk" if on_disk else None]
+    details = ", ".join(p for p in parts if p)
+    return f"{name} ({details})" if details else name

@@ -70,13 +70,13 @@ def download_command(args) -> int:
     interactive = sys.stderr.isatty()
     last = {"shown": -1}
 
-    def progress(done: int, total: int | None) -> None:
+    def progress(done: int, total: int | None, phase: str = "download") -> None:
         shown = done * 100 // total if total else done >> 20
-        if shown == last["shown"]:
+        if (phase, shown) == last["shown"]:
             return
-        last["shown"] = shown
-        text = (f"{args.name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB ({shown}%)" if total
-                else f"{args.name}: {done / 1e6:.1f} MB")
+        last["shown"] = (phase, shown)
+        text = (f"{args.name} {phase}: {done / 1e6:.1f} of {total / 1e6:.1f} MB ({shown}%)"
+                if total else f"{args.name} {phase}: {done / 1e6:.1f} MB")
         if interactive:
             print("\r" + text, end="", file=sys.stderr, flush=True)
         elif total and shown % 25 == 0 or not total:
@@ -85,7 +85,7 @@ def download_command(args) -> int:
     target = (PROJECT_DATA_DIR if args.dest is None else Path(args.dest)) / args.name
     existed = target.exists()
     folder = download_movielens(args.name, args.dest, progress)
-    if interactive and last["shown"] >= 0:
+    if interactive and last["shown"] != -1:
         print(file=sys.stderr)
     print(f"{args.name} {'already present' if existed else 'ready'} in {folder}")
     return 0

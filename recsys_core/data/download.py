@@ -4,9 +4,14 @@
 request when a previous attempt was cut), checks the size and the SHA-256 of the whole archive,
 extracts into a temporary folder next to the destination and renames that folder into place, so
 ``<dest>/<name>`` either does not exist or is complete. Nothing is imported or fetched at import.
+
+Progress is reported per phase ("download", "verify", "extract") so that an app can show a bar
+for the whole wait; ``$RECSYS_MOVIELENS_MIRROR`` (a base URL) fetches the same file names from a
+mirror, still checked against the pinned checksums.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.client
 import os
@@ -19,7 +24,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from ..errors import DownloadError
 from .discovery import PROJECT_DATA_DIR
@@ -81,13 +86,20 @@ MOVIELENS_ARCHIVES: dict[str, Archive] = {
                       md5="d472be332d4daa821edc399621853b57"),
 }
 _CHUNK = 1 << 16
+_HASH_CHUNK = 1 << 20
+#: Base URL serving the same archive names as GroupLens (a local or institutional mirror).
+MIRROR_ENV = "RECSYS_MOVIELENS_MIRROR"
 
-Progress = Callable[[int, "int | None"], None]
+#: ``progress(done, total, phase)``: bytes done and expected (None when unknown) of the current
+#: phase: "download" (bytes received, counting bytes kept from an interrupted attempt),
+#: "verify" (bytes hashed) or "extract" (uncompressed bytes written).
+Progress = Callable[[int, "int | None", str], None]
 
 
 def download_movielens(name: str, dest: str | Path | None = None,
                        progress: Progress | None = None, *, retries: int = 2,
-                       timeout: float = 30.0, backoff: float = 1.0) -> Path:
+                       timeout: float = 30.0, backoff: float = 1.0,
+                       archives: Mapping[str, Archive] | None = None) -> Path:
     """Download, verify and unpack a MovieLens dataset; return its folder ``<dest>/<name>``.
 
     Parameters
@@ -98,26 +110,32 @@ def download_movielens(name: str, dest: str | Path | None = None,
         Parent folder (created if needed); by default the project's ``data/`` folder, where
         :func:`recsys_core.data.find_datasets` looks. An existing ``<dest>/<name>`` folder is
         returned as is: nothing saved is overwritten.
-    progress : callable(done_bytes, total_bytes or None), optional
-        Called as bytes arrive (total from the server or the known size).
+    progress : callable(done_bytes, total_bytes or None, phase), optional
+        Called as bytes arrive (phase "download"; total from the server or the known size), as
+        the archive is hashed ("verify") and as it is unpacked ("extract"; uncompressed bytes).
     retries : int
         Further attempts after a network failure; each resumes the partial file.
     timeout : float
         Seconds to wait for the server on each connection and read.
     backoff : float
         Seconds slept before the first retry, doubled after each.
+    archives : mapping name -> Archive, optional
+        The catalogue to download from (default :data:`MOVIELENS_ARCHIVES`); tests and private
+        mirrors pass their own URLs and checksums. ``$RECSYS_MOVIELENS_MIRROR``, when set,
+        replaces the directory of every archive URL (file name and checksums unchanged).
 
     Verification: the archive's SHA-256 and/or MD5 must match :data:`MOVIELENS_ARCHIVES` (an
     archive with neither pinned is refused before any byte is fetched), and the zip must
-    pass its own CRC checks before it is extracted. A mismatch deletes the partial file; when the
+    pass its own CRC checks as it is extracted. A mismatch deletes the partial file; when the
     download had resumed bytes from an earlier attempt it starts once more from scratch, otherwise
     (or if that fails too) it raises :class:`~recsys_core.errors.DownloadError`, as do an unknown
     name, no network, and HTTP errors.
     """
-    if name not in MOVIELENS_ARCHIVES:
+    archives = MOVIELENS_ARCHIVES if archives is None else archives
+    if name not in archives:
         raise DownloadError(f"unknown dataset {name!r}; choose one of "
-                            f"{', '.join(sorted(MOVIELENS_ARCHIVES))}")
-    archive = MOVIELENS_ARCHIVES[name]
+                            f"{', '.join(sorted(archives))}")
+    archive = _mirrored(archives[name])
     if not (archive.sha256 or archive.md5):
         raise DownloadError(f"{name}: checksum not pinned in recsys_core.data.download."
                             "MOVIELENS_ARCHIVES; refusing to download unverifiable data (download "
@@ -135,16 +153,25 @@ def download_movielens(name: str, dest: str | Path | None = None,
     resumed = part.exists()
     _fetch_with_retries(archive, part, dest, name, progress, retries, timeout, backoff)
     try:
-        _verify(part, archive, name)
+        _verify(part, archive, name, progress)
     except DownloadError:
         if not resumed:
             raise
         # The bytes kept from an earlier attempt may be what is wrong: start once from scratch.
         _fetch_with_retries(archive, part, dest, name, progress, retries, timeout, backoff)
-        _verify(part, archive, name)
-    _extract(part, archive.folder, target)
+        _verify(part, archive, name, progress)
+    _extract(part, archive.folder, target, progress)
     part.unlink()
     return target
+
+
+def _mirrored(archive: Archive) -> Archive:
+    """``archive`` fetched from ``$RECSYS_MOVIELENS_MIRROR`` when that is set."""
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    if not mirror:
+        return archive
+    return dataclasses.replace(archive,
+                               url=mirror.rstrip("/") + "/" + archive.url.rsplit("/", 1)[-1])
 
 
 def _fetch_with_retries(archive: Archive, part: Path, dest: Path, name: str,
@@ -174,7 +201,7 @@ def _fetch(url: str, part: Path, size: int | None, progress: Progress | None, ti
         have = 0
     if size is not None and have == size:
         if progress:
-            progress(have, size)
+            progress(have, size, "download")
         return
     request = urllib.request.Request(url, headers={"User-Agent": "recsys-studio"})
     if have:
@@ -197,14 +224,14 @@ def _fetch(url: str, part: Path, size: int | None, progress: Progress | None, ti
         total = have + int(length) if length and length.isdigit() else size
         done = have
         if progress:
-            progress(done, total)
+            progress(done, total, "download")
         try:
             with open(part, "ab" if have else "wb") as out:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     done += len(chunk)
                     if progress:
-                        progress(done, total)
+                        progress(done, total, "download")
         except (OSError, socket.timeout, urllib.error.URLError, http.client.HTTPException) as exc:
             raise _Retryable(f"connection lost after {done} bytes ({exc})") from None
     if total is not None and done < total:
@@ -220,19 +247,25 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _digests(path: Path) -> tuple[str, str]:
-    """Hex (SHA-256, MD5) of a file, in one read."""
+def _digests(path: Path, progress: Progress | None = None) -> tuple[str, str]:
+    """Hex (SHA-256, MD5) of a file, in one read; ``progress(done, size, "verify")`` per MB."""
     sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    size, done = path.stat().st_size, 0
+    if progress:
+        progress(0, size, "verify")
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
+        while chunk := f.read(_HASH_CHUNK):
             sha.update(chunk)
             md5.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, size, "verify")
     return sha.hexdigest(), md5.hexdigest()
 
 
-def _verify(part: Path, archive: Archive, name: str):
+def _verify(part: Path, archive: Archive, name: str, progress: Progress | None = None):
     actual_size = part.stat().st_size
-    sha, md5 = _digests(part)
+    sha, md5 = _digests(part, progress)
     wrong = [f"{algo} {got}, expected {want}"
              for algo, got, want in (("SHA-256", sha, archive.sha256), ("MD5", md5, archive.md5))
              if want is not None and got != want.lower()]
@@ -245,18 +278,15 @@ def _verify(part: Path, archive: Archive, name: str):
             f"{size_note}); the partial download was deleted. A corrupted transfer or proxy page "
             f"usually explains it; if GroupLens republished the archive, update "
             f"recsys_core.data.download.MOVIELENS_ARCHIVES")
-    try:
-        with zipfile.ZipFile(part) as zf:
-            broken = zf.testzip()
+    try:  # the members' CRCs are checked as they are extracted (one decompression, not two)
+        with zipfile.ZipFile(part):
+            pass
     except zipfile.BadZipFile as exc:
         part.unlink()
         raise DownloadError(f"{name}: not a valid zip archive ({exc})") from None
-    if broken is not None:
-        part.unlink()
-        raise DownloadError(f"{name}: member {broken} of the archive fails its CRC check")
 
 
-def _extract(part: Path, folder: str, target: Path):
+def _extract(part: Path, folder: str, target: Path, progress: Progress | None = None):
     """Unzip into a temporary folder beside ``target``, then rename ``folder`` into place."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
@@ -266,7 +296,20 @@ def _extract(part: Path, folder: str, target: Path):
                 if not resolved.is_relative_to(tmp.resolve()):
                     raise DownloadError(f"archive member {member!r} would be written outside "
                                         "the destination")
-            zf.extractall(tmp)
+            members = zf.infolist()
+            total, done = sum(m.file_size for m in members), 0
+            if progress:
+                progress(0, total, "extract")
+            for member in members:
+                try:
+                    zf.extract(member, tmp)
+                except zipfile.BadZipFile as exc:  # zipfile checks each member's CRC-32
+                    part.unlink()
+                    raise DownloadError(f"{target.name}: member {member.filename} of the archive "
+                                        f"is damaged ({exc}); the download was deleted") from None
+                done += member.file_size
+                if progress:
+                    progress(done, total, "extract")
         extracted = tmp / folder
         if not extracted.is_dir():
             raise DownloadError(f"the archive has no top-level folder {folder}/")

@@ -114,14 +114,14 @@ def test_download_verifies_extracts_and_reports_progress(tmp_path, server, archi
     archive_at(url_of(server), size=len(ZIP))
     calls = []
     folder = download_movielens("ml-100k", tmp_path,
-                                lambda done, total: calls.append((done, total)))
+                                lambda done, total, phase: calls.append((done, total, phase)))
     assert folder == tmp_path / "ml-100k"
     dataset = load_movielens_100k(folder)
     assert (dataset.n_users, dataset.n_items, dataset.n_ratings) == (2, 3, 4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-100k"]  # no temp files left
-    done = [d for d, _ in calls]
+    done = [d for d, _, phase in calls if phase == "download"]
     assert done == sorted(done) and done[-1] == len(ZIP)
-    assert {t for _, t in calls} == {len(ZIP)}
+    assert {t for _, t, phase in calls if phase == "download"} == {len(ZIP)}
     assert server.requests == [{"path": "/ml-100k.zip", "range": None}]
 
 
@@ -147,7 +147,8 @@ def test_partial_file_is_resumed_with_a_range_request(tmp_path, server, archive_
     half = len(ZIP) // 2
     (tmp_path / ".ml-100k.zip.part").write_bytes(ZIP[:half])
     calls = []
-    download_movielens("ml-100k", tmp_path, lambda done, total: calls.append(done))
+    download_movielens("ml-100k", tmp_path,
+                       lambda done, total, phase: phase == "download" and calls.append(done))
     assert server.requests[0]["range"] == f"bytes={half}-"
     assert calls[0] == half and calls[-1] == len(ZIP)
     assert load_movielens_100k(tmp_path / "ml-100k").n_ratings == 4
