@@ -5,13 +5,14 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.errors import HyperparameterError, RecsysError
-from recsys_core.evaluation.metrics import evaluate_model
+from recsys_core.evaluation.metrics import EVALUATED_USERS, TEST_USERS
 from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
-from recsys_core.runs.store import check_run_name, run_cache_key
+from recsys_core.runs.store import check_run_name
 from ui import data, live, page, projections, runs, spark_training, splits, state
 from ui.params import hyperparameter_widgets
-from ui.training import TrainingJob, loss_figure, progress_history
+from ui.training import (TrainingJob, cost_note, evaluation_note, loss_figure,
+                         progress_history, start_local_job)
 
 page.page_header(
     "Train",
@@ -43,6 +44,12 @@ if module_doc:
 with st.expander("Hyperparameters", expanded=True):
     with page.user_errors():
         params = hyperparameter_widgets(model_cls, key_prefix=f"hp_{kind}_")
+try:
+    cost = cost_note(model_cls(**params), dataset)  # said before the fit starts
+except (TypeError, RecsysError):  # bad settings: the Train button says why
+    cost = None
+if cost:
+    st.info(cost)
 spark_params = spark_training.spark_option(kind)  # None: train here
 live_on = spark_params is None and live.live_toggle(kind, params, dataset)
 
@@ -72,32 +79,21 @@ with right:
 
 
 def start_training():
-    """Build the model, or reuse a saved run with the same settings; starts the job."""
+    """Build the model and start the job: the split, the fit, the evaluation and the save all
+    run on its thread (a saved run with the same settings is reused instead)."""
     with page.user_errors():
         name = check_run_name(run_name.strip()) if run_name.strip() else None
         try:
             model = model_cls(**params)
         except TypeError as exc:
             raise HyperparameterError(str(exc)) from None
-        split = require_test_ratings(splits.cached_split(source, dataset, split_params))
         if spark_params is not None:
+            split = require_test_ratings(splits.cached_split(source, dataset, split_params))
             st.session_state[JOB] = spark_training.start_job(spark_params, split, dataset,
                                                              runs.store(), name)
             return
-        key = run_cache_key(kind, model.get_params(), dataset.fingerprint, split.params)
-        existing = runs.store().find(key) if reuse else None
-        if existing is not None:
-            state.put("run", existing.name)
-            st.success(f"These settings were trained before: reusing run **{existing.name}**.")
-            return
-        store = runs.store()
-
-        def evaluate_and_save(fitted):
-            metrics = evaluate_model(fitted, split.test, k=10)
-            return store.save(fitted, dataset, name=name, split=split, metrics=metrics)
-
-        st.session_state[JOB] = TrainingJob(model, split.train, {"kind": kind},
-                                            finish=evaluate_and_save).start()
+        st.session_state[JOB] = start_local_job(model, kind, source, dataset, split_params,
+                                                name=name, reuse=reuse)
 
 
 if train_clicked:
@@ -117,24 +113,18 @@ if job is not None:
     if stop_slot.button("Stop", key="stop", help="Ends training after the current epoch; the "
                                                  "model trained so far is evaluated and saved."):
         job.stop_requested.set()
-    bar = bar_col.progress(0.0, text="starting…")
+    bar = bar_col.progress(0.0, text=job.describe())
     chart = st.empty()
     drawn = -1
     while True:
         finished = job.finished.wait(0.25)
+        bar.progress(job.fraction, text=job.describe())
         n = len(job.progress)
-        if n:
-            last = job.progress[-1]
-            bar.progress(job.fraction, text=f"{job.settings.get('unit', 'epoch')} "
-                                            f"{last.epoch}/{last.n_epochs} · "
-                                            f"{last.elapsed:.1f} s")
         if n != drawn:
             fig = loss_figure(progress_history(job.progress))
             if fig is not None:
                 chart.plotly_chart(fig, key=f"live_loss_{n}")
             drawn = n
-        if job.fitted.is_set() and not finished:
-            bar.progress(1.0, text="evaluating on the test split and saving the run…")
         if finished:
             break
     stop_slot.empty()
@@ -146,14 +136,17 @@ if job is not None:
         raise job.error
     info = job.result
     state.put("run", info.name)
-    stopped = " (stopped early)" if job.stopped_early else ""
-    try:
-        if info.model_kind != "popularity":
-            projections.precompute_default_map(runs.load(info))
-    except RecsysError as exc:  # e.g. another session deleted the run at once
-        st.warning(f"Run **{info.name}** was saved{stopped} but cannot be opened now: {exc}")
+    if job.reused:
+        st.success(f"These settings were trained before: reusing run **{info.name}**.")
     else:
-        st.success(f"Saved run **{info.name}**{stopped}.")
+        stopped = " (stopped early)" if job.stopped_early else ""
+        try:
+            if info.model_kind != "popularity":
+                projections.precompute_default_map(runs.load(info), dataset.item_popularity)
+        except RecsysError as exc:  # e.g. another session deleted the run at once
+            st.warning(f"Run **{info.name}** was saved{stopped} but cannot be opened now: {exc}")
+        else:
+            st.success(f"Saved run **{info.name}**{stopped}.")
 
 # ---------------------------------------------------------------- saved runs
 st.subheader("Runs on this dataset")
@@ -183,7 +176,11 @@ with right:
     st.markdown("**Evaluation** on held-out ratings" +
                 (f": {splits.describe(info.split['params'])}, never seen in training."
                  if info.split else "."))
-    shown = sorted(info.metrics, key=lambda m: m != "ndcg@10")  # the headline metric first
+    whom = evaluation_note(info.metrics)
+    if whom:
+        st.caption(f"Averaged over {whom}.")
+    shown = sorted((m for m in info.metrics if m not in (EVALUATED_USERS, TEST_USERS)),
+                   key=lambda m: m != "ndcg@10")  # the headline metric first
     metrics = pd.DataFrame({"metric": shown,
                             "value": [runs.format_metric(info.metrics[m], ".4f") for m in shown]})
     st.dataframe(metrics, hide_index=True, key="run_metrics")

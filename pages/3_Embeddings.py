@@ -84,10 +84,12 @@ else:
     values, scale, title = codes.astype(float), "Turbo", colour
 
 
-def map_figure(coords: np.ndarray, label: str) -> go.Figure:
+def map_figure(coords: np.ndarray, label: str, rows: np.ndarray | None = None) -> go.Figure:
+    """The map of all points, or of ``rows`` only (a sampled map: ``coords`` has one row each)."""
+    shown = slice(None) if rows is None else rows
     fig = go.Figure(go.Scattergl(
-        x=coords[:, 0], y=coords[:, 1], mode="markers", hovertext=names, hoverinfo="text",
-        marker=dict(size=5, color=values, colorscale=scale, showscale=True,
+        x=coords[:, 0], y=coords[:, 1], mode="markers", hovertext=names[shown], hoverinfo="text",
+        marker=dict(size=5, color=values[shown], colorscale=scale, showscale=True,
                     colorbar=dict(title=title), opacity=0.85)))
     fig.update_layout(height=560, margin=dict(l=10, r=10, t=40, b=10), dragmode="lasso",
                       title=label, xaxis=dict(showticklabels=False),
@@ -95,35 +97,71 @@ def map_figure(coords: np.ndarray, label: str) -> go.Figure:
     return fig
 
 
+def wait_for(job, label: str) -> None:
+    """Block with a progress bar until ``job`` is done (a changed knob reruns the page and the
+    job carries on); asks again when newer settings superseded it while queued."""
+    bar = st.progress(0.0, text=f"{label}: starting")
+    while not job.wait(0.25):
+        bar.progress(job.fraction, text=f"{label}: {job.stage} ({job.fraction:.0%})")
+    bar.empty()
+    if job.cancelled():  # superseded by newer settings (another tab's): ask again
+        st.rerun()
+
+
 st.caption(f"{n:,} {which} of run **{run.info.name}** ({run.info.model_kind}, "
            f"{embeddings.shape[1]} dimensions). Box- or lasso-select points to list them.")
 slot = st.empty()
+rows = None  # the rows on the map: all (None) or a sample's
+sample = projections.map_sample(counts) if method != "pca" else None
+top = f"most-rated {which}" if which == "items" else "most active users"
 with page.user_errors():
     if method == "pca":
         coords = projections.projection(run, which, "pca")
-        projections.precompute_default_map(run)
+        projections.precompute_default_map(run, dataset.item_popularity)
     else:
         job = projections.submit(run, which, method, **knobs)
-        if not job.done():
-            # Instant linear preview while the non-linear map computes on the worker; the bar
-            # follows the job's stages (a changed knob reruns the page, the job carries on).
-            preview = projections.projection(run, which, "pca")
-            slot.plotly_chart(map_figure(preview, f"PCA preview — {LABELS[method]} is computing…"))
-            bar = st.progress(0.0, text=f"{LABELS[method]}: starting")
-            while not job.wait(0.25):
-                bar.progress(job.fraction, text=f"{LABELS[method]}: {job.stage} ({job.fraction:.0%})")
-            bar.empty()
-            if job.cancelled():  # superseded by newer settings (another tab's): ask again
-                st.rerun()
-        coords = job.result()
-event = slot.plotly_chart(map_figure(coords, LABELS[method]),
-                          on_select="rerun", selection_mode=("points", "box", "lasso"),
-                          key="emb_map")
+        if not job.done() and sample is not None:
+            # A big map: the sampled map first (its own worker), the full one in the background.
+            sample_job = projections.submit(run, which, method, sample=sample, **knobs)
+            if not sample_job.done():
+                preview = projections.projection(run, which, "pca")[sample]
+                slot.plotly_chart(map_figure(preview, f"PCA preview of the {len(sample):,} {top} "
+                                             f"— {LABELS[method]} is computing…", sample))
+                wait_for(sample_job, f"{LABELS[method]} of the {len(sample):,} {top}")
+        if not job.done() and sample is not None:
+            coords, rows = sample_job.result(), sample
+            label = (f"Sampled map: {LABELS[method]} of the {len(sample):,} {top} of {n:,} "
+                     "(the full map replaces it when ready)")
+
+            @st.fragment(run_every=1.0)
+            def full_map_progress():
+                if job.done():
+                    st.rerun(scope="app")  # draw the full map
+                st.progress(job.fraction, text=f"Full {LABELS[method]} map of all {n:,} "
+                                               f"{which}: {job.stage} ({job.fraction:.0%})")
+
+            full_map_progress()
+        else:
+            if not job.done():
+                # Instant linear preview while the non-linear map computes on the worker; the
+                # bar follows the job's stages.
+                preview = projections.projection(run, which, "pca")
+                slot.plotly_chart(map_figure(preview,
+                                             f"PCA preview — {LABELS[method]} is computing…"))
+                wait_for(job, LABELS[method])
+            coords = job.result()
+if rows is None:
+    label = LABELS[method]
+event = slot.plotly_chart(map_figure(coords, label, rows), on_select="rerun",
+                          selection_mode=("points", "box", "lasso"),
+                          key="emb_map" if rows is None else "emb_map_sampled")
 
 selected = []
 if event:
     selection = event["selection"] if isinstance(event, dict) else event.selection
-    selected = sorted({int(i) for i in selection.get("point_indices", []) if 0 <= int(i) < n})
+    on_map = len(coords)
+    picked = {int(i) for i in selection.get("point_indices", []) if 0 <= int(i) < on_map}
+    selected = sorted(picked if rows is None else {int(rows[i]) for i in picked})
 if selected:
     measure = state.selectbox("Neighbours under", list(MEASURES), "nb_measure", "cosine")
     chosen = np.array(selected[:200], dtype=np.int64)

@@ -7,6 +7,12 @@ runs, and can start the default UMAP map of a run before anyone asks for it. Job
 mutates), bounded to the most recent ``MAX_ENTRIES``. The registry also holds the exact
 neighbour graphs (:class:`recsys_core.evaluation.projection.NeighbourGraphs`), so new UMAP settings
 or a t-SNE of the same embeddings skip the neighbour search.
+
+A map of more than ``SAMPLE_FROM`` points (ml-25m's 59k items, its 162k users) comes first as a
+*sampled* map of the ``SAMPLE_POINTS`` most-rated rows, on a worker of its own so that it never
+waits behind a full map; the page shows it (and says so) while the full map computes, and swaps
+it for the full one when that is done. Both are cached like any map, the sample being part of the
+key.
 """
 from __future__ import annotations
 
@@ -22,6 +28,10 @@ from recsys_core.evaluation.projection import NeighbourGraphs, project
 from recsys_core.runs.store import Run
 
 MAX_ENTRIES = 64
+#: Maps of more points than this are offered as a sampled map first.
+SAMPLE_FROM = 10_000
+#: Points of that sampled map: the most-rated items (or most active users).
+SAMPLE_POINTS = 5_000
 DEFAULT_UMAP = {"n_neighbors": 15, "min_dist": 0.1, "perplexity": 30.0, "metric": "euclidean"}
 
 
@@ -57,14 +67,17 @@ class ProjectionJob:
 
 class _Registry:
     def __init__(self):
-        # One worker: projections are CPU-bound and the machine may have two cores.
+        # One worker for full maps: projections are CPU-bound and the machine may have two
+        # cores. Sampled maps have their own, so they come at once even while a full map runs.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection")
+        self.sample_executor = ThreadPoolExecutor(max_workers=1,
+                                                  thread_name_prefix="projection-sample")
         self.jobs: OrderedDict[tuple, ProjectionJob] = OrderedDict()
         self.graphs = NeighbourGraphs(max_entries=8)
         self.lock = threading.Lock()
 
-    def submit(self, key: tuple, fn, *args, supersede: tuple | None = None, **kwargs
-               ) -> ProjectionJob:
+    def submit(self, key: tuple, fn, *args, supersede: tuple | None = None,
+               sampled: bool = False, **kwargs) -> ProjectionJob:
         """The job of ``key``, started if new (or if it failed for a reason other than the
         person's input). A new job cancels the queued, not yet started jobs whose keys begin
         with ``supersede``: a slider dragged over five values computes the last map next, not
@@ -78,8 +91,9 @@ class _Registry:
                         if self.jobs[other].future.cancel():  # only succeeds if not started
                             del self.jobs[other]
                 job = ProjectionJob()
-                future = self.executor.submit(fn, *args, graphs=self.graphs, progress=job.report,
-                                              **kwargs)
+                executor = self.sample_executor if sampled else self.executor
+                future = executor.submit(fn, *args, graphs=self.graphs, progress=job.report,
+                                         **kwargs)
                 job.future = future
                 self.jobs[key] = job
             self.jobs.move_to_end(key)
@@ -119,18 +133,38 @@ def _normalised(method: str, n_neighbors, min_dist, spread, n_epochs, perplexity
             float(perplexity), str(metric))
 
 
+def map_sample(counts: np.ndarray) -> np.ndarray | None:
+    """Rows of the sampled map: the ``SAMPLE_POINTS`` rows with the largest ``counts`` (ties by
+    smaller index), sorted; None when there are at most ``SAMPLE_FROM`` rows (map them all)."""
+    counts = np.asarray(counts)
+    if len(counts) <= SAMPLE_FROM:
+        return None
+    return np.sort(np.argsort(-counts, kind="stable")[:SAMPLE_POINTS])
+
+
+def _project_rows(embeddings: np.ndarray, rows: np.ndarray | None, method: str, **kwargs):
+    return project(embeddings if rows is None else embeddings[rows], method, **kwargs)
+
+
 def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist: float = 0.1,
            spread: float = 1.0, n_epochs: int | None = None, perplexity: float = 30.0,
-           metric: str = "euclidean", supersede: bool = True) -> ProjectionJob:
+           metric: str = "euclidean", supersede: bool = True,
+           sample: np.ndarray | None = None) -> ProjectionJob:
     """The (possibly running) projection of a run's embeddings; started if new.
 
-    Cached per (run, embeddings, method and every parameter the method uses). With
-    ``supersede``, queued maps of the same run's embeddings are cancelled (a page waiting for
-    one of them sees ``job.cancelled()`` and asks again).
+    Cached per (run, embeddings, sample, method and every parameter the method uses). With
+    ``sample`` (row indices, from :func:`map_sample`) only those rows are mapped, on the
+    sampled maps' own worker; the result has one row per sampled row. With ``supersede``,
+    queued maps of the same run's embeddings (and the same sample) are cancelled (a page waiting
+    for one of them sees ``job.cancelled()`` and asks again).
     """
     nn, md, spr, epochs, perp, met = _normalised(method, n_neighbors, min_dist, spread, n_epochs,
                                                  perplexity, metric)
-    key = (run.info.name, run.info.created, which, method, nn, md, spr, epochs, perp, met)
+    rows = None if sample is None else np.asarray(sample, dtype=np.int64)
+    # The sample's size and a digest of its rows name it in the key.
+    sample_key = None if rows is None else (len(rows), hash(rows.tobytes()))
+    key = (run.info.name, run.info.created, which, sample_key, method, nn, md, spr, epochs, perp,
+           met)
     if method == "pca":
         # Instant: computed inline so it never waits behind a UMAP job on the worker.
         registry = _registry()
@@ -139,7 +173,7 @@ def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist
         if job is None:
             job = ProjectionJob()
             try:
-                job.future.set_result(project(embeddings_of(run, which), "pca"))
+                job.future.set_result(_project_rows(embeddings_of(run, which), rows, "pca"))
                 job.report(1.0, "done")
             except BaseException as exc:  # reported by result(), like a worker's failure
                 job.future.set_exception(exc)
@@ -151,8 +185,9 @@ def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist
                  "n_epochs": epochs or None}  # None: the engine's default for the size
     else:
         knobs = {"perplexity": max(perp, 1.0)}
-    return _registry().submit(key, project, embeddings_of(run, which), method, metric=met,
-                              random_state=0, supersede=key[:3] if supersede else None, **knobs)
+    return _registry().submit(key, _project_rows, embeddings_of(run, which), rows, method,
+                              metric=met, random_state=0, sampled=rows is not None,
+                              supersede=key[:4] if supersede else None, **knobs)
 
 
 def projection(run: Run, which: str, method: str, **knobs) -> np.ndarray:
@@ -171,11 +206,15 @@ def projection(run: Run, which: str, method: str, **knobs) -> np.ndarray:
 PRECOMPUTE_ENV = "RECSYS_PRECOMPUTE_UMAP"
 
 
-def precompute_default_map(run: Run) -> None:
-    """Start the default UMAP map of a run's items in the background.
+def precompute_default_map(run: Run, item_counts: np.ndarray | None = None) -> None:
+    """Start the default UMAP map of a run's items in the background (and first its sampled
+    map, when ``item_counts``, the items' numbers of ratings, say the catalogue is big).
 
     This hides numba's compile time (tens of seconds on the first UMAP of a process) behind the
     pages people visit before the Embeddings page.
     """
     if os.environ.get(PRECOMPUTE_ENV, "1") != "0":
+        sample = map_sample(item_counts) if item_counts is not None else None
+        if sample is not None:
+            submit(run, "items", "umap", supersede=False, sample=sample, **DEFAULT_UMAP)
         submit(run, "items", "umap", supersede=False, **DEFAULT_UMAP)

@@ -2,23 +2,32 @@
 
 The job lives in the session. The page polls it (redrawing the bar and the loss curve); a click on
 "Stop" reruns the page, which sets the job's stop flag; the model's progress callback returns True
-and ``fit`` ends after the current epoch. After ``fit`` the thread also runs ``finish`` (evaluate
-and save the run), so a run is saved even when the person leaves the page. The thread never calls
-Streamlit.
+and ``fit`` ends after the current epoch. Everything slow runs on the thread and reports a stage
+the page shows from the first second: preparing the data (the split, which takes seconds at
+ml-25m's size), the fit (the model builds its matrices before the first iteration), the
+evaluation (on a fixed sample of test users for big data,
+:func:`recsys_core.evaluation.metrics.evaluate_sample`) and saving the run, so a run is saved
+even when the person leaves the page. The thread never calls Streamlit.
 """
 from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
 import plotly.express as px
 
+from recsys_core.evaluation.metrics import (EVALUATED_USERS, EVALUATION_SAMPLE_SEED,
+                                             EVALUATION_SAMPLE_USERS, TEST_USERS, evaluate_sample)
 from recsys_core.models.base import Recommender, TrainingProgress
 
 from . import charts
+
+#: The stages of a local training job, in order (``TrainingJob.stage``).
+STAGES = ("preparing the data", "training", "evaluating", "saving the run")
 
 
 @dataclass
@@ -28,18 +37,23 @@ class TrainingJob:
     Attributes
     ----------
     model : Recommender (being fitted; owned by the job until ``done``)
-    train : Dataset the model is fitted on
+    train : Dataset the model is fitted on, or None when ``prepare`` makes it on the thread
     settings : dict describing the job for the page (model kind, ...)
     finish : callable(model) run on the thread after ``fit`` (evaluate and save); its return
         value becomes ``result``
+    prepare : callable() run on the thread before ``fit``, returning the training data; when it
+        returns None there is nothing to fit (it set ``result`` itself, e.g. a reused run)
     progress : list of TrainingProgress, appended by the training thread
-    error : Exception raised by ``fit`` or ``finish``, if any
+    stage : str, one of :data:`STAGES` (or "starting"); ``stage_fraction`` (0..1) its progress
+        when known and ``stage_note`` a detail ("10,000 of 129,000 test users")
+    error : Exception raised by ``prepare``, ``fit`` or ``finish``, if any
     """
 
     model: Recommender
     train: object
     settings: dict
     finish: Callable[[Recommender], object] | None = None
+    prepare: Callable[[], object] | None = None
     progress: list = field(default_factory=list)
     result: object = None
     error: BaseException | None = None
@@ -47,17 +61,33 @@ class TrainingJob:
     fitted: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     stopped_early: bool = False
+    reused: bool = False
+    stage: str = "starting"
+    stage_fraction: float | None = None
+    stage_note: str = ""
+    started: float = field(default_factory=time.monotonic)
 
     def start(self) -> "TrainingJob":
+        self.started = time.monotonic()
         threading.Thread(target=self._run, name="recsys-train", daemon=True).start()
         return self
 
+    def report(self, stage: str, fraction: float | None = None, note: str = "") -> None:
+        """Called from the thread (each attribute is replaced whole, so readers see no tear)."""
+        self.stage_note, self.stage_fraction, self.stage = note, fraction, stage
+
     def _run(self):
         try:
-            self.model.fit(self.train, callback=self._callback)
-            self.fitted.set()
-            if self.finish is not None:
-                self.result = self.finish(self.model)
+            if self.prepare is not None:
+                self.report(STAGES[0])
+                self.train = self.prepare()
+            if self.train is not None:
+                self.report(STAGES[1])
+                self.model.fit(self.train, callback=self._callback)
+                self.fitted.set()
+                if self.finish is not None:
+                    self.report(STAGES[2])
+                    self.result = self.finish(self.model)
         except BaseException as exc:  # reported to the page, which shows RecsysError messages
             self.error = exc
         finally:
@@ -72,10 +102,33 @@ class TrainingJob:
 
     @property
     def fraction(self) -> float:
-        if not self.progress:
-            return 0.0
+        """Progress of the current stage (the epochs while training), 0..1."""
+        if self.stage != STAGES[1] and self.stage_fraction is not None:
+            return min(1.0, max(0.0, self.stage_fraction))
+        if not self.progress or self.stage not in STAGES[1:2]:
+            return 0.0 if self.stage in ("starting", *STAGES[:2]) else 1.0
         last = self.progress[-1]
         return min(1.0, last.epoch / max(1, last.n_epochs))
+
+    def describe(self) -> str:
+        """What the job is doing, for the progress bar: stage n/4, its detail, seconds so far."""
+        elapsed = time.monotonic() - self.started
+        unit = self.settings.get("unit", "epoch")
+        if self.stage == STAGES[1]:
+            if self.progress:
+                last = self.progress[-1]
+                detail = f"training: {unit} {last.epoch}/{last.n_epochs}"
+            else:
+                detail = f"training: building the matrices and the first {unit}…"
+        elif self.stage == "starting":
+            detail = "starting…"
+        else:
+            detail = self.stage + (f" ({self.stage_fraction:.0%})"
+                                   if self.stage_fraction is not None else "…")
+        number = STAGES.index(self.stage) + 1 if self.stage in STAGES else 0
+        prefix = f"step {number}/{len(STAGES)} · " if number else ""
+        note = f" · {self.stage_note}" if self.stage_note else ""
+        return f"{prefix}{detail}{note} · {elapsed:.0f} s"
 
 
 def loss_figure(history: list[dict], title: str = ""):
@@ -107,42 +160,103 @@ def progress_history(progress: list[TrainingProgress]) -> list[dict]:
     return [{"epoch": p.epoch, **p.losses} for p in progress]
 
 
-def train_with_defaults(kind: str, source: str, dataset, on_progress=None):
-    """Train model ``kind`` with its default hyperparameters on the default split (holdout),
-    evaluate and save it as a run; a saved run with exactly these settings is reused instead.
+def format_duration(seconds: float) -> str:
+    """"40 s", "6 min", "3.7 h"."""
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
-    ``on_progress(fraction, text)`` is called from the page's thread while the model trains (the
-    fit runs on a training thread, which also evaluates and saves, as on the Train page).
-    Returns the RunInfo.
+
+def cost_note(model: Recommender, dataset) -> str | None:
+    """What a fit of ``model`` on ``dataset`` would cost, said before it starts, for models
+    that estimate it (softmax and two-tower: minutes per epoch at ml-25m's size); None for the
+    others."""
+    estimate = getattr(model, "estimate_epoch_seconds", None)
+    if estimate is None:
+        return None
+    epoch = estimate(dataset.n_users, dataset.n_items, dataset.n_ratings)
+    epochs = int(getattr(model, "epochs", 1))
+    return (f"Expected cost on {dataset.n_users:,} users × {dataset.n_items:,} items: about "
+            f"{format_duration(epoch)} per epoch, {format_duration(epoch * epochs)} for "
+            f"{epochs} epochs (a rough estimate for a 2-core machine; Stop keeps the model "
+            "trained so far).")
+
+
+def evaluation_note(metrics: dict) -> str:
+    """Whom a run's metrics average over, from its metrics: "all 943 test users", or "a fixed
+    sample of 10,000 of the 129,410 test users (seed 0)"; empty for runs saved before the
+    metrics said it."""
+    evaluated, total = metrics.get(EVALUATED_USERS), metrics.get(TEST_USERS)
+    if evaluated is None or total is None:
+        return ""
+    if evaluated >= total:
+        return f"all {int(total):,} test users"
+    return (f"a fixed sample of {int(evaluated):,} of the {int(total):,} test users "
+            f"(seed {EVALUATION_SAMPLE_SEED})")
+
+
+def start_local_job(model: Recommender, kind: str, source: str, dataset, split_params: dict, *,
+                    name: str | None = None, reuse: bool = True) -> TrainingJob:
+    """Split, fit, evaluate and save a run, all on the job's thread, reporting each stage.
+
+    With ``reuse``, a saved run with exactly these settings is taken instead (``job.reused``,
+    ``job.result`` its RunInfo) once the split is known. The evaluation covers every test user,
+    or a fixed seeded sample of ``EVALUATION_SAMPLE_USERS`` of them for big data; the run's
+    metrics record how many (``evaluated_users`` of ``test_users``).
     """
-    from recsys_core.evaluation.metrics import evaluate_model
-    from recsys_core.models import trainable_models
+    from recsys_core.evaluation.split import require_test_ratings
     from recsys_core.runs.store import run_cache_key
 
     from . import runs, splits
 
-    model = trainable_models()[kind]()
-    split_params = dict(splits.SPLITS["holdout"][1])
-    split = splits.cached_split(source, dataset, split_params)
-    existing = runs.store().find(run_cache_key(kind, model.get_params(), dataset.fingerprint,
-                                               split.params))
-    if existing is not None:
-        return existing
     store = runs.store()
+    job = TrainingJob(model, None, {"kind": kind})
+    holder = {}
+
+    def prepare():
+        split = require_test_ratings(splits.cached_split(source, dataset, split_params))
+        holder["split"] = split
+        if reuse:
+            existing = store.find(run_cache_key(kind, model.get_params(), dataset.fingerprint,
+                                                split.params))
+            if existing is not None:
+                job.reused, job.result = True, existing
+                return None
+        return split.train
 
     def evaluate_and_save(fitted):
-        metrics = evaluate_model(fitted, split.test, k=10)
-        return store.save(fitted, dataset, split=split, metrics=metrics)
+        split = holder["split"]
+        n_test = int((split.test.user_activity > 0).sum())
+        note = "on " + evaluation_note({EVALUATED_USERS: min(n_test, EVALUATION_SAMPLE_USERS),
+                                         TEST_USERS: n_test})
+        job.report(STAGES[2], 0.0, note)
+        metrics = evaluate_sample(fitted, split.test, k=10,
+                                  progress=lambda f: job.report(STAGES[2], f, note))
+        job.report(STAGES[3])
+        return store.save(fitted, dataset, name=name, split=split, metrics=metrics)
 
-    job = TrainingJob(model, split.train, {"kind": kind}, finish=evaluate_and_save).start()
+    job.prepare, job.finish = prepare, evaluate_and_save
+    return job.start()
+
+
+def train_with_defaults(kind: str, source: str, dataset, on_progress=None):
+    """Train model ``kind`` with its default hyperparameters on the default split (holdout),
+    evaluate and save it as a run; a saved run with exactly these settings is reused instead.
+
+    ``on_progress(fraction, text)`` is called from the page's thread while the job runs on its
+    own thread (the same job as the Train page's: :func:`start_local_job`). Returns the RunInfo.
+    """
+    from recsys_core.models import trainable_models
+
+    from . import splits
+
+    job = start_local_job(trainable_models()[kind](), kind, source, dataset,
+                          dict(splits.SPLITS["holdout"][1]))
     while not job.finished.wait(0.25):
         if on_progress is not None:
-            if job.fitted.is_set():
-                on_progress(1.0, f"{kind}: evaluating and saving…")
-            elif job.progress:
-                last = job.progress[-1]
-                on_progress(job.fraction, f"{kind}: epoch {last.epoch}/{last.n_epochs} · "
-                                          f"{last.elapsed:.1f} s")
+            on_progress(job.fraction, f"{kind}: {job.describe()}")
     if job.error is not None:
         raise job.error
     return job.result

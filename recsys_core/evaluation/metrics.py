@@ -33,6 +33,16 @@ from ..validation import check_param
 #: Names of the top-k accuracy metrics, as keys of :func:`ranking_metrics` ("precision@10", ...).
 RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
 
+#: Test users a saved run is evaluated on at most (:func:`evaluate_sample`): beyond this, a seeded
+#: sample of this many. The top-k lists of all 129k test users of ml-25m against 59k items take
+#: minutes; 10,000 users give NDCG@10 to about +-0.003 (its standard error) in seconds.
+EVALUATION_SAMPLE_USERS = 10_000
+#: Seed of that sample: the same test users for every run of a split, so runs compare.
+EVALUATION_SAMPLE_SEED = 0
+#: Keys :func:`evaluate_sample` adds to the metrics: how many test users were scored, and of how
+#: many (equal when the evaluation was complete).
+EVALUATED_USERS, TEST_USERS = "evaluated_users", "test_users"
+
 
 # ---------------------------------------------------------------------------- rating error
 def _paired(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -388,9 +398,38 @@ def evaluate_recommendations(recommended, relevant, k: int = 10, *, beyond_accur
     return out
 
 
+def sample_users(test, n: int, seed: int = EVALUATION_SAMPLE_SEED) -> np.ndarray:
+    """Up to ``n`` users with test items (int64, sorted): all of them when there are at most
+    ``n``, else ``n`` drawn without replacement by a generator seeded with ``seed`` (the same
+    users for the same test matrix and seed)."""
+    check_param("n", n, low=1, integer=True)
+    users = np.flatnonzero(np.diff(_as_csr(test).indptr))
+    if len(users) <= n:
+        return users
+    return np.sort(np.random.default_rng(seed).choice(users, n, replace=False))
+
+
+def evaluate_sample(model, test, k: int = 10, *, max_users: int = EVALUATION_SAMPLE_USERS,
+                    seed: int = EVALUATION_SAMPLE_SEED, **kwargs) -> dict[str, float]:
+    """:func:`evaluate_model` on every test user, or on a fixed seeded sample of ``max_users``
+    of them when there are more (see :func:`sample_users`).
+
+    The metrics also say what they average over: ``"evaluated_users"`` (users scored) and
+    ``"test_users"`` (users with test items); equal when nothing was left out. Other keyword
+    arguments (``progress``, ``beyond_accuracy``, ...) go to :func:`evaluate_model`.
+    """
+    values = _as_csr(test)
+    users = sample_users(values, max_users, seed)
+    out = evaluate_model(model, test, k, users=users, **kwargs)
+    out[EVALUATED_USERS] = int(len(users))
+    out[TEST_USERS] = int(np.count_nonzero(np.diff(values.indptr)))
+    return out
+
+
 def evaluate_model(model, test, k: int = 10, *, users=None, beyond_accuracy: bool = True,
                    item_genres=None, item_popularity=None, group_mask=None, item_embeddings=None,
-                   relevance_threshold: float | None = None) -> dict[str, float]:
+                   relevance_threshold: float | None = None, progress=None,
+                   batch_size: int = 2048) -> dict[str, float]:
     """Evaluate a fitted recommender on held-out interactions in its index space.
 
     Top-k lists cover the full catalogue with each user's training items excluded
@@ -413,6 +452,9 @@ def evaluate_model(model, test, k: int = 10, *, users=None, beyond_accuracy: boo
     relevance_threshold : float, optional
         Only test entries rated at least this count as relevant for the top-k metrics (e.g. 4 on
         a 1-5 scale); by default every held-out entry is relevant.
+    progress : callable(fraction), optional
+        Called with the share of users whose lists are computed, after each block of
+        ``batch_size`` users (the lists are most of the cost).
 
     Returns
     -------
@@ -428,7 +470,14 @@ def evaluate_model(model, test, k: int = 10, *, users=None, beyond_accuracy: boo
     if users is None:
         users = np.flatnonzero(np.diff(values.indptr) > 0)
     users = np.asarray(users, dtype=np.int64)
-    recommended, _ = model.recommend(users, k, exclude_seen=True)
+    blocks = []
+    for start in range(0, len(users), batch_size):
+        block, _ = model.recommend(users[start:start + batch_size], k, exclude_seen=True,
+                                   batch_size=batch_size)
+        blocks.append(block)
+        if progress is not None:
+            progress(min(start + batch_size, len(users)) / len(users))
+    recommended = np.vstack(blocks) if blocks else np.zeros((0, k), np.int64)
     test_rows = values[users]
     relevant = _relevance_matrix(test_rows, relevance_threshold)
     if item_genres is None and isinstance(test, Dataset):

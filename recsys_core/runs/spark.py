@@ -56,6 +56,7 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset, as_interaction_matrix
 from ..errors import DataError, EngineUnavailableError, HyperparameterError
+from ..evaluation.metrics import sample_users
 from ..models.als.wals import WALS
 
 #: What to install for the Spark engine (quoted by every "not available" message).
@@ -436,14 +437,6 @@ def _sorted_items():
     # items in rank order: sort the (rank, item) structs, keep the items
     return F.expr("transform(array_sort(collect_list(struct(rank, item))), x -> x.item)") \
         .alias("items")
-
-
-def sample_users(test: sp.csr_matrix, n: int, seed: int = 0) -> np.ndarray:
-    """Up to ``n`` users with test items, drawn without replacement (sorted), for our metrics."""
-    users = np.flatnonzero(np.diff(test.indptr))
-    if len(users) <= n:
-        return users
-    return np.sort(np.random.default_rng(seed).choice(users, n, replace=False))
 
 
 # ---------------------------------------------------------------------- serving

@@ -35,6 +35,13 @@ SAMPLERS = ("uniform", "popularity", "hard", "in-batch")
 #: Columns the genre, year and user-feature inputs may add, for the memory estimate.
 FEATURE_ALLOWANCE = 96
 
+# Seconds of one epoch's parts on a 2-core machine (measured at ml-25m's shape, see
+# QueryTowerModel.estimate_epoch_seconds): per mini-batch, per parameter updated per batch,
+# per floating-point operation of one-threaded BLAS.
+_SECONDS_PER_BATCH = 0.015
+_SECONDS_PER_PARAMETER = 25e-9
+_SECONDS_PER_FLOP = 2e-10
+
 #: The hyperparameters both query-tower models share (each model's ``param_spec`` adds its
 #: item side and may reword an entry).
 QUERY_TOWER_SPEC = {
@@ -147,6 +154,54 @@ class QueryTowerModel(Recommender):
             + 2 * nnz * (FLOAT32 + INT64)
         return int(super().estimate_fit_bytes(n_users, n_items, nnz) + parameters + per_batch
                    + per_epoch)
+
+    def estimate_epoch_seconds(self, n_users: int, n_items: int, nnz: int) -> float:
+        """Rough wall seconds of one epoch on a 2-core machine like the one the constants were
+        measured on (fit uses one BLAS thread); within about 2x, to say up front what a fit
+        costs (the Train page and ``train`` on the command line show it).
+
+        Per mini-batch of ``batch_size`` users: a fixed part, every parameter's gradient, L2
+        penalty and optimizer update (dense, so the item tables dominate at 59k items), the
+        per-pair products, and the item side over the batch's items (the whole catalogue for
+        the full softmax and hard negatives; the item tower of the two-tower model runs on the
+        batch's items only). Per epoch: the query tower over every user's history.
+
+        Measured at ml-25m's shape (162,541 users x 59,047 items, 18.3M training ratings, the
+        defaults, loaded machine): softmax 0.11-0.16 s per batch (5-7 min per epoch),
+        two-tower 0.23 s (10 min; 52 min before its item tower ran on the batch's items only).
+        """
+        d, n_users, n_items, nnz = int(self.factors), int(n_users), int(n_items), int(nnz)
+        batch = max(1, min(int(self.batch_size), n_users))
+        n_batches = -(-n_users // batch)
+        pairs = batch * max(1.0, float(self.target_fraction) * nnz / max(n_users, 1))
+        hidden = [int(w) for w in self.hidden_layers]
+        in_dim = (d if "history" in self.inputs else 0) + FEATURE_ALLOWANCE
+        widths = [in_dim, *hidden, d]
+        query_flops = sum(a * b for a, b in zip(widths, widths[1:]))
+        history_table = n_items * d if "history" in self.inputs and not self._history_tied() else 0
+        n_params = query_flops + history_table + self._item_parameter_count(n_items, d)
+        if self.loss == "full" or self.negatives == "hard":
+            touched, logits = n_items, batch * n_items * d
+        else:
+            # distinct items among the batch's positives (in-batch negatives are those) and
+            # its drawn negatives
+            drawn = 0 if self.negatives == "in-batch" else int(self.n_negatives)
+            touched = n_items * (1.0 - np.exp(-(pairs + drawn) / max(n_items, 1)))
+            logits = batch * min(drawn or touched, n_items) * d
+        flops = 6 * (logits + pairs * d + batch * query_flops
+                     + touched * self._item_flops_per_item(d))
+        per_batch = (_SECONDS_PER_BATCH + _SECONDS_PER_PARAMETER * n_params
+                     + _SECONDS_PER_FLOP * flops)
+        per_epoch = _SECONDS_PER_FLOP * 2 * (nnz * d + n_users * query_flops)
+        return float(n_batches * per_batch + per_epoch)
+
+    def estimate_fit_seconds(self, n_users: int, n_items: int, nnz: int) -> float:
+        """:meth:`estimate_epoch_seconds` times ``epochs`` (early stopping may end sooner)."""
+        return self.estimate_epoch_seconds(n_users, n_items, nnz) * int(self.epochs)
+
+    def _item_flops_per_item(self, d: int) -> int:
+        """Multiply-adds of the item side per item in a forward pass (0 for a lookup)."""
+        return 0
 
     def _history_tied(self) -> bool:
         """Whether the history input reuses the item embedding table (then it is counted once)."""
@@ -276,7 +331,13 @@ class QueryTowerModel(Recommender):
         """
         grads = {name: np.zeros_like(p) for name, p in params.items()}
         psi, q_cache = self._query_forward(params, self._bags(inputs, params), users)
-        item_matrix, i_cache = self._item_forward(params)
+        # A sampled loss touches only the batch's positives and negatives: the item side is
+        # computed for those rows alone (the other rows' gradients would be zero anyway).
+        rows = None
+        if self.loss == "positives-only" or (self.loss == "sampled" and negatives.ndim == 1):
+            rows = np.unique(targets.indices) if negatives is None or self.loss != "sampled" \
+                else np.union1d(targets.indices, negatives)
+        item_matrix, i_cache = self._item_forward(params, rows)
         bias = params.get("item_bias")
         d_items = np.zeros_like(item_matrix)
         n_items = len(item_matrix)

@@ -81,8 +81,8 @@ class SoftmaxModel(QueryTowerModel):
     def _init_item_params(self, rng, n_items):
         return {"item_embeddings": nn.normal_embeddings(rng, n_items, self.factors, self.init_std)}
 
-    def _item_forward(self, params):
-        return params["item_embeddings"], None
+    def _item_forward(self, params, rows=None):
+        return params["item_embeddings"], None  # a lookup: every row is free
 
     def _item_backward(self, params, cache, d_items, grads):
         grads["item_embeddings"] += d_items

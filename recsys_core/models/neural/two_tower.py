@@ -92,6 +92,10 @@ class TwoTowerModel(QueryTowerModel):
         return (sum(a * b + b for a, b in zip(widths, widths[1:]))
                 + (n_items * d if self.item_id_embeddings else 0))
 
+    def _item_flops_per_item(self, d: int) -> int:
+        widths = self._item_tower_widths(d)
+        return sum(a * b for a, b in zip(widths, widths[1:]))
+
     def _item_forward_floats(self, n_items: int, d: int) -> int:
         # every batch runs the item tower over the whole catalogue: inputs, activations, and
         # their gradients
@@ -117,20 +121,35 @@ class TwoTowerModel(QueryTowerModel):
             params["item_ids"] = nn.normal_embeddings(rng, n_items, self.factors, self.init_std)
         return params
 
-    def _item_forward(self, params):
+    def _item_forward(self, params, rows=None):
+        """phi of every item (n_items, d); with ``rows`` (sorted item indices) the tower runs on
+        those items only and the other rows of phi are zero (a sampled loss never reads them:
+        at ml-25m's 59k items this makes an epoch about ten times faster)."""
         dtype = self._dtype(params)
-        parts = [self.item_context_[:, self.item_tower_columns_].astype(dtype, copy=False)]
+        context = self.item_context_ if rows is None else self.item_context_[rows]
+        parts = [context[:, self.item_tower_columns_].astype(dtype, copy=False)]
         if self.item_id_embeddings:
-            known = (~self.cold_items_).astype(dtype)[:, None]
-            parts.append(params["item_ids"] * known)
+            cold = self.cold_items_ if rows is None else self.cold_items_[rows]
+            ids = params["item_ids"] if rows is None else params["item_ids"][rows]
+            parts.append(ids * (~cold).astype(dtype)[:, None])
         x = np.hstack(parts)
         n_layers = len(self.item_hidden_layers) + 1
         phi, activations = nn.mlp_forward(params, "item_", n_layers, x)
-        return phi, activations
+        if rows is None:
+            return phi, (None, activations)
+        full = np.zeros((len(self.item_context_), phi.shape[1]), dtype=phi.dtype)
+        full[rows] = phi
+        return full, (rows, activations)
 
-    def _item_backward(self, params, activations, d_items, grads):
+    def _item_backward(self, params, cache, d_items, grads):
+        rows, activations = cache
         n_layers = len(self.item_hidden_layers) + 1
-        d_x = nn.mlp_backward(params, "item_", n_layers, activations, d_items, grads)
+        d_phi = d_items if rows is None else d_items[rows]
+        d_x = nn.mlp_backward(params, "item_", n_layers, activations, d_phi, grads)
         if self.item_id_embeddings:
-            known = (~self.cold_items_).astype(d_x.dtype)[:, None]
-            grads["item_ids"] += d_x[:, len(self.item_tower_columns_):] * known
+            cold = self.cold_items_ if rows is None else self.cold_items_[rows]
+            d_ids = d_x[:, len(self.item_tower_columns_):] * (~cold).astype(d_x.dtype)[:, None]
+            if rows is None:
+                grads["item_ids"] += d_ids
+            else:
+                grads["item_ids"][rows] += d_ids
