@@ -231,7 +231,42 @@ class Dataset:
         for fold, mask in (fold_of_row or {}).items():
             mask = np.asarray(mask, dtype=bool)
             folds[fold] = _readonly((mask if order is None else mask[order])[keep])
+        return cls._assemble(
+            ratings, None if timestamps is None else timestamps[keep], user_ids, item_ids,
+            item_table=item_table, genre_names=genre_names, item_genres=item_genres,
+            user_table=user_table, rating_scale=rating_scale, name=name, source=source,
+            report=report, folds=folds)
 
+    @classmethod
+    def from_canonical_csr(cls, ratings: sp.csr_matrix, timestamps, user_ids, item_ids, *,
+                           item_table: pd.DataFrame | None = None,
+                           genre_names: Sequence[str] = (), item_genres=None,
+                           rating_scale: tuple[float, float] | None = None, name: str = "dataset",
+                           source: str = "", report: LoadReport | None = None,
+                           item_counts: np.ndarray | None = None) -> "Dataset":
+        """A dataset from a CSR matrix a loader built already in canonical form, with no copy.
+
+        For loaders whose rows arrive sorted by user then item with no pair twice (every MovieLens
+        release): what :meth:`from_interactions` would build from those rows, without its id
+        tables and sort. ``ratings`` (float32 data, int32 indices, sorted, no duplicates, no
+        zeros), ``timestamps`` (int64, aligned with ``ratings.data``), ``user_ids`` (n_users,)
+        and ``item_ids`` (n_items,) become the dataset's, read-only. ``item_counts`` (n_items,)
+        are the entries per item when the loader counted them (else counted here).
+        """
+        ratings.has_sorted_indices = True
+        return cls._assemble(ratings, timestamps, _universe(user_ids), _universe(item_ids),
+                             item_table=item_table, genre_names=genre_names,
+                             item_genres=item_genres, user_table=None, rating_scale=rating_scale,
+                             name=name, source=source,
+                             report=report or LoadReport(rows_read=ratings.nnz), folds={},
+                             item_counts=item_counts)
+
+    @classmethod
+    def _assemble(cls, ratings, timestamps, user_ids, item_ids, *, item_table, genre_names,
+                  item_genres, user_table, rating_scale, name, source, report, folds,
+                  item_counts=None) -> "Dataset":
+        """The dataset around a canonical CSR matrix: side tables checked and completed."""
+        n_users, n_items = len(user_ids), len(item_ids)
         genre_names = tuple(str(g) for g in genre_names)
         if item_genres is None:
             item_genres = np.zeros((n_items, len(genre_names)), dtype=bool)
@@ -240,13 +275,14 @@ class Dataset:
             raise DataError(f"item genre matrix has shape {item_genres.shape}, expected "
                             f"({n_items}, {len(genre_names)})")
         items_df = _complete_item_table(item_table, n_items, item_genres, genre_names)
-        items_df["popularity"] = np.bincount(ratings.indices, minlength=n_items)
+        items_df["popularity"] = (np.bincount(ratings.indices, minlength=n_items)
+                                  if item_counts is None else np.asarray(item_counts, np.int64))
         if user_table is not None:
             user_table = user_table.reset_index(drop=True)
             if len(user_table) != n_users:
                 raise DataError(f"user table has {len(user_table)} rows for {n_users} users")
         return cls(ratings=ratings,
-                   timestamps=None if timestamps is None else _readonly(timestamps[keep]),
+                   timestamps=None if timestamps is None else _readonly(timestamps),
                    user_ids=_readonly(user_ids), item_ids=_readonly(item_ids), items=items_df,
                    item_genres=_readonly(item_genres), genre_names=genre_names,
                    users=user_table, rating_scale=rating_scale, name=name, source=source,
@@ -533,7 +569,13 @@ def _complete_item_table(table: pd.DataFrame | None, n_items: int, item_genres: 
         df["year"] = np.nan
     df["year"] = pd.to_numeric(df["year"], errors="coerce").astype(float)
     names = np.asarray(genre_names, dtype=object)
-    df["genres"] = ["|".join(names[row]) for row in item_genres] if len(names) else ""
+    if 0 < len(names) < 63 and n_items:  # joined once per distinct combination (ml-25m: ~1k)
+        keys = item_genres.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+        combos, first, which = np.unique(keys, return_index=True, return_inverse=True)
+        labels = np.asarray(["|".join(names[item_genres[i]]) for i in first], dtype=object)
+        df["genres"] = labels[which.ravel()]
+    else:
+        df["genres"] = ["|".join(names[row]) for row in item_genres] if len(names) else ""
     return df
 
 

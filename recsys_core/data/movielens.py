@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..errors import DataError
 from .dataset import Dataset
 from .readers import (_check_known_ids, _check_unique, _genres_multi_hot, _report,
-                      _roles_from_header, _typed_ids, _year_from_title, parse_ids, parse_numbers,
-                      parse_timestamps, read_clean_columns, read_table)
+                      _roles_from_header, _typed_ids, _year_from_title, clean_header, parse_ids,
+                      parse_numbers, parse_timestamps, read_clean_columns, read_table)
 
 
 # -------------------------------------------------------------------------------- MovieLens 100K
@@ -157,9 +158,12 @@ def load_movielens_latest(path: str | Path, *, encoding: str | None = None) -> D
     each movie's distinct tags joined by "|" become the item column ``tags``.
     The items are every movie of movies.csv (rated or not), the users those who rated.
 
-    ratings.csv is read by pyarrow's multi-threaded reader and checked with whole-array
-    operations; a file that is not clean (or fails a check) is read again by the line-exact reader
-    so that the :class:`DataError` names the file, line and column at fault.
+    A big ratings.csv (from :data:`NUMERIC_ROUTE_MIN_BYTES`) is read by a numba parser of its
+    all-number lines that validates as it reads (:mod:`.numeric_csv`), a smaller one or one
+    outside that parser's grammar by pyarrow's multi-threaded reader, checked with whole-array
+    operations. Both give exactly what the line-exact reader gives; a file that is not clean (or
+    fails a check) is read again by the line-exact reader so that the :class:`DataError` names
+    the file, line and column at fault.
     """
     path = Path(path)
     if not path.is_dir():
@@ -169,17 +173,26 @@ def load_movielens_latest(path: str | Path, *, encoding: str | None = None) -> D
         if not (path / required).is_file():
             raise DataError(f"missing file {required} (not a MovieLens 'latest' folder?)",
                             path=path)
-    fast = None
     if _is_utf8(encoding):
-        fast = read_clean_columns(
-            path / "ratings.csv", {"user": "id", "item": "id", "rating": "float",
-                                   "timestamp": "int"}, role_names=_RATING_ROLES)
-    if fast is not None:
-        try:
-            return _load_latest(path, encoding, fast)
-        except DataError:
-            pass  # read again line by line: its message names the line and column
+        big = (path / "ratings.csv").stat().st_size >= NUMERIC_ROUTE_MIN_BYTES
+        for route in ("numeric", "arrow") if big else ("arrow",):
+            try:
+                return _load_latest(path, encoding, route)
+            except _TryAnotherRoute:
+                continue
+            except DataError:
+                break  # read again line by line: its message names the line and column
     return _load_latest(path, encoding, None)
+
+
+#: ratings.csv files from this size on take the numba parser (:mod:`.numeric_csv`); smaller ones
+#: pyarrow's reader, which needs no numba import (~0.3 s). Tests set 0 to run it on a few lines.
+NUMERIC_ROUTE_MIN_BYTES = 8 << 20
+
+
+class _TryAnotherRoute(Exception):
+    """The file is outside what a fast route reads; the next route (or the line-exact reader)
+    reads it."""
 
 
 def _is_utf8(encoding: str | None) -> bool:
@@ -190,12 +203,57 @@ def _is_utf8(encoding: str | None) -> bool:
         return False
 
 
-def _load_latest(path: Path, encoding: str | None, fast) -> Dataset:
-    """The latest-format loader; ``fast`` holds ratings.csv's columns read by pyarrow, or None."""
+def _read_ratings_numeric(ratings_path: Path, movie_ids: np.ndarray):
+    """ratings.csv through the numba parser: (ParsedRatings, notes).
+
+    _TryAnotherRoute when its header is not exactly userId, movieId, rating, timestamp, or a line is outside the parser's grammar; DataError (read again line by line for
+    the message) for an unknown movie or a rating outside 0.5-5.
+    """
+    try:
+        from . import numeric_csv
+    except ImportError:  # pragma: no cover - numba is a requirement
+        raise _TryAnotherRoute from None
+    found = clean_header(ratings_path, ",", _RATING_ROLES, tuple(_RATING_ROLES))
+    if found is None:
+        raise _TryAnotherRoute
+    names, roles, notes, body_start = found
+    if names != [roles[role] for role in ("user", "item", "rating", "timestamp")]:
+        raise _TryAnotherRoute
+    try:
+        parsed = numeric_csv.parse_ratings_file(ratings_path, body_start, movie_ids)
+    except OSError:
+        raise _TryAnotherRoute from None
+    if parsed in (numeric_csv.UNKNOWN_ITEM, numeric_csv.RATING_OUT_OF_RANGE):
+        raise DataError("an unknown movie or a rating outside 0.5-5", path=ratings_path)
+    if not isinstance(parsed, numeric_csv.ParsedRatings):
+        raise _TryAnotherRoute
+    return parsed, notes
+
+
+def _load_latest(path: Path, encoding: str | None, route: str | None = None) -> Dataset:
+    """The latest-format loader. ``route`` reads ratings.csv: None the line-exact reader,
+    "numeric" the numba parser, "arrow" pyarrow's reader (both fast routes raise
+    _TryAnotherRoute for a file they do not read, DataError for one that fails a check)."""
     movie_roles = {"item": ("movieid",), "title": ("title",), "genres": ("genres",)}
     movies = read_table(path / "movies.csv", sep=",", header=True, encoding=encoding)
     mcols = _roles_from_header(movies, movie_roles, ("item", "title", "genres"))
-    if fast is not None:
+    parsed = None
+    if route is not None:
+        movie_series = parse_ids(movies, mcols["item"], "movie")
+        if movie_series.dtype.kind not in "iu":
+            raise DataError("movie ids are not all integers", path=path / "movies.csv")
+        movie_ids = movie_series.to_numpy(dtype=np.int64)
+        _check_unique(movies, mcols["item"], movie_ids, "movie")
+        tables = [movies]
+    if route == "numeric":
+        parsed, rating_notes = _read_ratings_numeric(path / "ratings.csv", movie_ids)
+        values, timestamps, n_rows = parsed.ratings, parsed.timestamps, len(parsed.ratings)
+    elif route == "arrow":
+        fast = read_clean_columns(
+            path / "ratings.csv", {"user": "id", "item": "id", "rating": "float",
+                                   "timestamp": "int"}, role_names=_RATING_ROLES)
+        if fast is None:
+            raise _TryAnotherRoute
         columns, rating_notes = fast
         values, timestamps = columns["rating"], columns["timestamp"]
         if not (np.isfinite(values).all() and values.min() >= 0.5 and values.max() <= 5.0
@@ -203,14 +261,8 @@ def _load_latest(path: Path, encoding: str | None, fast) -> Dataset:
             raise DataError("a rating or timestamp is out of range", path=path / "ratings.csv")
         users, rated = columns["user"], columns["item"]
         n_rows = len(values)
-        movie_series = parse_ids(movies, mcols["item"], "movie")
-        if movie_series.dtype.kind not in "iu":
-            raise DataError("movie ids are not all integers", path=path / "movies.csv")
-        movie_ids = movie_series.to_numpy(dtype=np.int64)
-        _check_unique(movies, mcols["item"], movie_ids, "movie")
         # Unknown movie ids are left to Dataset.from_interactions' O(n) lookup; its DataError
         # sends the load to the line-exact reader, which words the message.
-        tables = [movies]
     else:
         ratings = read_table(path / "ratings.csv", sep=",", header=True, encoding=encoding)
         rcols = _roles_from_header(ratings, _RATING_ROLES, ("user", "item", "rating"))
@@ -227,7 +279,7 @@ def _load_latest(path: Path, encoding: str | None, fast) -> Dataset:
 
     tags = fast_tags = None
     tag_roles = {"item": ("movieid",), "tag": ("tag",)}
-    if (path / "tags.csv").is_file() and fast is not None:  # ml-25m's: 1.1M lines
+    if (path / "tags.csv").is_file() and route is not None:  # ml-25m's: 1.1M lines
         fast_tags = read_clean_columns(path / "tags.csv", {"item": "id", "tag": "text"},
                                        role_names=tag_roles)
     if (path / "tags.csv").is_file() and fast_tags is None:
@@ -264,8 +316,18 @@ def _load_latest(path: Path, encoding: str | None, fast) -> Dataset:
     name = "MovieLens " + path.name.removeprefix("ml-") if path.name.startswith("ml-") \
         else f"MovieLens ({path.name})"
     report = _report(tables, rows_read=n_rows, extra_notes=tag_notes, dropped=dropped)
-    if fast is not None:  # the same notes as the line-exact reader, ratings.csv first
+    if route is not None:  # the same notes as the line-exact reader, ratings.csv first
         report = dataclasses.replace(report, notes=tuple(rating_notes) + tuple(report.notes))
+    if parsed is not None and parsed.canonical:  # the rows are the CSR matrix as they stand
+        user_ids, indptr = parsed.user_runs()
+        ratings = sp.csr_matrix((values, parsed.cols, indptr),
+                                shape=(len(user_ids), len(movie_ids)))
+        return Dataset.from_canonical_csr(
+            ratings, timestamps, user_ids, movie_ids, item_table=table, genre_names=genre_names,
+            item_genres=genre_matrix, rating_scale=(0.5, 5.0), name=name, source=str(path),
+            report=report, item_counts=parsed.item_counts)
+    if parsed is not None:  # unsorted or repeated pairs: sorted and merged like any file
+        users, rated = parsed.users, movie_ids[parsed.cols]
     return Dataset.from_interactions(
         users, rated, values, timestamps, item_ids=movie_ids, item_table=table,
         genre_names=genre_names, item_genres=genre_matrix, rating_scale=(0.5, 5.0), name=name,

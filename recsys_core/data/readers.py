@@ -281,34 +281,13 @@ def read_clean_columns(path: str | Path, columns: dict[str, str], *, sep: str = 
     except ImportError:  # pragma: no cover - pyarrow is a requirement; stay correct without it
         return None
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1 << 16)
-    except OSError:
+    found = clean_header(path, sep, role_names if header else None, tuple(columns))
+    if found is None:
         return None
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or not head.strip():
-        return None
-    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-    notes = [f"{path.name}: encoding {encoding}"]
+    names, roles, notes, _ = found
     # Ids are read as int32 (half the memory of int64 at 23M rows), as int64 when one is larger.
     arrow_type = {"id": pa.int32(), "int": pa.int64(), "float": pa.float64(), "text": pa.string()}
     if header:
-        first = head.split(b"\n", 1)[0].rstrip(b"\r")
-        try:
-            names = [f.strip() for f in first.decode(encoding).split(sep)]
-        except UnicodeDecodeError:
-            return None
-        if len(set(names)) != len(names) or any(not n or '"' in n for n in names):
-            return None
-        roles = {}
-        for name in names:
-            for role, known in (role_names or {}).items():
-                if _normalise(name) in known and role not in roles:
-                    roles[role] = name
-                    break
-        if any(role not in roles for role in columns):
-            return None
-        notes.append(f"{path.name}: header line {', '.join(names)}")
         read_options = pacsv.ReadOptions(column_names=names, skip_rows=1,
                                          block_size=_BLOCK_BYTES)
         field_of = {role: roles[role] for role in columns}
@@ -369,6 +348,48 @@ def read_clean_columns(path: str | Path, columns: dict[str, str], *, sep: str = 
             out[role] = column.to_numpy()
         del column
     return out, notes
+
+
+def clean_header(path: Path, sep: str, role_names: dict | None, roles_wanted: tuple[str, ...]
+                 ) -> tuple[list[str], dict, list[str], int] | None:
+    """The header line of a clean UTF-8 file, as the fast readers accept it; None otherwise.
+
+    Returns ``(names, role -> name, notes, offset of the first data line)``: the notes are
+    :func:`read_table`'s (encoding, header line). Without ``role_names`` the file has no header
+    (names empty, the data from byte 0, or 3 after a UTF-8 byte-order mark). None for a
+    UTF-16 or empty file, an undecodable or duplicated or quoted name, or a wanted role that no
+    name maps to.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or not head.strip():
+        return None
+    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    notes = [f"{path.name}: encoding {encoding}"]
+    if role_names is None:
+        return [], {}, notes, len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0
+    if b"\n" not in head:
+        return None
+    first, _ = head.split(b"\n", 1)
+    try:
+        names = [f.strip() for f in first.rstrip(b"\r").decode(encoding).split(sep)]
+    except UnicodeDecodeError:
+        return None
+    if len(set(names)) != len(names) or any(not n or '"' in n for n in names):
+        return None
+    roles = {}
+    for name in names:
+        for role, known in role_names.items():
+            if _normalise(name) in known and role not in roles:
+                roles[role] = name
+                break
+    if any(role not in roles for role in roles_wanted):
+        return None
+    notes.append(f"{path.name}: header line {', '.join(names)}")
+    return names, roles, notes, len(first) + 1
 
 
 def _normalise(name: str) -> str:
