@@ -5,14 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.errors import HyperparameterError, RecsysError
-from recsys_core.evaluation.metrics import EVALUATED_USERS, TEST_USERS
 from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
 from recsys_core.runs.store import check_run_name
 from ui import data, live, page, projections, runs, spark_training, splits, state
 from ui.params import hyperparameter_widgets
-from ui.training import (TrainingJob, cost_note, evaluation_note, loss_figure,
-                         progress_history, start_local_job)
+from ui.training import (EVALUATION_COUNTS, TrainingJob, cost_note, evaluation_note,
+                         loss_figure, progress_history, start_local_job)
 
 page.page_header(
     "Train",
@@ -179,7 +178,7 @@ with right:
     whom = evaluation_note(info.metrics)
     if whom:
         st.caption(f"Averaged over {whom}.")
-    shown = sorted((m for m in info.metrics if m not in (EVALUATED_USERS, TEST_USERS)),
+    shown = sorted((m for m in info.metrics if m not in EVALUATION_COUNTS),
                    key=lambda m: m != "ndcg@10")  # the headline metric first
     metrics = pd.DataFrame({"metric": shown,
                             "value": [runs.format_metric(info.metrics[m], ".4f") for m in shown]})

@@ -56,12 +56,14 @@ for info in infos:
            "created": info.created[:19].replace("T", " "),
            "epochs": len(info.history),
            "hyperparameters": ", ".join(f"{k}={v}" for k, v in info.params.items())}
-    row.update({k: v for k, v in info.metrics.items() if isinstance(v, (int, float))})
+    row.update({k: v for k, v in info.metrics.items() if isinstance(v, (int, float))
+                and k not in training.EVALUATION_COUNTS})
+    row["evaluated on"] = training.evaluation_note(info.metrics, short=True)
     rows.append(row)
 table = pd.DataFrame(rows)
 # NDCG@10 next to the run's name, then the other metrics, then the descriptive columns and the
 # long hyperparameter text: scores stay visible on a narrow screen and sortable at a glance.
-DESCRIPTIVE = ["model", "epochs", "created", "dataset", "hyperparameters"]
+DESCRIPTIVE = ["model", "epochs", "evaluated on", "created", "dataset", "hyperparameters"]
 metric_columns = sorted((c for c in table.columns if c != "run" and c not in DESCRIPTIVE),
                         key=lambda c: c != "ndcg@10")
 table = table[["run", *metric_columns, *DESCRIPTIVE]]

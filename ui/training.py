@@ -184,13 +184,19 @@ def cost_note(model: Recommender, dataset) -> str | None:
             "trained so far).")
 
 
-def evaluation_note(metrics: dict) -> str:
+#: Keys of a run's metrics that count users rather than measure the model.
+EVALUATION_COUNTS = (EVALUATED_USERS, TEST_USERS)
+
+
+def evaluation_note(metrics: dict, short: bool = False) -> str:
     """Whom a run's metrics average over, from its metrics: "all 943 test users", or "a fixed
-    sample of 10,000 of the 129,410 test users (seed 0)"; empty for runs saved before the
-    metrics said it."""
+    sample of 10,000 of the 129,410 test users (seed 0)" ("10,000 of 129,410 users" when
+    ``short``); empty for runs saved before the metrics said it."""
     evaluated, total = metrics.get(EVALUATED_USERS), metrics.get(TEST_USERS)
     if evaluated is None or total is None:
         return ""
+    if short:
+        return f"{int(evaluated):,} of {int(total):,} users"
     if evaluated >= total:
         return f"all {int(total):,} test users"
     return (f"a fixed sample of {int(evaluated):,} of the {int(total):,} test users "
@@ -232,7 +238,7 @@ def start_local_job(model: Recommender, kind: str, source: str, dataset, split_p
         note = "on " + evaluation_note({EVALUATED_USERS: min(n_test, EVALUATION_SAMPLE_USERS),
                                          TEST_USERS: n_test})
         job.report(STAGES[2], 0.0, note)
-        metrics = evaluate_sample(fitted, split.test, k=10,
+        metrics = evaluate_sample(fitted, split.test, k=10, max_users=EVALUATION_SAMPLE_USERS,
                                   progress=lambda f: job.report(STAGES[2], f, note))
         job.report(STAGES[3])
         return store.save(fitted, dataset, name=name, split=split, metrics=metrics)
