@@ -1,10 +1,13 @@
 """Metric impact of a re-ranking configuration, measured in the background.
 
-Measuring a configuration re-ranks the lists of a fixed sample of test users (a few hundred
-milliseconds), too slow for a knob that should answer within 100 ms. So the re-ranked list is
-drawn at once and the impact is computed by a background thread, one job per (run,
-configuration, k), kept for later; a small fragment polls for it and draws the table when it is
-done, then stops polling.
+Measuring a configuration re-ranks the lists of a fixed sample of test users (0.1-0.2 s on
+MovieLens 100K), too slow for a knob that should answer within 100 ms. So the re-ranked list is
+drawn at once and the impact is computed by a background thread: one job per (run,
+configuration, k) for every session of the server (a classroom moving the same knobs computes
+each setting once), kept for later. While a job is pending a small fragment says so; when the
+job finishes it reruns that fragment of each waiting session once (a push, ui.rerun), instead
+of every session polling: polls were what saturated a shared server
+(benchmarks/bench_classroom.py).
 """
 from __future__ import annotations
 
@@ -19,37 +22,54 @@ from recsys_core.errors import RecsysError
 from recsys_core.runs.store import Run
 from recsys_core.serving.pipeline import RerankConfig, evaluate_rerank
 
-from . import splits
+from . import rerun, splits
 
 #: Test users sampled for the live impact (a fixed sample, so settings compare fairly).
 IMPACT_USERS = 200
 #: Finished or pending jobs kept (one per run, configuration and list length).
 MAX_JOBS = 256
-#: Seconds between two looks at a pending job. Every look is a rerun on the server: at 0.25 s a
-#: classroom of four sessions spent its two cores on pollers (benchmarks/bench_classroom.py).
+#: Seconds between two looks at a pending job, only where a push is impossible (Streamlit's
+#: internals missing, see ui.rerun). Every look is a rerun on the server.
 POLL_SECONDS = 0.75
 #: Shown while a job is pending (the browser benchmark waits for it to disappear).
 PENDING_NOTE = "Measuring the knobs' cost on the test users…"
 
 # One worker: jobs queue behind each other instead of competing for the two cores with the
-# page's own runs; a job no longer wanted is cancelled before it starts.
+# page's own runs; a job nobody waits for any more is cancelled before it starts.
 _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank-impact")
 _JOBS: OrderedDict[tuple, Future] = OrderedDict()
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # guards _JOBS and every job's waiters and pushes
 _SESSION_JOB = "_impact_job"  # session key: the job this session waits for
+_SESSION_TOKEN = "_impact_session"  # session key: names this session among a job's waiters
 
 
 def _metrics(config: RerankConfig, run: Run, split, k: int) -> dict:
     return evaluate_rerank(config, run.model, split, users=IMPACT_USERS, k=k, seed=0)
 
 
+def _push_all(job: Future) -> None:
+    """Rerun the fragment of every session that asked to hear of ``job`` (finished or
+    cancelled)."""
+    with _LOCK:
+        pushes, job.pushes = job.pushes, {}
+    for push in pushes.values():
+        push()
+
+
 def _job(run: Run, split, config: RerankConfig, k: int) -> Future:
-    """The (possibly finished) job measuring ``config`` on ``run``; submitted when missing."""
+    """The (possibly finished) job measuring ``config`` on ``run``; submitted when missing.
+
+    Shared by every session: the key holds the run and every re-ranking parameter
+    (``repr(config)``) and ``k``; the user sample is fixed.
+    """
     key = (run.info.name, run.info.created, repr(config), k)
     with _LOCK:
         job = _JOBS.get(key)
         if job is None or job.cancelled():
             job = _EXECUTOR.submit(_metrics, config, run, split, k)
+            job.waiters = set()  # sessions whose latest setting this is
+            job.pushes = {}  # (session, fragment) -> rerun it when the job is done
+            job.add_done_callback(_push_all)
             _JOBS[key] = job
         _JOBS.move_to_end(key)
         while len(_JOBS) > MAX_JOBS:
@@ -57,9 +77,18 @@ def _job(run: Run, split, config: RerankConfig, k: int) -> Future:
     return job
 
 
+def _notify(job: Future, key: tuple, push) -> None:
+    """Call ``push()`` once when ``job`` is done (now, if it already is)."""
+    with _LOCK:
+        if not job.done():
+            job.pushes[key] = push
+            return
+    push()
+
+
 def wait_for_jobs(timeout: float = 120.0) -> None:
-    """Block until every submitted job has finished (tests under AppTest, which does not run
-    the poller's timer)."""
+    """Block until every submitted job has finished (tests under AppTest, which has no server
+    to push a rerun to)."""
     from concurrent.futures import wait
 
     with _LOCK:
@@ -74,13 +103,20 @@ def _table(before: dict, after: dict) -> pd.DataFrame:
                          "change": [after[m] - before[m] for m in names]})
 
 
+def _session_token() -> str:
+    import uuid
+
+    return st.session_state.setdefault(_SESSION_TOKEN, uuid.uuid4().hex)
+
+
 def impact_jobs(source: str, dataset, run: Run, config: RerankConfig, k: int):
     """A function returning (neutral job, configuration job) for ``run``, or None when the run
     has no test split. Call it again to look at the jobs: a job cancelled meanwhile is
     submitted again.
 
-    The job this session waited for before, if it has not started, is cancelled: the person
-    moved on to another setting.
+    The job this session waited for before is cancelled if it has not started and no other
+    session waits for it: the person moved on to another setting (a newer request supersedes
+    the older one still in the queue).
     """
     if not run.info.split:
         return None
@@ -91,11 +127,26 @@ def impact_jobs(source: str, dataset, run: Run, config: RerankConfig, k: int):
         return _job(run, split, neutral, k), _job(run, split, config, k)
 
     first = jobs()
-    previous = st.session_state.get(_SESSION_JOB)
-    if previous is not None and all(previous is not job for job in first):
-        previous.cancel()  # only succeeds while it waits in the queue
+    _move_on(_session_token(), st.session_state.get(_SESSION_JOB), first)
     st.session_state[_SESSION_JOB] = first[1]
     return jobs
+
+
+def _move_on(me: str, previous: Future | None, current: tuple[Future, Future]) -> None:
+    """Session ``me`` now waits for ``current`` (neutral, configuration) instead of the
+    configuration job ``previous``: it is no longer pushed when ``previous`` ends, and
+    ``previous`` is cancelled when nobody else waits for it and it has not started."""
+    abandoned = None
+    with _LOCK:
+        current[1].waiters.add(me)
+        if previous is not None and all(previous is not job for job in current):
+            previous.pushes = {key: push for key, push in getattr(previous, "pushes", {}).items()
+                               if key[0] != me}
+            waiters = getattr(previous, "waiters", set())
+            waiters.discard(me)
+            abandoned = None if waiters else previous
+    if abandoned is not None:  # outside the lock: cancel() runs the job's done callbacks
+        abandoned.cancel()  # only succeeds while it waits in the queue
 
 
 def _done(jobs: tuple[Future, Future]) -> bool:
@@ -130,6 +181,7 @@ def _stop_polling() -> None:
     Streamlit stops a nested fragment's timer when its parent reruns without it; until then a
     finished poller would keep rerunning. Streamlit has no public call for this, so the message
     its own cleanup sends is sent here; if that ever fails the poller simply keeps polling.
+    (Also used by ui.live.)
     """
     try:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -147,7 +199,8 @@ def _stop_polling() -> None:
 
 
 def show_impact(source: str, dataset, run: Run, config: RerankConfig, k: int) -> None:
-    """The metric-impact table: drawn now when measured, else by a poller once it is."""
+    """The metric-impact table: drawn now when measured, else by a fragment that the job's
+    completion reruns (a push; polling only where Streamlit offers no way to push)."""
     jobs = impact_jobs(source, dataset, run, config, k)
     if jobs is None:
         st.info("This run has no test split, so its metric impact cannot be measured.")
@@ -155,14 +208,22 @@ def show_impact(source: str, dataset, run: Run, config: RerankConfig, k: int) ->
     if _done(jobs()):
         _draw(jobs())
         return
+    push = rerun.fragment_rerunner()
 
-    @st.fragment(run_every=POLL_SECONDS)
-    def poll():
+    @st.fragment(run_every=None if push else POLL_SECONDS)
+    def pending():
         current = jobs()
         if not _done(current):
             st.caption(PENDING_NOTE)
+            fragment_id = rerun.current_fragment_id()
+            if push is not None and fragment_id:
+                for job in current:
+                    if not (job.done() and not job.cancelled()):  # a cancelled one: at once
+                        _notify(job, (_session_token(), fragment_id),
+                                lambda: push(fragment_id))
             return
         _draw(current)
-        _stop_polling()
+        if push is None:
+            _stop_polling()
 
-    poll()
+    pending()
