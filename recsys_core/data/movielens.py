@@ -206,8 +206,9 @@ def _is_utf8(encoding: str | None) -> bool:
 def _read_ratings_numeric(ratings_path: Path, movie_ids: np.ndarray):
     """ratings.csv through the numba parser: (ParsedRatings, notes).
 
-    _TryAnotherRoute when its header is not exactly userId, movieId, rating, timestamp, or a line is outside the parser's grammar; DataError (read again line by line for
-    the message) for an unknown movie or a rating outside 0.5-5.
+    _TryAnotherRoute when its header is not exactly userId, movieId, rating, timestamp, or a line
+    is outside the parser's grammar; DataError (read again line by line for the message) for an
+    unknown movie or a rating outside 0.5-5.
     """
     try:
         from . import numeric_csv
@@ -223,9 +224,9 @@ def _read_ratings_numeric(ratings_path: Path, movie_ids: np.ndarray):
         parsed = numeric_csv.parse_ratings_file(ratings_path, body_start, movie_ids)
     except OSError:
         raise _TryAnotherRoute from None
-    if parsed in (numeric_csv.UNKNOWN_ITEM, numeric_csv.RATING_OUT_OF_RANGE):
-        raise DataError("an unknown movie or a rating outside 0.5-5", path=ratings_path)
-    if not isinstance(parsed, numeric_csv.ParsedRatings):
+    if isinstance(parsed, int):
+        if parsed in (numeric_csv.UNKNOWN_ITEM, numeric_csv.RATING_OUT_OF_RANGE):
+            raise DataError("an unknown movie or a rating outside 0.5-5", path=ratings_path)
         raise _TryAnotherRoute
     return parsed, notes
 

@@ -31,6 +31,8 @@ _MAX_DIGITS = 15
 _POW10 = 10.0 ** np.arange(_MAX_DIGITS + 1)
 #: Chunks per thread: a busy machine (other processes on the cores) still finishes evenly.
 _CHUNKS_PER_THREAD = 4
+#: No chunk smaller than this (tests lower it to cut a few lines into many chunks).
+_MIN_CHUNK_BYTES = 1 << 20
 #: Per-chunk summary columns (see _parse_chunk).
 (_S_STATUS, _S_ROWS, _S_FIRST_USER, _S_LAST_USER, _S_FIRST_COL, _S_LAST_COL, _S_INCREASING,
  _S_BAD_AT) = range(8)
@@ -143,6 +145,7 @@ def _parse_chunk(buf, start, stop, item_table, item_lo, pow10, low, high, users,
             status = 4
             break
         i += 1
+        ok = False
         if i + 10 < stop and buf[i + 10] == 10:  # ten digits and "\n"
             stamp = 0
             ok = True
@@ -150,11 +153,9 @@ def _parse_chunk(buf, start, stop, item_table, item_lo, pow10, low, high, users,
                 c = np.int64(buf[i + j]) - 48
                 ok &= (c >= 0) & (c <= 9)
                 stamp = stamp * 10 + c
-            if not ok:
-                status = 1
-                break
-            i += 11
-        else:
+            if ok:
+                i += 11
+        if not ok:  # any other length, or "\r\n"
             stamp, n, i = _digits(buf, i, stop)
             if n == 0 or n > 15:
                 status = 1
@@ -309,7 +310,7 @@ def parse_ratings_file(path, body_start: int, item_ids: np.ndarray,
             return NOT_CLEAN
         buf = np.empty(n, dtype=np.uint8)
         view = memoryview(buf)
-        n_chunks = max(1, min(threads * _CHUNKS_PER_THREAD, (n - body_start) >> 20))
+        n_chunks = max(1, min(threads * _CHUNKS_PER_THREAD, (n - body_start) // _MIN_CHUNK_BYTES))
         # Cut at line starts: read a little around each cut first.
         bounds = [body_start]
         for k in range(1, n_chunks):
