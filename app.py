@@ -64,7 +64,7 @@ for path, params, label, text in LESSONS:
 newest = [i for i in runs.runs_for(dataset) if i.model_kind != "popularity"]
 if newest:
     with page.user_errors(stop=False):
-        projections.precompute_default_map(runs.load(newest[0]))
+        projections.precompute_default_map(runs.load(newest[0]), dataset.item_popularity)
 
 st.caption("The selected dataset, run, user and knobs are kept in the address bar: copy it to "
            "share the exact view. Source: " + (dataset.source or source))

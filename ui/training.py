@@ -119,7 +119,7 @@ class TrainingJob:
                 last = self.progress[-1]
                 detail = f"training: {unit} {last.epoch}/{last.n_epochs}"
             else:
-                detail = f"training: building the matrices and the first {unit}…"
+                detail = f"training: building the matrices, then the first {unit}…"
         elif self.stage == "starting":
             detail = "starting…"
         else:
