@@ -167,8 +167,10 @@ class QueryTowerModel(Recommender):
         batch's items only). Per epoch: the query tower over every user's history.
 
         Measured at ml-25m's shape (162,541 users x 59,047 items, 18.3M training ratings, the
-        defaults, loaded machine): softmax 0.11-0.16 s per batch (5-7 min per epoch),
-        two-tower 0.23 s (10 min; 52 min before its item tower ran on the batch's items only).
+        defaults, 2 cores shared with other jobs): softmax 0.11-0.16 s per batch (6-7 min per
+        epoch; estimate 5.5), two-tower 0.16-0.23 s (7-10 min, estimate 12; 52 min before its
+        item tower ran on the batch's items only). Most of a batch is the dense optimizer
+        update of the item tables (Adam: about 25 ns per parameter).
         """
         d, n_users, n_items, nnz = int(self.factors), int(n_users), int(n_items), int(nnz)
         batch = max(1, min(int(self.batch_size), n_users))
