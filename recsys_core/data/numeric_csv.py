@@ -19,6 +19,7 @@ decimal parser.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,8 +32,10 @@ _MAX_DIGITS = 15
 _POW10 = 10.0 ** np.arange(_MAX_DIGITS + 1)
 #: Chunks per thread: a busy machine (other processes on the cores) still finishes evenly.
 _CHUNKS_PER_THREAD = 4
-#: No chunk smaller than this (tests lower it to cut a few lines into many chunks).
+#: No chunk smaller than this (tests lower it to cut a few lines into many chunks), none bigger
+#: than that (each thread's buffer: read twice, and cache-warm, instead of the whole file once).
 _MIN_CHUNK_BYTES = 1 << 20
+_MAX_CHUNK_BYTES = 8 << 20
 #: Per-chunk summary columns (see _parse_chunk).
 (_S_STATUS, _S_ROWS, _S_FIRST_USER, _S_LAST_USER, _S_FIRST_COL, _S_LAST_COL, _S_INCREASING,
  _S_BAD_AT) = range(8)
@@ -48,15 +51,6 @@ def _count_lines(buf, start, stop):  # pragma: no cover - compiled
     if stop > start and buf[stop - 1] != 10:
         n += 1
     return n
-
-
-@nb.njit(nogil=True, cache=True)
-def _next_line_start(buf, pos):  # pragma: no cover - compiled
-    """The index just after the first "\\n" at or after ``pos`` (len(buf) when none)."""
-    n = len(buf)
-    while pos < n and buf[pos] != 10:
-        pos += 1
-    return min(pos + 1, n)
 
 
 @nb.njit(nogil=True, cache=True, inline="always")
@@ -76,9 +70,9 @@ def _digits(buf, i, stop):  # pragma: no cover - compiled
 
 @nb.njit(nogil=True, cache=True)
 def _parse_chunk(buf, start, stop, item_table, item_lo, pow10, low, high, users, cols, ratings,
-                 times, row0, item_counts, stats):  # pragma: no cover - compiled
+                 times, row0, row_end, item_counts, stats):  # pragma: no cover - compiled
     """Parse the whole ``user,movie,rating,timestamp`` lines of buf[start:stop] into rows row0,
-    row0 + 1, ... of the outputs.
+    row0 + 1, ... (never row_end or beyond: more lines is NOT_CLEAN) of the outputs.
 
     users (int32 raw ids), cols (int32: ``item_table[movie - item_lo]``, -1 meaning unknown),
     ratings (float32 of the float64 value), times (int64). ``item_counts`` (n_items,) counts each
@@ -99,6 +93,9 @@ def _parse_chunk(buf, start, stop, item_table, item_lo, pow10, low, high, users,
     line_start = start
     while i < stop:
         line_start = i
+        if r >= row_end:  # the file changed since its lines were counted
+            status = 1
+            break
         user, n, i = _digits(buf, i, stop)
         if n == 0 or n > 15 or i >= stop or buf[i] != 44:
             status = 1
@@ -259,14 +256,17 @@ def _item_table(item_ids: np.ndarray) -> tuple[np.ndarray, int] | None:
     return table, lo
 
 
-def _read_into(fd: int, view: memoryview, offset: int):
-    """Fill ``view`` with the file's bytes from ``offset`` (pread releases the GIL)."""
+def _read_into(fd: int, buf: np.ndarray, offset: int) -> int:
+    """Fill ``buf`` with the file's bytes from ``offset`` (pread releases the GIL); the number of
+    bytes read, short only at the end of the file."""
+    view = memoryview(buf)
     done = 0
     while done < len(view):
         got = os.preadv(fd, [view[done:]], offset + done)
         if got <= 0:
-            raise OSError("the file became shorter while it was read")
+            break
         done += got
+    return done
 
 
 def parse_ratings_file(path, body_start: int, item_ids: np.ndarray,
@@ -275,8 +275,10 @@ def parse_ratings_file(path, body_start: int, item_ids: np.ndarray,
     """Parse the ``user,movie,rating,timestamp`` lines of a ratings file from byte
     ``body_start`` (just after its header line).
 
-    The file is read into one buffer by all threads at once (pread), each piece counted as it
-    arrives; then each piece is parsed into its rows of the outputs.
+    The file is cut into pieces of at most :data:`_MAX_CHUNK_BYTES` at line starts; each thread
+    reads a piece into its own buffer (pread, reused: no 600 MB copy of the file in memory) and
+    counts its lines; once every piece's first row is known, each piece is read again and parsed
+    into its rows of the outputs.
 
     Parameters
     ----------
@@ -293,8 +295,9 @@ def parse_ratings_file(path, body_start: int, item_ids: np.ndarray,
     Returns
     -------
     ParsedRatings, or a status (NOT_CLEAN, ID_BEYOND_INT32, UNKNOWN_ITEM, RATING_OUT_OF_RANGE)
-    saying why a general reader must read the file (no rows, or movie ids too sparse for a lookup
-    table, are NOT_CLEAN). OSError when the file cannot be read.
+    saying why a general reader must read the file (no rows, movie ids too sparse for a lookup
+    table, or a file that changed while it was read, are NOT_CLEAN). OSError when the file
+    cannot be read.
     """
     if len(item_ids) == 0:
         return NOT_CLEAN
@@ -308,30 +311,35 @@ def parse_ratings_file(path, body_start: int, item_ids: np.ndarray,
         n = os.fstat(fd).st_size
         if body_start >= n:
             return NOT_CLEAN
-        buf = np.empty(n, dtype=np.uint8)
-        view = memoryview(buf)
-        n_chunks = max(1, min(threads * _CHUNKS_PER_THREAD, (n - body_start) // _MIN_CHUNK_BYTES))
-        # Cut at line starts: read a little around each cut first.
-        bounds = [body_start]
+        body = n - body_start
+        n_chunks = max(1, min(max(threads * _CHUNKS_PER_THREAD, -(-body // _MAX_CHUNK_BYTES)),
+                              body // _MIN_CHUNK_BYTES))
+        bounds = [body_start]  # cut at line starts: read a little at each cut first
         for k in range(1, n_chunks):
-            at = body_start + (n - body_start) * k // n_chunks
-            probe = os.pread(fd, 1 << 16, at)
-            end = probe.find(b"\n")
-            if end < 0:
-                continue
-            cut = at + end + 1
-            if bounds[-1] < cut < n:
-                bounds.append(cut)
+            at = body_start + body * k // n_chunks
+            end = os.pread(fd, 1 << 16, at).find(b"\n")
+            if end >= 0 and bounds[-1] < at + end + 1 < n:
+                bounds.append(at + end + 1)
         bounds.append(n)
         spans = list(zip(bounds[:-1], bounds[1:]))
-        _read_into(fd, view[:body_start], 0)
+        local = threading.local()
 
-        def read_and_count(span):
-            _read_into(fd, view[span[0]:span[1]], span[0])
-            return _count_lines(buf, span[0], span[1])
+        def piece(k) -> np.ndarray | None:
+            """Piece k of the file in this thread's buffer; None if the file got shorter."""
+            start, stop = spans[k]
+            if getattr(local, "buf", None) is None or len(local.buf) < stop - start:
+                local.buf = np.empty(max(stop - start, 1), dtype=np.uint8)
+            buf = local.buf[:stop - start]
+            return buf if _read_into(fd, buf, start) == len(buf) else None
+
+        def count(k) -> int:
+            buf = piece(k)
+            return -1 if buf is None else _count_lines(buf, 0, len(buf))
 
         with ThreadPoolExecutor(threads) as pool:
-            counts = list(pool.map(read_and_count, spans))
+            counts = list(pool.map(count, range(len(spans))))
+            if min(counts) < 0:
+                return NOT_CLEAN
             offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
             n_rows = int(offsets[-1])
             users = np.empty(n_rows, np.int32)
@@ -343,15 +351,19 @@ def parse_ratings_file(path, body_start: int, item_ids: np.ndarray,
             low, high = float(rating_range[0]), float(rating_range[1])
 
             def parse(k):
-                _parse_chunk(buf, spans[k][0], spans[k][1], item_table, item_lo, _POW10, low,
-                             high, users, cols, ratings, times, offsets[k], item_counts[k],
+                buf = piece(k)
+                if buf is None:
+                    stats[k, _S_STATUS] = NOT_CLEAN
+                    return
+                _parse_chunk(buf, 0, len(buf), item_table, item_lo, _POW10, low, high, users,
+                             cols, ratings, times, offsets[k], offsets[k + 1], item_counts[k],
                              stats[k])
 
             list(pool.map(parse, range(len(spans))))
     for k in range(len(spans)):
         if stats[k, _S_STATUS] != CLEAN:
             return int(stats[k, _S_STATUS])
-        if stats[k, _S_ROWS] != counts[k]:  # pragma: no cover - a line the grammar cannot miss
+        if stats[k, _S_ROWS] != counts[k]:  # fewer lines than counted: the file changed
             return NOT_CLEAN
     canonical = bool(stats[:, _S_INCREASING].all())
     for k in range(1, len(spans)):  # across the cuts
