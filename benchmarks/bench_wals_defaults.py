@@ -47,6 +47,10 @@ for nu, lam, w0 in ((0.5, 0.45, 0.1), (0.5, 0.8, 0.1), (0.5, 0.6, 0.05), (0.75, 
         regularization_exponent=nu))
 for d in (32, 128):
     CANDIDATES[f"defaults d={d}"] = dict(factors=d)
+# Where tuned WALS beats EASE on ml-100k test (bench_wals_study.py, bench_tune.py): also defaults?
+for lam, w0, d in ((0.3, 0.3, 64), (0.4, 0.25, 64), (0.4, 0.25, 128), (0.4, 0.3, 64)):
+    CANDIDATES[f"freq nu=0.5 lambda={lam} w0={w0} d={d}"] = dict(
+        regularization=lam, unobserved_weight=w0, factors=d)
 
 
 def scores(model, validation):

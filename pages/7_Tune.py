@@ -7,8 +7,8 @@ import streamlit as st
 from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
 from recsys_core.errors import RecsysError
-from recsys_core.tuning import (STRATEGIES, Dimension, Sweep, default_dimension, saved_sweeps,
-                                  tunable_names)
+from recsys_core.tuning import (STRATEGIES, Dimension, Sweep, default_dimension, default_names,
+                                  saved_sweeps, tunable_names)
 from ui import data, page, runs, splits, state
 from ui.tuning import SweepJob, sweep_figure
 
@@ -32,9 +32,9 @@ kind = state.selectbox("Model", kinds, "tune_model", "wals" if "wals" in kinds e
                        format_func=lambda k: f"{k} — {models[k].__name__}")
 model_cls = models[kind]
 names = tunable_names(model_cls)
-preferred = [n for n in ("regularization", "unobserved_weight") if n in names] or names[:1]
-chosen = st.multiselect("Hyperparameters to tune (1 to 3)", names, default=preferred[:2],
-                        max_selections=3, key=f"tune_params_{kind}")
+chosen = st.multiselect("Hyperparameters to tune (1 to 3)", names,
+                        default=default_names(model_cls), max_selections=3,
+                        key=f"tune_params_{kind}")
 
 dimensions = []
 for name in chosen:

@@ -11,7 +11,8 @@ import argparse
 from ..errors import HyperparameterError
 from ..models import trainable_models
 from ..runs.store import RunStore
-from ..tuning import STRATEGIES, Sweep, parse_dimension, parse_metric, tunable_names
+from ..tuning import (STRATEGIES, Sweep, default_dimensions, parse_dimension, parse_metric,
+                      tunable_names)
 from .models import _format_metrics, check_output_and_load, parse_settings
 
 
@@ -30,7 +31,9 @@ def register(subparsers) -> None:
                    help="model kind: " + ", ".join(kinds))
     p.add_argument("--param", action="append", default=[], metavar="SPEC", dest="params",
                    help="a tuned hyperparameter (1-3, repeatable): name (the model's default "
-                        "range), name=low:high, name=low:high:log, or name=a,b,c")
+                        "range), name=low:high, name=low:high:log, or name=a,b,c; without "
+                        "--param, the model's default search space (WALS: regularization, "
+                        "unobserved_weight, factors)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
                    help="a fixed hyperparameter of every trial (repeatable)")
     p.add_argument("--trials", type=int, default=None, metavar="N", help="most trials")
@@ -53,10 +56,11 @@ def register(subparsers) -> None:
 def tune_command(args) -> int:
     cls = trainable_models()[args.model]
     fixed = parse_settings(cls, args.settings)
-    texts = args.params or tunable_names(cls)[:1]
-    if not texts:
+    if not (args.params or tunable_names(cls)):
         raise HyperparameterError(f"{args.model} has no tunable hyperparameter")
-    dimensions = [parse_dimension(cls, text) for text in texts]
+    # Without --param: the model's default search space; ranges follow the fixed settings.
+    dimensions = ([parse_dimension(cls, text, fixed) for text in args.params] if args.params
+                  else default_dimensions(cls, fixed))
     parse_metric(args.metric)  # before the data is read
     if args.trials is None and args.budget_seconds is None:
         raise HyperparameterError("give --trials N and/or --budget-seconds S")

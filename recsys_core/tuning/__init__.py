@@ -1,7 +1,9 @@
 """Hyperparameter search (layer above runs: it fits, evaluates and saves runs): :class:`Sweep`
 over :class:`Dimension` ranges or lists, with grid, random or TPE (Optuna) strategies."""
-from .space import Dimension, default_dimension, parse_dimension, tunable_names
+from .space import (Dimension, default_dimension, default_dimensions, default_names,
+                    parse_dimension, tunable_names)
 from .sweep import STRATEGIES, Sweep, Trial, parse_metric, saved_sweeps, sweep_folder
 
-__all__ = ["Dimension", "STRATEGIES", "Sweep", "Trial", "default_dimension", "parse_dimension",
+__all__ = ["Dimension", "STRATEGIES", "Sweep", "Trial", "default_dimension", "default_dimensions",
+           "default_names", "parse_dimension",
            "parse_metric", "saved_sweeps", "sweep_folder", "tunable_names"]

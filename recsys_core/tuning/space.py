@@ -3,9 +3,19 @@
 A dimension is a numeric range (linear or log scale, integer or real) or a list of choices. Ranges
 default to the model's ``param_spec`` (:func:`recsys_core.models.params.search_space`), and every
 value is checked by the spec, so a sweep cannot ask a model for a value it refuses.
+
+Two optional class attributes of a model refine the defaults (the command line's ``tune`` and the
+Tune page both use them):
+
+* ``default_search``: the names a sweep tunes when none are given (:func:`default_names`);
+* ``tuning_range(name, params)``, a classmethod: the range of ``name`` given the model's other
+  hyperparameters (``params``: its defaults updated by the sweep's fixed settings), or None for
+  the spec's. WALS uses it because its regularization means different things per
+  ``regularization_type``.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -109,9 +119,11 @@ class Dimension:
         return f"{self.name} in [{self.low:g}, {self.high:g}]" + (" (log)" if self.log else "")
 
 
-def default_dimension(model_class, name: str) -> Dimension:
+def default_dimension(model_class, name: str, fixed_params: dict | None = None) -> Dimension:
     """The dimension of hyperparameter ``name`` from the model's ``param_spec`` (its tuning
-    range, log scale and type); :class:`HyperparameterError` when it is not tunable."""
+    range, log scale and type), or from the model's ``tuning_range`` given its other settings
+    (its defaults updated by ``fixed_params``); :class:`HyperparameterError` when it is not
+    tunable."""
     space = search_space(model_class)
     if name not in space:
         tunable = ", ".join(space) or "none"
@@ -120,8 +132,14 @@ def default_dimension(model_class, name: str) -> Dimension:
     entry = space[name]
     if entry["kind"] == "choice":
         return Dimension(name, choices=tuple(entry["choices"]))
-    return Dimension(name, float(entry["low"]), float(entry["high"]),
-                     log=bool(entry["log"]) and entry["low"] > 0, integer=entry["kind"] == "int")
+    low, high = entry["low"], entry["high"]
+    hook = getattr(model_class, "tuning_range", None)
+    if hook is not None:
+        defaults = {n: p.default for n, p in inspect.signature(model_class).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        low, high = hook(name, {**defaults, **(fixed_params or {})}) or (low, high)
+    return Dimension(name, float(low), float(high), log=bool(entry["log"]) and low > 0,
+                     integer=entry["kind"] == "int")
 
 
 def tunable_names(model_class) -> list[str]:
@@ -129,8 +147,23 @@ def tunable_names(model_class) -> list[str]:
     return list(search_space(model_class))
 
 
-def parse_dimension(model_class, text: str) -> Dimension:
-    """A dimension from command-line text: ``name`` (the spec's default range),
+def default_names(model_class) -> list[str]:
+    """The hyperparameters a sweep tunes when none are named: the model's ``default_search``,
+    else its regularization and unobserved weight (those it has), else its first tunable one."""
+    names = tunable_names(model_class)
+    chosen = [n for n in getattr(model_class, "default_search", ()) if n in names]
+    return (chosen or [n for n in ("regularization", "unobserved_weight") if n in names]
+            or names[:1])[:3]
+
+
+def default_dimensions(model_class, fixed_params: dict | None = None) -> list[Dimension]:
+    """The dimensions of :func:`default_names`, with :func:`default_dimension`'s ranges."""
+    return [default_dimension(model_class, n, fixed_params) for n in default_names(model_class)]
+
+
+def parse_dimension(model_class, text: str, fixed_params: dict | None = None) -> Dimension:
+    """A dimension from command-line text: ``name`` (the default range, given the sweep's
+    ``fixed_params``: :func:`default_dimension`),
     ``name=low:high`` or ``name=low:high:log`` (a range), or ``name=a,b,c`` (choices).
 
     Every bound and choice is parsed and checked by the model's ``param_spec``.
@@ -142,7 +175,7 @@ def parse_dimension(model_class, text: str) -> Dimension:
         raise HyperparameterError(f"{model_class.kind} has no hyperparameter {name!r}; valid "
                                   f"names: {', '.join(spec)}")
     if not sep or not raw:
-        return default_dimension(model_class, name)
+        return default_dimension(model_class, name, fixed_params)
     param = spec[name]
 
     def parse(value: str):

@@ -9,7 +9,11 @@ once, by :meth:`Sweep.refit_best`, after the search.
 
 Iterative models are scored on the validation split after every epoch and stopped early when the
 metric has not improved for ``patience`` epochs; a trial's value is its best epoch's, and the refit
-trains for that many epochs.
+trains for that many epochs. A model class with ``sweep_early_stopping = False`` (WALS: each sweep
+solves its rows exactly, so the metric levels off instead of falling) is scored once, after its
+planned epochs, and refitted with as many: its best epoch on a noisy plateau is often an early
+one, too few for the refit on more data (``benchmarks/bench_tune.py``), and scoring every epoch
+costs more than the fit.
 
 State lives in a folder (``<run store>/.sweeps/<name>/``, hidden from the run list): ``sweep.json``
 (the settings and the data's fingerprints) and ``trials/<n>.json`` (one record per finished trial,
@@ -38,7 +42,7 @@ from ..evaluation.split import holdout_split, require_test_ratings
 from ..models import trainable_models
 from ..persistence import atomic_write_bytes, json_bytes
 from ..runs.store import RunInfo, RunStore, check_run_name
-from .space import Dimension, check_dimensions
+from .space import Dimension, check_dimensions, default_dimensions
 
 STRATEGIES = ("tpe", "random", "grid")
 SWEEP_FORMAT = "recsys-studio-sweep/1"
@@ -111,8 +115,9 @@ class Sweep:
         The sweep's name (run-name characters); trials are saved as ``<name>-t<n>``.
     model : str
         Model kind (``trainable_models()``).
-    dimensions : sequence of Dimension
-        1 to 3 tuned hyperparameters.
+    dimensions : sequence of Dimension, or None
+        1 to 3 tuned hyperparameters; None = the model's default search space
+        (:func:`~recsys_core.tuning.space.default_dimensions`, given ``fixed_params``).
     strategy : "tpe", "random" or "grid"
     n_trials : int or None
         Most trials (the grid's size at most for "grid"); None = until ``budget_seconds``.
@@ -154,6 +159,8 @@ class Sweep:
         self.name = check_run_name(name)
         self.model = model
         self.model_class = models[model]
+        if dimensions is None:
+            dimensions = default_dimensions(self.model_class, fixed_params)
         self.dimensions = check_dimensions(self.model_class, dimensions)
         self.strategy = strategy
         self.n_trials = n_trials
@@ -361,7 +368,8 @@ class Sweep:
                     and progress.epoch - best["epoch"] >= self.patience)
 
         start = time.perf_counter()
-        validation = Validation(inner.test, k=self.k)
+        per_epoch = getattr(self.model_class, "sweep_early_stopping", True)
+        validation = Validation(inner.test, k=self.k) if per_epoch else None
         model.fit(inner.train, validation=validation, callback=callback)
         if cancel.is_set():
             return None

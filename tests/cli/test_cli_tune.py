@@ -52,3 +52,23 @@ def test_tune_refuses_bad_settings_in_one_line(ratings_csv, tmp_path, capsys, ar
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_tune_without_param_searches_the_default_space(ratings_csv, tmp_path, capsys):
+    out = tmp_path / "runs" / "default"
+    code = main(["tune", "--model", "wals", "--data", str(ratings_csv), "--trials", "2",
+                 "--set", "iterations=2", "--strategy", "random", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    # WALS's default search space, frequency-scaled lambda on its own scale (not 0.01-100).
+    assert ("regularization in [0.087, 1.7] (log); unobserved_weight in [0.2, 3] (log); "
+            "factors in [64, 256] (log)") in text
+    params = RunStore(out.parent).info("default").params
+    assert 0.087 <= params["regularization"] <= 1.7 and 64 <= params["factors"] <= 256
+
+
+def test_tune_param_ranges_follow_the_fixed_regularization_type(ratings_csv, tmp_path, capsys):
+    code = main(["tune", "--model", "wals", "--data", str(ratings_csv), "--trials", "1",
+                 "--param", "regularization", "--set", "regularization_type=l2",
+                 "--set", "iterations=1", "--out", str(tmp_path / "runs" / "l2")])
+    assert code == 0 and "regularization in [1.5, 30] (log)" in capsys.readouterr().out

@@ -74,6 +74,26 @@ SOLVERS = ("cholesky", "cg")
 SERIAL_WORK = 200_000
 #: Rows and columns side features may add (user attributes, genres), for the memory estimate.
 SIDE_FEATURE_ALLOWANCE = 256
+#: Where a sweep looks for lambda, as a plain L2 weight ("l2"): around the former ml-100k-tuned
+#: default 8 (benchmarks/bench_wals_study.py: the best settings lie near 5-8 on this scale).
+L2_TUNE_RANGE = (1.5, 30.0)
+#: A typical (n + w0 n_other) of a row at the scale the ranges were measured (ml-100k: 70
+#: entries + 0.3 x 1682): frequency scaling multiplies lambda by about this to the power nu,
+#: so the range of lambda is L2_TUNE_RANGE divided by it ("count": by this many entries).
+TUNE_ROW_SIZE, TUNE_ROW_COUNT = 300.0, 60.0
+
+
+def regularization_tune_range(regularization_type: str = "frequency",
+                              regularization_exponent: float = 0.5) -> tuple[float, float]:
+    """The search range of ``regularization`` for a regularization type (and exponent nu):
+    the same plain-L2 range on each type's own scale (see :data:`L2_TUNE_RANGE`)."""
+    if regularization_type == "l2":
+        scale = 1.0
+    elif regularization_type == "count":
+        scale = TUNE_ROW_COUNT
+    else:
+        scale = TUNE_ROW_SIZE ** float(regularization_exponent)
+    return (float(f"{L2_TUNE_RANGE[0] / scale:.2g}"), float(f"{L2_TUNE_RANGE[1] / scale:.2g}"))
 
 
 def gram_matrix(factors: np.ndarray, chunk: int = 8_192) -> np.ndarray:
@@ -129,6 +149,22 @@ class WALS(Recommender):
     ``exact_final_sweep=True``). ``side_feature_weight=0.3`` was best for users with 0 and 3
     training interactions among 0.3, 1, 3 and 10.
 
+    Tuning: without named hyperparameters, ``python -m recsys_core tune --model wals`` and the
+    Tune page search ``default_search`` (lambda, w0, d) on ranges where tuned WALS matches EASE
+    on MovieLens 100K. ``benchmarks/bench_wals_study.py`` (120 settings, 3 validation splits
+    and the test part of bench_implicit's holdout): the best test NDCG@10 lie at nu=0.5, lambda
+    0.3, w0 0.3-1, d 128-256 (0.449-0.452, EASE 0.4478); lambda 0.6 or 0.15 lose 0.03-0.05 and
+    w0 0.03 more. Validation ranks settings like test overall (Spearman 0.93) but not among the
+    best 20 (0.52): it prefers nu=1 (lambda 0.02, w0 0.3: best on validation, 0.441 on test)
+    and cannot tell w0 0.1 from 0.3, nor d 64 from 256, where test gains up to 0.01. Hence the
+    search keeps nu at 0.5 and searches lambda on its own scale (:func:`regularization_tune_range`:
+    one plain-L2 range, 1.5-30, shifted per regularization type, so ``--set
+    regularization_type=l2`` or ``regularization_exponent=1`` move it too), w0 in 0.1-3 and d
+    in 32-256; and a sweep scores WALS once, after all its iterations
+    (``sweep_early_stopping = False``): its noisy validation plateau peaked at epoch 4-5 and the
+    refit with so few iterations lost 0.003-0.005 on test. 30 TPE trials then reach EASE on
+    most search seeds (``benchmarks/bench_tune.py``).
+
     Attributes
     ----------
     user_embeddings_ : float32 (n_users, d)
@@ -149,14 +185,14 @@ class WALS(Recommender):
     kind = "wals"
     param_spec = {
         "factors": Param("int", "Embedding dimension d.", low=1, log=True, size=True,
-                         tune=(4, 256)),
+                         tune=(64, 256)),
         "iterations": Param("int", "Alternating sweeps (items then users).", low=0,
                             tune=(1, 30)),
         "regularization": Param("float", 'lambda, the L2 weight (scaled per row when '
                                 'regularization_type is not "l2").', low=0,
-                                low_open=True, log=True, tune=(0.01, 100.0)),
+                                low_open=True, log=True, tune=regularization_tune_range()),
         "unobserved_weight": Param("float", "w0, the weight of every unobserved pair.", low=0,
-                                   log=True, tune=(0.01, 3.0)),
+                                   log=True, tune=(0.2, 3.0)),
         "alpha": Param("float", "Confidence slope of observed pairs.", low=0, tune=(0.0, 40.0)),
         "confidence": Param("choice", "How an observed value becomes a confidence: 1 + alpha r, "
                             "1 + alpha log(1 + r / epsilon), or 1 + alpha.",
@@ -197,6 +233,20 @@ class WALS(Recommender):
         "random_state": Param("int", "Seed of the initial factors.", tune=()),
     }
     predicts_ratings = False
+    #: What ``tune`` and the Tune page search when no hyperparameter is named (see the class
+    #: docstring's "Tuning" section).
+    default_search = ("regularization", "unobserved_weight", "factors")
+    #: A sweep scores a trial once, after all its iterations (see recsys_core.tuning.sweep).
+    sweep_early_stopping = False
+
+    @classmethod
+    def tuning_range(cls, name: str, params: dict) -> tuple[float, float] | None:
+        """Search range of ``name`` given the other hyperparameters ``params``: lambda's depends
+        on the regularization type and exponent (None: the spec's range)."""
+        if name != "regularization":
+            return None
+        return regularization_tune_range(params.get("regularization_type", "frequency"),
+                                         params.get("regularization_exponent", 0.5))
 
     def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 0.6,
                  unobserved_weight: float = 0.1, alpha: float = 0.0, confidence: str = "linear",
