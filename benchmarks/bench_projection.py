@@ -1,6 +1,7 @@
 """Maps of embeddings against the peers: our t-SNE and UMAP paths vs scikit-learn and umap-learn.
 
-    python benchmarks/bench_projection.py [--sizes 1682 10000] [--dim 32]
+    python benchmarks/bench_projection.py [--sizes 1682 10000] [--dim 32] [--repeats 2]
+                                          [--methods knn tsne umap]
 
 On seeded clustered embeddings (20 clusters, each spread over 4 directions, plus noise; the
 MovieLens 100K item count 1,682 and a 10,000-item catalogue, 32 dimensions), one run each:
@@ -14,6 +15,10 @@ MovieLens 100K item count 1,682 and a 10,000-item catalogue, 32 dimensions), one
   points out again; against ``umap.UMAP(min_dist=0.3).fit_transform`` (umap-learn's own
   defaults otherwise: approximate neighbours, 500 epochs up to 10,000 points, all cores). Target:
   at most half of umap-learn's time on 10,000 items. The first map (graph included) is a row too.
+
+- kNN graph: the exact 91-nearest-neighbour graph t-SNE starts from (perplexity 30 x 3 + self;
+  ``exact_neighbours``: float32 products nominate, float64 distances decide) against
+  scikit-learn's ``NearestNeighbors(algorithm="brute")`` on the same float32 points.
 
 Quality is kNN preservation (``recsys_core.evaluation.projection.knn_preservation``): the share of
 each point's 10 nearest neighbours in the 32-d space that stay among its 10 nearest on the map.
@@ -35,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from recsys_core.evaluation.projection import (NeighbourGraphs, knn_preservation,  # noqa: E402
-                                               project)
+from recsys_core.evaluation.projection import (NeighbourGraphs, exact_neighbours,  # noqa: E402
+                                               knn_preservation, project)
 
 HEADER = ("items x dim", "method", "ours s", "peer", "peer s", "ours/peer", "kNN kept ours",
           "kNN kept peer")
@@ -67,9 +72,10 @@ def _timed(fn, repeats: int):
 
 def _row(n, dim, method, ours, peer_name, peer, x):
     (y_ours, t_ours), (y_peer, t_peer) = ours, peer
+    kept = ((f"{knn_preservation(x, y_ours):.3f}", f"{knn_preservation(x, y_peer):.3f}")
+            if x is not None else ("-", "-"))
     return (f"{n:,} x {dim}", method, f"{t_ours:.2f}", peer_name, f"{t_peer:.2f}",
-            f"{t_ours / t_peer:.2f}", f"{knn_preservation(x, y_ours):.3f}",
-            f"{knn_preservation(x, y_peer):.3f}")
+            f"{t_ours / t_peer:.2f}") + kept
 
 
 def _warm_umap() -> None:
@@ -83,21 +89,34 @@ def _warm_umap() -> None:
         project(clustered_embeddings(300, seed=99), "umap")
 
 
-def projection_rows(sizes=(1682, 10_000), dim: int = 32, seed: int = 0, repeats: int = 2
-                    ) -> list[tuple]:
+def projection_rows(sizes=(1682, 10_000), dim: int = 32, seed: int = 0, repeats: int = 2,
+                    methods=("knn", "tsne", "umap")) -> list[tuple]:
     """The benchmark table: a header tuple, then one tuple of strings per (size, method).
     Each time is the best of ``repeats`` runs (the maps are deterministic except umap-learn's,
     whose default is unseeded and multi-threaded)."""
     import umap
     from sklearn.manifold import TSNE
+    from sklearn.neighbors import NearestNeighbors
 
-    _warm_umap()
+    exact_neighbours(clustered_embeddings(300, seed=99), 10)  # load the compiled kernel
+    if "umap" in methods:
+        _warm_umap()
     rows = [HEADER]
     for n in sizes:
         x = clustered_embeddings(n, dim, seed=seed)
-        rows.append(_row(n, dim, "t-SNE", _timed(lambda: project(x, "tsne"), repeats),
-                         "sklearn TSNE", _timed(lambda: TSNE(init="pca", random_state=0)
-                                                .fit_transform(x), repeats), x))
+        if "knn" in methods:
+            k = min(91, n)
+            rows.append(_row(n, dim, f"kNN graph k={k}",
+                             (_timed(lambda: exact_neighbours(x, k)[0], repeats)),
+                             "sklearn brute",
+                             _timed(lambda: NearestNeighbors(n_neighbors=k, algorithm="brute")
+                                    .fit(x).kneighbors(x)[1], repeats), None))
+        if "tsne" in methods:
+            rows.append(_row(n, dim, "t-SNE", _timed(lambda: project(x, "tsne"), repeats),
+                             "sklearn TSNE", _timed(lambda: TSNE(init="pca", random_state=0)
+                                                    .fit_transform(x), repeats), x))
+        if "umap" not in methods:
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # umap-learn's notes on n_jobs and disconnected graphs
             # A fresh cache per repeat: the first map always searches its neighbours.
@@ -122,9 +141,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1682, 10_000])
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--methods", nargs="+", choices=("knn", "tsne", "umap"),
+                        default=["knn", "tsne", "umap"])
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(format_table(projection_rows(tuple(args.sizes), args.dim, repeats=args.repeats)))
+    print(format_table(projection_rows(tuple(args.sizes), args.dim, repeats=args.repeats,
+                                       methods=tuple(args.methods))))
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -110,7 +110,7 @@ def test_fft_tsne_path_separates_clusters(monkeypatch):
     x, labels = _clusters(n_per=50, seed=2)
     y = project(x, "tsne", perplexity=15)
     assert np.isfinite(y).all() and _same_cluster_share(y, labels) > 0.95
-    assert knn_preservation(x, y) > 0.7  # measured 0.783 (scikit-learn's TSNE: 0.793)
+    assert knn_preservation(x, y) > 0.7  # measured 0.776 (scikit-learn's TSNE: 0.793)
     np.testing.assert_array_equal(project(x, "tsne", perplexity=15), y)
 
 
