@@ -239,6 +239,11 @@ def live_latencies(pg, url: str, steps: int) -> list[float | None]:
     return out
 
 
+def _median(samples: list[float | None] | None) -> float | None:
+    values = [v for v in samples or () if v is not None]
+    return statistics.median(values) if values else None
+
+
 def _row(what: str, samples: list[float | None]) -> str:
     values = sorted(v for v in samples if v is not None)
     missed = len(samples) - len(values)
@@ -265,6 +270,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     rows = []
+    samples: dict[str, list[float | None]] = {}  # for the knob/floor ratio
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "data").mkdir()
@@ -274,8 +280,8 @@ def main() -> None:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-                rows.append(_row("floor: 1-slider fragment, 20 ms of work",
-                                 floor_latencies(browser, tmp, args.presses)))
+                samples["floor"] = floor_latencies(browser, tmp, args.presses)
+                rows.append(_row("floor: 1-slider fragment, 20 ms of work", samples["floor"]))
                 page = browser.new_context(viewport={"width": 1280, "height": 2400}).new_page()
                 rows.append(_row("ml-100k: live mode: slider release -> updated metrics and map",
                                  live_latencies(page, f"{url}/Train?data=ml-100k&model=wals",
@@ -284,8 +290,8 @@ def main() -> None:
                 for name in () if args.only_live else ("ml-100k", GENERATED):
                     page = browser.new_context(viewport={"width": 1280, "height": 2400}).new_page()
                     base = f"{url}/Recommend?data={name}&run=bench-{name}"
-                    rows.append(_row(f"{name}: knob key press -> list",
-                                     knob_latencies(page, base, args.presses)))
+                    samples[f"{name}: knob"] = knob_latencies(page, base, args.presses)
+                    rows.append(_row(f"{name}: knob key press -> list", samples[f"{name}: knob"]))
                     rows.append(_row(f"{name}: add rating as a new user -> list",
                                      rating_latencies(page, base, searches[name], args.ratings)))
                     page.context.close()
@@ -297,6 +303,11 @@ def main() -> None:
     print(f"|{'-' * 64}|{'-' * 9}|{'-' * 9}|{'-' * 5}|{'-' * 8}|")
     for row in rows:
         print(row)
+    floor = _median(samples.get("floor"))
+    for name in () if args.only_live else ("ml-100k", GENERATED):
+        knob = _median(samples.get(f"{name}: knob"))
+        if floor and knob:  # comparable across machines and loads: both come from this run
+            print(f"{name}: knob median / floor median = {knob / floor:.2f}")
 
     if args.skip_projections or args.only_live:
         return
