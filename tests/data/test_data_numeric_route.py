@@ -221,3 +221,16 @@ def test_fuzz_numeric_route_gives_the_line_exact_result_or_message(tmp_path, row
         assert str(info.value) == str(exc)
         return
     assert_same_dataset(load_movielens_latest(folder), slow)
+
+
+def test_catalogues_beyond_65534_movies_use_a_wider_table(tmp_path):
+    """uint16 indexes up to 65,534 movies; ml-32m's 87k take the int32 table."""
+    ids = np.arange(1, 70_001, dtype=np.int64) * 2
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(b"userId,movieId,rating,timestamp\n1,2,4.0,5\n1,140000,3.5,6\n2,131072,1,7\n")
+    parsed = numeric_csv.parse_ratings_file(path, 32, ids)
+    assert ids[parsed.cols].tolist() == [2, 140_000, 131_072]
+    assert parsed.canonical and parsed.item_counts.sum() == 3
+    path.write_bytes(b"userId,movieId,rating,timestamp\n1,3,4.0,5\n")  # odd: no such movie
+    assert numeric_csv.parse_ratings_file(path, 32, ids) == numeric_csv.UNKNOWN_ITEM
+    assert numeric_csv.parse_ratings_file(path, 32, ids[:100]) == numeric_csv.UNKNOWN_ITEM
