@@ -18,7 +18,8 @@ page.page_header(
     "ratings minus a **validation** share, scores it there, and is saved as a run. **Grid** tries "
     "evenly spaced values, **random** draws them, **TPE** (Optuna) draws more where good trials "
     "were. The test split is never looked at while searching; iterative models stop early when "
-    "the validation metric stops improving.",
+    "the validation metric stops improving (WALS, whose metric levels off, runs all its "
+    "iterations).",
 )
 JOB, LAST = "tune_job", "tune_last"
 METRICS = ("ndcg@10", "recall@20", "recall@10", "precision@10", "map@10", "hit_rate@10", "rmse")
