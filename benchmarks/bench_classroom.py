@@ -12,7 +12,8 @@ on the Train page. Printed per N:
 - knob latency p50 / p95: key press on a slider -> the end of the first script run that started
   after it (the server's ``script_finished`` on the page's websocket: what the person waits
   for), over every student's moves; "p50 to start": press -> that run's start;
-- errors: exceptions drawn on a page, or an interaction that did not finish within 30 s;
+- errors: exceptions drawn on a page, an interaction that did not finish within 30 s, or a
+  metric-impact table that had not arrived 30 s after a student's last move;
 - the server's peak memory (VmHWM, reset before each N through /proc/PID/clear_refs), the
   server's CPU seconds over the round (and its share of all cores), the browsers' CPU seconds;
 - runs: runs in the store after the round, and how many of them fail to load (lost or damaged).
@@ -64,6 +65,7 @@ from recsys_core.data import DATA_DIR_ENV, load_movielens_100k  # noqa: E402
 from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import MODEL_REGISTRY  # noqa: E402
 from recsys_core.runs.store import RunStore  # noqa: E402
+from ui.impact import PENDING_NOTE  # noqa: E402
 from tests.e2e.browser_support import (CHROMIUM, CHROMIUM_FLAGS, start_server,  # noqa: E402
                                        stop_server)
 
@@ -228,8 +230,9 @@ async def student(browser, url: str, seconds: float, think: float, titles: list[
     pg = await context.new_page()
     runs = ServerRuns(pg)
     pg.on("crash", lambda _: errors.append(f"session {seed}: the page's renderer crashed"))
-    pg.on("response", lambda r: r.status >= 400 and print(
-        f"   session {seed}: HTTP {r.status} {r.url[:120]}", file=sys.stderr))
+    # What the page says about its connection (a dropped websocket leaves a blank page).
+    pg.on("console", lambda m: m.type in ("warning", "error") and "404" not in m.text and print(
+        f"   session {seed}: console {m.type}: {m.text[:160]}", file=sys.stderr))
     try:
         await pg.goto(url + "/Recommend?data=ml-100k&who=new")
         await settle(pg)
@@ -265,14 +268,24 @@ async def student(browser, url: str, seconds: float, think: float, titles: list[
             step += 1
             if think:
                 await asyncio.sleep(think)
+        # The last setting's metric impact arrives (pushed by its job) without another press.
+        try:
+            await pg.get_by_text(PENDING_NOTE).wait_for(state="detached",
+                                                        timeout=INTERACTION_TIMEOUT_S * 1000)
+            await pg.locator('[data-testid="stDataFrame"] table[role="grid"] thead th').filter(
+                has_text=re.compile(r"^metric$")).first.wait_for(
+                state="attached", timeout=INTERACTION_TIMEOUT_S * 1000)
+        except Exception:
+            errors.append(f"session {seed}: the impact table did not arrive within "
+                          f"{INTERACTION_TIMEOUT_S:.0f} s of the last move")
     except Exception as exc:
+        # One error; what the page looked like goes to stderr (and a screenshot and its HTML).
         errors.append(f"session {seed}: {type(exc).__name__}: {str(exc)[:80]}")
-        errors.append(f"session {seed}: websocket closed {len(runs.closed)} times")
-        html = await pg.content()
-        errors.append(f"session {seed}: at {pg.url}, {len(html)} characters of HTML")
-        shot = Path(tempfile.gettempdir()) / f"classroom-session-{seed}.png"
-        await pg.screenshot(path=str(shot), full_page=True)
-        errors.append(f"session {seed}: screenshot {shot}")
+        base = Path(tempfile.gettempdir()) / f"classroom-session-{seed}"
+        await pg.screenshot(path=str(base.with_suffix(".png")), full_page=True)
+        base.with_suffix(".html").write_text(await pg.content())
+        print(f"   session {seed}: websocket closed {len(runs.closed)} times, at {pg.url[:80]}, "
+              f"page in {base}.png/.html", file=sys.stderr)
     finally:
         await context.close()
 
