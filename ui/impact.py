@@ -5,9 +5,9 @@ MovieLens 100K), too slow for a knob that should answer within 100 ms. So the re
 drawn at once and the impact is computed by a background thread: one job per (run,
 configuration, k) for every session of the server (a classroom moving the same knobs computes
 each setting once), kept for later. While a job is pending a small fragment says so; when the
-job finishes it reruns that fragment of each waiting session once (a push, ui.rerun), instead
-of every session polling: polls were what saturated a shared server
-(benchmarks/bench_classroom.py).
+job finishes it reruns that fragment of each waiting session once (a push, ui.rerun) instead
+of every session polling, each poll a rerun on the one server process that a whole class
+shares (benchmarks/bench_classroom.py).
 """
 from __future__ import annotations
 
