@@ -1,7 +1,7 @@
 """What a person feels in the browser: Recommend page latencies in headless Chromium.
 
     RECSYS_DATA_DIR=../shared/data python benchmarks/bench_browser.py [--presses 30] [--ratings 8]
-        [--live-steps 12] [--only-live]
+        [--live-steps 12] [--only-live | --skip-live] [--skip-projections]
 
 Starts ``streamlit run app.py`` on a free loopback port with a temporary run store, trains a WALS
 run through the engine (not the UI) on MovieLens 100K and on a generated ~10k-item catalogue
@@ -23,7 +23,10 @@ written in the MovieLens-latest format (movies.csv, ratings.csv), then drives De
 
 Targets (issue 9): knob median <= 100 ms and p95 <= 200 ms on ml-100k, median <= 200 ms on 10k
 items; new-user rating median <= 300 ms. Issue 13: live mode median <= 1.5 s on ml-100k. A first row gives the floor on the machine: the same
-measurement on a one-slider fragment doing 20 ms of work. Then, when
+measurement on a one-slider fragment doing 20 ms of work; each catalogue's knob median is also
+printed as a ratio to it (both from the same run, so comparable on a busy machine). Where a knob's
+time goes (server run, Streamlit's post-run gc, delivery, drawing): benchmarks/bench_knob_breakdown.py.
+Then, when
 benchmarks/bench_projection.py exists, its projection_rows() (projection times against the
 peers) are printed too (--skip-projections leaves them out).
 
@@ -261,6 +264,8 @@ def main() -> None:
     parser.add_argument("--live-steps", type=int, default=12)
     parser.add_argument("--only-live", action="store_true",
                         help="only the floor and the live-mode row")
+    parser.add_argument("--skip-live", action="store_true",
+                        help="leave out the live-mode row (issue 13)")
     parser.add_argument("--skip-projections", action="store_true",
                         help="leave out benchmarks/bench_projection.py's table")
     args = parser.parse_args()
@@ -282,11 +287,14 @@ def main() -> None:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
                 samples["floor"] = floor_latencies(browser, tmp, args.presses)
                 rows.append(_row("floor: 1-slider fragment, 20 ms of work", samples["floor"]))
-                page = browser.new_context(viewport={"width": 1280, "height": 2400}).new_page()
-                rows.append(_row("ml-100k: live mode: slider release -> updated metrics and map",
-                                 live_latencies(page, f"{url}/Train?data=ml-100k&model=wals",
-                                                args.live_steps)))
-                page.context.close()
+                if not args.skip_live:
+                    page = browser.new_context(viewport={"width": 1280, "height": 2400}
+                                               ).new_page()
+                    rows.append(_row("ml-100k: live mode: slider release -> updated metrics "
+                                     "and map", live_latencies(
+                                         page, f"{url}/Train?data=ml-100k&model=wals",
+                                         args.live_steps)))
+                    page.context.close()
                 for name in () if args.only_live else ("ml-100k", GENERATED):
                     page = browser.new_context(viewport={"width": 1280, "height": 2400}).new_page()
                     base = f"{url}/Recommend?data={name}&run=bench-{name}"
