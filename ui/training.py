@@ -160,28 +160,16 @@ def progress_history(progress: list[TrainingProgress]) -> list[dict]:
     return [{"epoch": p.epoch, **p.losses} for p in progress]
 
 
-def format_duration(seconds: float) -> str:
-    """"40 s", "6 min", "3.7 h"."""
-    if seconds < 90:
-        return f"{max(seconds, 1):.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def cost_note(model: Recommender, dataset) -> str | None:
     """What a fit of ``model`` on ``dataset`` would cost, said before it starts, for models
     that estimate it (softmax and two-tower: minutes per epoch at ml-25m's size); None for the
     others."""
-    estimate = getattr(model, "estimate_epoch_seconds", None)
-    if estimate is None:
+    summary = getattr(model, "cost_summary", None)
+    if summary is None:
         return None
-    epoch = estimate(dataset.n_users, dataset.n_items, dataset.n_ratings)
-    epochs = int(getattr(model, "epochs", 1))
-    return (f"Expected cost on {dataset.n_users:,} users × {dataset.n_items:,} items: about "
-            f"{format_duration(epoch)} per epoch, {format_duration(epoch * epochs)} for "
-            f"{epochs} epochs (a rough estimate for a 2-core machine; Stop keeps the model "
-            "trained so far).")
+    return (f"Expected cost on {dataset.n_users:,} users × {dataset.n_items:,} items: "
+            f"{summary(dataset.n_users, dataset.n_items, dataset.n_ratings)} (a rough estimate "
+            "for a 2-core machine; Stop keeps the model trained so far).")
 
 
 #: Keys of a run's metrics that count users rather than measure the model.

@@ -203,10 +203,9 @@ def train_command(args) -> int:
               flush=True)
     model = cls(**params)
     print(f"training {model!r}", flush=True)
-    if hasattr(model, "estimate_epoch_seconds"):  # softmax, two-tower: say the cost first
-        epoch = model.estimate_epoch_seconds(train.n_users, train.n_items, train.n_ratings)
-        print(f"expected: about {epoch / 60:.1f} min per epoch, {epoch * model.epochs / 3600:.2f}"
-              f" h for {model.epochs} epochs (rough, 2-core machine)", flush=True)
+    if hasattr(model, "cost_summary"):  # softmax, two-tower: say what the fit costs first
+        print(f"expected: {model.cost_summary(train.n_users, train.n_items, train.n_ratings)} "
+              "(a rough estimate for a 2-core machine)", flush=True)
     model.fit(train, callback=_print_progress)
     final = {k: v for k, v in (model.history_[-1] if model.history_ else {}).items()
              if k not in ("epoch", "elapsed") and not k.startswith("val_")}

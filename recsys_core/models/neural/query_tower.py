@@ -42,6 +42,15 @@ _SECONDS_PER_BATCH = 0.015
 _SECONDS_PER_PARAMETER = 25e-9
 _SECONDS_PER_FLOP = 2e-10
 
+def _duration(seconds: float) -> str:
+    """"40 s", "6 min", "3.7 h"."""
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 #: The hyperparameters both query-tower models share (each model's ``param_spec`` adds its
 #: item side and may reword an entry).
 QUERY_TOWER_SPEC = {
@@ -200,6 +209,12 @@ class QueryTowerModel(Recommender):
     def estimate_fit_seconds(self, n_users: int, n_items: int, nnz: int) -> float:
         """:meth:`estimate_epoch_seconds` times ``epochs`` (early stopping may end sooner)."""
         return self.estimate_epoch_seconds(n_users, n_items, nnz) * int(self.epochs)
+
+    def cost_summary(self, n_users: int, n_items: int, nnz: int) -> str:
+        """The estimate in words: "about 6 min per epoch, 4.0 h for 40 epochs"."""
+        epoch = self.estimate_epoch_seconds(n_users, n_items, nnz)
+        return (f"about {_duration(epoch)} per epoch, {_duration(epoch * int(self.epochs))} "
+                f"for {int(self.epochs)} epochs")
 
     def _item_flops_per_item(self, d: int) -> int:
         """Multiply-adds of the item side per item in a forward pass (0 for a lookup)."""
