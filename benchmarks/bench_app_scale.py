@@ -134,7 +134,18 @@ def _breakdown(*_):
                         stack.append(getattr(o, slot))
         return total
 
-    out = {}
+    def parts(obj, label, depth, out):
+        """Bytes of obj's attributes (3 levels down), then of what is left of obj."""
+        d = getattr(obj, "__dict__", None)
+        if depth < 3 and isinstance(d, dict) and not isinstance(obj, np.ndarray) and not (
+                pd is not None and isinstance(obj, (pd.DataFrame, pd.Series, pd.Index))):
+            for key, value in list(d.items()):
+                parts(value, f"{label}.{key}", depth + 1, out)
+        rest = size(obj)
+        if rest:
+            out[label] = out.get(label, 0) + rest
+
+    out, details = {}, {}
     try:
         from streamlit.runtime.caching import cache_resource_api, cache_data_api
         for label, caches in (("cache_resource", cache_resource_api._resource_caches),
@@ -145,8 +156,11 @@ def _breakdown(*_):
                     mem = getattr(cache, "_mem_cache", None)
                     if mem is None:
                         mem = getattr(getattr(cache, "storage", None), "_mem_cache", {})
-                    values = [getattr(v, "value", v) for v in list(mem.values())]
-                    out[name] = out.get(name, 0) + size(values)
+                    split = details.setdefault(name, {})
+                    for entry in list(mem.values()):
+                        value = getattr(entry, "value", entry)
+                        parts(value, type(value).__name__, 0, split)
+                    out[name] = sum(split.values())
     except Exception as exc:  # a Streamlit internals change: say so rather than guess
         out["(cache walk failed: %s)" % exc] = 0
     try:
@@ -161,8 +175,22 @@ def _breakdown(*_):
             n = size(list(vars(module).values()))
             if n > 1 << 20:
                 out["module globals " + name] = n
+    def rss():
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS:"))
+
+    before = rss()
+    try:  # what the allocator kept after Python freed it, handed back to the system now
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    modules = sorted({n.split(".")[0] for n in list(sys.modules)
+                      if not n.startswith("_") and n.split(".")[0] not in
+                      ("ui", "recsys_core", "sitecustomize", "__main__")})
     with open(os.environ["RECSYS_BENCH_MEMORY_OUT"], "w") as f:
-        json.dump(out, f)
+        json.dump({"totals": out, "details": details, "rss_before_trim": before,
+                   "rss_after_trim": rss(), "modules": modules}, f)
 
 if os.environ.get("RECSYS_BENCH_MEMORY_OUT"):
     signal.signal(signal.SIGUSR1, _breakdown)
@@ -233,29 +261,32 @@ def errors_on(pg) -> str | None:
     return exc.first.inner_text()[:300] if exc.count() else None
 
 
-def first_load(pg, url: str) -> tuple[float, float | None]:
-    """(seconds until the page's run ended, seconds until a spinner or progress bar showed)."""
+def first_load(pg, url: str) -> tuple[float, float | None, float | None]:
+    """Seconds until the page's run ended, until its title showed, and until a spinner or
+    progress bar showed (None: never seen, e.g. the load was too quick for a spinner)."""
     t0 = time.monotonic()
     pg.goto(url)
-    feedback = None
+    feedback = title = None
     pg.wait_for_selector('[data-testid="stApp"]', timeout=600_000)
     seen_running = False
     while time.monotonic() - t0 < 900:
         if feedback is None and pg.locator('[data-testid="stSpinner"], '
                                            '[data-testid="stProgress"]').count():
             feedback = time.monotonic() - t0
+        if title is None and pg.locator('[data-testid="stMain"] h1').count():
+            title = time.monotonic() - t0
         state = _state(pg)
         seen_running |= state == "running"
         if seen_running and state == "notRunning" and pg.locator(
                 '[data-testid="stMain"] h1').count():
             break
         time.sleep(0.05)
-    return time.monotonic() - t0, feedback
+    return time.monotonic() - t0, title, feedback
 
 
 def open_by_link(pg, label: str) -> float | None:
     link = pg.locator('[data-testid="stSidebar"] a').filter(has_text=label).first
-    return timed(pg, link.click)
+    return timed(pg, link.click, timeout_s=900)
 
 
 def pick_option(pg, widget_label: str, option: str, sidebar: bool = True) -> float | None:
@@ -287,6 +318,22 @@ def options_of(pg, widget_label: str, sidebar: bool = True) -> list[str]:
     texts = [t.strip() for t in pg.locator('[role="option"]').all_inner_texts()]
     pg.keyboard.press("Escape")
     return texts
+
+
+def libraries_rss(modules: list[str]) -> float:
+    """MB resident in a new Python process that imports ``modules`` (those that import alone)."""
+    code = ("import importlib, sys\n"
+            f"for m in {modules!r}:\n"
+            "    try:\n        importlib.import_module(m)\n    except BaseException:\n"
+            "        pass\n"
+            "print(next(int(l.split()[1]) for l in open('/proc/self/status') "
+            "if l.startswith('VmRSS:')) / 1024)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        return float(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return float("nan")
 
 
 def train_run(data: Path, runs: Path) -> Path:
@@ -322,6 +369,8 @@ def main() -> int:
                "RECSYS_CACHE_DIR": str(args.cache_dir or tmp / "cache"),
                "PYTHONPATH": f"{hook}{os.pathsep}{ROOT}",
                "RECSYS_BENCH_MEMORY_OUT": str(breakdown_file)}
+        cache_state = ("warm" if args.cache_dir and args.cache_dir.is_dir()
+                       and any(args.cache_dir.iterdir()) else "cold")
         url, proc = start_server(run.parent, tmp / "server.log", env, timeout=180)
         sampler = RssSampler(proc.pid)
         rss_start = sampler.now()
@@ -334,9 +383,10 @@ def main() -> int:
                 pg = browser.new_page(viewport={"width": 1400, "height": 1600})
                 pg.set_default_timeout(600_000)
 
-                load, feedback = first_load(pg, f"{url}/Data{query}")
-                rows.append(("Data", "first load (cold dataset load)", [load]))
-                rows.append(("Data", "first progress shown after", [feedback]))
+                load, title, feedback = first_load(pg, f"{url}/Data{query}")
+                rows.append(("Data", f"first load ({cache_state} dataset cache)", [load]))
+                rows.append(("Data", "title and lesson shown after", [title]))
+                rows.append(("Data", "loading spinner shown after", [feedback]))
                 quiet(pg)
                 rss_after["Data"] = sampler.now()
                 offered = options_of(pg, "Genres")
@@ -382,7 +432,8 @@ def main() -> int:
         finally:
             sampler.stop_flag.set()
             stop_server(proc)
-        breakdown = json.loads(breakdown_file.read_text()) if breakdown_file.exists() else {}
+        report = json.loads(breakdown_file.read_text()) if breakdown_file.exists() else {}
+        libraries = libraries_rss(report.get("modules", []))
 
     print(f"\nApp at scale: {data.name}, run {run.name}; machine load {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores (timings are one browser session; load makes them noisy)")
@@ -402,14 +453,27 @@ def main() -> int:
     print(f"\nServer RSS (MB): at start {rss_start:,.0f}; after "
           + ", ".join(f"{k} {v:,.0f}" for k, v in rss_after.items())
           + f"; at the end {rss_end:,.0f}; peak (VmHWM) {peak:,.0f} (target < 4,096)")
-    print("\nWhere the server's memory goes at the end (MB, reachable bytes, each counted once):")
+    print("\nWhere the server's memory goes at the end (MB; bytes reachable from each place, "
+          "each buffer counted once, in this order):")
+    totals, details = report.get("totals", {}), report.get("details", {})
     attributed = 0
-    for name, nbytes in sorted(breakdown.items(), key=lambda kv: -kv[1]):
-        if nbytes >= 1 << 20 or name.startswith("("):
-            print(f"  {nbytes / 2**20:9,.0f}  {name}")
+    for name, nbytes in sorted(totals.items(), key=lambda kv: -kv[1]):
         attributed += nbytes
-    print(f"  {(rss_end * 2**20 - attributed) / 2**20:9,.0f}  the rest of the resident set: "
-          "interpreter, libraries, compiled code, freed but kept by the allocator")
+        if nbytes < 1 << 20 and not name.startswith("("):
+            continue
+        print(f"  {nbytes / 2**20:9,.0f}  {name}")
+        for part, n in sorted(details.get(name, {}).items(), key=lambda kv: -kv[1]):
+            if n >= 4 << 20:
+                print(f"  {'':9}  {n / 2**20:7,.0f}  {part}")
+    if report:
+        before, after = report["rss_before_trim"] / 2**20, report["rss_after_trim"] / 2**20
+        print(f"  {libraries:9,.0f}  interpreter and the {len(report['modules'])} packages the "
+              "server imported (a new process importing them)")
+        print(f"  {before - after:9,.0f}  freed by Python but kept by the allocator (returned "
+              "by malloc_trim at the end)")
+        print(f"  {after - attributed / 2**20 - libraries:9,.0f}  the rest: compiled numba "
+              "code, Streamlit's own state, fragmentation")
+        print(f"  {before:9,.0f}  resident set at the end, before malloc_trim")
     return 0
 
 

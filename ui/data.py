@@ -99,7 +99,8 @@ def _token(dataset: Dataset) -> tuple:
     return (dataset.name, dataset.shape, dataset.n_ratings, id(dataset))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner="Counting ratings per item, user, value and genre…",
+                   max_entries=8)
 def _rating_stats(token: tuple, _dataset: Dataset) -> RatingStats:
     return RatingStats(_dataset)
 
