@@ -17,6 +17,9 @@ page.page_header(
 with page.user_errors():
     source, dataset = data.select_dataset()
 
+if st.session_state.pop("_downloaded", None) == source:
+    st.success(f"{source} downloaded, verified and unpacked: it is the dataset shown now.")
+
 with st.expander("Get another dataset: download MovieLens or upload a ratings CSV"):
     left, right = st.columns(2)
     with left:
@@ -38,8 +41,6 @@ with st.expander("Get another dataset: download MovieLens or upload a ratings CS
                 state.put("data", name)
                 st.session_state["_downloaded"] = name
                 st.rerun()
-        if st.session_state.pop("_downloaded", None) == source:
-            st.success(f"{source} downloaded, verified and unpacked: it is the dataset shown now.")
     with right:
         st.markdown("**Upload** a ratings CSV (`user,item,rating[,timestamp]`) and optionally "
                     "an items CSV (`item,title[,year][,genres]` with genres joined by `|`).")
