@@ -73,7 +73,10 @@ def test_a_sweep_over_the_default_space_fits_on_training_minus_validation(tmp_pa
                   fixed_params={"iterations": 2}, save_trials=False)
     assert [d.name for d in sweep.dimensions] == ["regularization", "unobserved_weight",
                                                   "factors"]
-    sweep.run(dataset, split)
+    trials_run = sweep.run(dataset, split)
+    # WALS is scored once, after its planned iterations, and refitted with as many.
+    assert all(t.best_epoch is None and t.epochs == 2 for t in trials_run)
+    assert sweep.best_params()["iterations"] == 2
     sweep.refit_best(dataset, split)
     *trials, refit = fitted
     assert len(trials) == 2

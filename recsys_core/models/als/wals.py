@@ -164,7 +164,7 @@ class WALS(Recommender):
     d 33: 0.431-0.446 on test); and a sweep scores WALS once, after all its iterations
     (``sweep_early_stopping = False``): its noisy validation plateau peaked at epoch 4-5, and the
     refit with so few iterations lost 0.003-0.005 on test. Then 30 TPE trials give 0.4466-0.4542
-    on test over search seeds 0-2 (mean 0.4500, 2 of 3 above EASE; ``benchmarks/bench_tune.py``);
+    on test over search seeds 0-4 (mean 0.4514, 4 of 5 above EASE; ``benchmarks/bench_tune.py``);
     the ml-100k optimum stays off the defaults (lambda 0.6, w0 0.1, chosen for all three
     catalogues above).
 
