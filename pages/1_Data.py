@@ -1,10 +1,7 @@
 """Data page: choose, download or upload a dataset and look at its shape."""
-import numpy as np
 import streamlit as st
 
-from recsys_core.data.download import MOVIELENS_ARCHIVES
-from recsys_core.errors import RecsysError
-from ui import charts, data, page, state
+from ui import page
 
 page.page_header(
     "Data",
@@ -13,6 +10,13 @@ page.page_header(
     "active users hold most ratings, which is why popular items get large embeddings and why "
     "re-ranking for the tail matters later.",
 )
+# Imported after the header: pandas, SciPy and plotly take a second or two to import in a new
+# server, and the page (the first one many people open) shows its title and lesson meanwhile.
+import numpy as np  # noqa: E402
+
+from recsys_core.data.download import MOVIELENS_ARCHIVES  # noqa: E402
+from recsys_core.errors import RecsysError  # noqa: E402
+from ui import charts, data, state  # noqa: E402
 
 with page.user_errors():
     source, dataset = data.select_dataset()
