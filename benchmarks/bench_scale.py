@@ -2,9 +2,10 @@
 times of our loader (cold, then warm through the binary cache) against pandas and pyarrow.
 
     python benchmarks/bench_scale.py --scale 0.1            # 2.3M ratings, in a temporary folder
-    python benchmarks/bench_scale.py --scale 1 --folder /tmp/ml-25m-like --keep
+    python benchmarks/bench_scale.py --scale 1 --folder /tmp/ml-25m-like --repeat 5
 
-The folder is written to a temporary directory (or --folder), never into the repository.
+The folder is written to a temporary directory (or --folder, generated there only when it holds no
+ratings.csv, and never deleted), never into the repository.
 :func:`write_movielens_latest` is the reusable part: later benchmarks (WALS, batch recommend, the
 app at 25M) call it for the same data.
 """
@@ -230,9 +231,11 @@ def main(argv=None) -> int:
 
             models_main(["--folder", str(folder)])
     finally:
-        if not args.keep:
+        for caches in ("cache", "rss-cache"):  # ~420 MB each at scale 1: never left behind
+            shutil.rmtree(root / caches, ignore_errors=True)
+        if not args.keep or args.folder is not None:  # a --folder is never deleted
             shutil.rmtree(root, ignore_errors=True)
-        elif args.folder is None:
+        else:
             print(f"kept {root}")
     return 0
 
