@@ -22,10 +22,11 @@ written in the MovieLens-latest format (movies.csv, ratings.csv), then drives De
   previous result greyed (the fit on the validation split, its metrics and PCA map included).
 
 Targets (issue 9): knob median <= 100 ms and p95 <= 200 ms on ml-100k, median <= 200 ms on 10k
-items; new-user rating median <= 300 ms. Issue 13: live mode median <= 1.5 s on ml-100k. A first row gives the floor on the machine: the same
-measurement on a one-slider fragment doing 20 ms of work; each catalogue's knob median is also
-printed as a ratio to it (both from the same run, so comparable on a busy machine). Where a knob's
-time goes (server run, Streamlit's post-run gc, delivery, drawing): benchmarks/bench_knob_breakdown.py.
+items; new-user rating median <= 300 ms. Issue 13: live mode median <= 1.5 s on ml-100k. A first
+row gives the floor on the machine: the same measurement on a one-slider fragment doing 20 ms of
+work; each catalogue's knob median is also printed as a ratio to it (both from the same run, so
+comparable on a busy machine). Where a knob's time goes (server run, Streamlit's post-run gc,
+delivery, drawing): benchmarks/bench_knob_breakdown.py.
 Then, when
 benchmarks/bench_projection.py exists, its projection_rows() (projection times against the
 peers) are printed too (--skip-projections leaves them out).

@@ -69,7 +69,8 @@ def _numbers(rows: list[dict[str, str]], column: str) -> list[float]:
     return [float(r[column]) for r in rows]
 
 
-def test_knob_press_reruns_only_the_list_fragment_with_the_new_list(wals_server, page):  # noqa: F811
+def test_knob_press_reruns_only_the_list_fragment_with_the_new_list(
+        wals_server, page):  # noqa: F811
     page.add_init_script(CAPTURE)
     page.goto(wals_server.format(page="Recommend"))
     settle(page)
