@@ -14,6 +14,7 @@ benchmarks/bench_browser.py). Per press, the phases (medians over the presses, m
 - request -> script start; script run on the server (start -> ``script_finished`` enqueued)
 - post-run gc.collect(2) (holds the GIL: nothing reaches the browser meanwhile)
 - end of gc (or of the run) -> last frame in the browser; last frame -> "notRunning" (drawing)
+- the CPU time (thread clock) of the script run and of the gc: less sensitive to a busy machine
 
 The two columns come from the same machine minutes apart: compare them, not absolute values.
 """
@@ -91,14 +92,18 @@ def serve(argv: list[str]) -> None:
         return handle(self, msg)
 
     def logged_event(self, sender, event, **kwargs):
+        # Sent from the script thread: its CPU clock tells the run's CPU time from its wall time.
         if "STARTED" in str(event):
-            write(kind="started")
+            write(kind="started", cpu=time.thread_time() * 1000)
+        elif "STOPPED" in str(event):
+            write(kind="stopped", cpu=time.thread_time() * 1000)
         return on_event(self, sender, event, **kwargs)
 
     def timed_collect(*args):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         n = gc.collect(*args)
-        write(kind="gc", ms=(time.perf_counter() - t0) * 1000)
+        write(kind="gc", ms=(time.perf_counter() - t0) * 1000,
+              cpu=(time.thread_time() - c0) * 1000)
         return n
 
     AppSession._enqueue_forward_msg = logged_enqueue
@@ -141,7 +146,9 @@ def _phases(events: list[dict], server: list[dict]) -> dict[str, float] | None:
     if done is None or sent is None:
         return None
     mine = [s for s in server if sent / 1000 - 0.005 <= s["t"] <= done / 1000 + 0.005]
-    started = next((s["t"] * 1000 for s in mine if s["kind"] == "started"), None)
+    start = next((s for s in mine if s["kind"] == "started"), None)
+    stop = next((s for s in mine if s["kind"] == "stopped"), None)
+    started = start["t"] * 1000 if start else None
     finished = next((s["t"] * 1000 for s in mine
                      if s["kind"] == "fwd" and s["type"] == "script_finished"), None)
     if started is None or finished is None:
@@ -153,6 +160,8 @@ def _phases(events: list[dict], server: list[dict]) -> dict[str, float] | None:
               and started <= s["t"] * 1000 <= finished]
     return {**dict(zip(PHASES, (sent - key, started - sent, finished - started,
                                 gc["ms"] if gc else 0.0, last - end, done - last, done - key))),
+            "  CPU: script run (script thread)": (stop["cpu"] - start["cpu"]) if stop else 0.0,
+            "  CPU: post-run gc.collect(2)": gc["cpu"] if gc else 0.0,
             "deltas per knob rerun": len(deltas),
             "delta bytes per knob rerun": sum(d["bytes"] for d in deltas)}
 
