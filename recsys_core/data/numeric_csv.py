@@ -212,7 +212,7 @@ def _user_runs(users, n_rows):  # pragma: no cover - compiled
 
 @dataclass
 class ParsedRatings:
-    """What :func:`parse_ratings` read.
+    """What :func:`parse_ratings_file` read.
 
     Attributes
     ----------
