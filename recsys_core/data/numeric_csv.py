@@ -219,7 +219,7 @@ class ParsedRatings:
     users : ndarray of int32, shape (n_rows,)
         Raw user ids, in file order.
     cols : ndarray of int32, shape (n_rows,)
-        Index of each row's movie in the ``item_ids`` given to :func:`parse_ratings`.
+        Index of each row's movie in the ``item_ids`` given to :func:`parse_ratings_file`.
     ratings : ndarray of float32, shape (n_rows,)
     timestamps : ndarray of int64, shape (n_rows,)
         Seconds since the epoch.
