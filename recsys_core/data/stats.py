@@ -64,6 +64,16 @@ class RatingStats:
         self.dataset = dataset
         self.codes_, self.levels_ = (_rating_codes(dataset.ratings.data)
                                      if dataset.is_explicit else (None, None))
+        # Ratings per (item, value): an item filter (genres) then needs no pass over the entries
+        # for the rating distribution (n_items x n_levels int64: 4.7 MB at ml-25m's shape).
+        self.item_levels_ = None
+        if self.codes_ is not None and len(self.levels_) <= 256:
+            n_levels = len(self.levels_)
+            cell_type = np.int32 if dataset.n_items * n_levels < 2**31 else np.int64
+            cells = dataset.ratings.indices.astype(cell_type) * n_levels + self.codes_
+            self.item_levels_ = np.bincount(cells, minlength=dataset.n_items * n_levels
+                                            ).reshape(dataset.n_items, n_levels)
+            del cells
         genres = np.asarray(dataset.item_genres)
         self.genre_matrix_ = (genres.astype(np.int64) if genres.size
                               else np.zeros((dataset.n_items, 0), np.int64))
@@ -96,16 +106,20 @@ class RatingStats:
         if keep is None:
             item_counts = np.asarray(ds.item_popularity, dtype=np.int64)
             user_counts = np.asarray(ds.user_activity, dtype=np.int64)
-            codes = self.codes_
         else:
             item_counts = (np.asarray(ds.item_popularity) * item_mask if user_mask is None
                            else np.bincount(ratings.indices[keep], minlength=ds.n_items))
             item_counts = item_counts.astype(np.int64)
             user_counts = _row_sums(keep, ratings.indptr)
-            codes = None if self.codes_ is None else self.codes_[keep]
         values = counts = None
-        if codes is not None:
-            per_level = np.bincount(codes, minlength=len(self.levels_))
+        if self.codes_ is not None:
+            n_levels = len(self.levels_)
+            if keep is None:
+                per_level = np.bincount(self.codes_, minlength=n_levels)
+            elif user_mask is None and self.item_levels_ is not None:
+                per_level = np.asarray(item_mask, dtype=np.int64) @ self.item_levels_
+            else:
+                per_level = np.bincount(self.codes_[keep], minlength=n_levels)
             present = per_level > 0
             values, counts = self.levels_[present], per_level[present].astype(np.int64)
         return RatingCounts(int(item_counts.sum()), item_counts, user_counts, values, counts,
