@@ -40,12 +40,12 @@ its run. Polling was not what cost most here either: with the old 0.75 s poller 
 used the same server CPU (8 s against 9 s), because a job takes 0.1-0.2 s and so was seen by
 at most one poll. The 30 s "hangs" of earlier runs were mostly the measurement's: a fast
 fragment run can start and end between two renders, so the page's data-test-script-state never
-showed "running"; the latency is now read from the server's messages on the websocket. The
-errors left are pages that go blank: the browser's console says "Bad delta path index 10
-(should be between [0, 3])" (React's tree dies, then the websocket closes), at N = 2, 4 and 8,
-in about one round in three, with the pushed impact table and with the former poller alike: the
-frontend applies a delta of a fragment nested in the list's fragment to a page that no longer
-has that many elements. Not solved yet; the next thing to try is no nested fragment at all.
+showed "running"; the latency is now read from the server's messages on the websocket. Blank
+pages were the other errors: the browser's console said "Bad delta path index 10 (should be
+between [0, 3])" (React's tree dies, then the websocket closes), at N = 2, 4 and 8, in about one
+round in three, with the former poller and with a push to the same nested fragment alike. The
+impact note is now drawn by the list's own fragment and the push reruns that one (ui/impact.py):
+no errors in the six rounds since (two full runs, load average 16-18).
 """
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ Measuring a configuration re-ranks the lists of a fixed sample of test users (0.
 MovieLens 100K), too slow for a knob that should answer within 100 ms. So the re-ranked list is
 drawn at once and the impact is computed by a background thread: one job per (run,
 configuration, k) for every session of the server (a classroom moving the same knobs computes
-each setting once), kept for later. While a job is pending a small fragment says so; when the
-job finishes it reruns that fragment of each waiting session once (a push, ui.rerun) instead
-of every session polling, each poll a rerun on the one server process that a whole class
-shares (benchmarks/bench_classroom.py).
+each setting once), kept for later. While a job is pending a note says so; when the
+job finishes it reruns, once, the fragment that drew the note in each waiting session (a push,
+ui.rerun) instead of every session polling, each poll a rerun on the one server process that a
+whole class shares (benchmarks/bench_classroom.py).
 """
 from __future__ import annotations
 
@@ -199,8 +199,17 @@ def _stop_polling() -> None:
 
 
 def show_impact(source: str, dataset, run: Run, config: RerankConfig, k: int) -> None:
-    """The metric-impact table: drawn now when measured, else by a fragment that the job's
-    completion reruns (a push; polling only where Streamlit offers no way to push)."""
+    """The metric-impact table: drawn now when measured, else a note, and the job's completion
+    reruns the fragment (or script) that called this, once (a push; polling only where
+    Streamlit offers no way to push).
+
+    The push reruns the caller's own fragment (on Recommend, the list's), not a fragment nested
+    in it: with a nested one (the former poller, or a push to it) about one classroom round in
+    three ended with a blank page, the browser's console saying "Bad delta path index 10
+    (should be between [0, 3])" (the nested fragment's delta applied to a page holding fewer
+    elements); none in six rounds since (benchmarks/bench_classroom.py). It costs one more run
+    of the list per new setting.
+    """
     jobs = impact_jobs(source, dataset, run, config, k)
     if jobs is None:
         st.info("This run has no test split, so its metric impact cannot be measured.")
@@ -209,21 +218,21 @@ def show_impact(source: str, dataset, run: Run, config: RerankConfig, k: int) ->
         _draw(jobs())
         return
     push = rerun.fragment_rerunner()
+    fragment_id = rerun.current_fragment_id()
+    if push is not None and fragment_id:
+        st.caption(PENDING_NOTE)
+        for job in jobs():
+            if not (job.done() and not job.cancelled()):  # a cancelled one: at once
+                _notify(job, (_session_token(), fragment_id), lambda: push(fragment_id))
+        return
 
-    @st.fragment(run_every=None if push else POLL_SECONDS)
+    @st.fragment(run_every=POLL_SECONDS)
     def pending():
         current = jobs()
         if not _done(current):
             st.caption(PENDING_NOTE)
-            fragment_id = rerun.current_fragment_id()
-            if push is not None and fragment_id:
-                for job in current:
-                    if not (job.done() and not job.cancelled()):  # a cancelled one: at once
-                        _notify(job, (_session_token(), fragment_id),
-                                lambda: push(fragment_id))
             return
         _draw(current)
-        if push is None:
-            _stop_polling()
+        _stop_polling()
 
     pending()
