@@ -16,14 +16,19 @@ against a brute-force sort, ties included). Two steps per block of rows:
 Against :func:`~recsys_core.retrieval.topk.exact_search` (a float32 score for every pair, a
 square root of each, argpartition, which also misordered near-equal and tied pairs and, off
 the origin, lost distances to cancellation): 10,000 x 32 points, k = 91, 0.53 s of CPU instead
-of 1.91 s on one thread; rows run in parallel (numba threads) and the product uses BLAS threads
-(times in benchmarks/bench_projection.py, "kNN graph" row). Compiled with numba (cached on
+of 1.91 s on one thread; blocks of rows run on threads (times in benchmarks/bench_projection.py,
+"kNN graph" row). Compiled with numba (cached on
 disk); import it lazily.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numba as nb
 import numpy as np
+
+from ..threads import limit_threads
 
 #: Query rows per block: the (block, n) float32 key matrix stays a few MB (cache-resident for
 #: n around 10,000) and a block is large enough for BLAS.
@@ -33,7 +38,8 @@ _UNIT = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 _SAFETY = 4.0
 
 
-def knn_graph(x: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
+def knn_graph(x: np.ndarray, k: int, metric: str = "euclidean", n_threads: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's k nearest rows, itself first, then by exact distance (ties: smaller index).
 
     Parameters
@@ -44,6 +50,11 @@ def knn_graph(x: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndar
         Neighbours per row including the row itself, 1 <= k <= n.
     metric : {"euclidean", "cosine"}
         Cosine distance is 1 - cos; a zero vector has cosine 0 with everything (distance 1).
+    n_threads : int, optional
+        Threads, each taking whole blocks of rows (product and selection) with a one-thread
+        BLAS; None: one per core. Whole blocks rather than a parallel loop with a one-thread BLAS:
+        on a busy 2-core machine numba's and BLAS's thread teams waited for each other (1.5 s
+        wall and 1.6 s of CPU for 10,000 x 32, k = 91, against 0.5 s on one thread).
 
     Returns
     -------
@@ -87,21 +98,33 @@ def knn_graph(x: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndar
     distances[:, 0] = 0.0
     if k == 1:
         return indices, distances
-    for start in range(0, n, BLOCK_ROWS):
+    cosine = metric == "cosine"
+
+    def block(start: int) -> None:
         stop = min(start + BLOCK_ROWS, n)
         products = search[start:stop] @ search.T
-        _select_block(products, offsets, scale, bound, start, x64, norms, metric == "cosine",
-                      indices, distances)
+        _select_block(products, offsets, scale, bound, start, x64, norms, cosine, indices,
+                      distances)
+
+    starts = range(0, n, BLOCK_ROWS)
+    n_threads = min(len(starts), n_threads or os.cpu_count() or 1)
+    with limit_threads(1):
+        if n_threads == 1:
+            for start in starts:
+                block(start)
+        else:  # the kernel releases the GIL, as does BLAS; blocks write disjoint rows
+            with ThreadPoolExecutor(n_threads) as pool:
+                list(pool.map(block, starts))
     return indices, distances
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(nogil=True, cache=True)
 def _select_block(products, offsets, scale, bound, start, x64, norms, cosine, indices, distances):
-    """Rows start .. start + len(products) of the graph, in parallel (see the module docstring).
+    """Rows start .. start + len(products) of the graph (see the module docstring).
     Keys are offsets[j] - scale * products[i, j]; the row itself is never a candidate."""
     n = products.shape[1]
     m = indices.shape[1] - 1  # neighbours besides the row itself
-    for r in nb.prange(products.shape[0]):
+    for r in range(products.shape[0]):
         i = start + r
         row = products[r]
         # k-th smallest key among the others: a max-heap of the m smallest seen so far.
