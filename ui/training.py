@@ -20,8 +20,8 @@ from typing import Callable
 import pandas as pd
 import plotly.express as px
 
-from recsys_core.evaluation.metrics import (EVALUATED_USERS, EVALUATION_SAMPLE_SEED,
-                                             EVALUATION_SAMPLE_USERS, TEST_USERS, evaluate_sample)
+from recsys_core.evaluation.metrics import (EVALUATED_USERS, EVALUATION_SAMPLE_USERS,
+                                             TEST_USERS, evaluate_sample, evaluation_note)
 from recsys_core.models.base import Recommender, TrainingProgress
 
 from . import charts
@@ -174,21 +174,6 @@ def cost_note(model: Recommender, dataset) -> str | None:
 
 #: Keys of a run's metrics that count users rather than measure the model.
 EVALUATION_COUNTS = (EVALUATED_USERS, TEST_USERS)
-
-
-def evaluation_note(metrics: dict, short: bool = False) -> str:
-    """Whom a run's metrics average over, from its metrics: "all 943 test users", or "a fixed
-    sample of 10,000 of the 129,410 test users (seed 0)" ("10,000 of 129,410 users" when
-    ``short``); empty for runs saved before the metrics said it."""
-    evaluated, total = metrics.get(EVALUATED_USERS), metrics.get(TEST_USERS)
-    if evaluated is None or total is None:
-        return ""
-    if short:
-        return f"{int(evaluated):,} of {int(total):,} users"
-    if evaluated >= total:
-        return f"all {int(total):,} test users"
-    return (f"a fixed sample of {int(evaluated):,} of the {int(total):,} test users "
-            f"(seed {EVALUATION_SAMPLE_SEED})")
 
 
 def start_local_job(model: Recommender, kind: str, source: str, dataset, split_params: dict, *,

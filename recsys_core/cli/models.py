@@ -59,6 +59,7 @@ def register(subparsers) -> None:
                         "(default 0: train on everything)")
     p.add_argument("--seed", type=int, default=0, help="seed of the holdout split (default 0)")
     p.add_argument("--k", type=int, default=10, help="list length for the holdout metrics (default 10)")
+    _add_max_users_argument(p)
     _add_engine_arguments(p, "train WALS with Spark MLlib's ALS (needs pyspark and Java 17; "
                              "--data may then also be Parquet or any Hadoop-compatible URI; "
                              "--set takes factors, iterations, regularization (Spark's "
@@ -97,7 +98,31 @@ def register(subparsers) -> None:
     p.add_argument("--k", type=int, default=10, help="list length (default 10)")
     p.add_argument("--relevance-threshold", type=float, default=None, metavar="RATING",
                    help="only test ratings at least this count as relevant (default: all)")
+    _add_max_users_argument(p)
     p.set_defaults(func=evaluate_command)
+
+
+def _add_max_users_argument(p) -> None:
+    from ..evaluation.metrics import EVALUATION_SAMPLE_SEED, EVALUATION_SAMPLE_USERS
+
+    p.add_argument("--max-users", type=int, default=EVALUATION_SAMPLE_USERS, metavar="N",
+                   help=f"average the metrics over every test user when there are at most N, "
+                        f"else over a fixed sample of N of them (seed {EVALUATION_SAMPLE_SEED}), "
+                        f"as the app does (default {EVALUATION_SAMPLE_USERS:,}; 0: every user)")
+
+
+def _evaluate(model, test, args, **kwargs) -> tuple[dict, str]:
+    """(metrics, whom they average over) of ``model`` on ``test`` (Dataset or CSR), following
+    --max-users: the same fixed sample as the app's runs."""
+    import sys
+
+    from ..evaluation.metrics import evaluate_sample, evaluation_note
+
+    if args.max_users < 0:
+        raise HyperparameterError(f"--max-users must be >= 0, got {args.max_users}")
+    metrics = evaluate_sample(model, test, k=args.k, max_users=args.max_users or sys.maxsize,
+                              **kwargs)
+    return metrics, evaluation_note(metrics)
 
 
 def _add_engine_arguments(p, spark_help: str) -> None:
@@ -166,6 +191,14 @@ def _print_progress(progress: TrainingProgress) -> None:
           + f"  ({progress.elapsed:.2f} s)", flush=True)
 
 
+def _measures(metrics: dict) -> dict:
+    """The metrics without the counts of users they average over (said in words instead)."""
+    from ..evaluation.metrics import EVALUATED_USERS, TEST_USERS
+
+    return {name: value for name, value in metrics.items()
+            if name not in (EVALUATED_USERS, TEST_USERS)}
+
+
 def _format_metrics(metrics: dict) -> str:
     width = max((len(name) for name in metrics), default=0)
     return "\n".join(f"  {name:<{width}}  {value:.4f}" for name, value in metrics.items())
@@ -214,11 +247,9 @@ def train_command(args) -> int:
         f"{k} {v:.6g}" for k, v in final.items()) if final else ""), flush=True)
     metrics = {}
     if split is not None:
-        from ..evaluation.metrics import evaluate_model
-
-        metrics = evaluate_model(model, split.test, k=args.k)
-        print(f"holdout metrics ({split.test.n_ratings} ratings, k={args.k}):")
-        print(_format_metrics(metrics), flush=True)
+        metrics, note = _evaluate(model, split.test, args)
+        print(f"holdout metrics ({split.test.n_ratings} ratings, k={args.k}, on {note}):")
+        print(_format_metrics(_measures(metrics)), flush=True)
     info = RunStore(out.parent).save(model, dataset, name=out.name, split=split, metrics=metrics,
                                      exact_name=True)
     print(f"saved run {info.path}")
@@ -523,20 +554,17 @@ def read_test_ratings(run: Run, path: str | Path) -> sp.csr_matrix:
 
 
 def evaluate_command(args) -> int:
-    from ..evaluation.metrics import evaluate_model
-
     if args.k < 1:
         raise HyperparameterError(f"--k must be >= 1, got {args.k}")
     run = load_run(args.run)
     test = read_test_ratings(run, args.test)
     overlap = test.multiply(run.model.seen_).nnz
-    metrics = evaluate_model(run.model, test, k=args.k, item_genres=run.item_genres,
-                             relevance_threshold=args.relevance_threshold)
-    users = int(np.count_nonzero(np.diff(test.indptr)))
+    metrics, note = _evaluate(run.model, test, args, item_genres=run.item_genres,
+                              relevance_threshold=args.relevance_threshold)
     print(f"run {run.info.name} ({run.info.model_kind}) on {Path(args.test).name}: "
-          f"{test.nnz} test ratings, {users} users, k={args.k}")
+          f"{test.nnz} test ratings, k={args.k}, metrics over {note}")
     if overlap:
         print(f"note: {overlap} test pairs are also training pairs; recommendations exclude "
               "training items, so they can never be hit")
-    print(_format_metrics(metrics))
+    print(_format_metrics(_measures(metrics)))
     return 0

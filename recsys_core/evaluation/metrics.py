@@ -428,6 +428,21 @@ def evaluate_sample(model, test, k: int = 10, *, max_users: int = EVALUATION_SAM
     return out
 
 
+def evaluation_note(metrics: dict, short: bool = False) -> str:
+    """Whom a run's metrics average over, from its metrics: "all 943 test users", or "a fixed
+    sample of 10,000 of the 129,410 test users (seed 0)" ("10,000 of 129,410 users" when
+    ``short``); empty for runs saved before the metrics said it."""
+    evaluated, total = metrics.get(EVALUATED_USERS), metrics.get(TEST_USERS)
+    if evaluated is None or total is None:
+        return ""
+    if short:
+        return f"{int(evaluated):,} of {int(total):,} users"
+    if evaluated >= total:
+        return f"all {int(total):,} test users"
+    return (f"a fixed sample of {int(evaluated):,} of the {int(total):,} test users "
+            f"(seed {EVALUATION_SAMPLE_SEED})")
+
+
 def evaluate_model(model, test, k: int = 10, *, users=None, beyond_accuracy: bool = True,
                    item_genres=None, item_popularity=None, group_mask=None, item_embeddings=None,
                    relevance_threshold: float | None = None, progress=None,

@@ -278,3 +278,31 @@ def test_svd_run_predicts_scores_not_ratings(capsys, files, tmp_path):
     assert code == 0, err
     assert float(out.splitlines()[1].split(",")[2]) == pytest.approx(
         float(run.model.score([1], [2])[0, 0]), rel=1e-5)
+
+
+def test_train_and_evaluate_average_over_the_apps_fixed_user_sample(capsys, files, tmp_path):
+    """Big data is evaluated on a fixed, stated sample of users, in the CLI as in the app: the
+    same users for the same seed, said in the output and recorded with the run."""
+    from recsys_core.evaluation.metrics import evaluate_model, sample_users
+
+    code, out, err = cli(capsys, "train", "--data", files["ratings"], "--items", files["items"],
+                         "--model", "popularity", "--out", tmp_path / "pop", "--holdout", 0.2,
+                         "--max-users", 40)
+    assert code == 0, err
+    run = load_run(tmp_path / "pop")
+    n_test = run.info.metrics["test_users"]
+    assert run.info.metrics["evaluated_users"] == 40 < n_test
+    assert f"on a fixed sample of 40 of the {n_test} test users (seed 0)" in out
+    assert "evaluated_users" not in out  # said in words, not printed as a metric
+    split = holdout_split(load_dataset(files["ratings"], files["items"]), 0.2, seed=0)
+    expected = evaluate_model(run.model, split.test, k=10,
+                              users=sample_users(split.test.ratings, 40))
+    assert run.info.metrics["ndcg@10"] == pytest.approx(expected["ndcg@10"])
+
+    code, out, err = cli(capsys, "evaluate", "--run", tmp_path / "pop", "--test", files["test"],
+                         "--max-users", 0)
+    assert code == 0, err
+    assert f"metrics over all {n_test} test users" in out
+    code, _, err = cli(capsys, "evaluate", "--run", tmp_path / "pop", "--test", files["test"],
+                       "--max-users", -1)
+    assert code == 2 and "--max-users" in err
