@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_core.evaluation.metrics import evaluate_model
+from recsys_core.evaluation.metrics import evaluate_sample
 from recsys_core.models.base import TrainingProgress
 from recsys_core.runs import spark as spark_engine
 
@@ -90,7 +90,7 @@ def start_job(params: dict, split, dataset, store, name: str | None) -> Training
 
     def evaluate_and_save(fitted: SparkFit):
         model = fitted.trainer.model_
-        metrics = evaluate_model(model, split.test, k=10)
+        metrics = evaluate_sample(model, split.test, k=10)  # the local runs' fixed sample
         return store.save(model, dataset, name=name, split=split, metrics=metrics,
                           engine=fitted.trainer.engine_)
 
