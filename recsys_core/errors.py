@@ -101,5 +101,10 @@ class RunNotFoundError(PersistenceError):
     """A run named by the user does not exist (never saved, or deleted meanwhile)."""
 
 
+class SweepBusyError(PersistenceError):
+    """A sweep is already running (in another session or process); two runs of one sweep would
+    train the same trial numbers twice and overwrite each other's records."""
+
+
 class InvalidRunNameError(PersistenceError, ValueError):
     """A run name that cannot be a folder name in the run store."""

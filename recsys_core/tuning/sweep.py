@@ -21,10 +21,12 @@ naming its run), each written atomically. A new :class:`Sweep` on the same folde
 settings skips the recorded trials and continues. Each trial is saved as an ordinary run whose
 ``run.json`` has a ``sweep`` field (``name``, ``trial``, the validation split). A cancel (a
 ``threading.Event``) stops the fit in progress, which is then discarded: only complete trials are
-saved.
+saved. One run of a sweep at a time: a second session or process resuming it while it runs gets
+:class:`~recsys_core.errors.SweepBusyError` (a lock file, ``running.lock``, held while it runs).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -36,7 +38,7 @@ from typing import Callable
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..errors import HyperparameterError, PersistenceError
+from ..errors import HyperparameterError, PersistenceError, SweepBusyError
 from ..evaluation.metrics import Validation, evaluate_model
 from ..evaluation.split import holdout_split, require_test_ratings
 from ..models import trainable_models
@@ -50,6 +52,25 @@ SWEEP_FORMAT = "recsys-studio-sweep/1"
 LOWER_IS_BETTER = ("rmse", "mae")
 #: Hyperparameters that count epochs: early stopping's best epoch becomes their value at refit.
 EPOCH_PARAMETERS = ("iterations", "epochs")
+try:  # POSIX: an advisory lock per open file, released by the OS when its holder exits
+    import fcntl
+
+    def _lock_file(handle):
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock_file(handle):
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+except ImportError:  # Windows
+    import msvcrt
+
+    def _lock_file(handle):
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock_file(handle):
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
 _METRIC = re.compile(r"^(precision|recall|ndcg|map|hit_rate)@([1-9][0-9]{0,3})$|^(rmse|mae)$")
 
 
@@ -305,7 +326,28 @@ class Sweep:
         on_trial : callable(Trial), optional
             Called after each trial is recorded (from the calling thread).
         """
-        cancel = cancel or threading.Event()
+        with self._exclusive():
+            return self._run(dataset, split, cancel or threading.Event(), on_trial)
+
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """Hold the sweep's lock file while it runs; :class:`SweepBusyError` when another session
+        or process holds it. The operating system drops the lock when its holder exits, so a
+        killed run never leaves the sweep locked."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / "running.lock", "a+b") as handle:
+            try:
+                _lock_file(handle)
+            except OSError:
+                raise SweepBusyError(
+                    f"sweep {self.name!r} is already running (in another session or process); "
+                    "wait for it to finish or cancel it there, then resume it") from None
+            try:
+                yield
+            finally:
+                _unlock_file(handle)
+
+    def _run(self, dataset, split, cancel, on_trial) -> list[Trial]:
         train = split.train if split is not None else dataset
         inner = require_test_ratings(holdout_split(train, self.validation_fraction, self.seed))
         self._open({"dataset": dataset.fingerprint,

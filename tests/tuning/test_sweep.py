@@ -224,3 +224,28 @@ def test_a_saved_sweep_is_resumed_from_its_folder_alone(tmp_path, probe, planted
     assert [t.params for t in trials[:2]] == [t.params for t in first.trials]
     with pytest.raises(PersistenceError):
         Sweep.resume(store, "nothing")
+
+
+def test_a_running_sweep_cannot_be_run_twice_at_once(tmp_path, probe, planted):
+    """Two sessions resuming one sweep would fit the same trial numbers twice and overwrite each
+    other's records: the second is refused while the first runs, and may resume afterwards."""
+    from recsys_core.errors import SweepBusyError
+
+    dataset, split = planted
+    store = RunStore(tmp_path / "runs")
+    cancel = threading.Event()
+    refused = []
+
+    def second_session(trial):
+        if trial.number == 1:
+            with pytest.raises(SweepBusyError, match="already running"):
+                Sweep.resume(store, "shared").run(dataset, split)
+            refused.append(trial.number)
+            cancel.set()
+
+    first = _sweep(tmp_path, name="shared", strategy="random", n_trials=4)
+    first.run(dataset, split, cancel=cancel, on_trial=second_session)
+    assert refused == [1] and [t.number for t in first.trials] == [0, 1]
+    trials = Sweep.resume(store, "shared").run(dataset, split)  # the lock went with the run
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert len(store.list()) == 4
