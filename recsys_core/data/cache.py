@@ -157,11 +157,12 @@ def cached_load(folder: Path, files: list[Path], load: Callable[[], Dataset], *,
     notes = [why] if why else []
     try:
         size = _stored_bytes(dataset)
+        prune(cache_dir)  # before a new entry takes room: drop those nobody can use
         if size >= BACKGROUND_WRITE_BYTES:
             _check_room(entry.parent, size)  # what can be known now is reported now
-            _start_writer(entry, dataset, signature)
+            _start_writer(entry, dataset, signature, folder.resolve())
         else:
-            _write_entry(entry, dataset, signature)
+            _write_entry(entry, dataset, signature, folder.resolve())
     except OSError as exc:
         state = ""
         notes.append(f"dataset cache not written ({exc.strerror or exc}): {cache_dir}")
@@ -197,10 +198,10 @@ def _check_room(parent: Path, size: int):
         raise OSError(28, "No space left on device")
 
 
-def _start_writer(entry: Path, dataset: Dataset, signature: list[dict]):
+def _start_writer(entry: Path, dataset: Dataset, signature: list[dict], folder: Path):
     def write():
         try:
-            _write_entry(entry, dataset, signature)
+            _write_entry(entry, dataset, signature, folder)
         except Exception as exc:  # noqa: BLE001 - a thread has no caller to raise to
             _log.warning("dataset cache not written to %s: %s", entry, exc)
 
@@ -258,7 +259,7 @@ def _store_table(folder: Path, name: str, frame: pd.DataFrame) -> dict:
     return {"hash": _digest(memoryview(data))}
 
 
-def _write_entry(entry: Path, dataset: Dataset, signature: list[dict]):
+def _write_entry(entry: Path, dataset: Dataset, signature: list[dict], folder: Path):
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
     try:
@@ -279,7 +280,7 @@ def _write_entry(entry: Path, dataset: Dataset, signature: list[dict]):
                 "shape": list(dataset.shape), "folds": list(dataset.folds),
                 "genre_names": list(dataset.genre_names),
                 "rating_scale": None if dataset.rating_scale is None else list(dataset.rating_scale),
-                "name": dataset.name, "source": dataset.source,
+                "name": dataset.name, "source": dataset.source, "folder": str(folder),
                 "report": {"rows_read": report.rows_read,
                            "duplicates_merged": report.duplicates_merged,
                            "dropped": dict(report.dropped), "notes": list(report.notes)}}
@@ -294,6 +295,58 @@ def _write_entry(entry: Path, dataset: Dataset, signature: list[dict]):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: A temporary entry folder this old is left over by a process that died while writing it.
+ABANDONED_SECONDS = 3600
+
+
+def prune(cache_dir: Path) -> list[Path]:
+    """Delete the entries of ``cache_dir`` nobody can use again; returns what was deleted.
+
+    That is an entry whose dataset folder no longer exists (or holds none of the files it was
+    built from), and a temporary or set-aside folder a writer left behind more than
+    :data:`ABANDONED_SECONDS` ago. Entries written before they recorded their folder, entries
+    being written by this process and damaged entries are left alone (a damaged one is rebuilt
+    in place by its next load).
+    """
+    import time
+
+    cache_dir = Path(cache_dir)
+    removed = []
+    try:
+        children = list(cache_dir.iterdir())
+    except OSError:
+        return removed
+    with _writers_lock:
+        writing = set(_writers)
+    for child in children:
+        if not child.is_dir() or child in writing:
+            continue
+        try:
+            if child.name.startswith("."):
+                doomed = time.time() - child.stat().st_mtime > ABANDONED_SECONDS
+            else:
+                doomed = _orphaned(child)
+        except OSError:
+            continue
+        if doomed:
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    return removed
+
+
+def _orphaned(entry: Path) -> bool:
+    try:
+        meta = _read_meta(entry)
+    except (CacheDamaged, OSError, ValueError, KeyError, TypeError):
+        return False
+    folder = meta.get("folder")
+    if not folder:
+        return False
+    folder = Path(folder)
+    names = [source.get("name") for source in meta.get("sources", ())]
+    return not folder.is_dir() or not any((folder / name).exists() for name in names if name)
 
 
 # ------------------------------------------------------------------------------------ reading

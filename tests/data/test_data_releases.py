@@ -218,6 +218,32 @@ def test_damaged_cache_is_ignored_and_rebuilt(cached, damage):
     assert load_dataset(folder, cache=cache_dir).report.cache == "hit"
 
 
+def test_entries_of_deleted_folders_and_abandoned_writes_are_pruned(cached):
+    """The cache must not grow forever: a dataset folder deleted (an upload, an old download)
+    frees its entry at the next write; a writer that died leaves a temporary folder that goes
+    once it is clearly abandoned; a live entry and a fresh temporary folder stay."""
+    import os
+    import shutil
+    import time
+
+    folder, cache_dir = cached
+    load_dataset(folder, cache=cache_dir)
+    gone = entry_of(cache_dir)
+    other = write(folder.parent / "ml-latest-copy", LATEST_FILES)
+    abandoned = cache_dir / ".ds-abandoned-tmp"
+    fresh = cache_dir / ".ds-being-written"
+    abandoned.mkdir()
+    fresh.mkdir()
+    old = time.time() - cache.ABANDONED_SECONDS - 60
+    os.utime(abandoned, (old, old))
+    shutil.rmtree(folder)
+    assert load_dataset(other, cache=cache_dir).report.cache == "written"
+    assert not gone.exists() and not abandoned.exists() and fresh.exists()
+    kept = entry_of(cache_dir)
+    assert load_dataset(other, cache=cache_dir).report.cache == "hit"
+    assert cache.prune(cache_dir) == [] and kept.exists()
+
+
 def test_small_sources_and_cache_false_skip_the_cache(tmp_path):
     folder = write(tmp_path / "ml-latest", LATEST_FILES)
     assert load_dataset(folder, cache=tmp_path / "c").report.cache == ""  # below 8 MB
