@@ -6,6 +6,7 @@ items); a multithreaded BLAS spends more waking its threads than computing them,
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from threadpoolctl import ThreadpoolController
@@ -26,3 +27,12 @@ def limit_threads(n_threads: int = 1, user_api: str | None = "blas"):
         _controller = ThreadpoolController()
         _modules_at_scan = len(sys.modules)
     return _controller.limit(limits=int(n_threads), user_api=user_api)
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a container's or taskset's share),
+    at least 1; ``os.cpu_count()`` where affinity is unknown."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)

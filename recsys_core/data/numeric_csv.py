@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from ..threads import available_cores
+
 #: Status of a chunk: clean, or why the caller must use a general reader.
 CLEAN, NOT_CLEAN, ID_BEYOND_INT32, UNKNOWN_ITEM, RATING_OUT_OF_RANGE = 0, 1, 2, 3, 4
 _MAX_DIGITS = 15
@@ -242,13 +244,6 @@ class ParsedRatings:
         return _user_runs(self.users, len(self.users))
 
 
-def _threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _item_table(item_ids: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     """(index of each id - lowest id, the index meaning "no such movie", lowest id) when the ids
     are dense enough. uint16 up to 65,534 movies (ml-25m's 209k ids: 418 KB, which stays in a
@@ -311,7 +306,7 @@ def parse_ratings_file(path, body_start: int, item_ids: np.ndarray,
     if found is None:
         return NOT_CLEAN
     item_table, unknown, item_lo = found
-    threads = n_threads or _threads()
+    threads = n_threads or available_cores()
     with open(path, "rb") as f:
         fd = f.fileno()
         n = os.fstat(fd).st_size

@@ -22,13 +22,12 @@ disk); import it lazily.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
 
-from ..threads import limit_threads
+from ..threads import available_cores, limit_threads
 
 #: Query rows per block: the (block, n) float32 key matrix stays a few MB (cache-resident for
 #: n around 10,000) and a block is large enough for BLAS.
@@ -107,7 +106,7 @@ def knn_graph(x: np.ndarray, k: int, metric: str = "euclidean", n_threads: int |
                       distances)
 
     starts = range(0, n, BLOCK_ROWS)
-    n_threads = min(len(starts), n_threads or os.cpu_count() or 1)
+    n_threads = min(len(starts), n_threads or available_cores())
     with limit_threads(1):
         if n_threads == 1:
             for start in starts:
