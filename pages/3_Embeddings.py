@@ -1,7 +1,6 @@
 """Embeddings page: a run's item and user embeddings in 2D, and the norm vs popularity check."""
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -184,8 +183,8 @@ st.markdown("If frequent items get larger norms, the **dot product** will recomm
             "reduce it. Compare two runs side by side.")
 others = [i for i in runs.runs_for(dataset)
           if i.name != run.info.name and i.model_kind != "popularity"]
-compare_name = st.selectbox("Compare with", ["(none)"] + [i.name for i in others],
-                            key="compare_run")
+compare_name = state.selectbox("Compare with", ["(none)"] + [i.name for i in others],
+                               "emb_cmp", "(none)")
 panels = [run]
 if compare_name != "(none)":
     with page.user_errors():
@@ -194,11 +193,14 @@ cols = st.columns(len(panels))
 for col, r in zip(cols, panels):
     emb = projections.embeddings_of(r, which)
     diag = norm_vs_popularity(emb, counts)
-    frame = pd.DataFrame({"ratings": diag["count"], "norm": diag["norm"], "name": names})
-    fig = px.scatter(frame, x="ratings", y="norm", hover_name="name", log_x=True, opacity=0.6,
-                     title=f"{r.info.name} ({r.info.model_kind})")
+    # One WebGL trace built directly: plotly express took 1.3 s per rerun at 59k items.
+    fig = go.Figure(go.Scattergl(x=diag["count"], y=diag["norm"], mode="markers", opacity=0.6,
+                                 hovertext=names, hoverinfo="text+x+y", marker=dict(size=5)))
+    fig.update_xaxes(type="log", title="ratings")
+    fig.update_yaxes(title="norm")
     charts.readable_log_axis(fig, "x")
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),
+                      title=f"{r.info.name} ({r.info.model_kind})")
     col.plotly_chart(fig, key=f"norm_pop_{r.info.name}")
     col.caption(f"Spearman rank correlation {diag['spearman']:.2f}; slope of norm on "
                 f"log(1 + ratings) {diag['slope']:.3f}.")

@@ -220,10 +220,11 @@ def test_embeddings_page_pca_map_selection_and_two_run_diagnostic(app):
     _assert_clean(at)
     table = _tables(at, "nearest neighbours")[0]
     assert len(table) == 3 and table["nearest neighbours"].str.len().gt(0).all()
-    at.selectbox(key="compare_run").set_value("wals-reg").run()
+    at.selectbox(key="_w_emb_cmp").set_value("wals-reg").run()
     _assert_clean(at)
     captions = [c.value for c in at.caption if "Spearman" in c.value]
     assert len(captions) == 2
+    assert at.query_params["emb_cmp"] in ("wals-reg", ["wals-reg"])  # a link keeps the pair
 
 
 def test_embeddings_page_user_map_coloured_by_occupation(app):
