@@ -46,6 +46,13 @@ between [0, 3])" (React's tree dies, then the websocket closes), at N = 2, 4 and
 round in three, with the former poller and with a push to the same nested fragment alike. The
 impact note is now drawn by the list's own fragment and the push reruns that one (ui/impact.py):
 no errors in the six rounds since (two full runs, load average 16-18).
+
+On a quiet machine (18:10 UTC, nothing else running), N = 8: p50 522-764 ms, p95 1.6-2.0 s, zero
+errors. ``vmstat`` during the round: 0-2 % idle, 14-23 runnable threads on 2 cores; ``top`` over
+15 s of it (% of one core): the eight Chromium renderers 111, Chromium's GPU process 25 and browser
+process 22, the Streamlit server 20, Playwright's driver 8, this harness 5. So the tail is the
+server waiting for a core behind the students' browsers, which in a class run on the students'
+machines; niceness 10 for the browsers gave p95 1.45 s, a 1 s think time 1.41 s.
 """
 from __future__ import annotations
 
