@@ -54,32 +54,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, start_server, stop_server  # noqa: E402
+from browser_support import ARM, CHROMIUM, CHROMIUM_FLAGS, start_server, stop_server  # noqa: E402
 
 TARGET_S = 2.0
 
-# Installs a one-shot timer: from the next keydown / pointerdown in the page until the app root's
-# script state has left "notRunning" and come back to it (as benchmarks/bench_browser.py).
-ARM = """
-() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  window.__latency = null;
-  let t0 = null;
-  const start = () => { t0 = performance.now(); };
-  document.addEventListener('keydown', start, {capture: true, once: true});
-  document.addEventListener('pointerdown', start, {capture: true, once: true});
-  const obs = new MutationObserver((records) => {
-    if (t0 === null) return;
-    const ran = records.some(r => r.oldValue !== null && r.oldValue !== 'notRunning');
-    if (ran && app.getAttribute('data-test-script-state') === 'notRunning') {
-      window.__latency = performance.now() - t0;
-      obs.disconnect();
-    }
-  });
-  obs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state'],
-                    attributeOldValue: true});
-}
-"""
 
 # Written as sitecustomize.py into a folder put first on the server's PYTHONPATH: on SIGUSR1 the
 # server writes the breakdown of what its caches, sessions and module globals hold.

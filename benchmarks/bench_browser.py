@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from browser_support import (CHROMIUM, CHROMIUM_FLAGS, settle, start_server,  # noqa: E402
+from browser_support import (ARM, CHROMIUM, CHROMIUM_FLAGS, settle, start_server,  # noqa: E402
                              stop_server)
 from recsys_core.data import DATA_DIR_ENV, load_dataset  # noqa: E402
 from recsys_core.data.demo import make_demo_dataset  # noqa: E402
@@ -59,29 +59,6 @@ from recsys_core.models import MODEL_REGISTRY  # noqa: E402
 from recsys_core.runs.store import RunStore  # noqa: E402
 
 GENERATED = "ml-latest-gen10k"
-
-# Installs a one-shot timer: from the next keydown / pointerdown anywhere in the page until the
-# app root's script state leaves "running" (or "rerunRequested") and is "notRunning" again.
-ARM = """
-() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  window.__latency = null;
-  let t0 = null;
-  const start = () => { t0 = performance.now(); };
-  document.addEventListener('keydown', start, {capture: true, once: true});
-  document.addEventListener('pointerdown', start, {capture: true, once: true});
-  const obs = new MutationObserver((records) => {
-    if (t0 === null) return;
-    const ran = records.some(r => r.oldValue !== null && r.oldValue !== 'notRunning');
-    if (ran && app.getAttribute('data-test-script-state') === 'notRunning') {
-      window.__latency = performance.now() - t0;
-      obs.disconnect();
-    }
-  });
-  obs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state'],
-                    attributeOldValue: true});
-}
-"""
 
 
 # The floor: what Streamlit and the browser cost on this machine for a fragment rerun that does

@@ -23,6 +23,31 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-sync", "--disable-dev-shm-usage"]
 
 
+# The benchmarks' latency probe (bench_browser.py, bench_app_scale.py), evaluated in the page
+# before an input: a one-shot timer from the next keydown / pointerdown anywhere in the page until
+# the app root's script state leaves "running" (or "rerunRequested") and is "notRunning" again.
+ARM = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__latency = null;
+  let t0 = null;
+  const start = () => { t0 = performance.now(); };
+  document.addEventListener('keydown', start, {capture: true, once: true});
+  document.addEventListener('pointerdown', start, {capture: true, once: true});
+  const obs = new MutationObserver((records) => {
+    if (t0 === null) return;
+    const ran = records.some(r => r.oldValue !== null && r.oldValue !== 'notRunning');
+    if (ran && app.getAttribute('data-test-script-state') === 'notRunning') {
+      window.__latency = performance.now() - t0;
+      obs.disconnect();
+    }
+  });
+  obs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state'],
+                    attributeOldValue: true});
+}
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
