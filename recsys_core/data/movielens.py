@@ -19,6 +19,19 @@ from .readers import (_check_known_ids, _check_unique, _genres_multi_hot, _repor
 
 
 # -------------------------------------------------------------------------------- MovieLens 100K
+
+def _release_folder(path, required: tuple[str, ...], expected: str, kind: str) -> Path:
+    """``path`` as a Path once it is a folder holding every file of ``required``; else a
+    :class:`DataError`: "not a folder (expected ``expected``)" or "missing file X (not
+    ``kind``?)"."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"not a folder (expected {expected})", path=path)
+    for name in required:
+        if not (path / name).is_file():
+            raise DataError(f"missing file {name} (not {kind}?)", path=path)
+    return path
+
 def load_movielens_100k(path: str | Path) -> Dataset:
     """Load the MovieLens 100K folder format.
 
@@ -31,13 +44,8 @@ def load_movielens_100k(path: str | Path) -> Dataset:
     genres for the official release. Raises :class:`DataError` naming file, line and column for
     any malformed or inconsistent input.
     """
-    path = Path(path)
-    if not path.is_dir():
-        raise DataError("not a folder (expected the MovieLens 100K folder holding u.data)",
-                        path=path)
-    for required in ("u.data", "u.item", "u.genre"):
-        if not (path / required).is_file():
-            raise DataError(f"missing file {required} (not a MovieLens 100K folder?)", path=path)
+    path = _release_folder(path, ("u.data", "u.item", "u.genre"),
+                           "the MovieLens 100K folder holding u.data", "a MovieLens 100K folder")
 
     data = read_table(path / "u.data", sep="\t", header=False, quoting=False, min_fields=4)
     if data.frame.shape[1] != 4:
@@ -165,14 +173,9 @@ def load_movielens_latest(path: str | Path, *, encoding: str | None = None) -> D
     fails a check) is read again by the line-exact reader so that the :class:`DataError` names
     the file, line and column at fault.
     """
-    path = Path(path)
-    if not path.is_dir():
-        raise DataError("not a folder (expected a MovieLens folder holding ratings.csv and "
-                        "movies.csv)", path=path)
-    for required in ("ratings.csv", "movies.csv"):
-        if not (path / required).is_file():
-            raise DataError(f"missing file {required} (not a MovieLens 'latest' folder?)",
-                            path=path)
+    path = _release_folder(path, ("ratings.csv", "movies.csv"),
+                           "a MovieLens folder holding ratings.csv and movies.csv",
+                           "a MovieLens 'latest' folder")
     if _is_utf8(encoding):
         big = (path / "ratings.csv").stat().st_size >= NUMERIC_ROUTE_MIN_BYTES
         for route in ("numeric", "arrow") if big else ("arrow",):
@@ -358,14 +361,9 @@ def load_movielens_dat(path: str | Path) -> Dataset:
     ratings.dat takes pyarrow's fast route like :func:`load_movielens_latest`; any fault sends it
     through the line-exact reader for a :class:`DataError` naming file, line and column.
     """
-    path = Path(path)
-    if not path.is_dir():
-        raise DataError("not a folder (expected a MovieLens 1M/10M folder holding ratings.dat "
-                        "and movies.dat)", path=path)
-    for required in ("ratings.dat", "movies.dat"):
-        if not (path / required).is_file():
-            raise DataError(f"missing file {required} (not a MovieLens 1M/10M folder?)",
-                            path=path)
+    path = _release_folder(path, ("ratings.dat", "movies.dat"),
+                           "a MovieLens 1M/10M folder holding ratings.dat and movies.dat",
+                           "a MovieLens 1M/10M folder")
     fast = read_clean_columns(path / "ratings.dat", {"user": "id", "item": "id",
                                                     "rating": "float", "timestamp": "int"},
                                 sep="::", header=False)
