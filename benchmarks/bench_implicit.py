@@ -123,7 +123,7 @@ def table(title, header, rows):
     print("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
     print("  ".join("-" * w for w in widths))
     for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)), flush=True)
 
 
 # ---------------------------------------------------------------------------- quality

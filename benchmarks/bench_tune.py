@@ -34,20 +34,12 @@ from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import EASE, WALS  # noqa: E402
 from recsys_core.runs.store import RunStore  # noqa: E402
 from recsys_core.tuning import Dimension, Sweep, default_dimensions  # noqa: E402
+from bench_implicit import table  # noqa: E402  (this folder is on the path when run as a script)
 
 EASE_TEST = 0.4478  # bench_implicit.py, EASE lambda 300 on this test split
 
 EASE_GRID = (100.0, 300.0, 1000.0)
 QUIET = False
-
-
-def table(title, header, rows):
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
-    print(f"\n{title}")
-    print("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)), flush=True)
 
 
 def test_scores(model, split):
