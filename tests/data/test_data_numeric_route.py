@@ -84,6 +84,19 @@ def assert_same_dataset(fast, slow):
         assert not a.flags.writeable
 
 
+def assert_agrees_with_line_exact(folder):
+    """``load_movielens_latest(folder)`` gives what the line-exact reader gives: the same
+    dataset, or a DataError with the same message."""
+    try:
+        slow = _load_latest(folder, None, None)
+    except DataError as exc:
+        with pytest.raises(DataError) as info:
+            load_movielens_latest(folder)
+        assert str(info.value) == str(exc)
+        return
+    assert_same_dataset(load_movielens_latest(folder), slow)
+
+
 @pytest.mark.parametrize("seed, sort, duplicates", [
     (0, True, False),   # MovieLens as shipped: the rows are the CSR matrix as they stand
     (1, False, False),  # unsorted users and movies
@@ -213,14 +226,7 @@ def test_fuzz_numeric_route_gives_the_line_exact_result_or_message(tmp_path, row
     numeric_csv._MIN_CHUNK_BYTES = chunk
     lines = ["userId,movieId,rating,timestamp"] + [",".join(r) for r in rows]
     folder = write(tmp_path / "fuzz", (newline.join(lines) + newline * last_newline).encode())
-    try:
-        slow = _load_latest(folder, None, None)
-    except DataError as exc:
-        with pytest.raises(DataError) as info:
-            load_movielens_latest(folder)
-        assert str(info.value) == str(exc)
-        return
-    assert_same_dataset(load_movielens_latest(folder), slow)
+    assert_agrees_with_line_exact(folder)
 
 
 def test_catalogues_beyond_65534_movies_use_a_wider_table(tmp_path):

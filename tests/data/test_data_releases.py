@@ -20,6 +20,7 @@ from recsys_core.data.movielens import _load_latest, load_movielens_latest
 from recsys_core.data.readers import read_clean_columns
 from recsys_core.errors import DataError, DownloadError
 from tests.data.test_data_download import make_zip, server  # noqa: F401 (fixture)
+from tests.data.test_data_numeric_route import assert_agrees_with_line_exact
 
 ML1M_FILES = {
     "ratings.dat": (b"1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n"
@@ -349,19 +350,7 @@ def test_fast_route_agrees_with_the_line_exact_reader(tmp_path, rows, blank, tag
     if tag_lines is not None:
         (folder / "tags.csv").write_bytes(b"\n".join([b"userId,movieId,tag,timestamp",
                                                       *tag_lines]) + b"\n")
-    try:
-        slow = _load_latest(folder, None, None)
-    except DataError as exc:
-        with pytest.raises(DataError) as info:
-            load_movielens_latest(folder)
-        assert str(info.value) == str(exc)
-        return
-    fast = load_movielens_latest(folder)
-    assert (fast.ratings != slow.ratings).nnz == 0
-    assert fast.timestamps.tolist() == slow.timestamps.tolist()
-    assert fast.user_ids.tolist() == slow.user_ids.tolist()
-    assert fast.report == slow.report
-    assert fast.items.equals(slow.items)
+    assert_agrees_with_line_exact(folder)
 
 
 @settings(max_examples=50, deadline=None)
