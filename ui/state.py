@@ -331,7 +331,10 @@ def multiselect(label: str, options: Sequence, key: str, default=(), *, containe
 
     def known(v):
         unknown = [x for x in v if x not in options]
-        return f"not among the choices ({', '.join(unknown)})" if unknown else None
+        if not unknown:
+            return None
+        return (f"not usable here: {', '.join(unknown)} "
+                f"{'is' if len(unknown) == 1 else 'are'} not among the choices")
 
     value, note = _resolve(key, list(default), lambda s: [p for p in s.split(",") if p], known)
     value = [v for v in value if v in options]

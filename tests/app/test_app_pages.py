@@ -322,6 +322,12 @@ def test_compare_runs_metric_choice_is_kept_in_the_link_and_across_pages(app):
     at.switch_page("pages/6_Compare_runs.py").run()
     _assert_clean(at)
     assert at.multiselect(key="_w_cmp_metrics").value == ["recall@10", "ndcg@10"]
+    # A link naming a metric these runs lack says which one, and keeps the default choice.
+    at = app("pages/6_Compare_runs.py", cmp="wals-small,wals-reg", cmp_metrics="bogus@3")
+    _assert_clean(at)
+    notes = [c.value for c in at.caption if "cmp_metrics" in c.value]
+    assert notes and "bogus@3 is not among the choices" in notes[0], notes
+    assert "ndcg@10" in at.multiselect(key="_w_cmp_metrics").value
 
 
 def test_embeddings_page_shows_the_umap_map_from_the_background_job(app, monkeypatch):
