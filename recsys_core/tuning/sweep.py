@@ -7,9 +7,15 @@ only**: given the dataset and optionally the run's train/test split, it holds ou
 part) and fits every trial on the rest. The test split is never passed to a trial; it is evaluated
 once, by :meth:`Sweep.refit_best`, after the search.
 
+With ``folds`` K > 1, each trial is fitted and scored on K such validation splits (the same
+per-user holdout of the training data, drawn with K seeds: :func:`fold_seeds`; the first is the
+K = 1 split) and its value is the mean over the folds, less noisy than one split's score, at the cost of K fits
+a trial. The per-fold values are kept in the trial's record.
+
 Iterative models are scored on the validation split after every epoch and stopped early when the
 metric has not improved for ``patience`` epochs; a trial's value is its best epoch's, and the refit
-trains for that many epochs. A model class with ``sweep_early_stopping = False`` (WALS: each sweep
+trains for that many epochs. With folds, the first fold stops early as above and the others train
+as many epochs; the trial's curve is the fold mean per epoch, and its best epoch is the mean's. A model class with ``sweep_early_stopping = False`` (WALS: each sweep
 solves its rows exactly, so the metric levels off instead of falling) is scored once, after its
 planned epochs, and refitted with as many: its best epoch on a noisy plateau is often an early
 one, too few for the refit on more data (``benchmarks/bench_tune.py``), and scoring every epoch
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import threading
 import time
@@ -97,8 +104,11 @@ class Trial:
     metrics : dict of every validation metric at the end of the fit
     best_epoch : int or None, the epoch of ``value`` for iterative models
     epochs : int, epochs trained (fewer than planned when stopped early)
-    seconds : float, fit and validation time
+    seconds : float, fit and validation time (all folds)
     run : str or None, the name of the trial's run
+    fold_values : list of float or None
+        With K > 1 folds: the metric on each fold (at the best epoch of the fold mean), whose
+        mean is ``value``; None for one fold.
     """
 
     number: int
@@ -109,6 +119,19 @@ class Trial:
     epochs: int = 0
     seconds: float = 0.0
     run: str | None = None
+    fold_values: list | None = None
+
+
+#: Most validation folds a sweep may average over.
+MAX_FOLDS = 10
+
+
+def fold_seeds(seed: int, folds: int) -> list[int]:
+    """Seeds of a sweep's ``folds`` validation splits: ``seed`` itself first (so one fold is the
+    split a sweep always used), then seeds drawn from (seed, fold), which other sweeps' seeds do
+    not share (seed + 1 would be the next sweep's first fold)."""
+    return [int(seed)] + [int(np.random.SeedSequence([int(seed), f]).generate_state(1)[0])
+                          for f in range(1, folds)]
 
 
 def sweep_folder(store: RunStore, name: str) -> Path:
@@ -156,13 +179,17 @@ class Sweep:
         Epochs without improvement before an iterative fit stops (None: never early).
     save_trials : bool
         Save each trial as a run (the default); off for benchmarks of the search alone.
+    folds : int
+        Validation splits each trial is scored on (1 to MAX_FOLDS); a trial's value is the mean
+        over them (see the module docstring). 1: one split, as before folds existed.
     """
 
     def __init__(self, store: RunStore, name: str, model: str, dimensions, *,
                  strategy: str = "tpe", n_trials: int | None = 20,
                  budget_seconds: float | None = None, metric: str = "ndcg@10",
                  fixed_params: dict | None = None, validation_fraction: float = 0.2,
-                 seed: int = 0, patience: int | None = 3, save_trials: bool = True):
+                 seed: int = 0, patience: int | None = 3, save_trials: bool = True,
+                 folds: int = 1):
         models = trainable_models()
         if model not in models:
             raise HyperparameterError(f"unknown model kind {model!r}; expected one of "
@@ -176,6 +203,10 @@ class Sweep:
             raise HyperparameterError(f"n_trials must be a positive integer, got {n_trials!r}")
         if budget_seconds is not None and not budget_seconds > 0:
             raise HyperparameterError(f"budget_seconds must be > 0, got {budget_seconds!r}")
+        if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) \
+                or not 1 <= folds <= MAX_FOLDS:
+            raise HyperparameterError(f"folds must be an integer from 1 to {MAX_FOLDS}, "
+                                      f"got {folds!r}")
         self.store = store
         self.name = check_run_name(name)
         self.model = model
@@ -192,6 +223,7 @@ class Sweep:
         self.seed = int(seed)
         self.patience = patience
         self.save_trials = save_trials
+        self.folds = int(folds)
         self.folder = sweep_folder(store, self.name)
         self.trials: list[Trial] = []
         self.data_record: dict = {}
@@ -212,7 +244,7 @@ class Sweep:
                         budget_seconds=saved["budget_seconds"], metric=saved["metric"],
                         fixed_params=saved["fixed_params"],
                         validation_fraction=saved["validation_fraction"], seed=saved["seed"],
-                        patience=saved["patience"])
+                        patience=saved["patience"], folds=saved.get("folds", 1))
         except (ValueError, KeyError, TypeError) as exc:
             raise PersistenceError(f"{path}: damaged sweep record ({exc})") from None
         sweep.data_record = saved.get("data") or {}
@@ -227,7 +259,7 @@ class Sweep:
                 "n_trials": self.n_trials, "budget_seconds": self.budget_seconds,
                 "metric": self.metric, "fixed_params": self.fixed_params,
                 "validation_fraction": self.validation_fraction, "seed": self.seed,
-                "patience": self.patience}
+                "patience": self.patience, "folds": self.folds}
 
     def _open(self, data_record: dict) -> None:
         """Create the state folder, or check it holds this sweep and load its finished trials."""
@@ -235,6 +267,7 @@ class Sweep:
         path = self.folder / "sweep.json"
         if path.exists():
             saved = json.loads(path.read_text(encoding="utf-8"))
+            saved.setdefault("folds", 1)  # recorded before folds existed: one split
             if json.loads(json_bytes(record)) != saved:
                 raise PersistenceError(f"{self.folder} holds a sweep with other settings or data; "
                                        "choose another sweep name")
@@ -349,11 +382,15 @@ class Sweep:
 
     def _run(self, dataset, split, cancel, on_trial) -> list[Trial]:
         train = split.train if split is not None else dataset
-        inner = require_test_ratings(holdout_split(train, self.validation_fraction, self.seed))
-        self._open({"dataset": dataset.fingerprint,
-                    "split": None if split is None else split.fingerprint,
-                    "split_params": None if split is None else split.params,
-                    "validation": inner.fingerprint})
+        inners = [require_test_ratings(holdout_split(train, self.validation_fraction, seed))
+                  for seed in fold_seeds(self.seed, self.folds)]
+        data = {"dataset": dataset.fingerprint,
+                "split": None if split is None else split.fingerprint,
+                "split_params": None if split is None else split.params,
+                "validation": inners[0].fingerprint}
+        if self.folds > 1:
+            data["validation_folds"] = [inner.fingerprint for inner in inners]
+        self._open(data)
         planned = self.planned_trials()
         grid = self.grid() if self.strategy == "grid" else None
         study, distributions = self._tpe_study() if self.strategy == "tpe" else (None, None)
@@ -378,7 +415,7 @@ class Sweep:
             else:
                 ask = study.ask(distributions)
                 params = dict(ask.params)
-            trial = self._run_trial(number, params, dataset, split, inner, cancel)
+            trial = self._run_trial(number, params, dataset, split, inners, cancel)
             if trial is None:  # cancelled mid-fit: nothing saved
                 break
             if ask is not None:
@@ -391,25 +428,74 @@ class Sweep:
                 on_trial(trial)
         return list(self.trials)
 
-    def _run_trial(self, number, params, dataset, split, inner, cancel) -> Trial | None:
+    def _run_trial(self, number, params, dataset, split, inners, cancel) -> Trial | None:
+        """Fit and score one setting on every validation fold; None when cancelled."""
+        start = time.perf_counter()
+        fits = []  # per fold: (model, {epoch: value}, final metrics)
+        horizon = None  # epochs of the first fold: the later folds train as many
+        for inner in inners:
+            fit = self._fit_fold(params, inner, cancel, horizon)
+            if fit is None:
+                return None
+            fits.append(fit)
+            horizon = len(getattr(fit[0], "history_", [])) or None
+        model, _, _ = fits[0]
+        curves = [curve for _, curve, _ in fits]
+        sign = 1 if self.higher_is_better else -1
+        # The fold-mean curve over the epochs every fold reported; its first best epoch.
+        epochs = sorted(set.intersection(*(set(c) for c in curves))) if curves[0] else []
+        value, best_epoch = None, None
+        for epoch in epochs:
+            mean = math.fsum(c[epoch] for c in curves) / len(curves)
+            if value is None or sign * mean > sign * value:
+                value, best_epoch = mean, epoch
+        per_fold = [m for _, _, m in fits]
+        metrics = {k: math.fsum(m[k] for m in per_fold) / len(per_fold)
+                   for k in per_fold[0] if all(k in m for m in per_fold)}
+        if best_epoch is not None:
+            fold_values = [c[best_epoch] for c in curves]
+        else:  # scored once, after the fit
+            fold_values = [float(m[self.metric]) for m in per_fold]
+            value = math.fsum(fold_values) / len(fold_values)
+        seconds = time.perf_counter() - start
+        trial = Trial(number=number, params=params, value=value, metrics=metrics,
+                      best_epoch=best_epoch, epochs=len(getattr(model, "history_", [])),
+                      seconds=seconds, fold_values=fold_values if self.folds > 1 else None)
+        if self.save_trials:  # the run is the first fold's fit; its metrics are fold means
+            record = {"name": self.name, "trial": number, "metric": self.metric,
+                      "value": trial.value, "validation": inners[0].params}
+            if self.folds > 1:
+                record.update(folds=self.folds, fold_values=fold_values)
+            info = self.store.save(
+                model, dataset, name=f"{self.name}-t{number:03d}", split=split,
+                metrics={f"val_{k}": v for k, v in metrics.items()}, sweep=record)
+            trial.run = info.name
+        return trial
+
+    def _fit_fold(self, params, inner, cancel, horizon):
+        """Fit ``params`` on one fold's training part: (model, {epoch: validation value},
+        validation metrics at the end), or None when cancelled. The first fold (``horizon``
+        None) stops early after ``patience`` epochs without improvement; the others stop at
+        ``horizon`` epochs."""
         model = self.model_class(**{**self.fixed_params, **params})
         model.validate_params()
-        key = f"val_{self.metric}"
         sign = 1 if self.higher_is_better else -1
+        curve: dict[int, float] = {}
         best = {"value": None, "epoch": None}
 
         def callback(progress) -> bool:
             if cancel.is_set():
                 return True
             value = progress.metrics.get(self.metric)
-            if value is None or not np.isfinite(value):
-                return False
-            if best["value"] is None or sign * value > sign * best["value"]:
-                best["value"], best["epoch"] = float(value), progress.epoch
+            if value is not None and np.isfinite(value):
+                curve[progress.epoch] = float(value)
+                if best["value"] is None or sign * value > sign * best["value"]:
+                    best["value"], best["epoch"] = float(value), progress.epoch
+            if horizon is not None:  # (a fit that ends there anyway is not told to stop)
+                return horizon < progress.n_epochs and progress.epoch >= horizon
             return (self.patience is not None and progress.n_epochs > 1
-                    and progress.epoch - best["epoch"] >= self.patience)
+                    and best["epoch"] is not None and progress.epoch - best["epoch"] >= self.patience)
 
-        start = time.perf_counter()
         per_epoch = getattr(self.model_class, "sweep_early_stopping", True)
         validation = Validation(inner.test, k=self.k) if per_epoch else None
         model.fit(inner.train, validation=validation, callback=callback)
@@ -420,18 +506,8 @@ class Sweep:
                    if k.startswith("val_")}
         if self.metric not in metrics:  # a model that reports no per-epoch validation
             metrics = evaluate_model(model, inner.test, k=self.k, beyond_accuracy=False)
-            best = {"value": float(metrics[self.metric]), "epoch": None}
-        seconds = time.perf_counter() - start
-        trial = Trial(number=number, params=params, value=best["value"], metrics=metrics,
-                      best_epoch=best["epoch"], epochs=len(history), seconds=seconds)
-        if self.save_trials:
-            info = self.store.save(
-                model, dataset, name=f"{self.name}-t{number:03d}", split=split,
-                metrics={f"val_{k}": v for k, v in metrics.items()},
-                sweep={"name": self.name, "trial": number, "metric": self.metric,
-                       "value": trial.value, "validation": inner.params})
-            trial.run = info.name
-        return trial
+            curve = {}
+        return model, curve, metrics
 
     # ------------------------------------------------------------------ result
     def best_params(self) -> dict:
@@ -449,11 +525,16 @@ class Sweep:
 
     def history(self) -> list[dict]:
         """One row per finished trial: number, tuned values, validation value, epochs, seconds,
-        run."""
+        run; with folds, the value on each fold (``"<metric> fold <f>"``)."""
         with self._lock:
             trials = sorted(self.trials, key=lambda t: t.number)
-        return [{"trial": t.number, **t.params, self.metric: t.value, "best_epoch": t.best_epoch,
+        rows = [{"trial": t.number, **t.params, self.metric: t.value, "best_epoch": t.best_epoch,
                  "seconds": round(t.seconds, 3), "run": t.run} for t in trials]
+        if self.folds > 1:
+            for row, t in zip(rows, trials):
+                row.update({f"{self.metric} fold {f + 1}": v
+                            for f, v in enumerate(t.fold_values or [])})
+        return rows
 
     def refit_best(self, dataset: Dataset, split=None, *, name: str | None = None,
                    store: RunStore | None = None, exact_name: bool = False

@@ -85,11 +85,13 @@ def _sweep(tmp_path, name="s", strategy="grid", n_trials=4, dims=None, **kw):
                  n_trials=n_trials, **kw)
 
 
-def test_search_never_sees_the_test_split(tmp_path, probe, planted):
+@pytest.mark.parametrize("folds", [1, 2])
+def test_search_never_sees_the_test_split(tmp_path, probe, planted, folds):
     dataset, split = planted
     probe.fitted.clear()
-    sweep = _sweep(tmp_path)
+    sweep = _sweep(tmp_path, folds=folds)
     trials = sweep.run(dataset, split)
+    assert len(probe.fitted) == 4 * folds  # every trial fitted once per validation fold
     assert {t.params["favour"] for t in trials} == {"a", "b"}
     # Every fit of the search got training ratings only (no group B column), and fewer of
     # them than the training part: a validation share was held out.
