@@ -7,8 +7,8 @@ import streamlit as st
 from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
 from recsys_core.errors import RecsysError
-from recsys_core.tuning import (STRATEGIES, Dimension, Sweep, default_dimension, default_names,
-                                  saved_sweeps, tunable_names)
+from recsys_core.tuning import (DEFAULT_FOLDS, MAX_FOLDS, STRATEGIES, Dimension, Sweep,
+                                default_dimension, default_names, saved_sweeps, tunable_names)
 from ui import data, page, runs, splits, state
 from ui.tuning import SweepJob, sweep_figure
 
@@ -66,6 +66,10 @@ budget = right.number_input("Time budget (s, 0 = none)", min_value=0, value=0, s
                             key="tune_budget")
 left, mid = st.columns(2)
 metric = left.selectbox("Metric (on the validation split)", METRICS, key="tune_metric")
+folds = left.number_input("Validation folds", min_value=1, max_value=MAX_FOLDS,
+                          value=DEFAULT_FOLDS, step=1, key="tune_folds",
+                          help="Score each trial as the mean over this many validation splits "
+                               "of the training ratings: less noise, one fit per fold.")
 with mid:
     split_params = splits.select_split(dataset)
 
@@ -78,7 +82,7 @@ if start:
         name = f"sweep-{kind}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
         sweep = Sweep(runs.store(), name, kind, dimensions, strategy=strategy,
                       n_trials=int(n_trials), budget_seconds=float(budget) or None,
-                      metric=metric)
+                      metric=metric, folds=int(folds))
         job = st.session_state[JOB] = SweepJob(sweep, dataset, split).start()
 
 

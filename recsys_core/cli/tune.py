@@ -11,8 +11,8 @@ import argparse
 from ..errors import HyperparameterError
 from ..models import trainable_models
 from ..runs.store import RunStore
-from ..tuning import (STRATEGIES, Sweep, default_dimensions, parse_dimension, parse_metric,
-                      tunable_names)
+from ..tuning import (DEFAULT_FOLDS, MAX_FOLDS, STRATEGIES, Sweep, default_dimensions,
+                      parse_dimension, parse_metric, tunable_names)
 from .models import _format_metrics, check_output_and_load, parse_settings
 
 
@@ -45,6 +45,9 @@ def register(subparsers) -> None:
                    help="tpe (Optuna's TPE sampler, default), random or grid")
     p.add_argument("--validation", type=float, default=0.2, metavar="FRACTION",
                    help="share of each user's training ratings used for validation (default 0.2)")
+    p.add_argument("--folds", type=int, default=DEFAULT_FOLDS, metavar="K",
+                   help=f"score each trial as the mean over K validation splits of the training "
+                        f"data (1-{MAX_FOLDS}, default {DEFAULT_FOLDS}; each costs a fit)")
     p.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
                    help="hold out this share of each user's ratings as a test split, evaluated "
                         "once after the search (default 0: tune and refit on everything)")
@@ -62,6 +65,8 @@ def tune_command(args) -> int:
     dimensions = ([parse_dimension(cls, text, fixed) for text in args.params] if args.params
                   else default_dimensions(cls, fixed))
     parse_metric(args.metric)  # before the data is read
+    if not 1 <= args.folds <= MAX_FOLDS:
+        raise HyperparameterError(f"--folds must be from 1 to {MAX_FOLDS}, got {args.folds}")
     if args.trials is None and args.budget_seconds is None:
         raise HyperparameterError("give --trials N and/or --budget-seconds S")
     out, dataset = check_output_and_load(args)
@@ -74,11 +79,12 @@ def tune_command(args) -> int:
     store = RunStore(out.parent)
     sweep = Sweep(store, out.name, args.model, dimensions, strategy=args.strategy,
                   n_trials=args.trials, budget_seconds=args.budget_seconds, metric=args.metric,
-                  fixed_params=fixed, validation_fraction=args.validation, seed=args.seed)
+                  fixed_params=fixed, validation_fraction=args.validation, seed=args.seed,
+                  folds=args.folds)
     print(f"sweep {sweep.name}: {args.strategy}, " + "; ".join(d.describe() for d in
                                                              sweep.dimensions)
           + f"; validation {sweep.metric} on {args.validation:.0%} of each user's training "
-            "ratings", flush=True)
+            "ratings" + (f", mean of {sweep.folds} folds" if sweep.folds > 1 else ""), flush=True)
     names = [d.name for d in sweep.dimensions]
     header = ["trial", *names, f"val {sweep.metric}", "epoch", "s"]
     print("  ".join(f"{h:>12}" for h in header), flush=True)

@@ -124,6 +124,9 @@ class Trial:
 
 #: Most validation folds a sweep may average over.
 MAX_FOLDS = 10
+#: Folds of a sweep started from the command line (``tune --folds``) or the Tune page: measured
+#: in benchmarks/bench_tune.py (30 WALS trials on ml-100k; see the WALS docstring).
+DEFAULT_FOLDS = 2
 
 
 def fold_seeds(seed: int, folds: int) -> list[int]:
