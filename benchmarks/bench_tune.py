@@ -1,21 +1,24 @@
 """Sweeps on MovieLens 100K (issue 13): tuned WALS vs EASE on test over several search seeds, the
 time of 30 WALS trials, and TPE vs random at the same budget.
 
-Split: bench_implicit.py's per-user 80/20 holdout (seed 0, where EASE scores 0.4478 test NDCG@10);
-each sweep's validation split is carved from its training part the same way (20%, the Sweep's
-seed, which also seeds the sampler), so the search never sees the test ratings. WALS searches its
-default space (``Sweep(dimensions=None)``: what ``python -m recsys_core tune --model wals`` and the
-Tune page search, WALS.default_search with WALS.tuning_range), nothing fixed. The best setting is
-refitted on the whole training part (Sweep.refit_best, saved as a run), and that saved run is
-loaded and scored once on test (NDCG@10 and Recall@20 over the full catalogue, training items
-excluded, as bench_implicit.py). EASE is tuned on the validation split of the first seed by a grid
-sweep over bench_implicit's grid.
+Split: bench_implicit.py's per-user 80/20 holdout (seed 0, where EASE scores 0.4478 test NDCG@10;
+neither is changed here). Each sweep scores a trial as the mean over K validation folds carved
+from the training part (20% of each user's training ratings; Sweep(folds=K), fold seeds from the
+search seed, which also seeds the sampler), so the search never sees the test ratings. WALS
+searches its default space (``Sweep(dimensions=None)``: what ``python -m recsys_core tune --model
+wals`` and the Tune page search, WALS.default_search with WALS.tuning_range), nothing fixed. The
+best setting is refitted on the whole training part (Sweep.refit_best, saved as a run), and that
+saved run is loaded and scored once on test (NDCG@10 and Recall@20 over the full catalogue,
+training items excluded, as bench_implicit.py). EASE is tuned the same way, per search seed, on
+the same K folds, by a grid sweep over bench_implicit's grid. One table per K (``--folds``), then
+a summary: per-seed test NDCG@10, the mean, how many seeds reach EASE's 0.4478, and the time of
+a 30-trial WALS sweep (target < 60 s).
 
 TPE vs random (``--compare-seeds``): the best validation NDCG@10 after 10, 20 and 30 trials, per
 seed, trials not saved.
 
     RECSYS_DATA_DIR=../shared/data python benchmarks/bench_tune.py [--trials 30] \
-        [--search-seeds 0 1 2] [--compare-seeds 3] [--quiet]
+        [--search-seeds 0 1 2 3 4] [--folds 1 2 3] [--compare-seeds 3] [--quiet]
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys_core.data import load_movielens_100k  # noqa: E402
@@ -33,7 +38,7 @@ from recsys_core.evaluation.metrics import evaluate_model  # noqa: E402
 from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import EASE, WALS  # noqa: E402
 from recsys_core.runs.store import RunStore  # noqa: E402
-from recsys_core.tuning import Dimension, Sweep, default_dimensions  # noqa: E402
+from recsys_core.tuning import DEFAULT_FOLDS, Dimension, Sweep, default_dimensions  # noqa: E402
 from bench_implicit import table  # noqa: E402  (this folder is on the path when run as a script)
 
 EASE_TEST = 0.4478  # bench_implicit.py, EASE lambda 300 on this test split
@@ -48,49 +53,69 @@ def test_scores(model, split):
     return m10["ndcg@10"], m20["recall@20"]
 
 
-def tuned_vs_ease(dataset, split, trials, seeds, store):
-    rows, timing = [], []
-    for seed in seeds:
-        sweep = Sweep(store, f"bench-wals-{seed}", "wals", None, strategy="tpe",
-                      n_trials=trials, seed=seed)
-        start, cpu = time.perf_counter(), time.process_time()
-        sweep.run(dataset, split)
-        search, search_cpu = time.perf_counter() - start, time.process_time() - cpu
-        start = time.perf_counter()
-        info, _ = sweep.refit_best(dataset, split)
-        refit = time.perf_counter() - start
-        wals = store.load(info.name).model  # the saved refit is what test scores
-        ndcg, recall = test_scores(wals, split)
-        rows.append((f"WALS tuned, seed {seed}: {_fmt(sweep.best_params(), sweep.dimensions)}",
-                     f"{sweep.best().value:.4f}", f"{ndcg:.4f}", f"{recall:.4f}",
-                     "yes" if ndcg >= EASE_TEST else "no"))
-        if not QUIET:
-            print(f"seed {seed}: {rows[-1][0]}: test NDCG@10 {ndcg:.4f}, search {search:.1f} s",
-                  flush=True)
-        n_saved = len([i for i in store.list() if (i.sweep or {}).get("name") == sweep.name])
-        timing.append((seed, len(sweep.trials), n_saved, f"{search:.1f}", f"{search_cpu:.1f}",
-                       f"{search / len(sweep.trials):.2f}", f"{refit:.1f}",
-                       "met" if search < 60 else "NOT met"))
-    dims = default_dimensions(WALS)
+def tuned_vs_ease(dataset, split, trials, seeds, folds, store):
+    """Per K in ``folds``: a WALS sweep and an EASE grid sweep per search seed, each on the
+    same K validation folds, refitted and scored once on test. Returns the summary rows."""
+    summary = []
+    for k in folds:
+        rows, timing, wals_tests, ease_tests = [], [], [], []
+        for seed in seeds:
+            sweep = Sweep(store, f"bench-wals-k{k}-{seed}", "wals", None, strategy="tpe",
+                          n_trials=trials, seed=seed, folds=k)
+            start, cpu = time.perf_counter(), time.process_time()
+            sweep.run(dataset, split)
+            search, search_cpu = time.perf_counter() - start, time.process_time() - cpu
+            start = time.perf_counter()
+            info, _ = sweep.refit_best(dataset, split)
+            refit = time.perf_counter() - start
+            wals = store.load(info.name).model  # the saved refit is what test scores
+            ndcg, recall = test_scores(wals, split)
+            wals_tests.append(ndcg)
+            ease_sweep = Sweep(store, f"bench-ease-k{k}-{seed}", "ease",
+                               [Dimension("regularization", choices=EASE_GRID)],
+                               strategy="grid", n_trials=len(EASE_GRID), seed=seed, folds=k,
+                               save_trials=False)
+            ease_sweep.run(dataset, split)
+            ease = EASE(**ease_sweep.best_params()).fit(split.train)
+            ease_ndcg, _ = test_scores(ease, split)
+            ease_tests.append(ease_ndcg)
+            rows.append((seed, _fmt(sweep.best_params(), sweep.dimensions),
+                         f"{sweep.best().value:.4f}", f"{ndcg:.4f}", f"{recall:.4f}",
+                         "yes" if ndcg >= EASE_TEST else "no",
+                         f"{ease_sweep.best_params()['regularization']:g}",
+                         f"{ease_sweep.best().value:.4f}", f"{ease_ndcg:.4f}"))
+            if not QUIET:
+                print(f"K={k} seed {seed}: {rows[-1][1]}: test NDCG@10 {ndcg:.4f}, "
+                      f"search {search:.1f} s", flush=True)
+            n_saved = len([i for i in store.list() if (i.sweep or {}).get("name") == sweep.name])
+            timing.append((seed, len(sweep.trials), n_saved, f"{search:.1f}",
+                           f"{search_cpu:.1f}", f"{search / len(sweep.trials):.2f}",
+                           f"{refit:.1f}", "met" if search < 60 else "NOT met"))
+        hits = sum(v >= EASE_TEST for v in wals_tests)
+        rows.append(("mean", "", "", f"{np.mean(wals_tests):.4f}", "",
+                     f"{hits} of {len(seeds)}", "", "", f"{np.mean(ease_tests):.4f}"))
+        dims = default_dimensions(WALS)
+        table(f"K = {k} validation fold(s): {trials} TPE trials on WALS's default space "
+              f"({'; '.join(d.describe() for d in dims)}); EASE grid {list(EASE_GRID)} on the "
+              "same folds; both refitted on the training part, test scored once",
+              ["seed", "WALS best setting", "val NDCG@10", "test NDCG@10", "test R@20",
+               f">= EASE {EASE_TEST}", "EASE reg", "EASE val", "EASE test"], rows)
+        table(f"K = {k}: time of each 30-trial WALS sweep (each trial saved as a run; CPU s "
+              "counts every thread)",
+              ["seed", "trials", "runs saved", "search s", "search CPU s", "s per trial",
+               "refit + save s", "< 60 s"], timing)
+        times = [float(t[3]) for t in timing]
+        summary.append((k, " / ".join(f"{v:.4f}" for v in wals_tests),
+                        f"{np.mean(wals_tests):.4f}", f"{min(wals_tests):.4f}",
+                        f"{hits} of {len(seeds)}", f"{np.mean(ease_tests):.4f}",
+                        f"{np.median(times):.1f}", f"{max(times):.1f}"))
     defaults = WALS().fit(split.train)
-    rows.append((f"WALS defaults: {_fmt(WALS().get_params(), dims)}", "-",
-                 *(f"{v:.4f}" for v in test_scores(defaults, split)), ""))
-    ease_sweep = Sweep(store, "bench-ease", "ease",
-                       [Dimension("regularization", choices=EASE_GRID)],
-                       strategy="grid", n_trials=len(EASE_GRID), seed=seeds[0])
-    ease_sweep.run(dataset, split)
-    ease = EASE(**ease_sweep.best_params()).fit(split.train)
-    rows.append((f"EASE tuned {ease_sweep.best_params()}", f"{ease_sweep.best().value:.4f}",
-                 *(f"{v:.4f}" for v in test_scores(ease, split)), ""))
-    table(f"ml-100k per-user 80/20 holdout (seed 0); {trials} TPE trials on WALS's default space "
-          f"({'; '.join(d.describe() for d in dims)}) on a 20% validation split of the training "
-          f"part (the search seed's); refit on the training part, test scored once",
-          ["model", "val NDCG@10", "test NDCG@10", "test Recall@20", f">= EASE {EASE_TEST}"],
-          rows)
-    table("time of each WALS sweep (trials scored once after their iterations, "
-          "each saved as a run; CPU s counts every thread)",
-          ["seed", "trials", "runs saved", "search s", "search CPU s", "s per trial",
-           "refit + save s", "< 60 s"], timing)
+    print(f"\nWALS defaults ({_fmt(WALS().get_params(), default_dimensions(WALS))}): test "
+          f"NDCG@10 {test_scores(defaults, split)[0]:.4f}")
+    table(f"summary: tuned WALS test NDCG@10 per search seed {list(seeds)} (EASE reference "
+          f"{EASE_TEST}, bench_implicit.py)",
+          ["K", "per seed", "mean", "min", f">= {EASE_TEST}", "EASE tuned (mean)",
+           "sweep s (median)", "sweep s (max)"], summary)
 
 
 def _fmt(params, dims):
@@ -130,10 +155,13 @@ def tpe_vs_random(dataset, split, trials, seeds, store):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30)
-    parser.add_argument("--search-seeds", type=int, nargs="+", default=[0, 1, 2],
-                        help="seeds of the tuned-WALS sweeps (validation split and sampler)")
-    parser.add_argument("--compare-seeds", type=int, default=3,
-                        help="seeds of TPE vs random (0 skips)")
+    parser.add_argument("--search-seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
+                        help="seeds of the tuned-WALS sweeps (validation folds and sampler)")
+    parser.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_FOLDS],
+                        help=f"validation folds per trial, one table per value "
+                             f"(default {DEFAULT_FOLDS}, the tune command's)")
+    parser.add_argument("--compare-seeds", type=int, default=0,
+                        help="seeds of TPE vs random (default 0: skipped)")
     parser.add_argument("--quiet", action="store_true", help="print the tables only")
     args = parser.parse_args()
     global QUIET
@@ -146,7 +174,7 @@ def main():
     WALS(iterations=1).fit(split.train)  # numba compiles outside the timings
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(tmp)
-        tuned_vs_ease(dataset, split, args.trials, args.search_seeds, store)
+        tuned_vs_ease(dataset, split, args.trials, args.search_seeds, args.folds, store)
         if args.compare_seeds:
             tpe_vs_random(dataset, split, args.trials, range(args.compare_seeds), store)
 

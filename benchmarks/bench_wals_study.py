@@ -1,21 +1,32 @@
-"""What tuned WALS reaches on MovieLens 100K, and whether its validation split finds it (issue 13).
+"""WALS's default search space from validation scores only (issue 13).
 
-Protocol (bench_tune.py's): per-user 80/20 holdout (seed 0); validation splits carved from its
-training part (20%, seeds 0-2: a Sweep's seed draws its validation split). Every setting of a grid
-over Rendle et al.'s levers (frequency-scaled regularization lambda (n + w0 n_other)^nu with nu
-0.5 or 1, lambda, the unobserved weight w0, the dimension d) is fitted on each inner training part
-and scored on its validation part, and fitted on the whole training part and scored on test (the
-test scores are for this study only: they say where the best settings lie and whether validation
-ranks settings the way test does; a sweep never sees them). NDCG@10 over the full catalogue,
-training items excluded, as bench_implicit.py. A second table varies the iterations at the best
-validation setting.
+The ranges that ``tune --model wals`` and the Tune page search (``WALS.default_search`` with
+``WALS.tuning_range``) are chosen here, on MovieLens 100K, **without the test ratings**.
 
-    RECSYS_DATA_DIR=../shared/data python benchmarks/bench_wals_study.py [--quick] [--quiet]
+Protocol: bench_tune.py's per-user 80/20 holdout (seed 0); validation splits carved from its
+training part (20% of each user's training ratings, seeds ``--seeds``, default 0-4: the splits a
+Sweep with those seeds draws first). Every setting of a grid over the levers the search tunes at
+the default regularization type (frequency-scaled lambda (n + w0 n_other)^nu, nu = 0.5: lambda,
+the unobserved weight w0 and the dimension d) is fitted on each inner training part and scored
+on its validation part (NDCG@10 over the full catalogue, training items excluded, as
+bench_implicit.py).
+
+The choice, stated before looking at any result: the best setting is the one with the highest
+mean validation NDCG@10; a setting is *as good* when its mean paired shortfall against the best
+(over the validation seeds) is under two standard errors of that shortfall. Each range is the
+span of the as-good settings' values, widened by half a grid step (log scale) on each side.
+
+Only then, and only as a check that is **not used for the choice**, the best setting and the
+as-good ones are refitted on the whole training part and scored on test (``--no-test`` skips it).
+
+    RECSYS_DATA_DIR=../shared/data python benchmarks/bench_wals_study.py [--seeds 0 1 2 3 4] \
+        [--no-test] [--quiet]
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import sys
 import time
@@ -31,93 +42,101 @@ from recsys_core.evaluation.split import holdout_split  # noqa: E402
 from recsys_core.models import WALS  # noqa: E402
 
 EASE_TEST = 0.4478  # bench_implicit.py / bench_tune.py, EASE lambda 300, same test split
-#: lambda grid per nu: on the shifted scale, lambda (70 + w0 1682)^nu spans plain weights ~1-60.
-LAMBDAS = {0.5: (0.15, 0.3, 0.6, 1.2, 2.4), 1.0: (0.0025, 0.005, 0.01, 0.02, 0.04)}
-W0S = (0.03, 0.1, 0.3, 1.0)
-FACTORS = (64, 128, 256)
+#: The grid at nu = 0.5 (the default regularization type's scale; lambda 0.6 is the default).
+LAMBDAS = (0.075, 0.15, 0.3, 0.6, 1.2, 2.4)
+W0S = (0.03, 0.1, 0.3, 1.0, 3.0)
+FACTORS = (32, 64, 128, 256)
+LEVERS = (("regularization", LAMBDAS), ("unobserved_weight", W0S), ("factors", FACTORS))
 
 
 def ndcg(model, holdout) -> float:
     return float(evaluate_model(model, holdout, k=10, beyond_accuracy=False)["ndcg@10"])
 
 
-def spearman(a, b) -> float:
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    return float(np.corrcoef(ra, rb)[0, 1])
+def as_good(scores: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(best row, mean paired shortfall per row, its standard error) of a (settings, seeds)
+    score array; a row is as good as the best when its shortfall < 2 standard errors."""
+    best = int(np.argmax(scores.mean(axis=1)))
+    gap = scores[best] - scores
+    mean = gap.mean(axis=1)
+    se = gap.std(axis=1, ddof=1) / math.sqrt(scores.shape[1])
+    return best, mean, se
+
+
+def widened(values, grid) -> tuple[float, float]:
+    """The span of ``values`` widened by half a (log) grid step of ``grid`` on each side."""
+    lo, hi = min(values), max(values)
+    i, j = grid.index(lo), grid.index(hi)
+    step_lo = grid[1] / grid[0] if i == 0 else grid[i] / grid[i - 1]
+    step_hi = grid[-1] / grid[-2] if j == len(grid) - 1 else grid[j + 1] / grid[j]
+    return lo / math.sqrt(step_lo), hi * math.sqrt(step_hi)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="d 64 and 128 only, 1 seed")
-    parser.add_argument("--quiet", action="store_true", help="print the tables only")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
+                        help="seeds of the validation splits (at least 2)")
     parser.add_argument("--iterations", type=int, default=15)
+    parser.add_argument("--no-test", action="store_true", help="skip the test check")
+    parser.add_argument("--quiet", action="store_true", help="print the tables only")
     args = parser.parse_args()
+    if len(args.seeds) < 2:
+        sys.exit("--seeds needs at least 2 validation splits (the choice uses their spread)")
     root = os.environ.get("RECSYS_DATA_DIR")
     if not root:
         sys.exit("set RECSYS_DATA_DIR to the folder holding ml-100k/")
     dataset = load_movielens_100k(Path(root) / "ml-100k")
     outer = holdout_split(dataset, test_fraction=0.2, seed=0)
-    seeds = (0,) if args.quick else (0, 1, 2)
-    inners = [holdout_split(outer.train, test_fraction=0.2, seed=s) for s in seeds]
-    factors = FACTORS[:2] if args.quick else FACTORS
-    WALS(iterations=1).fit(outer.train)  # numba compiles outside the timings
+    # Only the training part is handed to the choice; the test part is kept for the check.
+    train, test = outer.train, outer.test
+    inners = [holdout_split(train, test_fraction=0.2, seed=s) for s in args.seeds]
+    WALS(iterations=1).fit(train)  # numba compiles outside the timings
 
-    settings = [dict(regularization_exponent=nu, regularization=lam, unobserved_weight=w0,
-                     factors=d, iterations=args.iterations)
-                for nu in LAMBDAS for lam, w0, d in itertools.product(LAMBDAS[nu], W0S, factors)]
-    rows = []
+    settings = [dict(regularization=lam, unobserved_weight=w0, factors=d,
+                     iterations=args.iterations)
+                for lam, w0, d in itertools.product(LAMBDAS, W0S, FACTORS)]
+    scores = np.zeros((len(settings), len(inners)))
     start = time.perf_counter()
     for i, params in enumerate(settings):
-        t0 = time.perf_counter()
-        val = [ndcg(WALS(**params).fit(inner.train), inner.test) for inner in inners]
-        test = ndcg(WALS(**params).fit(outer.train), outer.test)
-        rows.append((params, float(np.mean(val)), val, test, time.perf_counter() - t0))
+        scores[i] = [ndcg(WALS(**params).fit(inner.train), inner.test) for inner in inners]
         if not args.quiet:
-            print(f"[{i + 1}/{len(settings)}] {_name(params)} val {np.mean(val):.4f} "
-                  f"test {test:.4f} ({rows[-1][-1]:.1f} s)", flush=True)
+            print(f"[{i + 1}/{len(settings)}] {_name(params)} val {scores[i].mean():.4f}",
+                  flush=True)
     total = time.perf_counter() - start
 
-    rows.sort(key=lambda r: -r[1])
-    print(f"\nml-100k: {len(settings)} settings, iterations {args.iterations}, validation seeds "
-          f"{list(seeds)} (mean), test = refit on the whole training part; EASE test "
-          f"{EASE_TEST}; {total:.0f} s")
-    print(f"{'setting':44s} {'val':>7s} " + " ".join(f"{'val s' + str(s):>8s}" for s in seeds)
-          + f" {'test':>7s} {'rank(test)':>10s}")
-    test_rank = {id(r): k + 1 for k, r in enumerate(sorted(rows, key=lambda r: -r[3]))}
-    for r in rows[:15]:
-        print(f"{_name(r[0]):44s} {r[1]:7.4f} " + " ".join(f"{v:8.4f}" for v in r[2])
-              + f" {r[3]:7.4f} {test_rank[id(r)]:10d}")
-    print("best on test:")
-    for r in sorted(rows, key=lambda r: -r[3])[:5]:
-        print(f"{_name(r[0]):44s} {r[1]:7.4f} " + " ".join(f"{v:8.4f}" for v in r[2])
-              + f" {r[3]:7.4f}")
-    vals, tests = np.array([r[1] for r in rows]), np.array([r[3] for r in rows])
-    print(f"Spearman(validation mean, test) over all settings: {spearman(vals, tests):.3f}; "
-          f"over the top 20 by validation: {spearman(vals[:20], tests[:20]):.3f}")
-    for s_idx, s in enumerate(seeds):
-        v = np.array([r[2][s_idx] for r in rows])
-        top = rows[int(np.argmax(v))]
-        print(f"validation seed {s}: its best setting {_name(top[0])} -> test {top[3]:.4f}")
-    for key, values in (("factors", factors), ("regularization_exponent", tuple(LAMBDAS))):
-        best = {v: max((r for r in rows if r[0][key] == v), key=lambda r: r[1]) for v in values}
-        print(f"best per {key}: " + "; ".join(f"{v}: val {b[1]:.4f} test {b[3]:.4f}"
-                                              for v, b in best.items()))
+    best, gap, se = as_good(scores)
+    good = [i for i in range(len(settings)) if gap[i] < 2 * se[i] or i == best]
+    order = sorted(range(len(settings)), key=lambda i: -scores[i].mean())
+    print(f"\nml-100k, nu 0.5, {len(settings)} settings, iterations {args.iterations}; "
+          f"validation splits of the training part, seeds {args.seeds}; {total:.0f} s "
+          "(test not used)")
+    print(f"{'setting':34s} {'val mean':>8s} {'shortfall':>9s} {'2 SE':>7s} as good")
+    for i in order[:25]:
+        print(f"{_name(settings[i]):34s} {scores[i].mean():8.4f} {gap[i]:9.4f} "
+              f"{2 * se[i]:7.4f} {'yes' if i in good else ''}")
+    print(f"{len(good)} settings as good as the best ({_name(settings[best])}, val "
+          f"{scores[best].mean():.4f})")
+    for name, grid in LEVERS:
+        values = sorted({settings[i][name] for i in good})
+        lo, hi = widened(values, grid)
+        best_per = {v: max(scores[i].mean() for i in range(len(settings))
+                           if settings[i][name] == v) for v in grid}
+        print(f"{name}: as-good values {values} -> range {lo:.3g}-{hi:.3g}; best val mean per "
+              "value: " + ", ".join(f"{v:g}: {s:.4f}" for v, s in best_per.items()))
 
-    best = rows[0][0]
-    print(f"\niterations at the best validation setting ({_name(best)})")
-    print(f"{'iterations':>10s} {'val':>7s} {'test':>7s} {'fit s':>6s}")
-    for it in (5, 10, 15, 30):
-        params = {**best, "iterations": it}
-        val = np.mean([ndcg(WALS(**params).fit(inner.train), inner.test) for inner in inners])
-        t0 = time.perf_counter()
-        model = WALS(**params).fit(outer.train)
-        seconds = time.perf_counter() - t0
-        print(f"{it:10d} {val:7.4f} {ndcg(model, outer.test):7.4f} {seconds:6.2f}", flush=True)
+    if args.no_test:
+        return
+    print(f"\nCHECK ONLY (not used for the choice above): refit on the whole training part, "
+          f"test NDCG@10 (EASE {EASE_TEST})")
+    checked = [best] + [i for i in order if i in good and i != best][:11]
+    for i in checked:
+        model = WALS(**settings[i]).fit(train)
+        print(f"{_name(settings[i]):34s} val {scores[i].mean():.4f} test {ndcg(model, test):.4f}"
+              + ("  <- best on validation" if i == best else ""), flush=True)
 
 
 def _name(p) -> str:
-    return (f"nu {p['regularization_exponent']:g} lambda {p['regularization']:g} "
-            f"w0 {p['unobserved_weight']:g} d {p['factors']}")
+    return f"lambda {p['regularization']:g} w0 {p['unobserved_weight']:g} d {p['factors']}"
 
 
 if __name__ == "__main__":

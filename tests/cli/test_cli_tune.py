@@ -61,14 +61,20 @@ def test_tune_without_param_searches_the_default_space(ratings_csv, tmp_path, ca
     text = capsys.readouterr().out
     assert code == 0
     # WALS's default search space, frequency-scaled lambda on its own scale (not 0.01-100).
-    assert ("regularization in [0.087, 1.7] (log); unobserved_weight in [0.2, 3] (log); "
-            "factors in [64, 256] (log)") in text
+    from recsys_core.models import WALS
+    from recsys_core.tuning import default_dimensions
+
+    dims = default_dimensions(WALS)
+    assert "; ".join(d.describe() for d in dims) in text
     params = RunStore(out.parent).info("default").params
-    assert 0.087 <= params["regularization"] <= 1.7 and 64 <= params["factors"] <= 256
+    assert all(d.low <= params[d.name] <= d.high for d in dims)
 
 
 def test_tune_param_ranges_follow_the_fixed_regularization_type(ratings_csv, tmp_path, capsys):
     code = main(["tune", "--model", "wals", "--data", str(ratings_csv), "--trials", "1",
                  "--param", "regularization", "--set", "regularization_type=l2",
                  "--set", "iterations=1", "--out", str(tmp_path / "runs" / "l2")])
-    assert code == 0 and "regularization in [1.5, 30] (log)" in capsys.readouterr().out
+    from recsys_core.models.als.wals import L2_TUNE_RANGE  # plain L2: the range unscaled
+
+    expected = f"regularization in [{L2_TUNE_RANGE[0]:.2g}, {L2_TUNE_RANGE[1]:.2g}] (log)"
+    assert code == 0 and expected in capsys.readouterr().out
