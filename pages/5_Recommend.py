@@ -17,6 +17,7 @@ page.page_header(
     "relevance for freshness, diversity or fairness: watch which items move and what the "
     "metrics below say it costs.",
 )
+page.steady_reruns()  # a knob's list arrives within ~0.1 s: no fade on each key press
 
 with page.user_errors():
     source, dataset = data.select_dataset()

@@ -48,6 +48,29 @@ def page_header(title: str, intro: str) -> None:
     st.markdown(intro)
 
 
+# Streamlit dims every element of a rerunning script or fragment: from the run's start each one
+# gets an opacity transition (1 s, after 0.5 s), and a slider's min/max labels fade (0.3 s) on
+# focus. On a page whose fragment reruns at each key press that is ~45 composited transitions per
+# press, started and cancelled within 0.1 s: 30-40 ms of the browser's CPU per press, and a
+# quarter of a loaded classroom's throughput on a 2-core server (benchmarks/bench_classroom.py).
+# The attribute and test id are Streamlit 1.67's (requirements.txt pins the minor version;
+# tests/e2e/test_knob_fast_path_browser.py checks they still match).
+_STEADY_RERUNS_CSS = """<style>
+[data-testid="stElementContainer"][data-stale="true"] {opacity: 1 !important; transition: none !important;}
+[data-testid="stSliderTickBar"] {transition: none !important;}
+</style>"""
+
+
+def steady_reruns() -> None:
+    """Keep this page's elements fully drawn while it reruns, without transitions.
+
+    For pages whose answer to a key press arrives in a tenth of a second (the re-ranking knobs):
+    a fade would only flicker there, and it costs every session's browser CPU on each press. The
+    header's running indicator still shows a run in progress.
+    """
+    st.html(_STEADY_RERUNS_CSS)
+
+
 def metric_grid(metrics: list[tuple], per_row: int = 3) -> None:
     """``st.metric`` tiles, ``per_row`` to a row so that numbers like 100,000 are not cut
     (at 800 px six tiles in a row show "1,…"). Each entry: (label, value) or (label, value,

@@ -114,3 +114,49 @@ def test_knob_press_reruns_only_the_list_fragment_with_the_new_list(
     page.wait_for_function("window.__done", timeout=30_000, polling=10)
     received = "".join(page.evaluate("window.__frames"))
     assert INTRO in received and "Recommend for" in received
+
+
+# Records, for every element container that turns stale during a run, its opacity and
+# transition right then (the style the browser animates from).
+WATCH_STALE = """
+() => {
+  window.__stale = [];
+  const obs = new MutationObserver((records) => {
+    for (const r of records) {
+      const el = r.target;
+      if (el.getAttribute('data-stale') === 'true') {
+        const style = getComputedStyle(el);
+        window.__stale.push([style.opacity, style.transitionDuration]);
+      }
+    }
+  });
+  obs.observe(document.querySelector('[data-testid="stMain"]'),
+              {attributes: true, subtree: true, attributeFilter: ['data-stale']});
+}
+"""
+
+
+def test_knob_press_does_not_fade_the_list(wals_server, page):  # noqa: F811
+    """Streamlit fades each element of a rerunning fragment (opacity 0.33 over 1 s, after 0.5 s):
+    on each key press ~45 composited transitions that cost every browser CPU (a loaded classroom
+    lost a quarter of its throughput, benchmarks/bench_classroom.py). Recommend keeps them
+    steady (ui.page.steady_reruns). Fails if the style no longer matches Streamlit's markup."""
+    page.goto(wals_server.format(page="Recommend"))
+    settle(page)
+    _impact_done(page)
+    page.evaluate(WATCH_STALE.strip())
+    thumb = _slider(page, "Popularity penalty").first
+    thumb.focus()
+    for _ in range(3):
+        page.evaluate(ARM.strip())
+        thumb.press("ArrowRight")
+        page.wait_for_function("window.__done", timeout=30_000, polling=10)
+    stale = page.evaluate("window.__stale")
+    assert stale, "no element of the list's fragment was marked stale during its reruns"
+    assert all(opacity == "1" and duration in ("0s", "0s, 0s") for opacity, duration in stale), \
+        stale[:5]
+    tick_bars = page.locator('[data-testid="stSliderTickBar"]')
+    assert tick_bars.count() > 0
+    assert page.evaluate("""() => Array.from(document.querySelectorAll(
+        '[data-testid="stSliderTickBar"]')).every(e => getComputedStyle(e).transitionDuration
+        .split(',').every(d => d.trim() === '0s'))""")
