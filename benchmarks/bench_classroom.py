@@ -1,28 +1,36 @@
 """A classroom on one server: N browser sessions re-rank and rate while one session trains.
 
     RECSYS_DATA_DIR=../shared/data python benchmarks/bench_classroom.py [--sessions 2 4 8]
-        [--seconds 40] [--think 0] [--profile DIR]
+        [--seconds 40] [--think 1] [--profile DIR]
 
 A teacher runs one ``streamlit run app.py`` for a class. For each N this starts N headless
 Chromium sessions (contexts of one browser, driven concurrently) on the Recommend page of a WALS
-run on MovieLens 100K. Each student alternately rates a title as a new user and moves re-ranking
-knobs (popularity penalty, MMR λ) for ``--seconds``; meanwhile one more session trains a WALS run
-on the Train page. Printed per N:
+run on MovieLens 100K, plus one session on the Train page. Everyone joins at once: each student
+opens the page and rates a first title as a new user. When all have joined (a gate), the round
+starts: for ``--seconds`` each student moves re-ranking knobs (popularity penalty, MMR λ) and
+rates another title every sixth move, while the Train session trains a WALS run. Printed per N:
 
-- knob latency p50 / p95: key press on a slider -> the end of the first script run that started
-  after it (the server's ``script_finished`` on the page's websocket: what the person waits
-  for), over every student's moves; "p50 to start": press -> that run's start;
+- join: the slowest session's page open -> page drawn, and the CPU the joins cost the server
+  and the browsers (Streamlit's JavaScript, which in a class runs on the students' machines);
+- knob latency p50 / p95: a key press on a slider -> the end of the first script run that
+  started after it, over every student's moves. The press is timed where a person makes it:
+  the keydown's timestamp in the page (when the browser received the key, before its renderer
+  handled it); "p50 press" is what Playwright took before that, left out. The end is the run's
+  ``script_finished`` reaching the harness from the page's websocket. "p50 to start": press ->
+  that run's start (the browser sending, the server receiving and queueing);
 - errors: exceptions drawn on a page, an interaction that did not finish within 30 s, or a
   metric-impact table that had not arrived 30 s after a student's last move;
 - the server's peak memory (VmHWM, reset before each N through /proc/PID/clear_refs), the
   server's CPU seconds over the round (and its share of all cores), the browsers' CPU seconds;
 - runs: runs in the store after the round, and how many of them fail to load (lost or damaged).
 
-``--think S`` makes each student wait S seconds after each answer (0, the default, presses again
-at once: a stress test, not a class). With ``--profile DIR``, py-spy (``pip install py-spy``)
-samples the server thread holding the GIL (one process, one GIL: what the sessions queue for)
-during each round, writes DIR/classroom-N.txt (collapsed stacks, for a flame graph) and prints
-where the samples went.
+``--think S``: after each answer a student waits until the page has drawn it, then reads for S
+seconds (default 1) before the next move; each starts within one think time of the gate
+(seeded), as people do not act in lockstep. ``--think 0`` presses again as soon as the server
+has answered, before the browser has drawn it: a stress test, not a class. With ``--profile
+DIR``, py-spy (``pip install py-spy``) samples the server thread holding the GIL (one process,
+one GIL: what the sessions queue for) during each round, writes DIR/classroom-N.txt (collapsed
+stacks, for a flame graph) and prints where the samples went.
 
 Traffic goes to 127.0.0.1 only; every loop is bounded in time. Target on 2 cores: N = 8 with
 p95 <= 1 s, zero errors, zero lost or damaged runs.
@@ -60,6 +68,7 @@ import argparse
 import asyncio
 import collections
 import os
+import random
 import re
 import shutil
 import signal
@@ -83,6 +92,31 @@ from tests.e2e.browser_support import (CHROMIUM, CHROMIUM_FLAGS, start_server,  
 
 INTERACTION_TIMEOUT_S = 30.0
 PRESS_SECONDS: list[float] = []  # how long Playwright took to deliver each key press
+# When the page's browser received each key press: the keydown event's timeStamp is the input's
+# creation time in the browser process, before the renderer queue, on the wall clock.
+KEYDOWN_CLOCK = """
+document.addEventListener('keydown',
+    (e) => { window.__keydownEpoch = (performance.timeOrigin + e.timeStamp) / 1000; }, true);
+"""
+
+
+class Gate:
+    """Where the class waits until everyone has joined: the round starts together, so knob
+    latencies are those of a class at work and joining is timed on its own (``join s``). A
+    session that fails before the gate still arrives, so nobody waits for it."""
+
+    def __init__(self, expected: int):
+        self.expected, self.arrived = expected, 0
+        self.open = asyncio.Event()
+
+    def arrive(self) -> None:
+        self.arrived += 1
+        if self.arrived >= self.expected:
+            self.open.set()
+
+    async def wait(self, timeout: float = 300) -> None:
+        self.arrive()
+        await asyncio.wait_for(self.open.wait(), timeout)
 
 class ServerRuns:
     """The script runs the server reports to one page: (arrival time, kind) of every
@@ -104,11 +138,11 @@ class ServerRuns:
             if isinstance(payload, (bytes, bytearray)):
                 kind = ForwardMsg.FromString(bytes(payload)).WhichOneof("type")
                 if kind in self.KINDS:
-                    self.events.append((time.monotonic(), kind))
+                    self.events.append((time.time(), kind))
 
         def on_socket(ws):
             ws.on("framereceived", on_frame)
-            ws.on("close", lambda _: self.closed.append(time.monotonic()))
+            ws.on("close", lambda _: self.closed.append(time.time()))
 
         self.closed: list[float] = []
         pg.on("websocket", on_socket)
@@ -130,10 +164,12 @@ def reset_peak_memory(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, every thread) the process has used so far."""
+def cpu_seconds(pid: int, reaped_children: bool = False) -> float:
+    """CPU time (user + system, every thread) the process has used so far; with
+    ``reaped_children`` also that of its children which have exited (a closed page's renderer)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = fields[11:15] if reaped_children else fields[11:13]
+    return sum(int(f) for f in used) / os.sysconf("SC_CLK_TCK")
 
 
 def _descendants() -> list[int]:
@@ -167,7 +203,7 @@ def browser_cpu_seconds() -> float:
     for pid in _descendants():
         if "streamlit" not in _cmdline(pid):
             try:
-                total += cpu_seconds(pid)
+                total += cpu_seconds(pid, reaped_children=True)
             except OSError:
                 pass
     return total
@@ -208,19 +244,27 @@ async def exceptions_on(pg) -> int:
 async def timed_key(pg, runs: ServerRuns, locator, key: str) -> tuple[float, float, float]:
     """Seconds from a key press on ``locator`` to the end of the run it starts, from the press
     to that run's start (the browser sending, the server receiving and queueing), and of the
-    run itself (the server running the script and sending its output)."""
+    run itself (the server running the script and sending its output).
+
+    The press is timed where a person makes it: when the page's browser received the key (the
+    keydown's timestamp), not when Playwright was asked to send it. The run's end is when its
+    ``script_finished`` reached this harness from the page's websocket (wall clock, both).
+    """
     await locator.focus()
-    t0 = time.monotonic()
+    await pg.evaluate("() => { window.__keydownEpoch = null; }")
+    asked = time.time()
     await locator.press(key)
-    PRESS_SECONDS.append(time.monotonic() - t0)  # the harness's own delay (driver, CDP)
-    deadline = t0 + INTERACTION_TIMEOUT_S
-    while (run := runs.run_after(t0)) is None:
-        if time.monotonic() > deadline:
-            n = sum(1 for t, _ in runs.events if t >= t0)
+    received = await pg.evaluate("() => window.__keydownEpoch")
+    t0 = asked if received is None else min(max(received, asked), time.time())
+    PRESS_SECONDS.append(t0 - asked)  # the harness's own delay (driver, CDP) before the browser
+    deadline = asked + INTERACTION_TIMEOUT_S
+    while (run := runs.run_after(asked)) is None:
+        if time.time() > deadline:
+            n = sum(1 for t, _ in runs.events if t >= asked)
             raise TimeoutError(f"no run ended within {INTERACTION_TIMEOUT_S:.0f} s "
                                f"({n} run messages since the press)")
         await asyncio.sleep(0.005)
-    return run[1] - t0, run[0] - t0, run[1] - run[0]
+    return run[1] - t0, max(run[0] - t0, 0.0), run[1] - run[0]
 
 
 def text_box(pg, label: str):
@@ -237,19 +281,28 @@ async def rate_a_title(pg, title: str) -> None:
 
 
 async def student(browser, url: str, seconds: float, think: float, titles: list[str],
-                  latencies: list[tuple[float, float, float]], errors: list[str], seed: int) -> None:
+                  latencies: list[tuple[float, float, float]], errors: list[str], seed: int,
+                  gate: Gate, joins: list[float]) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 1600})
+    await context.add_init_script(KEYDOWN_CLOCK)
     pg = await context.new_page()
     runs = ServerRuns(pg)
     pg.on("crash", lambda _: errors.append(f"session {seed}: the page's renderer crashed"))
     # What the page says about its connection (a dropped websocket leaves a blank page).
     pg.on("console", lambda m: m.type in ("warning", "error") and "404" not in m.text and print(
         f"   session {seed}: console {m.type}: {m.text[:160]}", file=sys.stderr))
+    joined = False
     try:
+        start = time.monotonic()
         await pg.goto(url + "/Recommend?data=ml-100k&who=new")
         await settle(pg)
+        joins.append(time.monotonic() - start)
         await rate_a_title(pg, titles[seed % len(titles)])
+        joined = True
+        await gate.wait()
         end = time.monotonic() + seconds
+        # People do not act in lockstep: each starts somewhere within one think time (seeded).
+        await asyncio.sleep(random.Random(seed).uniform(0.0, think))
         step = 0
         while time.monotonic() < end:
             knob = ("Popularity penalty", "MMR")[step % 2]
@@ -278,7 +331,10 @@ async def student(browser, url: str, seconds: float, think: float, titles: list[
                 errors.append(f"session {seed}: exception on the page")
                 break
             step += 1
-            if think:
+            if think:  # a person reads the redrawn list before the next move
+                await pg.wait_for_selector(
+                    '[data-testid="stApp"][data-test-script-state="notRunning"]',
+                    timeout=INTERACTION_TIMEOUT_S * 1000)
                 await asyncio.sleep(think)
         # The last setting's metric impact arrives (pushed by its job) without another press.
         try:
@@ -291,6 +347,8 @@ async def student(browser, url: str, seconds: float, think: float, titles: list[
             errors.append(f"session {seed}: the impact table did not arrive within "
                           f"{INTERACTION_TIMEOUT_S:.0f} s of the last move")
     except Exception as exc:
+        if not joined:
+            gate.arrive()
         # One error; what the page looked like goes to stderr (and a screenshot and its HTML).
         errors.append(f"session {seed}: {type(exc).__name__}: {str(exc)[:80]}")
         base = Path(tempfile.gettempdir()) / f"classroom-session-{seed}"
@@ -302,9 +360,10 @@ async def student(browser, url: str, seconds: float, think: float, titles: list[
         await context.close()
 
 
-async def trainer(browser, url: str, name: str, errors: list[str]) -> None:
+async def trainer(browser, url: str, name: str, errors: list[str], gate: Gate) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 1600})
     pg = await context.new_page()
+    joined = False
     try:
         await pg.goto(url + "/Train?data=ml-100k&model=wals")
         await settle(pg)
@@ -318,11 +377,15 @@ async def trainer(browser, url: str, name: str, errors: list[str]) -> None:
             await pg.locator('[data-testid="stCheckbox"]').filter(
                 has_text="Reuse identical run").locator("label").click()
             await settle(pg)
+        joined = True
+        await gate.wait()  # trains while the class works
         await pg.get_by_role("button", name="Train", exact=True).click()
         await pg.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=300_000)
         if await exceptions_on(pg):
             errors.append("trainer: exception on the page")
     except Exception as exc:
+        if not joined:
+            gate.arrive()
         errors.append(f"trainer: {type(exc).__name__}: {str(exc)[:80]}")
     finally:
         await context.close()
@@ -400,17 +463,24 @@ async def classroom(url: str, pid: int, runs_dir: Path, sessions: list[int], sec
             reset_peak_memory(pid)
             latencies: list[tuple[float, float, float]] = []
             errors: list[str] = []
+            gate, joins = Gate(n + 1), []
             name = f"class-n{n}"
             expected.add(name)
             profiler = None if profile is None else start_profiler(
                 pid, profile / f"classroom-{n}.txt")
-            t0, cpu0, browser0 = time.monotonic(), cpu_seconds(pid), browser_cpu_seconds()
+            marks = [(time.monotonic(), cpu_seconds(pid), browser_cpu_seconds())]
+
+            async def gate_opens():  # where joining ends and the class's work begins
+                await gate.open.wait()
+                marks.append((time.monotonic(), cpu_seconds(pid), browser_cpu_seconds()))
+
             await asyncio.gather(
-                trainer(browser, url, name, errors),
-                *(student(browser, url, seconds, think, titles, latencies, errors, seed)
-                  for seed in range(n)))
-            wall, cpu = time.monotonic() - t0, cpu_seconds(pid) - cpu0
-            browser_cpu = browser_cpu_seconds() - browser0
+                gate_opens(), trainer(browser, url, name, errors, gate),
+                *(student(browser, url, seconds, think, titles, latencies, errors, seed, gate,
+                          joins) for seed in range(n)))
+            marks.append((time.monotonic(), cpu_seconds(pid), browser_cpu_seconds()))
+            (_, join_cpu, join_browser_cpu), (wall, cpu, browser_cpu) = (
+                [b - a for a, b in zip(first, then)] for first, then in zip(marks, marks[1:]))
             if profile is not None:
                 stop_profiler(profiler, profile / f"classroom-{n}.txt")
             n_runs, bad = check_store(runs_dir, expected)
@@ -420,7 +490,13 @@ async def classroom(url: str, pid: int, runs_dir: Path, sessions: list[int], sec
             to_start = [start for _, start, _ in latencies]
             in_run = sorted(run for _, _, run in latencies)
             rows.append({
-                "sessions": n, "knob moves": len(lat),
+                "sessions": n,
+                # Everyone opening the page at once: slowest goto -> page drawn and settled.
+                "join s": max(joins) if joins else float("nan"),
+                # CPU seconds the joins cost: the server, and the browsers (Streamlit's
+                # JavaScript; on the students' own machines in a class).
+                "join server CPU s": join_cpu, "join browsers CPU s": join_browser_cpu,
+                "knob moves": len(lat),
                 # Press -> a run starts: the browser sending, the server receiving and queueing.
                 "p50 to start": 1000 * statistics.median(to_start) if lat else float("nan"),
                 # Of which Playwright delivering the key (not something a person waits for).
@@ -435,7 +511,8 @@ async def classroom(url: str, pid: int, runs_dir: Path, sessions: list[int], sec
                 else float("nan"),
                 "errors": len(errors), "peak MB": peak_memory_mb(pid),
                 "runs": n_runs, "lost/damaged": bad, "wall s": wall,
-                # The server's CPU over the round (training included) and its share of 2 cores.
+                # After the gate: the server's CPU over the round (training included) and its
+                # share of 2 cores, and the browsers' CPU.
                 "server CPU s": cpu, "CPU %": 100 * cpu / wall / (os.cpu_count() or 1),
                 "browsers CPU s": browser_cpu,
             })
@@ -450,9 +527,9 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--seconds", type=float, default=40.0,
                     help="how long each student keeps interacting per round")
-    ap.add_argument("--think", type=float, default=0.0,
-                    help="seconds a student waits after each answer before the next move "
-                         "(0: press again at once, a stress test)")
+    ap.add_argument("--think", type=float, default=1.0,
+                    help="seconds a student reads the redrawn list before the next move "
+                         "(0: press again as soon as the server has answered, a stress test)")
     ap.add_argument("--browsers-nice", type=int, default=0, metavar="N",
                     help="run the browsers at this niceness (e.g. 10): in a class they run on "
                          "the students' machines, here they share the server's cores")
@@ -487,7 +564,8 @@ def main() -> None:
           "one WALS training per round")
     print(" | ".join(f"{c:>12}" for c in cols))
     for r in rows:
-        print(" | ".join(f"{r[c]:>12.0f}" if isinstance(r[c], float) else f"{r[c]:>12}"
+        print(" | ".join(f"{r[c]:>12.1f}" if c.startswith("join") else f"{r[c]:>12.0f}"
+                         if isinstance(r[c], float) else f"{r[c]:>12}"
                          for c in cols))
 
 
