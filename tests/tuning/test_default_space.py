@@ -24,10 +24,12 @@ def test_wals_default_space_holds_the_validation_best_region():
     assert all(d.log for d in dims.values())
     # benchmarks/bench_wals_study.py, validation splits of the training part only: the settings
     # as good as the best have lambda 0.3 (frequency-scaled, nu 0.5), w0 0.1-0.3 and any d in
-    # 32-256; the ranges span them (and half a grid step more), not plain L2's 0.01-100.
+    # 32-256; the ranges span them (and half a grid step more), not plain L2's 0.01-100. With
+    # more training data (51% -> 64% of the ratings) the as-good w0 rose 2.25-fold, so for the
+    # refit (80%) the w0 range moves up by as much: it starts above 0.1.
     reg, w0, factors = dims["regularization"], dims["unobserved_weight"], dims["factors"]
     assert reg.low < 0.3 < reg.high and reg.high / reg.low <= 25
-    assert w0.low < 0.1 and w0.high > 0.3 and w0.high / w0.low <= 20
+    assert 0.1 < w0.low < 0.3 < w0.high and w0.high / w0.low <= 20
     assert factors.integer and factors.low <= 32 and factors.high >= 256
     # The spec's range (the Train page's and a bare --param's) is the default type's.
     assert WALS.param_spec["regularization"].tune == (reg.low, reg.high)
