@@ -9,14 +9,15 @@ once, by :meth:`Sweep.refit_best`, after the search.
 
 With ``folds`` K > 1, each trial is fitted and scored on K such validation splits (the same
 per-user holdout of the training data, drawn with K seeds: :func:`fold_seeds`; the first is the
-K = 1 split) and its value is the mean over the folds, less noisy than one split's score, at the cost of K fits
-a trial. The per-fold values are kept in the trial's record.
+K = 1 split) and its value is the mean over the folds, less noisy than one split's score, at the
+cost of K fits a trial. The per-fold values are kept in the trial's record.
 
 Iterative models are scored on the validation split after every epoch and stopped early when the
 metric has not improved for ``patience`` epochs; a trial's value is its best epoch's, and the refit
 trains for that many epochs. With folds, the first fold stops early as above and the others train
-as many epochs; the trial's curve is the fold mean per epoch, and its best epoch is the mean's. A model class with ``sweep_early_stopping = False`` (WALS: each sweep
-solves its rows exactly, so the metric levels off instead of falling) is scored once, after its
+as many epochs; the trial's curve is the fold mean per epoch, and its best epoch is the mean's. A
+model class with ``sweep_early_stopping = False`` (WALS: each sweep solves its rows exactly, so the
+metric levels off instead of falling) is scored once, after its
 planned epochs, and refitted with as many: its best epoch on a noisy plateau is often an early
 one, too few for the refit on more data (``benchmarks/bench_tune.py``), and scoring every epoch
 costs more than the fit.
@@ -499,7 +500,8 @@ class Sweep:
             if horizon is not None:  # (a fit that ends there anyway is not told to stop)
                 return horizon < progress.n_epochs and progress.epoch >= horizon
             return (self.patience is not None and progress.n_epochs > 1
-                    and best["epoch"] is not None and progress.epoch - best["epoch"] >= self.patience)
+                    and best["epoch"] is not None
+                    and progress.epoch - best["epoch"] >= self.patience)
 
         per_epoch = getattr(self.model_class, "sweep_early_stopping", True)
         validation = Validation(inner.test, k=self.k) if per_epoch else None

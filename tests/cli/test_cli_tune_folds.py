@@ -12,8 +12,8 @@ from recsys_core.tuning import DEFAULT_FOLDS
 from tests.cli.test_cli_tune import ratings_csv  # noqa: F401  (fixture)
 
 
-def test_tune_folds_are_recorded_with_the_sweep_and_its_best_run(ratings_csv, tmp_path,  # noqa: F811
-                                                                 capsys):
+def test_tune_folds_are_recorded_with_the_sweep_and_its_best_run(  # noqa: F811
+        ratings_csv, tmp_path, capsys):
     out = tmp_path / "runs" / "k3"
     code = main(["tune", "--model", "wals", "--data", str(ratings_csv), "--trials", "2",
                  "--param", "regularization=0.1:1:log", "--set", "iterations=2",
