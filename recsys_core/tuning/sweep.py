@@ -127,8 +127,9 @@ class Trial:
 MAX_FOLDS = 10
 #: Folds of a sweep started from the command line (``tune --folds``) or the Tune page, chosen in
 #: benchmarks/bench_tune.py without test: of the K whose 30-trial WALS sweeps on ml-100k used
-#: under 60 CPU s (K = 1: 18 s at most, 2: 31 s, 3: 63 s), the one whose chosen settings score
-#: best on fresh validation folds (NDCG@10 mean over 5 search seeds: 0.2826, 0.2842, 0.2844).
+#: under 50 CPU s (the slowest of 5: K = 1 20 s, 2 32 s, 3 58-63 s in two runs; 12-39 s, 14-60 s
+#: and 21-29 s wall on a shared machine), the one whose chosen settings score best on fresh
+#: validation folds (NDCG@10, mean of 5 search seeds: K = 1 0.2826, 2 0.2842, 3 0.2844).
 DEFAULT_FOLDS = 2
 
 
