@@ -92,20 +92,42 @@ def sweep_figure(sweep: Sweep):
             fig.update_xaxes(title=x.name, type="log" if x.log else "linear")
             fig.update_yaxes(title=y.name, type="log" if y.log else "linear")
     else:
-        columns = {}
-        for d in dims:
-            if d.choices is not None:
-                codes = {v: i for i, v in enumerate(d.choices)}
-                columns[d.name] = frame[d.name].map(lambda v: codes.get(v, np.nan))
-            else:
-                columns[d.name] = np.log10(frame[d.name]) if d.log else frame[d.name]
-        columns[metric] = frame[metric]
-        labels = {d.name: f"log10 {d.name}" if d.log and d.choices is None else d.name
-                  for d in dims}
-        fig = px.parallel_coordinates(pd.DataFrame(columns), color=metric, labels=labels,
-                                      color_continuous_scale="Viridis")
+        fig = go.Figure(go.Parcoords(
+            dimensions=[_parallel_axis(d, frame[d.name]) for d in dims]
+            + [dict(label=metric, values=frame[metric])],
+            line=dict(color=frame[metric], colorscale="Viridis", showscale=True,
+                      colorbar=dict(title=metric))))
+        # The axis names sit above the axes, and the outer axes' tick labels beside them: room
+        # for both under the title and inside the figure.
+        fig.update_layout(title=dict(text=title, y=0.98, yanchor="top"), height=460,
+                          margin=dict(l=70, r=70, t=110, b=30))
+        return fig
     fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10))
     return fig
+
+
+def _parallel_axis(dimension, values: pd.Series) -> dict:
+    """One axis of the parallel coordinates: a log-scale hyperparameter is placed by log10 but
+    labelled with its values (the range's ends and round values between); a list of choices by
+    position, labelled with the choices. The axis spans the searched range, not only the values
+    tried so far."""
+    if dimension.choices is not None:
+        codes = {v: i for i, v in enumerate(dimension.choices)}
+        return dict(label=dimension.name, values=values.map(lambda v: codes.get(v, np.nan)),
+                    tickvals=list(codes.values()), ticktext=[_short(v) for v in codes],
+                    range=[0, max(len(codes) - 1, 1)])
+    low, high = float(dimension.low), float(dimension.high)
+    if not dimension.log:
+        return dict(label=dimension.name, values=values, range=[low, high])
+    # Round values inside, and the searched range's ends (the axis line spans its ticks).
+    span = np.log10(high) - np.log10(low)
+    inside = [t for t in charts.log_ticks(low, high)
+              if low <= t <= high and min(abs(np.log10(t / low)), abs(np.log10(high / t)))
+              > 0.08 * span]
+    ticks = [low, *inside, high] if high > low else [low]
+    return dict(label=dimension.name, values=np.log10(values.astype(float)),
+                range=[np.log10(low), np.log10(high)], tickvals=np.log10(ticks).tolist(),
+                ticktext=[charts.tick_label(t) for t in ticks])
 
 
 def _short(value):
