@@ -24,12 +24,18 @@ def runs_dir(tmp_path, monkeypatch):
     st.cache_data.clear()
 
 
-def test_tune_page_runs_a_three_trial_sweep(runs_dir):
+def tune_page() -> AppTest:
+    """The app opened on the demo catalogue and switched to the Tune page, without errors."""
     at = AppTest.from_file(APP, default_timeout=180)
     at.query_params["data"] = "demo"
     at.run()
     at.switch_page("pages/7_Tune.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_tune_page_runs_a_three_trial_sweep(runs_dir):
+    at = tune_page()
     at.multiselect(key="tune_params_wals").set_value(["regularization"])
     at.number_input(key="tune_trials").set_value(3)
     at.radio(key="tune_strategy").set_value("random")
@@ -69,10 +75,7 @@ def test_an_unfinished_sweep_is_resumed_on_the_page(runs_dir):
     sweep.run(dataset, split, cancel=cancel, on_trial=lambda t: cancel.set())
     assert len(RunStore(runs_dir).list()) == 1  # as if the app had stopped after one trial
 
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["data"] = "demo"
-    at.run()
-    at.switch_page("pages/7_Tune.py").run()
+    at = tune_page()
     assert "halfway: 1/3 trials" in at.selectbox(key="tune_resume_name").format_func("halfway")
     at.button(key="tune_resume").click().run()
     assert not at.exception, [e.value for e in at.exception]

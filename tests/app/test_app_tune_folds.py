@@ -2,19 +2,13 @@
 sweep record holds both folds' values, and the result table shows them."""
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
 from recsys_core.runs.store import RunStore
 from recsys_core.tuning import DEFAULT_FOLDS
-from tests.app.test_app_tune import APP, runs_dir  # noqa: F401  (fixture)
+from tests.app.test_app_tune import runs_dir, tune_page  # noqa: F401  (fixture)
 
 
 def test_tune_page_scores_trials_on_the_chosen_folds(runs_dir):  # noqa: F811
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["data"] = "demo"
-    at.run()
-    at.switch_page("pages/7_Tune.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = tune_page()
     assert at.number_input(key="tune_folds").value == DEFAULT_FOLDS
     at.multiselect(key="tune_params_wals").set_value(["regularization"])
     at.number_input(key="tune_trials").set_value(2)

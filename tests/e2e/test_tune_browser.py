@@ -13,7 +13,9 @@ from browser_support import count, settle
 pytestmark = pytest.mark.e2e
 
 
-def test_a_small_sweep_runs_and_opens_its_best_trial(server, page):
+def _small_sweep(page, server: str) -> None:
+    """A 3-trial sweep of WALS's default search (three hyperparameters) on the demo catalogue,
+    until its best trial is shown."""
     page.goto(server + "/Tune?data=demo")
     settle(page)
     assert "Tune" in page.locator('[data-testid="stMain"] h1').first.inner_text()
@@ -25,6 +27,10 @@ def test_a_small_sweep_runs_and_opens_its_best_trial(server, page):
     settle(page)
     page.get_by_text("Best: trial").wait_for(timeout=120_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_small_sweep_runs_and_opens_its_best_trial(server, page):
+    _small_sweep(page, server)
     count(page, '[data-testid="stPlotlyChart"]', 1)
     assert "saved as run" in page.get_by_text("Best: trial").inner_text()
     page.get_by_role("button", name="Open the best trial's run").click()
@@ -75,15 +81,7 @@ def test_three_hyperparameters_chart_is_readable(server, page):
     hyperparameters, two on a log scale) drew the title over the axis names, cut the first
     axis's tick labels at the left edge, and labelled log axes in log10 units (-0.5 for a
     regularization of 0.32)."""
-    page.goto(server + "/Tune?data=demo")
-    settle(page)
-    trials = page.get_by_label("Trials", exact=True)
-    trials.fill("3")
-    trials.press("Enter")
-    settle(page)
-    page.get_by_role("button", name="Start sweep").click()
-    settle(page)
-    page.get_by_text("Best: trial").wait_for(timeout=120_000)
+    _small_sweep(page, server)
     page.wait_for_selector('[data-testid="stPlotlyChart"] .parcoords .axis-title')
     text = page.evaluate(CHART_TEXT)
     assert text["title"] and len(text["axes"]) == 4  # three hyperparameters and the metric
