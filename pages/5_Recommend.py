@@ -181,7 +181,7 @@ def show_list(result, k, rated, user_ratings, config) -> None:
         "still listed": _padded(np.isin(before, items), n),
         "re-ranked": _padded(listed_titles, n),
         "new to the list": _padded(~np.isin(items, before), n),
-    }), hide_index=True, key="before_after")
+    }), hide_index=True, key="before_after", placeholder="—")  # past the end of a short list
 
 
 def _padded(values, n: int) -> list:

@@ -105,9 +105,12 @@ if job is None:
     if waiting:
         with st.expander(f"Unfinished sweeps ({len(waiting)})"):
             by_name = {s.name: s for s in waiting}
-            name = st.selectbox("Sweep", list(by_name), key="tune_resume_name", format_func=lambda
-                                n: f"{n}: {len(by_name[n].trials)}/{by_name[n].planned_trials() or '∞'} "
-                                   "trials")
+            def progress(n: str) -> str:
+                planned = by_name[n].planned_trials() or "∞"
+                return f"{n}: {len(by_name[n].trials)}/{planned} trials"
+
+            name = st.selectbox("Sweep", list(by_name), key="tune_resume_name",
+                                format_func=progress)
             if st.button("Resume", key="tune_resume"):
                 with page.user_errors():
                     sweep = by_name[name]
@@ -163,7 +166,8 @@ st.caption(f"{len(sweep.trials)} of {planned or 'unlimited'} trials finished"
            + ". Each trial is a saved run, scored on a validation split of the training ratings.")
 fig = sweep_figure(sweep)
 st.plotly_chart(fig, key="tune_result")
-st.dataframe(pd.DataFrame(sweep.history()), hide_index=True, key="tune_table")
+st.dataframe(pd.DataFrame(sweep.history()), hide_index=True, key="tune_table",
+             placeholder="—")  # no best epoch (scored once), no run (not saved)
 st.success(f"Best: trial {best.number}, validation {sweep.metric} {best.value:.4f}, "
            f"saved as run **{best.run}**.")
 if st.button("Open the best trial's run", key="tune_open", disabled=best.run is None):

@@ -170,7 +170,7 @@ def _draw(jobs: tuple[Future, Future]) -> None:
     except RecsysError as exc:
         st.error(str(exc))
         return
-    st.dataframe(table, hide_index=True, key="impact",
+    st.dataframe(table, hide_index=True, key="impact", placeholder="—",
                  column_config={c: st.column_config.NumberColumn(format="%.4f")
                                 for c in ("model order", "re-ranked", "change")})
 

@@ -337,6 +337,7 @@ def _draw(live: LiveTrainer, titles) -> None:
     left, right = st.columns(2)
     with left:
         st.dataframe(metrics_table(result, previous), hide_index=True, key="live_metrics",
+                     placeholder="—",  # no previous fit yet, or a metric undefined for it
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
                                     for c in ("value", "previous", "change")})
     loss, points = _figures(live, result, previous, titles)
