@@ -61,6 +61,14 @@ errors. ``vmstat`` during the round: 0-2 % idle, 14-23 runnable threads on 2 cor
 process 22, the Streamlit server 20, Playwright's driver 8, this harness 5. So the tail is the
 server waiting for a core behind the students' browsers, which in a class run on the students'
 machines; niceness 10 for the browsers gave p95 1.45 s, a 1 s think time 1.41 s.
+
+(The paragraphs above used the earlier harness: presses timed from Playwright's call, no join
+gate, think time counted from the server's answer.) With this harness and Recommend's steady
+reruns (ui.page.steady_reruns: no stale fade, 30-40 ms less browser CPU a press), quiet, 40 s
+rounds: think 1 s, N = 8 p50 121-164 ms, p95 440-701 ms over four rounds, zero errors; N = 12
+p95 1.17 s, N = 16 1.29 s (239 moves in 42 s: the class saturates at ~6 moves/s). --think 0,
+N = 8: p95 0.69-1.11 s. A move costs ~0.3 s of CPU here, ~85 % of it in the browsers (52-65 CPU
+s a round against the server's 9-11); the server's own share is ~45 ms a move.
 """
 from __future__ import annotations
 
