@@ -175,13 +175,13 @@ def show_list(result, k, rated, user_ratings, config) -> None:
 
     st.subheader("Before and after re-ranking")
     n = max(len(before), len(items))  # one table: fewer elements for the browser to redraw
-    st.dataframe(pd.DataFrame({
+    page.dataframe(pd.DataFrame({
         "rank": np.arange(1, n + 1),
         "model order": _padded(dataset.titles(before), n),
         "still listed": _padded(np.isin(before, items), n),
         "re-ranked": _padded(listed_titles, n),
         "new to the list": _padded(~np.isin(items, before), n),
-    }), hide_index=True, key="before_after", placeholder="—")  # past the end of a short list
+    }), hide_index=True, key="before_after")
 
 
 def _padded(values, n: int) -> list:

@@ -67,9 +67,9 @@ DESCRIPTIVE = ["model", "epochs", "evaluated on", "created", "dataset", "hyperpa
 metric_columns = sorted((c for c in table.columns if c != "run" and c not in DESCRIPTIVE),
                         key=lambda c: c != "ndcg@10")
 table = table[["run", *metric_columns, *DESCRIPTIVE]]
-numbers = [c for c in table.columns if table[c].dtype.kind == "f"]  # undefined metrics: "—"
-st.dataframe(table.style.format("{:.4f}", subset=numbers, na_rep="—"), hide_index=True,
-             key="runs_table", placeholder="—")  # the grid draws its own text for a null
+numbers = [c for c in table.columns if table[c].dtype.kind == "f"]
+page.dataframe(table.style.format("{:.4f}", subset=numbers, na_rep=page.UNDEFINED),
+               hide_index=True, key="runs_table")
 
 names = [i.name for i in infos]
 picked = state.multiselect("Runs to compare", names, "cmp", names[:2],

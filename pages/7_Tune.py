@@ -166,8 +166,7 @@ st.caption(f"{len(sweep.trials)} of {planned or 'unlimited'} trials finished"
            + ". Each trial is a saved run, scored on a validation split of the training ratings.")
 fig = sweep_figure(sweep)
 st.plotly_chart(fig, key="tune_result")
-st.dataframe(pd.DataFrame(sweep.history()), hide_index=True, key="tune_table",
-             placeholder="—")  # no best epoch (scored once), no run (not saved)
+page.dataframe(pd.DataFrame(sweep.history()), hide_index=True, key="tune_table")
 st.success(f"Best: trial {best.number}, validation {sweep.metric} {best.value:.4f}, "
            f"saved as run **{best.run}**.")
 if st.button("Open the best trial's run", key="tune_open", disabled=best.run is None):

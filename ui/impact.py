@@ -22,7 +22,7 @@ from recsys_core.errors import RecsysError
 from recsys_core.runs.store import Run
 from recsys_core.serving.pipeline import RerankConfig, evaluate_rerank
 
-from . import rerun, splits
+from . import page, rerun, splits
 
 #: Test users sampled for the live impact (a fixed sample, so settings compare fairly).
 IMPACT_USERS = 200
@@ -170,9 +170,9 @@ def _draw(jobs: tuple[Future, Future]) -> None:
     except RecsysError as exc:
         st.error(str(exc))
         return
-    st.dataframe(table, hide_index=True, key="impact", placeholder="—",
-                 column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                for c in ("model order", "re-ranked", "change")})
+    page.dataframe(table, hide_index=True, key="impact",
+                   column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                  for c in ("model order", "re-ranked", "change")})
 
 
 def _stop_polling() -> None:

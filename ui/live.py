@@ -28,7 +28,7 @@ from recsys_core.evaluation.metrics import evaluate_model
 from recsys_core.evaluation.projection import project
 from recsys_core.evaluation.split import holdout_split
 
-from . import charts, splits
+from . import charts, page, splits
 from .training import loss_figure
 
 #: Fits expected to take longer than this (seconds) are not offered live.
@@ -336,10 +336,9 @@ def _draw(live: LiveTrainer, titles) -> None:
                "(validation split carved from the training part; nothing saved)")
     left, right = st.columns(2)
     with left:
-        st.dataframe(metrics_table(result, previous), hide_index=True, key="live_metrics",
-                     placeholder="—",  # no previous fit yet, or a metric undefined for it
-                     column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                    for c in ("value", "previous", "change")})
+        page.dataframe(metrics_table(result, previous), hide_index=True, key="live_metrics",
+                       column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                      for c in ("value", "previous", "change")})
     loss, points = _figures(live, result, previous, titles)
     with left:
         if loss is not None:

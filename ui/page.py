@@ -71,6 +71,17 @@ def steady_reruns() -> None:
     st.html(_STEADY_RERUNS_CSS)
 
 
+#: How the app writes a value that does not exist (an undefined metric, a row past the end).
+UNDEFINED = "—"
+
+
+def dataframe(data, *, container=None, **kwargs) -> None:
+    """``st.dataframe`` (in ``container``, by default the page) with undefined cells written as
+    :data:`UNDEFINED`: the browser's data grid draws its own text for a null cell ("None") and
+    ignores a Styler's ``na_rep`` there."""
+    (container or st).dataframe(data, placeholder=UNDEFINED, **kwargs)
+
+
 def metric_grid(metrics: list[tuple], per_row: int = 3) -> None:
     """``st.metric`` tiles, ``per_row`` to a row so that numbers like 100,000 are not cut
     (at 800 px six tiles in a row show "1,…"). Each entry: (label, value) or (label, value,

@@ -16,7 +16,7 @@ from recsys_core.errors import RecsysError, RunNotFoundError
 from recsys_core.runs.store import (IDS_FILE, INFO_FILE, MODEL_FILE, DamagedRun, Run, RunInfo,
                                     RunStore)
 
-from . import state
+from . import page, state
 from .data import data_folder
 
 RUNS_DIR_ENV = "RECSYS_RUNS_DIR"
@@ -107,10 +107,11 @@ def damaged_for(dataset: Dataset) -> list[DamagedRun]:
 
 
 def format_metric(value, spec: str = ".3f") -> str:
-    """A metric as text; "—" when it is undefined (null or NaN, e.g. nothing was held out)."""
+    """A metric as text; :data:`ui.page.UNDEFINED` when it is undefined (null or NaN, e.g.
+    nothing was held out)."""
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not math.isfinite(value):
-        return "—"
+        return page.UNDEFINED
     return format(value, spec)
 
 
