@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,6 +99,37 @@ def stop_server(proc: subprocess.Popen) -> None:
     log = getattr(proc, "log_file", None)
     if log is not None:
         log.close()
+
+
+@contextmanager
+def server_with_runs(tmp_path_factory, label: str, fill, extra_env: dict | None = None):
+    """A server whose run store (a fresh temporary folder) holds what ``fill(store)`` saved in
+    it; yields (base url, store). For module-scoped pytest fixtures: a server that does not
+    start fails the test."""
+    import pytest
+
+    from recsys_core.runs.store import RunStore
+
+    store = RunStore(tmp_path_factory.mktemp(f"{label}-runs"))
+    fill(store)
+    try:
+        url, proc = start_server(store.root, tmp_path_factory.mktemp(f"{label}-log")
+                                 / "streamlit.log", extra_env=extra_env)
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    try:
+        yield url, store
+    finally:
+        stop_server(proc)
+
+
+def small_wals(dataset, factors: int = 16, iterations: int = 6):
+    """A small WALS fitted on a per-user 80/20 holdout of ``dataset`` (seed 0): (model, split)."""
+    from recsys_core.evaluation.split import holdout_split
+    from recsys_core.models import MODEL_REGISTRY
+
+    split = holdout_split(dataset, 0.2, seed=0)
+    return MODEL_REGISTRY["wals"](factors=factors, iterations=iterations).fit(split.train), split
 
 
 def settle(pg, timeout: float = 120):

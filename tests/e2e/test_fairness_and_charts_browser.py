@@ -57,12 +57,9 @@ def _head_first_embeddings(data):
 @pytest.fixture(scope="module")
 def fair_server(tmp_path_factory, ml100k, data_dir):
     """Base URL of a server seeing ml-100k and the 10k catalogue, with a run on each."""
-    from browser_support import start_server, stop_server
+    from browser_support import server_with_runs, small_wals
     from recsys_core.data.demo import make_demo_dataset
     from recsys_core.data.discovery import load_dataset
-    from recsys_core.evaluation.split import holdout_split
-    from recsys_core.models import MODEL_REGISTRY
-    from recsys_core.runs.store import RunStore
     from recsys_core.serving.candidates import ModelGenerator, generate_candidates
     from recsys_core.serving.rerank import long_tail_mask
 
@@ -78,19 +75,15 @@ def fair_server(tmp_path_factory, ml100k, data_dir):
     tail = long_tail_mask(catalogue.item_popularity)
     assert catalogue.n_items == 10_000 and tail.sum() > 1000 and not tail[pool.items].any()
 
-    runs = tmp_path_factory.mktemp("fair-runs")
-    store = RunStore(runs)
-    store.save(model, catalogue, name=TAIL_RUN, exact_name=True)
-    split = holdout_split(ml100k, 0.2, seed=0)
-    wals = MODEL_REGISTRY["wals"](factors=16, iterations=6).fit(split.train)
-    store.save(wals, ml100k, name=WALS_RUN, split=split, exact_name=True)
-    try:
-        url, proc = start_server(runs, tmp_path_factory.mktemp("fair-log") / "streamlit.log",
-                                 extra_env={"RECSYS_DATA_DIR": str(root)})
-    except RuntimeError as e:
-        pytest.fail(str(e))
-    yield url
-    stop_server(proc)
+    wals, split = small_wals(ml100k)
+
+    def fill(store):
+        store.save(model, catalogue, name=TAIL_RUN, exact_name=True)
+        store.save(wals, ml100k, name=WALS_RUN, split=split, exact_name=True)
+
+    with server_with_runs(tmp_path_factory, "fair", fill,
+                          extra_env={"RECSYS_DATA_DIR": str(root)}) as (url, _):
+        yield url
 
 
 def _number(text: str) -> float:

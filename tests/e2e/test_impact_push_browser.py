@@ -24,21 +24,12 @@ RUN = "e2e-impact"
 def impact_server(tmp_path_factory, ml100k):
     """A server whose run store holds one small WALS run (with its holdout split) on ml-100k,
     and that run with its split (to compute the expected table)."""
-    from browser_support import start_server, stop_server
-    from recsys_core.evaluation.split import holdout_split
-    from recsys_core.models import MODEL_REGISTRY
-    from recsys_core.runs.store import RunStore
+    from browser_support import server_with_runs, small_wals
 
-    split = holdout_split(ml100k, 0.2, seed=0)
-    model = MODEL_REGISTRY["wals"](factors=16, iterations=6).fit(split.train)
-    runs = tmp_path_factory.mktemp("impact-runs")
-    RunStore(runs).save(model, ml100k, name=RUN, split=split, exact_name=True)
-    try:
-        url, proc = start_server(runs, tmp_path_factory.mktemp("impact-log") / "streamlit.log")
-    except RuntimeError as e:
-        pytest.fail(str(e))
-    yield url + "/Recommend?data=ml-100k&run=" + RUN, RunStore(runs).load(RUN), split
-    stop_server(proc)
+    model, split = small_wals(ml100k)
+    with server_with_runs(tmp_path_factory, "impact", lambda store: store.save(
+            model, ml100k, name=RUN, split=split, exact_name=True)) as (url, store):
+        yield url + "/Recommend?data=ml-100k&run=" + RUN, store.load(RUN), split
 
 
 class ServerMessages:

@@ -28,23 +28,16 @@ CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
 def undefined_metric_server(tmp_path_factory, ml100k):
     """A server whose run store holds a run with NDCG@10 0.1 and one whose NDCG@10 is
     undefined (saved as null, as a holdout with no test users gives)."""
-    from browser_support import start_server, stop_server
-    from recsys_core.evaluation.split import holdout_split
-    from recsys_core.models import MODEL_REGISTRY
-    from recsys_core.runs.store import RunStore
+    from browser_support import server_with_runs, small_wals
 
-    split = holdout_split(ml100k, 0.2, seed=0)
-    model = MODEL_REGISTRY["wals"](factors=8, iterations=2).fit(split.train)
-    runs = tmp_path_factory.mktemp("undefined-runs")
-    store = RunStore(runs)
-    store.save(model, ml100k, name="defined", split=split, metrics={"ndcg@10": 0.1})
-    store.save(model, ml100k, name="undefined", split=split, metrics={"ndcg@10": None})
-    try:
-        url, proc = start_server(runs, tmp_path_factory.mktemp("undefined-log") / "log")
-    except RuntimeError as e:
-        pytest.fail(str(e))
-    yield url
-    stop_server(proc)
+    model, split = small_wals(ml100k, factors=8, iterations=2)
+
+    def fill(store):
+        store.save(model, ml100k, name="defined", split=split, metrics={"ndcg@10": 0.1})
+        store.save(model, ml100k, name="undefined", split=split, metrics={"ndcg@10": None})
+
+    with server_with_runs(tmp_path_factory, "undefined", fill) as (url, _):
+        yield url
 
 
 def test_compare_runs_shows_an_undefined_metric_as_a_dash(undefined_metric_server, page):

@@ -30,21 +30,12 @@ RUN = "e2e-wals"
 @pytest.fixture(scope="module")
 def wals_server(tmp_path_factory, ml100k):
     """A server whose run store holds one small WALS run (with its holdout split) on ml-100k."""
-    from browser_support import start_server, stop_server
-    from recsys_core.models import MODEL_REGISTRY
-    from recsys_core.runs.store import RunStore
-    from recsys_core.evaluation.split import holdout_split
+    from browser_support import server_with_runs, small_wals
 
-    split = holdout_split(ml100k, 0.2, seed=0)
-    model = MODEL_REGISTRY["wals"](factors=16, iterations=6).fit(split.train)
-    runs = tmp_path_factory.mktemp("state-runs")
-    RunStore(runs).save(model, ml100k, name=RUN, split=split, exact_name=True)
-    try:
-        url, proc = start_server(runs, tmp_path_factory.mktemp("state-log") / "streamlit.log")
-    except RuntimeError as e:
-        pytest.fail(str(e))
-    yield url + "/{page}?data=ml-100k&run=" + RUN
-    stop_server(proc)
+    model, split = small_wals(ml100k)
+    with server_with_runs(tmp_path_factory, "state", lambda store: store.save(
+            model, ml100k, name=RUN, split=split, exact_name=True)) as (url, _):
+        yield url + "/{page}?data=ml-100k&run=" + RUN
 
 
 def _slider(pg, label: str):
