@@ -10,13 +10,13 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from recsys_core.cli import main
 from recsys_core.errors import HyperparameterError, MemoryBudgetError, RecsysError
 from recsys_core.memory import BUDGET_ENV, format_bytes, memory_budget, parse_size, total_memory
 from recsys_core.models import MODEL_REGISTRY, Recommender
+from tests.files import write_ratings_csv
 
 REPO = Path(__file__).resolve().parent.parent
 GIB = 1024 ** 3
@@ -163,11 +163,7 @@ def test_format_bytes_is_human():
 # ---------------------------------------------------------------------------- command line
 @pytest.fixture(scope="module")
 def ratings_csv(tmp_path_factory, demo):
-    folder = tmp_path_factory.mktemp("budget-cli")
-    coo = demo.ratings.tocoo()
-    pd.DataFrame({"user": demo.user_ids[coo.row], "item": demo.item_ids[coo.col],
-                  "rating": coo.data}).to_csv(folder / "ratings.csv", index=False)
-    return folder / "ratings.csv"
+    return write_ratings_csv(demo, tmp_path_factory.mktemp("budget-cli"))
 
 
 @pytest.mark.parametrize("kind", ["wals", "softmax"])

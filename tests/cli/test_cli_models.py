@@ -13,6 +13,7 @@ from recsys_core.data import load_dataset
 from recsys_core.data.demo import make_demo_dataset
 from recsys_core.evaluation.split import holdout_split
 from recsys_core.runs.store import load_run
+from tests.files import write_ratings_csv
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,9 +23,7 @@ def files(tmp_path_factory):
     """The demo catalogue written as ratings.csv + items.csv, the dataset read back, and a split."""
     folder = tmp_path_factory.mktemp("cli-data")
     data = make_demo_dataset(seed=0, n_users=150, n_items=90)
-    ratings = data.ratings.tocoo()
-    pd.DataFrame({"user": data.user_ids[ratings.row], "item": data.item_ids[ratings.col],
-                  "rating": ratings.data}).to_csv(folder / "ratings.csv", index=False)
+    write_ratings_csv(data, folder)
     pd.DataFrame({"item": data.item_ids, "title": data.items["title"], "year": data.items["year"],
                   "genres": data.items["genres"]}).to_csv(folder / "items.csv", index=False)
     loaded = load_dataset(folder / "ratings.csv", folder / "items.csv")

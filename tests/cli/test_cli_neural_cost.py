@@ -1,20 +1,16 @@
 """`train` says what a softmax or two-tower fit will cost before it starts (issue 11: at
 ml-25m's size an epoch takes minutes and a default fit hours)."""
-import pandas as pd
 import pytest
 
 from recsys_core.cli import main
 from recsys_core.data.demo import make_demo_dataset
+from tests.files import write_ratings_csv
 
 
 @pytest.fixture(scope="module")
 def ratings(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli-cost")
-    data = make_demo_dataset(seed=0, n_users=60, n_items=40)
-    coo = data.ratings.tocoo()
-    pd.DataFrame({"user": data.user_ids[coo.row], "item": data.item_ids[coo.col],
-                  "rating": coo.data}).to_csv(folder / "ratings.csv", index=False)
-    return folder / "ratings.csv"
+    return write_ratings_csv(make_demo_dataset(seed=0, n_users=60, n_items=40),
+                             tmp_path_factory.mktemp("cli-cost"))
 
 
 @pytest.mark.parametrize("model", ["softmax", "two-tower"])
