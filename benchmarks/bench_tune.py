@@ -90,6 +90,29 @@ def fresh_validation(params, fresh) -> float:
                                          beyond_accuracy=False)["ndcg@10"] for f in fresh]))
 
 
+def tune_both(dataset, split, trials, seed, k, store, name):
+    """What ``tune`` does for WALS and for EASE on one split, on the same K validation folds:
+    a ``trials``-trial TPE sweep of WALS's default space and EASE's grid sweep (search seed
+    ``seed``), each best setting refitted on the training part (WALS through Sweep.refit_best
+    and loaded back from its saved run). Returns (WALS sweep, WALS model, EASE sweep, EASE
+    model, seconds and CPU seconds of the WALS search, seconds of its refit and save)."""
+    sweep = Sweep(store, f"{name}-wals", "wals", None, strategy="tpe", n_trials=trials,
+                  seed=seed, folds=k)
+    start, cpu = time.perf_counter(), time.process_time()
+    sweep.run(dataset, split)
+    search, search_cpu = time.perf_counter() - start, time.process_time() - cpu
+    start = time.perf_counter()
+    info, _ = sweep.refit_best(dataset, split)
+    refit = time.perf_counter() - start
+    wals = store.load(info.name).model  # the saved refit is what test scores
+    ease_sweep = Sweep(store, f"{name}-ease", "ease",
+                       [Dimension("regularization", choices=EASE_GRID)], strategy="grid",
+                       n_trials=len(EASE_GRID), seed=seed, folds=k, save_trials=False)
+    ease_sweep.run(dataset, split)
+    ease = EASE(**ease_sweep.best_params()).fit(split.train)
+    return sweep, wals, ease_sweep, ease, search, search_cpu, refit
+
+
 def tuned_vs_ease(dataset, split, trials, seeds, folds, store):
     """Per K in ``folds``: a WALS sweep and an EASE grid sweep per search seed, each on the
     same K validation folds, refitted and scored once on test. Returns the summary rows."""
@@ -99,25 +122,12 @@ def tuned_vs_ease(dataset, split, trials, seeds, folds, store):
     for k in folds:
         rows, timing, wals_tests, ease_tests, fresh_vals = [], [], [], [], []
         for seed in seeds:
-            sweep = Sweep(store, f"bench-wals-k{k}-{seed}", "wals", None, strategy="tpe",
-                          n_trials=trials, seed=seed, folds=k)
-            start, cpu = time.perf_counter(), time.process_time()
-            sweep.run(dataset, split)
-            search, search_cpu = time.perf_counter() - start, time.process_time() - cpu
-            start = time.perf_counter()
-            info, _ = sweep.refit_best(dataset, split)
-            refit = time.perf_counter() - start
-            wals = store.load(info.name).model  # the saved refit is what test scores
+            sweep, wals, ease_sweep, ease, search, search_cpu, refit = tune_both(
+                dataset, split, trials, seed, k, store, f"bench-k{k}-{seed}")
             ndcg, recall = test_scores(wals, split)
             wals_tests.append(ndcg)
             fresh_vals.append(fresh_validation(sweep.best_params(), fresh))
             gap, gap_se = paired_gap(wals, ease_reference, split)
-            ease_sweep = Sweep(store, f"bench-ease-k{k}-{seed}", "ease",
-                               [Dimension("regularization", choices=EASE_GRID)],
-                               strategy="grid", n_trials=len(EASE_GRID), seed=seed, folds=k,
-                               save_trials=False)
-            ease_sweep.run(dataset, split)
-            ease = EASE(**ease_sweep.best_params()).fit(split.train)
             ease_ndcg, _ = test_scores(ease, split)
             ease_tests.append(ease_ndcg)
             rows.append((seed, _fmt(sweep.best_params(), sweep.dimensions),
@@ -184,17 +194,8 @@ def across_holdouts(dataset, trials, holdouts, k, store):
     fixed_gaps, fixed_ses = [], []
     for seed in holdouts:
         split = holdout_split(dataset, test_fraction=0.2, seed=seed)
-        sweep = Sweep(store, f"holdout-wals-{seed}", "wals", None, strategy="tpe",
-                      n_trials=trials, seed=seed, folds=k, save_trials=False)
-        start = time.perf_counter()
-        sweep.run(dataset, split)
-        search = time.perf_counter() - start
-        wals = WALS(**sweep.best_params()).fit(split.train)
-        ease_sweep = Sweep(store, f"holdout-ease-{seed}", "ease",
-                           [Dimension("regularization", choices=EASE_GRID)], strategy="grid",
-                           n_trials=len(EASE_GRID), seed=seed, folds=k, save_trials=False)
-        ease_sweep.run(dataset, split)
-        ease = EASE(**ease_sweep.best_params()).fit(split.train)
+        sweep, wals, ease_sweep, ease, search, _, _ = tune_both(
+            dataset, split, trials, seed, k, store, f"holdout-{seed}")
         fixed = EASE(regularization=300.0).fit(split.train)
         scores = [test_scores(m, split)[0] for m in (wals, ease, fixed)]
         gap, se = paired_gap(wals, ease, split)
