@@ -353,6 +353,54 @@ def group_exposure(recommended, group_mask, position_discount: bool = False) -> 
     return float((weights * in_group).sum() / total)
 
 
+# ---------------------------------------------------------------------------- related items
+def group_recall_per_item(neighbours, query_items, groups, k: int) -> np.ndarray:
+    """For each query item, the share of its group siblings among its k related items.
+
+    Parameters
+    ----------
+    neighbours : int array (n_queries, any), -1 padded
+        Each query item's related items, best first (cut or padded to k columns).
+    query_items : int array (n_queries,)
+        The item each row of ``neighbours`` was asked for.
+    groups : int array (n_items,)
+        Each item's group id (e.g. its film franchise), -1 for items in no group.
+    k : int >= 1
+
+    Returns
+    -------
+    ndarray of float64, shape (n_queries,): siblings found / min(k, siblings), where the
+    siblings are the other items of the query's group; the query itself, padding and repeats
+    never count. NaN for a query in no group or alone in its group.
+    """
+    labels = np.asarray(groups, dtype=np.int64).ravel()
+    rec = _lists(neighbours, k, labels.size)
+    queries = np.asarray(query_items, dtype=np.int64).ravel()
+    if queries.size != rec.shape[0]:
+        raise ValueError(f"neighbours has {rec.shape[0]} rows but there are {queries.size} "
+                         "query items")
+    if queries.size and (queries.min() < 0 or queries.max() >= labels.size):
+        raise ValueError(f"query item index out of range for {labels.size} items")
+    group = labels[queries]
+    sizes = np.bincount(labels[labels >= 0], minlength=1)
+    siblings = np.where(group >= 0, sizes[np.maximum(group, 0)] - 1, 0)
+    found = (_first_occurrence(rec) & (rec != queries[:, None])
+             & (labels[np.maximum(rec, 0)] == group[:, None])).sum(axis=1)
+    out = np.full(queries.size, np.nan)
+    scored = (group >= 0) & (siblings > 0)
+    out[scored] = found[scored] / np.minimum(k, siblings[scored])
+    return out
+
+
+def group_recall_at_k(neighbours, query_items, groups, k: int) -> float:
+    """Mean of :func:`group_recall_per_item` over the query items that have group siblings
+    (NaN when none has): e.g. "franchise recall@10", how much of a film's franchise its ten
+    most related titles show."""
+    values = group_recall_per_item(neighbours, query_items, groups, k)
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else float("nan")
+
+
 # ---------------------------------------------------------------------------- whole models
 def _relevance_matrix(test, relevance_threshold: float | None) -> sp.csr_matrix:
     rel = _as_csr(test)

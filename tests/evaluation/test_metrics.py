@@ -10,7 +10,9 @@ from scipy.stats import percentileofscore
 from recsys_core.data.dataset import Dataset
 from recsys_core.errors import DataError, HyperparameterError
 from recsys_core.evaluation.metrics import (Validation, catalogue_coverage, evaluate_model,
-                                            group_exposure, hit_rate_at_k, intra_list_diversity,
+                                            group_exposure, group_recall_at_k,
+                                            group_recall_per_item, hit_rate_at_k,
+                                            intra_list_diversity,
                                             mae, map_at_k, ndcg_at_k, novelty,
                                             popularity_percentile, popularity_percentiles,
                                             precision_at_k, ranking_metrics,
@@ -281,6 +283,46 @@ def test_group_exposure_by_hand():
     assert group_exposure(LISTS, group, position_discount=True) == pytest.approx(
         2 / (2 + 2 / math.log2(3) + 0.5))
     assert math.isnan(group_exposure([[-1, -1]], group))
+
+
+# ---------------------------------------------------------------------------- related items
+# Items 0-2 form group 0 (a trilogy), 3-4 group 1 (a pair), 5 is alone in group 2, 6-7 in none.
+GROUPS = np.array([0, 0, 0, 1, 1, 2, -1, -1])
+
+
+def test_group_recall_by_hand():
+    neighbours = np.array([
+        [1, 6, 2],     # item 0: both siblings (1, 2) of 2 -> 1
+        [6, 0, 7],     # item 1: sibling 0 of 2 -> 0.5
+        [3, 6, 7],     # item 3: its one sibling (4) missing -> 0
+        [3, -1, -1],   # item 4: its one sibling (3) found, list padded -> 1
+    ])
+    per_item = group_recall_per_item(neighbours, [0, 1, 3, 4], GROUPS, k=3)
+    np.testing.assert_allclose(per_item, [1.0, 0.5, 0.0, 1.0])
+    assert group_recall_at_k(neighbours, [0, 1, 3, 4], GROUPS, k=3) == pytest.approx(2.5 / 4)
+    # k=1 keeps the first column, and the denominator becomes min(k, siblings) = 1:
+    # item 0 finds 1 -> 1, item 1 finds 6 -> 0, item 3 finds itself -> 0, item 4 finds 3 -> 1
+    np.testing.assert_allclose(group_recall_per_item(neighbours, [0, 1, 3, 4], GROUPS, k=1),
+                               [1.0, 0.0, 0.0, 1.0])
+
+
+def test_group_recall_ignores_the_query_repeats_and_items_without_siblings():
+    # item 0 listing itself and sibling 1 twice finds one sibling of 2 -> 0.5
+    assert group_recall_per_item([[0, 1, 1]], [0], GROUPS, k=3)[0] == pytest.approx(0.5)
+    # item 5 is alone in its group and item 6 is in none: NaN, left out of the mean
+    per_item = group_recall_per_item([[0, 1, 2], [0, 1, 2], [4, 5, 6]], [5, 6, 3], GROUPS, k=3)
+    assert np.isnan(per_item[:2]).all() and per_item[2] == 1.0
+    assert group_recall_at_k([[0, 1, 2], [4, 5, 6]], [5, 3], GROUPS, k=3) == 1.0
+    assert math.isnan(group_recall_at_k([[0, 1, 2]], [7], GROUPS, k=3))
+
+
+def test_group_recall_rejects_misaligned_or_out_of_range_input():
+    with pytest.raises(ValueError, match="2 rows"):
+        group_recall_per_item([[1, 2], [0, 2]], [0], GROUPS, k=2)
+    with pytest.raises(ValueError, match="out of range"):
+        group_recall_per_item([[1, 2]], [8], GROUPS, k=2)
+    with pytest.raises(ValueError, match="out of range"):
+        group_recall_per_item([[1, 8]], [0], GROUPS, k=2)
 
 
 # ---------------------------------------------------------------------------- evaluate_model
