@@ -64,6 +64,11 @@ class HyperparameterError(RecsysError, ValueError):
     """A model or pipeline was configured with an invalid value."""
 
 
+class ScoresNotRatingsError(RecsysError, ValueError):
+    """Rating estimates (predicted ratings, RMSE, MAE) were asked of a model whose scores rank
+    items but are not rating estimates (``Recommender.predicts_ratings`` is False)."""
+
+
 class MemoryBudgetError(RecsysError, MemoryError):
     """A fit would need more memory than the budget allows (see :mod:`recsys_core.memory`); it is
     refused before anything large is allocated.

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
-from ..errors import DataError, HyperparameterError, PersistenceError
+from ..errors import DataError, HyperparameterError, PersistenceError, ScoresNotRatingsError
 from ..models import TrainingProgress, trainable_models
 from ..models.params import spec_lines
 from ..runs.store import Run, RunStore, check_run_name, load_run
@@ -82,7 +82,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "predict", help="score (user, item) pairs with a run",
         description="Write user,item,prediction for each pair of a CSV of user,item: the "
-                    "predicted rating for explicit models, the ranking score otherwise.")
+                    "predicted rating. Runs whose scores only rank items (WALS, EASE, MF with "
+                    "its default weighted objective, ...) are refused: use recommend for them.")
     p.add_argument("--run", required=True, metavar="DIR", help="run folder written by train")
     p.add_argument("--pairs", required=True, metavar="CSV", help="CSV with user and item columns")
     p.add_argument("--output", default="-", metavar="CSV", help="output file (default: stdout)")
@@ -92,7 +93,7 @@ def register(subparsers) -> None:
         "evaluate", help="print ranking (and rating) metrics of a run on test ratings",
         description="Evaluate a run on held-out ratings (CSV of user,item[,rating]): top-k "
                     "metrics over the whole catalogue with training items excluded, plus RMSE/MAE "
-                    "for explicit models.")
+                    "for models that predict ratings (a note says why others have none).")
     p.add_argument("--run", required=True, metavar="DIR", help="run folder written by train")
     p.add_argument("--test", required=True, metavar="CSV", help="held-out ratings: user,item[,rating]")
     p.add_argument("--k", type=int, default=10, help="list length (default 10)")
@@ -250,6 +251,9 @@ def train_command(args) -> int:
         metrics, note = _evaluate(model, split.test, args)
         print(f"holdout metrics ({split.test.n_ratings} ratings, k={args.k}, on {note}):")
         print(_format_metrics(_measures(metrics)), flush=True)
+        if not model.predicts_ratings:
+            print("note: no RMSE/MAE: this model's scores rank items but are not rating estimates",
+                  flush=True)
     info = RunStore(out.parent).save(model, dataset, name=out.name, split=split, metrics=metrics,
                                      exact_name=True)
     print(f"saved run {info.path}")
@@ -518,8 +522,24 @@ def _batch_servable(run: Run, args) -> bool:
 
 
 # ---------------------------------------------------------------------- predict
+#: How to train a run whose scores are rating estimates (said when one is refused).
+RATING_MODELS_ADVICE = ("train one that predicts ratings on explicit ratings with "
+                        "`--model mf --set objective=observed` (or the non-personalised "
+                        "`--model popularity --set variant=mean-rating`)")
+
+
+def _not_rating_estimates(run: Run) -> str:
+    """What the run's scores are, for a refusal or a note: "run NAME (KIND): its scores rank
+    items but are not rating estimates"."""
+    return (f"run {run.info.name} ({run.info.model_kind}): its scores rank items but are not "
+            "rating estimates")
+
+
 def predict_command(args) -> int:
     run = load_run(args.run)
+    if not run.model.predicts_ratings:
+        raise ScoresNotRatingsError(f"{_not_rating_estimates(run)}; {RATING_MODELS_ADVICE}, "
+                                    "or use `recommend` for ranked lists")
     table, columns = _read_columns(args.pairs, ("user", "item"), ("user", "item"))
     users = _indices_of(run, table, columns["user"], "user")
     items = _indices_of(run, table, columns["item"], "item")
@@ -567,4 +587,6 @@ def evaluate_command(args) -> int:
         print(f"note: {overlap} test pairs are also training pairs; recommendations exclude "
               "training items, so they can never be hit")
     print(_format_metrics(_measures(metrics)))
+    if not run.model.predicts_ratings:
+        print(f"note: no RMSE/MAE: {_not_rating_estimates(run)}")
     return 0

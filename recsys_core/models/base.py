@@ -108,7 +108,9 @@ class Recommender(ABC):
     #: Short name used by the command line, the app and persistence ("wals", "mf", ...).
     kind: ClassVar[str] = ""
     #: Whether ``score`` predicts ratings on the data's scale (explicit models) or only ranks.
-    predicts_ratings: ClassVar[bool] = False
+    #: Read it from the fitted instance: a model whose answer depends on its hyperparameters or
+    #: data overrides it with a property (matrix factorization, popularity).
+    predicts_ratings: bool = False
     #: Whether ``fit`` learns from interactions alone, so the CLI and the app can offer it for
     #: training (False for wrappers of embeddings learned elsewhere).
     trains_from_data: ClassVar[bool] = True

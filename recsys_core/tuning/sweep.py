@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..errors import HyperparameterError, PersistenceError, SweepBusyError
+from ..errors import HyperparameterError, PersistenceError, ScoresNotRatingsError, SweepBusyError
 from ..evaluation.metrics import Validation, evaluate_model
 from ..evaluation.split import holdout_split, require_test_ratings
 from ..models import trainable_models
@@ -58,6 +58,9 @@ STRATEGIES = ("tpe", "random", "grid")
 SWEEP_FORMAT = "recsys-studio-sweep/1"
 #: Metrics that are better when lower.
 LOWER_IS_BETTER = ("rmse", "mae")
+#: Metrics of rating estimates: a model whose scores only rank (``predicts_ratings`` False)
+#: has none, so a sweep for them refuses it.
+RATING_METRICS = ("rmse", "mae")
 #: Hyperparameters that count epochs: early stopping's best epoch becomes their value at refit.
 EPOCH_PARAMETERS = ("iterations", "epochs")
 try:  # POSIX: an advisory lock per open file, released by the OS when its holder exits
@@ -509,6 +512,12 @@ class Sweep:
         model.fit(inner.train, validation=validation, callback=callback)
         if cancel.is_set():
             return None
+        if self.metric in RATING_METRICS and not model.predicts_ratings:
+            raise ScoresNotRatingsError(
+                f"cannot tune {self.model} for {self.metric}: its scores (with these settings) "
+                f"rank items but are not rating estimates, so they have no {self.metric}; tune "
+                "a ranking metric such as ndcg@10, or a model that predicts ratings (mf with "
+                "objective=observed)")
         history = getattr(model, "history_", [])
         metrics = {k[4:]: v for k, v in (history[-1] if history else {}).items()
                    if k.startswith("val_")}

@@ -1,4 +1,5 @@
 """``train``, ``recommend``, ``predict`` and ``evaluate`` end to end on a small demo catalogue."""
+import io
 import json
 import subprocess
 import sys
@@ -159,13 +160,12 @@ def test_integer_ids_are_matched_by_value(capsys, files, popularity_run, tmp_pat
     assert code == 2 and "pairs.csv:3" in err and "unknown item id '7.5'" in err
 
 
-def test_predict_without_a_header_takes_user_item_in_order(capsys, files, tmp_path):
-    code, _, err = train(capsys, files, tmp_path / "content", "content", holdout=0)
-    assert code == 0, err
-    run = load_run(tmp_path / "content")
+def test_predict_without_a_header_takes_user_item_in_order(capsys, files, popularity_run,
+                                                           tmp_path):
+    run = load_run(popularity_run)
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text(f"{run.user_ids[2]}\t{run.item_ids[4]}\n{run.user_ids[3]}\t{run.item_ids[5]}\n")
-    code, out, err = cli(capsys, "predict", "--run", tmp_path / "content", "--pairs", pairs)
+    code, out, err = cli(capsys, "predict", "--run", popularity_run, "--pairs", pairs)
     assert code == 0, err
     values = [float(line.split(",")[2]) for line in out.strip().splitlines()[1:]]
     np.testing.assert_allclose(values, run.model.predict([2, 3], [4, 5]), rtol=1e-5)
@@ -265,18 +265,62 @@ def test_train_offers_every_trainable_model(capsys):
         assert kind in out
 
 
-def test_svd_run_predicts_scores_not_ratings(capsys, files, tmp_path):
-    code, _, err = train(capsys, files, tmp_path / "svd", "svd", "factors=4", "binary=false")
-    assert code == 0, err
-    run = load_run(tmp_path / "svd")
-    assert run.model.binary is False and not run.model.predicts_ratings
-    assert "rmse" not in run.info.metrics
+def _test_pairs(files, tmp_path):
+    """The held-out (user, item) pairs of ``files`` as a pairs CSV, and their true ratings."""
+    test = pd.read_csv(files["test"])
     pairs = tmp_path / "pairs.csv"
-    pairs.write_text(f"user,item\n{run.user_ids[1]},{run.item_ids[2]}\n")
-    code, out, err = cli(capsys, "predict", "--run", tmp_path / "svd", "--pairs", pairs)
+    test[["user", "item"]].to_csv(pairs, index=False)
+    return pairs, test["rating"].to_numpy()
+
+
+@pytest.mark.parametrize("model, settings", [
+    ("mf", ["factors=4", "epochs=3"]),  # the default, weighted objective
+    ("wals", ["factors=4", "iterations=3"]),
+    ("svd", ["factors=4", "binary=false"]),  # even on the rating values: zeros stand for unseen
+])
+def test_predict_refuses_runs_whose_scores_are_not_ratings(capsys, files, tmp_path, model,
+                                                           settings):
+    """Scores that rank items are not rating estimates (weighted MF's sit far below the ratings):
+    predict says so in one line, with how to train a run that predicts ratings, and writes
+    nothing; the holdout metrics and evaluate leave RMSE out and say why."""
+    code, out, err = train(capsys, files, tmp_path / model, model, *settings)
     assert code == 0, err
-    assert float(out.splitlines()[1].split(",")[2]) == pytest.approx(
-        float(run.model.score([1], [2])[0, 0]), rel=1e-5)
+    assert "note: no RMSE/MAE" in out
+    run = load_run(tmp_path / model)
+    assert not run.model.predicts_ratings and "rmse" not in run.info.metrics
+    pairs, _ = _test_pairs(files, tmp_path)
+    output = tmp_path / "preds.csv"
+    code, out, err = cli(capsys, "predict", "--run", tmp_path / model, "--pairs", pairs,
+                         "--output", output)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"run {model} ({model}): its scores rank items but are not rating estimates" in err
+    assert "`--model mf --set objective=observed`" in err
+    assert not output.exists()
+    code, out, err = cli(capsys, "evaluate", "--run", tmp_path / model, "--test", files["test"])
+    assert code == 0, err
+    assert "ndcg@10" in out and "rmse" not in out.replace("RMSE", "")
+    assert f"note: no RMSE/MAE: run {model} ({model}): its scores rank items" in out
+
+
+def test_predict_gives_rating_estimates_of_an_observed_objective_mf_run(capsys, files,
+                                                                        tmp_path):
+    """The same MF trained on the observed objective predicts ratings: within the scale, spread
+    over it, and closer to the held-out ratings than their mean is (the RMSE the run records)."""
+    code, _, err = train(capsys, files, tmp_path / "mf", "mf", "objective=observed")
+    assert code == 0, err
+    run = load_run(tmp_path / "mf")
+    assert run.model.predicts_ratings
+    pairs, truth = _test_pairs(files, tmp_path)
+    code, out, err = cli(capsys, "predict", "--run", tmp_path / "mf", "--pairs", pairs)
+    assert code == 0, err
+    preds = pd.read_csv(io.StringIO(out))
+    assert list(preds.columns) == ["user", "item", "prediction"] and len(preds) == len(truth)
+    values = preds["prediction"].to_numpy()
+    assert values.min() >= 1 and values.max() <= 5 and abs(values.mean() - truth.mean()) < 0.2
+    assert values.std() > 0.3  # personal estimates, not one constant
+    rmse = float(np.sqrt(np.mean((values - truth) ** 2)))
+    assert rmse == pytest.approx(run.info.metrics["rmse"], abs=1e-4)
+    assert rmse < 0.9 * float(np.std(truth))  # better than predicting the mean rating
 
 
 def test_train_and_evaluate_average_over_the_apps_fixed_user_sample(capsys, files, tmp_path):

@@ -272,19 +272,27 @@ def test_auto_biases_only_for_the_observed_objective_on_ratings():
     assert forced.fit(ratings).item_bias_ is not None
 
 
-def test_only_objectives_that_fit_ratings_report_rmse(tmp_path):
-    """The weighted objective also fits 0 to every unobserved pair: its scores rank items but are
-    not rating estimates, so evaluation must not report an RMSE for it (it read about 1.6 on
-    MovieLens 100K next to 0.9 for the observed objective), before or after a save."""
+def test_only_models_that_fit_ratings_report_rmse(tmp_path):
+    """The weighted and gravity objectives also pull every unobserved pair's dot product to 0:
+    without biases their scores rank items but are not rating estimates (RMSE about 1.5 on
+    MovieLens 100K next to 0.9 for the observed objective), so evaluation must not report an
+    RMSE for them, before or after a save; with biases the biases carry the rating level."""
     ratings, user_group, item_group = _checkerboard()
     unseen = ratings.toarray() == 0
     truth = np.where(user_group[:, None] == item_group[None, :], 5.0, 1.0)
     test = sp.csr_matrix(np.where(unseen, truth, 0.0))
-    for objective, rates in (("observed", True), ("gravity", True), ("weighted", False)):
-        model = MatrixFactorization(factors=2, epochs=2, objective=objective).fit(ratings)
-        assert model.predicts_ratings is rates
+    unfitted = MatrixFactorization(objective="observed")
+    assert not unfitted.predicts_ratings  # nothing says yet whether the data holds ratings
+    for n, (objective, use_bias, weight, rates) in enumerate((
+            ("observed", "auto", 1.5, True), ("observed", False, 1.5, True),
+            ("gravity", "auto", 1.5, False), ("weighted", "auto", 1.5, False),
+            ("gravity", True, 1.5, True), ("weighted", True, 1.5, True),
+            ("weighted", "auto", 0.0, True))):  # w0 = 0: the observed objective
+        model = MatrixFactorization(factors=2, epochs=2, objective=objective, use_bias=use_bias,
+                                    unobserved_weight=weight).fit(ratings)
+        assert model.predicts_ratings is rates, (objective, use_bias, weight)
         assert ("rmse" in evaluate_model(model, test, k=2, beyond_accuracy=False)) is rates
-        loaded = Recommender.load(model.save(tmp_path / f"{objective}.npz"))
+        loaded = Recommender.load(model.save(tmp_path / f"{n}.npz"))
         assert loaded.predicts_ratings is rates
     implicit = MatrixFactorization(factors=2, epochs=2, objective="observed").fit(ratings > 3)
     assert not implicit.predicts_ratings

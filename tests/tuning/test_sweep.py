@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_core.data.dataset import Dataset
-from recsys_core.errors import HyperparameterError, PersistenceError
+from recsys_core.errors import HyperparameterError, PersistenceError, ScoresNotRatingsError
 from recsys_core.evaluation.split import Split
 from recsys_core.models import MODEL_REGISTRY
 from recsys_core.models.base import Recommender
@@ -206,6 +206,19 @@ def test_bad_settings_are_refused(tmp_path, probe):
     assert dim.log and dim.low == 0.1 and not dim.integer
     assert parse_dimension(WALS, "factors=16,32").choices == (16, 32)
     assert parse_dimension(WALS, "factors").integer
+
+
+def test_a_rating_metric_refuses_a_model_whose_scores_are_not_ratings(tmp_path, probe,
+                                                                      planted):
+    """The probe's scores only rank (predicts_ratings False): a sweep for RMSE says so instead
+    of failing on the missing metric, saves no trial, and leaves the sweep free to run again."""
+    dataset, split = planted
+    sweep = _sweep(tmp_path, dims=[Dimension("favour", choices=("a",))], n_trials=1,
+                   metric="rmse")
+    for _ in range(2):
+        with pytest.raises(ScoresNotRatingsError, match="probe for rmse: .* not rating estimates"):
+            sweep.run(dataset, split)
+    assert sweep.trials == [] and RunStore(tmp_path / "runs").list() == []
 
 
 def test_a_saved_sweep_is_resumed_from_its_folder_alone(tmp_path, probe, planted):
