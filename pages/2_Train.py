@@ -183,6 +183,8 @@ with right:
     metrics = pd.DataFrame({"metric": shown,
                             "value": [runs.format_metric(info.metrics[m], ".4f") for m in shown]})
     st.dataframe(metrics, hide_index=True, key="run_metrics")
+    if shown and dataset.is_explicit and not any(m.endswith("rmse") for m in shown):
+        st.caption("No RMSE or MAE: this run's scores rank items but are not rating estimates.")
     st.markdown("**Hyperparameters**")
     st.json(info.params, expanded=False)
     runs.delete_controls(info.name)

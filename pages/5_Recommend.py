@@ -100,7 +100,12 @@ def recommendations(who: str, user: int | None) -> None:
                                         measure=None if measure == "model" else measure)
             result = recommend_pipeline(user, generator, dataset, k=k, config=config,
                                         item_embeddings=model.item_embeddings_, seen=rated)
-    show_list(result, k, rated, user_ratings, config)
+    # The base score is the model's own score (a rating estimate for some models) only when
+    # the model retrieved the candidates by it.
+    own_score = stage == "model" and measure == "model"
+    ratings = own_score and runs.scores_are_ratings(model, folded_in=who == "new")
+    base = "predicted rating" if ratings else "base score"
+    show_list(result, k, rated, user_ratings, config, base)
 
     if stage == "pipeline":
         with st.expander("Why a separate scoring model?", expanded=True):
@@ -119,8 +124,9 @@ def recommendations(who: str, user: int | None) -> None:
         impact.show_impact(source, dataset, run, config, k)
 
 
-def show_list(result, k, rated, user_ratings, config) -> None:
-    """The re-ranked list with its score breakdown, the fairness share, and before/after."""
+def show_list(result, k, rated, user_ratings, config, base: str) -> None:
+    """The re-ranked list with its score breakdown (the base score named ``base``: "predicted
+    rating" when it is the model's rating estimate), the fairness share, and before/after."""
     table = result.table
     items = result.items
     before = result.before  # the pool's top k by base score
@@ -148,7 +154,7 @@ def show_list(result, k, rated, user_ratings, config) -> None:
         "final": table["final_score"].to_numpy(),
         "move": result.moves,
         "moved by": table["moved_by"].to_numpy(),
-        "base score": table["base_score"].to_numpy(),
+        base: table["base_score"].to_numpy(),
         "relevance": table["relevance"].to_numpy(),
         "freshness ×": table["freshness"].to_numpy(),
         "popularity ×": table["popularity_penalty"].to_numpy(),
@@ -159,12 +165,14 @@ def show_list(result, k, rated, user_ratings, config) -> None:
     if len(result.pool.generators) > 1 or result.pool.group is not None:
         listed.insert(5, "nominated by", table["nominated_by"].to_numpy())
     number = st.column_config.NumberColumn(format="%.3f", width="small")
-    columns = {c: number for c in ("final", "base score", "relevance", "freshness ×",
-                                   "popularity ×")}
+    columns = {c: number for c in ("final", base, "relevance", "freshness ×", "popularity ×")}
     columns.update({"rank": st.column_config.NumberColumn(width=40),
                     "title": st.column_config.TextColumn(width="medium"),
                     "move": st.column_config.TextColumn(width=50)})
     st.dataframe(listed, hide_index=True, key="rec_list", column_config=columns)
+    if dataset.is_explicit and not model.predicts_ratings:
+        st.caption("This run's scores rank items but are not rating estimates; a model that "
+                   "predicts ratings (MF with the observed objective) shows a predicted rating.")
     if result.group_target is not None:
         msg = (f"Share of the list from **{config.fair_group}**: {result.group_share:.0%} "
                f"(target {result.group_target:.0%})")

@@ -131,6 +131,16 @@ def kind_label(info: RunInfo) -> str:
     return f"{info.model_kind} on {engine['name']}" if engine else info.model_kind
 
 
+def scores_are_ratings(model, *, folded_in: bool = False) -> bool:
+    """Whether ``model``'s own scores for a user are rating estimates, so a page may call them
+    "predicted rating" (else they are a "score": they rank items, on no rating scale). They are
+    when the model says so (``predicts_ratings``), except for a folded-in user of a model with
+    user biases: the fold-in gives the embedding only, so those scores lack the user's bias."""
+    if not model.predicts_ratings:
+        return False
+    return not (folded_in and getattr(model, "user_bias_", None) is not None)
+
+
 def show_damaged(run: DamagedRun) -> None:
     """Why a damaged run cannot be used."""
     st.error(f"Run **{run.name}** is damaged and cannot be used: {run.reason}")
