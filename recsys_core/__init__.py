@@ -31,6 +31,7 @@ _API = {
     "Recommender": "recsys_core.models",
     "ContentBased": "recsys_core.models",
     "EASE": "recsys_core.models",
+    "ItemKNN": "recsys_core.models",
     "MatrixFactorization": "recsys_core.models",
     "Popularity": "recsys_core.models",
     "PrecomputedEmbeddings": "recsys_core.models",

@@ -137,8 +137,10 @@ class ModelContract:
         data = checkerboard()
         assert (fitted.n_users_, fitted.n_items_) == data.shape
         assert fitted.seen_.shape == data.shape and fitted.seen_.nnz == data.n_ratings
-        assert fitted.item_embeddings_.shape[0] == data.n_items
-        assert fitted.item_embeddings_.dtype == np.float32
+        embeddings = getattr(fitted, "item_embeddings_", None)
+        assert embeddings is not None or not fitted.has_embeddings
+        if embeddings is not None:
+            assert embeddings.shape[0] == data.n_items and embeddings.dtype == np.float32
         assert len(fitted.history_) >= 1
 
     def test_contract_get_set_params_round_trip(self, fitted):
@@ -163,6 +165,7 @@ class ModelContract:
                  "predict": lambda: model.predict([0], [0]),
                  "recommend": lambda: model.recommend([0], k=3),
                  "similar_items": lambda: model.similar_items([0], k=3),
+                 "related_items": lambda: model.related_items([0], k=3),
                  "fold_in": lambda: model.fold_in([0, 1]),
                  "save": lambda: model.save(tmp_path / "model.npz")}
         for name, call in calls.items():
@@ -238,11 +241,35 @@ class ModelContract:
         assert items.shape == scores.shape == (2, 3)
         assert 0 not in items[0] and 7 not in items[1]
 
+    def test_contract_related_items_leave_the_item_out(self, fitted):
+        if fitted.related_items_source is None:
+            with pytest.raises(HyperparameterError, match="no related items"):
+                fitted.related_items([0], k=3)
+            return
+        assert isinstance(fitted.related_items_source, str) and fitted.related_items_source
+        items, scores = fitted.related_items([0, 7], k=3)
+        assert items.shape == scores.shape == (2, 3)
+        assert items.dtype == np.int64 and scores.dtype == np.float32
+        assert 0 not in items[0] and 7 not in items[1]
+        assert np.all(np.diff(scores, axis=1) <= 0)  # best first
+        # Their scores are the model's related_item_scores of those items.
+        listed = items[0][items[0] >= 0]
+        np.testing.assert_allclose(scores[0][:len(listed)],
+                                   fitted.related_item_scores([0], listed)[0], rtol=1e-6)
+        # Related items come from the item's own block of the checkerboard.
+        item_blocks = [b[1] for b in BLOCKS]
+        assert all(block_of(i, item_blocks) == block_of(q, item_blocks)
+                   for q, row in ((0, items[0][:1]), (7, items[1][:1])) for i in row if i >= 0)
+        with pytest.raises(IndexError):
+            fitted.related_items([fitted.n_items_], k=3)
+
     # ------------------------------------------------------------------ fold-in, persistence
     def test_contract_fold_in_shapes(self, fitted):
         data = checkerboard()
         vector = fitted.fold_in(data.user_items(0))
-        d = fitted.item_embeddings_.shape[1]
+        # A model without embeddings folds a new user into their history vector (n_items,).
+        d = fitted.item_embeddings_.shape[1] if hasattr(fitted, "item_embeddings_") \
+            else data.n_items
         assert vector.shape == (d,) and vector.dtype == np.float32
         assert np.all(np.isfinite(vector))
         scores = fitted.score_embeddings(vector)

@@ -31,6 +31,7 @@ QUICK = {
     "mf": dict(factors=16, epochs=2),
     "svd": dict(factors=8),
     "ease": dict(),
+    "item_knn": dict(),
     "popularity": dict(),
     "content": dict(),
     "softmax": dict(factors=16, hidden_layers=(32,), epochs=2, patience=None),
@@ -104,7 +105,7 @@ def test_a_normal_fit_is_unaffected_and_its_estimate_bounds_what_it_allocates(ki
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert model.item_embeddings_.shape[0] == demo.n_items
+    assert model.score([0]).shape == (1, demo.n_items)
     assert peak <= estimate, f"{kind}: measured {format_bytes(peak)} > estimated " \
                              f"{format_bytes(estimate)}"
 

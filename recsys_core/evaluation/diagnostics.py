@@ -1,7 +1,8 @@
 """Diagnostics of learned embeddings: the course's lessons as numbers.
 
 * :func:`compare_measures`: how the similarity measures disagree for one query (dot vs cosine);
-* :func:`rated_item_contributions`: which rated items pull a folded-in user towards an item;
+* :func:`rated_item_contributions`: which rated items pull a folded-in user towards an item
+  (:func:`model_item_contributions`: the same by the model's own item-item source);
 * :func:`folding_diagnostic`: how much a model mixes up unrelated groups of items (*folding*).
 
 The dashboard's pages draw these numbers; they are plain functions of embeddings (or of a fitted
@@ -126,12 +127,39 @@ def rated_item_contributions(item_embeddings: np.ndarray, items, rated_items, ra
     rated_items = np.asarray(rated_items, dtype=np.int64)
     if len(rated_items) == 0 or len(items) == 0:
         return np.zeros((len(items), 0), np.int64), np.zeros((len(items), 0), np.float32)
+    support = similarity_scores(item_embeddings[items], item_embeddings[rated_items], "cosine")
+    return _strongest(support, rated_items, ratings, top, rating_center)
+
+
+def model_item_contributions(model, items, rated_items, ratings=None, top: int = 3, *,
+                             rating_center: float | None = None
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rated_item_contributions` by the model's own item-item source: the support of
+    rated item j for item i is ``model.related_item_scores`` of j for i (the cosine of the
+    embeddings, EASE's weights, item-kNN's similarities: see ``related_items_source``), times
+    the rating's weight. A model that names no related items (popularity) gives no
+    contributors: shapes (n, 0).
+
+    Parameters
+    ----------
+    model : fitted Recommender
+    items, rated_items, ratings, top, rating_center : as in :func:`rated_item_contributions`
+    """
+    items = np.asarray(items, dtype=np.int64)
+    rated_items = np.asarray(rated_items, dtype=np.int64)
+    if len(rated_items) == 0 or len(items) == 0 or model.related_items_source is None:
+        return np.zeros((len(items), 0), np.int64), np.zeros((len(items), 0), np.float32)
+    support = model.related_item_scores(rated_items, items).T
+    return _strongest(support, rated_items, ratings, top, rating_center)
+
+
+def _strongest(support: np.ndarray, rated_items: np.ndarray, ratings, top: int,
+               rating_center: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``top`` rated items of largest weighted support (n_items x n_rated) per row."""
     weights = np.ones(len(rated_items), np.float32)
     if ratings is not None and rating_center is not None:
         weights = np.asarray(ratings, dtype=np.float32) - np.float32(rating_center)
-    support = similarity_scores(item_embeddings[items], item_embeddings[rated_items], "cosine")
-    support = support * weights[None, :]
-    idx, val = top_k(support, min(top, len(rated_items)))
+    idx, val = top_k(support * weights[None, :], min(top, len(rated_items)))
     return rated_items[idx], val
 
 

@@ -9,6 +9,7 @@ group the models that share machinery: :mod:`.mf` (matrix factorization by SGD),
 from .base import MODEL_REGISTRY, ProgressCallback, Recommender, TrainingProgress, trainable_models
 from .content import ContentBased
 from .ease import EASE
+from .knn import ItemKNN
 from .mf.model import MatrixFactorization
 from .popularity import Popularity
 from .precomputed import PrecomputedEmbeddings
@@ -18,5 +19,6 @@ from .neural.two_tower import TwoTowerModel
 from .als.wals import WALS
 
 __all__ = ["MODEL_REGISTRY", "ProgressCallback", "Recommender", "TrainingProgress",
-           "trainable_models", "ContentBased", "Popularity", "WALS", "EASE", "SoftmaxModel",
-           "TwoTowerModel", "MatrixFactorization", "SVDModel", "PrecomputedEmbeddings"]
+           "trainable_models", "ContentBased", "Popularity", "WALS", "EASE", "ItemKNN",
+           "SoftmaxModel", "TwoTowerModel", "MatrixFactorization", "SVDModel",
+           "PrecomputedEmbeddings"]

@@ -92,7 +92,9 @@ class Recommender(ABC):
     Subclasses implement ``fit`` (setting ``user_embeddings_`` and ``item_embeddings_``, float32
     arrays of shape (n_users, d) and (n_items, d), and calling :meth:`_start_fit`) and
     ``fold_in``. Models with biases also set ``user_bias_`` (n_users,), ``item_bias_`` (n_items,)
-    and ``global_mean_`` (float); the default :meth:`score` adds them when present.
+    and ``global_mean_`` (float); the default :meth:`score` adds them when present. A model
+    without embeddings (``has_embeddings`` False: item-kNN) keeps its own learned state instead
+    and overrides ``_check_fitted`` and the scoring, fold-in and item-item methods.
 
     Attributes common to fitted models
     ----------------------------------
@@ -124,6 +126,14 @@ class Recommender(ABC):
     #: Whether ``fit`` itself learns from plain held-out data passed as ``validation`` (early
     #: stopping); other models need a validation callable there.
     learns_from_validation: ClassVar[bool] = False
+    #: Whether ``user_embeddings_`` and ``item_embeddings_`` are vectors that represent users and
+    #: items, so the app can map them and compare them under dot, cosine and Euclidean measures.
+    #: False for a model without embeddings (item-kNN) and for the popularity baseline, whose one
+    #: column is its score.
+    has_embeddings: ClassVar[bool] = True
+    #: What :meth:`related_items` ranks by, in words for the app ("... come from <source>");
+    #: None when the model offers no related items.
+    related_items_source: ClassVar[str | None] = "the cosine of the item embeddings"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -265,6 +275,13 @@ class Recommender(ABC):
             raise IndexError(f"user index {bad} out of range for {self.n_users_} users")
         return users
 
+    def _item_index_array(self, items) -> np.ndarray:
+        items = np.atleast_1d(np.asarray(items, dtype=np.int64))
+        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
+            bad = items[(items < 0) | (items >= self.n_items_)][0]
+            raise IndexError(f"item index {bad} out of range for {self.n_items_} items")
+        return items
+
     def score_embeddings(self, user_vectors: np.ndarray, items=None) -> np.ndarray:
         """Scores of query embeddings (e.g. folded-in users) against items.
 
@@ -373,6 +390,49 @@ class Recommender(ABC):
         scores = similarity_scores(self.item_embeddings_[items], self.item_embeddings_, measure, alpha)
         scores[np.arange(len(items)), items] = -np.inf
         return top_k(scores, k)
+
+    def _check_related_items(self):
+        self._check_fitted()
+        if self.related_items_source is None:
+            raise HyperparameterError(f"{type(self).__name__} offers no related items")
+
+    def related_item_scores(self, items, candidates=None) -> np.ndarray:
+        """How related each candidate item is to each query item, by
+        :attr:`related_items_source` (here the cosine of the item embeddings); larger is more
+        related. Row i, column j says how much having query item i argues for candidate j.
+
+        Returns
+        -------
+        ndarray of float32, shape (len(items), n_items or len(candidates))
+        """
+        self._check_related_items()
+        items = self._item_index_array(items)
+        others = self.item_embeddings_ if candidates is None \
+            else self.item_embeddings_[self._item_index_array(candidates)]
+        return similarity_scores(self.item_embeddings_[items], others, "cosine")
+
+    def related_items(self, items, k: int = 10, batch_size: int = 1024
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """The k items most related to each given item by the model's best item-item source
+        (:attr:`related_items_source`), the item itself left out, best first.
+
+        Returns
+        -------
+        items : ndarray of int64, shape (len(items), k), padded with -1 when too few are related
+        scores : ndarray of float32, shape (len(items), k), padded with -inf
+        """
+        self._check_related_items()
+        items = self._item_index_array(items)
+        k = int(max(0, min(k, self.n_items_)))
+        out_items = np.full((len(items), k), -1, dtype=np.int64)
+        out_scores = np.full((len(items), k), -np.inf, dtype=np.float32)
+        for start in range(0, len(items), batch_size):
+            batch = items[start:start + batch_size]
+            scores = self.related_item_scores(batch)
+            scores[np.arange(len(batch)), batch] = -np.inf
+            rows = slice(start, start + len(batch))
+            out_items[rows], out_scores[rows] = top_k(scores, k)
+        return out_items, out_scores
 
     @abstractmethod
     def fold_in(self, items, ratings=None) -> np.ndarray:

@@ -63,6 +63,7 @@ class ContentBased(Recommender):
     """
 
     kind = "content"
+    related_items_source = "the cosine of the items' content features"
     param_spec = {
         "features": Param("choice", "Which item features embed the items (from the Dataset's "
                           "genres and years).", choices=FEATURE_SETS),

@@ -41,6 +41,7 @@ class EASE(Recommender):
     """
 
     kind = "ease"
+    related_items_source = "the learned item-item weights"
     param_spec = {
         "regularization": Param("float", "lambda, added to the diagonal of the item Gram matrix "
                                 "X^T X.", low=0, low_open=True, log=True, tune=(1.0, 10_000.0)),
@@ -135,6 +136,13 @@ class EASE(Recommender):
         rows = self.user_history_[users]
         return np.asarray(rows.multiply(self.item_weights_[:, items].T).sum(axis=1),
                           dtype=np.float32).ravel()
+
+    def related_item_scores(self, items, candidates=None) -> np.ndarray:
+        """Rows of B, float32 (len(items), n_items or len(candidates)): how strongly having each
+        item in a history votes for each candidate (the score's own item-item weights)."""
+        self._check_fitted()
+        rows = self.item_weights_[self._item_index_array(items)]
+        return rows if candidates is None else rows[:, self._item_index_array(candidates)]
 
     def fold_in(self, items, ratings=None) -> np.ndarray:
         """The new user's history vector, float32 (n_items,): its product with B gives the scores

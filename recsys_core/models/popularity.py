@@ -49,6 +49,10 @@ class Popularity(Recommender):
     """
 
     kind = "popularity"
+    # Its one-column "embeddings" are the item scores: nothing to map, and every pair of items
+    # has cosine 1, so it names no related items.
+    has_embeddings = False
+    related_items_source = None
     param_spec = {
         "variant": Param("choice", '"count": score = number of interactions of the item. '
                          '"mean-rating": score = the damped mean rating of the module docstring '

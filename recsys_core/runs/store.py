@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..errors import (DamagedFileError, InvalidRunNameError, PersistenceError, RecsysError,
-                      RunNotFoundError)
+from ..errors import (DamagedFileError, InvalidRunNameError, NotFittedError, PersistenceError,
+                      RecsysError, RunNotFoundError)
 from ..models.base import Recommender
 from ..persistence import atomic_write_bytes, json_bytes, load_npz, npz_layout, save_npz
 from ..version import __version__
@@ -362,8 +362,10 @@ class RunStore:
         -------
         RunInfo of the saved run (``info.name`` is the name actually used).
         """
-        if not hasattr(model, "item_embeddings_"):
-            raise PersistenceError("cannot save an unfitted model as a run")
+        try:
+            model._check_fitted()
+        except NotFittedError:
+            raise PersistenceError("cannot save an unfitted model as a run") from None
         if model.n_items_ != dataset.n_items or model.n_users_ != dataset.n_users:
             raise PersistenceError(f"the model has {model.n_users_} users x {model.n_items_} items "
                                    f"but {dataset.name} has {dataset.n_users} x {dataset.n_items}")
@@ -571,10 +573,11 @@ def check_run_files(path: str | Path, info: RunInfo) -> None:
                                f"{state.get('n_users_')} users x {state.get('n_items_')} items, "
                                f"the run's dataset has {n_users} x {n_items}")
     for name, value in state.items():  # sparse matrices record their shape in the metadata
-        if name.endswith(".shape") and name[: -len(".shape")] in _USER_ITEM_MATRICES and \
-                value != [n_users, n_items]:
+        rows = _SPARSE_MATRICES.get(name[: -len(".shape")]) if name.endswith(".shape") else None
+        expected = [n_users if rows == "users" else n_items, n_items]
+        if rows is not None and value != expected:
             raise DamagedFileError(f"{path / MODEL_FILE}: damaged: {name} is {value}, expected "
-                                   f"[{n_users}, {n_items}]")
+                                   f"{expected}")
     _check_model_shapes(path / MODEL_FILE, shapes, n_users, n_items)
     ids, _ = npz_layout(path / IDS_FILE, expected_kind="run-ids")
     n_genres = ids.get("genre_names", ((None,), None))[0][0]
@@ -595,7 +598,8 @@ _ITEM_ROWS = ("item_embeddings_", "item_bias_", "item_scores_", "item_cold_", "i
               "item_frequency_factor_", "cold_items_", "item_weights_", "implicit_item_factors_",
               "item_context_", "negative_q_", "item_ids_", "history_embeddings_")
 _USER_ROWS = ("user_embeddings_", "user_bias_", "user_features_")
-_USER_ITEM_MATRICES = ("seen_", "user_history_")
+#: Sparse model matrices by the index space of their rows (their columns are items).
+_SPARSE_MATRICES = {"seen_": "users", "user_history_": "users", "similarity_": "items"}
 
 
 def _model_shapes(model: Recommender) -> dict:
@@ -607,7 +611,7 @@ def _model_shapes(model: Recommender) -> dict:
     embeddings = getattr(model, "item_embeddings_", None)  # some models derive it on load
     if isinstance(embeddings, np.ndarray):
         out["item_embeddings_"] = (embeddings.shape, embeddings.dtype)
-    for name in _USER_ITEM_MATRICES:
+    for name in _SPARSE_MATRICES:
         matrix = getattr(model, name, None)
         if matrix is not None and hasattr(matrix, "indptr"):
             out[f"{name}.indptr"] = (matrix.indptr.shape, matrix.indptr.dtype)
@@ -640,14 +644,15 @@ def _check_model_shapes(file: Path, shapes: dict, n_users: int, n_items: int) ->
     elif len({shape[1] for shape in widths.values()}) > 1:
         problems.append("embeddings differ in width: " + ", ".join(
             f"{name} {tuple(shape)}" for name, shape in widths.items()))
-    for name in _USER_ITEM_MATRICES:
+    for name, rows in _SPARSE_MATRICES.items():
         if f"{name}.indptr" not in shapes:
             continue
+        n_rows = n_users if rows == "users" else n_items
         indptr = shapes[f"{name}.indptr"][0]
         data, indices = shapes.get(f"{name}.data", (None,))[0], shapes.get(f"{name}.indices",
                                                                             (None,))[0]
-        if indptr != (n_users + 1,) or data != indices:
-            problems.append(f"{name} is not a {n_users} x {n_items} sparse matrix")
+        if indptr != (n_rows + 1,) or data != indices:
+            problems.append(f"{name} is not a {n_rows} x {n_items} sparse matrix")
     if problems:
         raise DamagedFileError(f"{file}: damaged: {'; '.join(problems)}")
 

@@ -184,6 +184,9 @@ def query_generator(model: Recommender, *, user: int | None = None,
         scores = model.score_embeddings(vector)[0]
     else:
         check_measure(measure, alpha)
+        if getattr(model, "item_embeddings_", None) is None:
+            raise HyperparameterError(f"{type(model).__name__} has no embeddings to compare "
+                                      f"with a {measure} measure")
         scores = similarity_scores(vector, model.item_embeddings_, measure, alpha)[0]
     return ScoreVectorGenerator(scores, name=name or model.kind or type(model).__name__)
 

@@ -483,6 +483,9 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     if stage is not None:
         generators, scorer = stage.generators, stage.scorer
     else:
+        if ann and getattr(run.model, "item_embeddings_", None) is None:
+            raise HyperparameterError(f"approximate search compares embeddings; "
+                                      f"{type(run.model).__name__} has none")
         index = ANNIndex(measure, alpha).fit(run.model.item_embeddings_) if ann else None
         generators = ModelGenerator(run.model, measure=measure, alpha=alpha, ann=index)
         scorer = None

@@ -38,6 +38,12 @@ class TestEaseContract(ModelContract):
     measured_ndcg, ndcg_floor = 0.3169, 0.28
 
 
+class TestItemKnnContract(ModelContract):
+    kind = "item_knn"
+    fast_params = dict(neighbours=50, shrinkage=10.0)
+    measured_ndcg, ndcg_floor = 0.3185, 0.28
+
+
 class TestContentContract(ModelContract):
     kind = "content"
 

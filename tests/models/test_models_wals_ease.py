@@ -64,6 +64,23 @@ def test_use_ratings_weighs_the_history():
     np.testing.assert_allclose(model.user_embeddings_, small_history().toarray())
 
 
+def test_related_items_follow_the_learned_weights():
+    """Row i of B (how much having i votes for each item) ranks i's related items; the item
+    itself (B's zero diagonal) is left out."""
+    model = EASE(regularization=0.5).fit(small_history())
+    weights = model.item_weights_
+    np.testing.assert_array_equal(model.related_item_scores([1, 3]), weights[[1, 3]])
+    np.testing.assert_array_equal(model.related_item_scores([1], [4, 0]), weights[[1]][:, [4, 0]])
+    items, scores = model.related_items(np.arange(5), k=4)
+    for i in range(5):
+        others = [j for j in range(5) if j != i]
+        expected = sorted(others, key=lambda j: (-weights[i, j], j))
+        np.testing.assert_array_equal(items[i], expected)
+        np.testing.assert_array_equal(scores[i], weights[i, expected])
+    np.testing.assert_array_equal(items[[0, 3], 0], [1, 4])  # each within its own cluster
+    assert EASE.related_items_source == "the learned item-item weights"
+
+
 def test_save_load_round_trip(tmp_path):
     model = EASE(regularization=2.0).fit(small_history())
     loaded = Recommender.load(model.save(tmp_path / "ease.npz"))
