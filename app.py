@@ -61,7 +61,7 @@ for path, params, label, text in LESSONS:
 
 # Start the newest run's UMAP map now, so the Embeddings page finds it ready (numba compiles
 # UMAP on its first use in a process, which takes tens of seconds).
-newest = [i for i in runs.runs_for(dataset) if i.model_kind != "popularity"]
+newest = [i for i in runs.runs_for(dataset) if runs.has_embeddings(i)]
 if newest:
     with page.user_errors(stop=False):
         projections.precompute_default_map(runs.load(newest[0]), dataset.item_popularity)

@@ -27,7 +27,8 @@ with page.user_errors():
     source, dataset = data.select_dataset()
 
 # ---------------------------------------------------------------- model and settings
-order = ["wals", "mf", "svd", "ease", "content", "popularity", "softmax", "two-tower"]
+order = ["wals", "mf", "svd", "ease", "item_knn", "content", "popularity", "softmax",
+         "two-tower"]
 models = trainable_models()
 kinds = sorted(models, key=lambda k: (order.index(k) if k in order else len(order), k))
 kind = state.selectbox("Model", kinds, "model", "wals" if "wals" in kinds else kinds[0],
@@ -140,7 +141,7 @@ if job is not None:
     else:
         stopped = " (stopped early)" if job.stopped_early else ""
         try:
-            if info.model_kind != "popularity":
+            if runs.has_embeddings(info):
                 projections.precompute_default_map(runs.load(info), dataset.item_popularity)
         except RecsysError as exc:  # e.g. another session deleted the run at once
             st.warning(f"Run **{info.name}** was saved{stopped} but cannot be opened now: {exc}")

@@ -182,7 +182,7 @@ st.markdown("If frequent items get larger norms, the **dot product** will recomm
             "everyone; **cosine** similarity removes the effect. Regularization and gravity "
             "reduce it. Compare two runs side by side.")
 others = [i for i in runs.runs_for(dataset)
-          if i.name != run.info.name and i.model_kind != "popularity"]
+          if i.name != run.info.name and runs.has_embeddings(i)]
 compare_name = state.selectbox("Compare with", ["(none)"] + [i.name for i in others],
                                "emb_cmp", "(none)")
 panels = [run]

@@ -1,4 +1,5 @@
-"""Similarity page: one query ranked under dot, cosine, Euclidean and tempered similarity."""
+"""Similarity page: one query ranked under dot, cosine, Euclidean and tempered similarity, and an
+item's related items by the run's own item-item source."""
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -8,7 +9,7 @@ import streamlit as st
 from recsys_core.evaluation.diagnostics import compare_measures
 from recsys_core.evaluation.projection import embedding_norms
 from recsys_core.retrieval.similarity import MEASURES, similarity_scores
-from ui import charts, data, newuser, page, pickers, runs, state
+from ui import charts, data, newuser, page, pickers, related, runs, state
 
 page.page_header(
     "Similarity",
@@ -16,26 +17,37 @@ page.page_header(
     "**dot product** rewards items with large norms, which tend to be the popular ones; "
     "**cosine** looks only at the angle; **Euclidean** distance favours items close in space; "
     "the **tempered** measure ||q||^α ||x||^α cos sits between cosine (α=0) and dot (α=1). "
-    "Look at the items only one measure ranks high, and at their norms and popularity.",
+    "Look at the items only one measure ranks high, and at their norms and popularity. For an "
+    "item, its **related items** come first, ranked by the model's own best item-item source.",
 )
 
 with page.user_errors():
     source, dataset = data.select_dataset()
-    run = runs.select_run(dataset)
+    run = runs.select_run(dataset, or_related_items=True)
 model = run.model
-items_emb = model.item_embeddings_
+items_emb = model.item_embeddings_ if model.has_embeddings else None
 
 k = state.slider("Top-k", "k", 10, min_value=3, max_value=30, container=st.sidebar)
-alpha = state.slider("Tempered α", "alpha", 0.5, min_value=0.0, max_value=1.0, step=0.05,
-                     container=st.sidebar, help="0 = cosine, 1 = dot product.")
+alpha = 0.5  # the tempered measure compares embeddings: no knob for a model without them
+if items_emb is not None:
+    alpha = state.slider("Tempered α", "alpha", 0.5, min_value=0.0, max_value=1.0, step=0.05,
+                         container=st.sidebar, help="0 = cosine, 1 = dot product.")
 
 
 def query_comparison() -> None:
     """The chosen query ranked under each measure. Returns early (no st.stop) when there is no
-    query yet or it is unusable, so the toy example below is always drawn."""
-    kind = state.radio("Query", ["user", "item", "new user"], "query", "user", horizontal=True,
-                       format_func={"user": "A user", "item": "An item (title search)",
-                                    "new user": "You, as a new user (from Recommend)"}.get)
+    query yet or it is unusable, so the toy example below is always drawn. A model without
+    embeddings (item-kNN) has only the item query and its related items."""
+    if items_emb is None:
+        st.info(f"Run **{run.info.name}** ({run.info.model_kind}) has no embeddings, so there is "
+                "no dot, cosine or Euclidean comparison to draw: pick an item to see the items "
+                "it relates to it.")
+        kind = "item"
+    else:
+        kind = state.radio("Query", ["user", "item", "new user"], "query", "user",
+                           horizontal=True,
+                           format_func={"user": "A user", "item": "An item (title search)",
+                                        "new user": "You, as a new user (from Recommend)"}.get)
     exclude = np.zeros(dataset.n_items, dtype=bool)
     if kind == "user":
         user = pickers.select_user(dataset)
@@ -46,6 +58,10 @@ def query_comparison() -> None:
     elif kind == "item":
         item = pickers.search_item(dataset)
         if item is None:
+            return
+        with page.user_errors(stop=False):
+            related.show_related_items(run, dataset, item, k)
+        if items_emb is None:
             return
         query = items_emb[item]
         exclude[item] = True

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.serving.candidates import query_generator
-from recsys_core.evaluation.diagnostics import rated_item_contributions
+from recsys_core.evaluation.diagnostics import model_item_contributions
 from recsys_core.serving.pipeline import pool_size, recommend_pipeline
 from recsys_core.retrieval.similarity import MEASURES
 from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
@@ -94,12 +94,13 @@ def recommendations(who: str, user: int | None) -> None:
             scoring_stage = scoring.scoring_stage(run, split)
             result = recommend_pipeline(user, scoring_stage.generators, dataset, k=k,
                                         config=config, scorer=scoring_stage.scorer,
-                                        item_embeddings=model.item_embeddings_)
+                                        item_embeddings=getattr(model, "item_embeddings_", None))
         else:
             generator = query_generator(model, user=user, vector=vector, name="model",
                                         measure=None if measure == "model" else measure)
             result = recommend_pipeline(user, generator, dataset, k=k, config=config,
-                                        item_embeddings=model.item_embeddings_, seen=rated)
+                                        item_embeddings=getattr(model, "item_embeddings_", None),
+                                        seen=rated)
     # The base score is the model's own score (a rating estimate for some models) only when
     # the model retrieved the candidates by it.
     own_score = stage == "model" and measure == "model"
@@ -134,7 +135,7 @@ def show_list(result, k, rated, user_ratings, config, base: str) -> None:
     center = None
     if dataset.is_explicit and len(user_ratings):
         center = float(np.mean(user_ratings))
-    contributors, _ = rated_item_contributions(model.item_embeddings_, items, rated,
+    contributors, _ = model_item_contributions(model, items, rated,
                                                user_ratings, top=2, rating_center=center)
     listed_titles = np.asarray(dataset.titles(items), dtype=object)
     named = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in contributors]

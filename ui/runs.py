@@ -13,6 +13,7 @@ import streamlit as st
 
 from recsys_core.data.dataset import Dataset
 from recsys_core.errors import RecsysError, RunNotFoundError
+from recsys_core.models import MODEL_REGISTRY
 from recsys_core.runs.store import (IDS_FILE, INFO_FILE, MODEL_FILE, DamagedRun, Run, RunInfo,
                                     RunStore)
 
@@ -146,26 +147,41 @@ def show_damaged(run: DamagedRun) -> None:
     st.error(f"Run **{run.name}** is damaged and cannot be used: {run.reason}")
 
 
+def has_embeddings(info: RunInfo) -> bool:
+    """Whether the run's model has user and item embeddings to map and compare (the model
+    class's ``has_embeddings``: not item-kNN, which has none, nor the popularity baseline)."""
+    cls = MODEL_REGISTRY.get(info.model_kind)
+    return cls is None or cls.has_embeddings
+
+
+def has_related_items(info: RunInfo) -> bool:
+    """Whether the run's model names related items (its class's ``related_items_source``)."""
+    cls = MODEL_REGISTRY.get(info.model_kind)
+    return cls is None or cls.related_items_source is not None
+
+
 def select_run(dataset: Dataset, key: str = "run", *, container=None, label_text: str = "Run",
-               needs_embeddings: bool = True) -> Run | None:
+               needs_embeddings: bool = True, or_related_items: bool = False) -> Run | None:
     """Sidebar picker of this dataset's runs; None (with a hint) when there is none yet.
 
-    Damaged runs are listed too, marked as such; choosing one shows why (they are deleted on
-    the Train page) and stops the page.
+    A page that draws embeddings (``needs_embeddings``) leaves out the runs without them, and
+    says so when one is the run asked for; ``or_related_items`` keeps those that name related
+    items all the same (the Similarity page shows item-kNN's). Damaged runs are listed too,
+    marked as such; choosing one shows why (they are deleted on the Train page) and stops the
+    page.
     """
     container = container or st.sidebar
     infos = runs_for(dataset)
-    # A popularity run's "embeddings" are one number per item: nothing to map or compare, so
-    # pages that draw embeddings leave it out, and say so when it is the run asked for.
-    baselines = [i.name for i in infos if needs_embeddings and i.model_kind == "popularity"]
-    infos = [i for i in infos if i.name not in baselines]
+    left_out = {i.name: i for i in infos if needs_embeddings and not has_embeddings(i)
+                and not (or_related_items and has_related_items(i))}
+    infos = [i for i in infos if i.name not in left_out]
     asked = st.query_params.get(key) or state.value(key)
-    if asked in baselines:
-        st.info(f"Run **{asked}** is a popularity baseline: it has no embeddings to show on "
+    if asked in left_out:
+        st.info(f"Run **{asked}** ({kind_label(left_out[asked])}) has no embeddings to show on "
                 "this page (its list is on the Recommend page).")
     damaged = damaged_for(dataset)
     if not infos and not damaged:
-        what = "run with embeddings" if baselines else "run"
+        what = "run with embeddings" if left_out else "run"
         st.info(f"No trained {what} for this dataset yet: train one on the Train page.")
         st.page_link("pages/2_Train.py", label="Go to Train")
         st.stop()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from recsys_core.errors import HyperparameterError
-from recsys_core.evaluation.diagnostics import compare_measures, rated_item_contributions
+from recsys_core.evaluation.diagnostics import (compare_measures, model_item_contributions,
+                                                rated_item_contributions)
 from recsys_core.evaluation.projection import embedding_norms, norm_vs_popularity, project
 from recsys_core.models import MODEL_REGISTRY
 
@@ -90,6 +91,23 @@ def test_rated_item_contributions_pick_the_aligned_rated_items():
     contributors, support = rated_item_contributions(emb, [0], [2, 3], [1.0, 5.0], top=2,
                                                      rating_center=3.0)
     assert contributors[0].tolist() == [3, 2] and support[0, 1] < 0
+
+
+def test_model_item_contributions_follow_the_models_own_source():
+    """Item-kNN's explanation is its score's own terms, S[rated, listed]; the popularity
+    baseline, which names no related items, explains nothing."""
+    import scipy.sparse as sp
+
+    # Users: {0, 1}, {0, 1, 2}, {2, 3}: item 0 shares two users with 1, none with 3.
+    history = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 1, 1]], np.float32))
+    knn = MODEL_REGISTRY["item_knn"](shrinkage=0.0).fit(history)
+    contributors, support = model_item_contributions(knn, [0, 3], [1, 2], top=2)
+    similarity = knn.similarity_.toarray()
+    assert contributors.tolist() == [[1, 2], [2, 1]]
+    np.testing.assert_allclose(support, [[similarity[1, 0], similarity[2, 0]],
+                                         [similarity[2, 3], similarity[1, 3]]])
+    popularity = MODEL_REGISTRY["popularity"]().fit(history)
+    assert model_item_contributions(popularity, [0, 3], [1, 2])[0].shape == (2, 0)
 
 
 def test_training_job_stops_early_when_asked():

@@ -3,7 +3,8 @@
 One run per trainable kind, trained quickly on the demo catalogue (seed 0) into a temporary
 RECSYS_RUNS_DIR with the contract's fast hyperparameters (tests/models/test_contract.py). Each
 page runs without an exception and draws its main element; a popularity run has no embeddings
-worth a map, so the pages that need them say so instead of drawing another run.
+worth a map and an item-kNN run none at all, so the pages that need them say so instead of
+drawing another run (the Similarity page shows item-kNN's related items).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from recsys_core.data.demo import make_demo_dataset
 from recsys_core.evaluation.metrics import evaluate_model
 from recsys_core.evaluation.split import holdout_split
-from recsys_core.models import trainable_models
+from recsys_core.models import MODEL_REGISTRY, trainable_models
 from recsys_core.runs.store import RunStore
 from tests.contract import ModelContract
 from tests.models import test_contract  # noqa: F401  (defines the contract's classes)
@@ -26,6 +27,10 @@ APP = str(ROOT / "app.py")
 KINDS = sorted(trainable_models())
 #: Pages that draw a run's embeddings (the run picker leaves popularity runs out of them).
 EMBEDDING_PAGES = ("pages/3_Embeddings.py", "pages/4_Similarity.py")
+#: Kinds whose models have no embeddings to map or compare (the class says so).
+WITHOUT_EMBEDDINGS = [kind for kind in KINDS if not MODEL_REGISTRY[kind].has_embeddings]
+#: Kinds whose models name related items, each with the source it ranks them by.
+RELATED = [kind for kind in KINDS if MODEL_REGISTRY[kind].related_items_source is not None]
 
 
 def contract_of(kind: str) -> ModelContract:
@@ -74,8 +79,8 @@ def _chosen_run(at: AppTest) -> str:
 @pytest.mark.parametrize("kind", KINDS)
 def test_embeddings_page_per_model(app, kind):
     at = app("pages/3_Embeddings.py", kind)
-    if kind == "popularity":
-        return _assert_says_no_embeddings(at)
+    if kind in WITHOUT_EMBEDDINGS:
+        return _assert_says_no_embeddings(at, kind)
     assert _chosen_run(at) == f"run-{kind}"
     assert at.get("plotly_chart")  # the 2-D map (and the norm-vs-popularity scatter)
     assert any(f"run-{kind}" in c.value for c in at.caption)
@@ -84,11 +89,32 @@ def test_embeddings_page_per_model(app, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_similarity_page_per_model(app, kind):
     at = app("pages/4_Similarity.py", kind)
-    if kind == "popularity":
-        return _assert_says_no_embeddings(at)
+    if kind not in RELATED:  # the popularity baseline: no embeddings, no related items
+        return _assert_says_no_embeddings(at, kind)
     assert _chosen_run(at) == f"run-{kind}"
     tables = _tables(at, "title", "score", "norm %")
+    if kind in WITHOUT_EMBEDDINGS:  # item-kNN: only the item query, no measures to compare
+        assert not tables and not at.radio
+        return _assert_says_no_embeddings(at, kind)
     assert len(tables) == 4 and all(len(t) == 10 for t in tables)
+
+
+@pytest.mark.parametrize("kind", RELATED)
+def test_similarity_page_item_view_names_the_models_source(app, kind):
+    """An item query lists the run's related items (its model's related_items, the item left
+    out) and says in one sentence where they come from; models with embeddings still compare
+    the item's embedding under every measure."""
+    dataset = make_demo_dataset(seed=0)
+    item = int(dataset.item_popularity.argmax())
+    title = dataset.titles([item])[0]
+    at = app("pages/4_Similarity.py", kind, query="item", item_q=title.split(" (")[0])
+    related = _tables(at, "title", "score", "ratings")
+    assert len(related) == 1 and len(related[0]) == 10 and title not in set(related[0]["title"])
+    source = MODEL_REGISTRY[kind].related_items_source
+    assert [c.value for c in at.caption if source in c.value] == \
+        [f"Related items of this {kind} run come from {source}."]
+    measures = _tables(at, "title", "score", "norm %")
+    assert len(measures) == (0 if kind in WITHOUT_EMBEDDINGS else 4)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -99,11 +125,11 @@ def test_recommend_page_per_model(app, kind):
     assert listed and len(listed[0]) == 10
 
 
-@pytest.mark.parametrize("kind", ["popularity", "ease"])
+@pytest.mark.parametrize("kind", ["popularity", "ease", "item_knn"])
 def test_recommend_page_pipeline_per_model(app, kind):
     """The serving pipeline's generators (the run's model, popularity, trending) and scoring
-    model, on a run that is itself the popularity baseline, and on one without low-rank
-    embeddings."""
+    model, on a run that is itself the popularity baseline, on one without low-rank
+    embeddings, and on one without embeddings."""
     at = app("pages/5_Recommend.py", kind, cand="pipeline")
     listed = _tables(at, "rank", "title", "nominated by")
     assert listed and len(listed[0]) == 10
@@ -144,6 +170,6 @@ def test_pages_needing_embeddings_with_only_a_popularity_run(runs_dir, tmp_path,
         assert any("No trained run with embeddings" in i.value for i in at.info), page
 
 
-def _assert_says_no_embeddings(at: AppTest):
+def _assert_says_no_embeddings(at: AppTest, kind: str):
     texts = [m.value for m in [*at.info, *at.warning, *at.caption]]
-    assert any("popularity" in t.lower() and "embedding" in t.lower() for t in texts), texts
+    assert any(kind in t and "no embeddings" in t for t in texts), texts
