@@ -16,16 +16,54 @@ history vector, and ``similar_items`` compares items by the weight profiles they
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
 from ..errors import DataError, HyperparameterError
+from ..threads import limit_threads
 from ..validation import Param
 from .base import FLOAT32, FLOAT64, INT32, INT64, ProgressCallback, Recommender
 
 #: Above this many items the dense n_items x n_items inverse gets too large to be interactive.
 MAX_ITEMS = 20_000
+
+
+#: Above this many items the inverse runs on one BLAS thread: with two threads, the OpenBLAS
+#: that the NumPy and SciPy wheels ship (0.3.30) crashed the process (segmentation fault)
+#: inverting 16,384 x 16,384 and 17,632 x 17,632 (getri and potri alike) and inverted
+#: 12,000 x 12,000 fine; one thread inverted 17,632 x 17,632.
+SINGLE_THREAD_INVERSE_ITEMS = 12_000
+#: Rows of the inverse mirrored at a time (a block of transposed copies, not an n^2 index array).
+MIRROR_BLOCK = 1024
+
+
+def symmetric_positive_inverse(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite float64 (n, n) matrix, computed in place.
+
+    Cholesky (LAPACK potrf, then potri) takes half the flops of a general inverse; ``matrix``
+    is overwritten and returned holding the inverse, both triangles filled. Raises
+    :class:`~recsys_core.errors.DataError` if the matrix is not positive definite.
+    """
+    n = matrix.shape[0]
+    # Symmetric: its transpose is the Fortran-ordered view LAPACK works on without a copy.
+    with limit_threads(1) if n > SINGLE_THREAD_INVERSE_ITEMS else nullcontext():
+        factor, info = scipy.linalg.lapack.dpotrf(matrix.T, lower=False, clean=False,
+                                                   overwrite_a=True)
+        if info == 0:
+            factor, info = scipy.linalg.lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise DataError(f"the regularised item Gram matrix is not positive definite (LAPACK "
+                        f"info {info}); raise the regularization")
+    inverse = factor  # its upper triangle (row <= column) holds the inverse
+    for start in range(0, n, MIRROR_BLOCK):
+        stop = min(start + MIRROR_BLOCK, n)
+        inverse[start:stop, :start] = inverse[:start, start:stop].T
+        block = inverse[start:stop, start:stop]
+        block[...] = np.triu(block) + np.triu(block, 1).T
+    return inverse.T  # C-ordered again, as the matrix came (the values are symmetric)
 
 
 class EASE(Recommender):
@@ -85,11 +123,10 @@ class EASE(Recommender):
         gram = (x64.T @ x64).toarray()
         del x64
         # P = (G + lambda I)^-1, then B = -P / diag(P) with a zero diagonal, built in place: the
-        # n_items^2 float64 matrices set the fit's memory, so no more of them than needed. P is
-        # symmetric, so its transpose (a Fortran-ordered view) is inverted in place by LAPACK.
+        # n_items^2 float64 matrices set the fit's memory, so no more of them than needed.
         p = gram.copy()
         p[np.diag_indices_from(p)] += self.regularization
-        b = scipy.linalg.inv(p.T, overwrite_a=True, check_finite=False).T
+        b = symmetric_positive_inverse(p)
         b /= -np.diag(b).copy()[None, :]
         b[np.diag_indices_from(b)] = 0.0
         # ||X - X B||^2 = tr(G) - 2 tr(B^T G) + tr(B^T G B) with G = X^T X, and G B = G - D +

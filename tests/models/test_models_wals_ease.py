@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys_core.errors import HyperparameterError
+from recsys_core.errors import DataError, HyperparameterError
 from recsys_core.evaluation.metrics import recall_at_k
 from recsys_core.evaluation.split import holdout_split
 from recsys_core.models import EASE, MODEL_REGISTRY, Recommender
+from recsys_core.models.ease import MIRROR_BLOCK, symmetric_positive_inverse
 
 
 def small_history():
@@ -41,6 +42,23 @@ def test_weights_are_the_closed_form_solution():
     assert model.history_[0]["observed"] == pytest.approx(np.sum(residual ** 2), rel=1e-5)
     assert model.history_[0]["regularization"] == pytest.approx(0.5 * np.sum(expected ** 2),
                                                                 rel=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 7, MIRROR_BLOCK + 37])  # one block, and rows of two blocks
+def test_symmetric_positive_inverse_fills_both_triangles_in_place(n):
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((n, n))
+    matrix = a @ a.T + n * np.eye(n)
+    expected = np.linalg.inv(matrix)
+    work = matrix.copy()
+    inverse = symmetric_positive_inverse(work)
+    np.testing.assert_allclose(inverse, expected, rtol=1e-9, atol=1e-12)
+    assert np.shares_memory(inverse, work) and inverse.flags.c_contiguous
+
+
+def test_symmetric_positive_inverse_refuses_a_matrix_that_is_not_positive_definite():
+    with pytest.raises(DataError, match="not positive definite"):
+        symmetric_positive_inverse(np.array([[1.0, 2.0], [2.0, 1.0]]))
 
 
 def test_embeddings_factorise_the_scores_and_fold_in_is_the_history():
