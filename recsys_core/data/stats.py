@@ -32,7 +32,8 @@ class RatingCounts:
         Distinct rating values present among the kept entries, ascending (None: implicit data).
     rating_counts : ndarray of int64, shape (n_levels,) or None
     genre_items : ndarray of int64, shape (n_genres,)
-        Items per genre (all items, whatever the filter; an item counts in each of its genres).
+        Items per genre among the items a genre filter keeps (every item without one; an item
+        counts in each of its genres), so both bars of a genre chart follow the filter.
     genre_ratings : ndarray of int64, shape (n_genres,)
         Kept entries per genre of their item.
     """
@@ -122,8 +123,10 @@ class RatingStats:
                 per_level = np.bincount(self.codes_[keep], minlength=n_levels)
             present = per_level > 0
             values, counts = self.levels_[present], per_level[present].astype(np.int64)
+        genre_items = (self.genre_matrix_.sum(axis=0) if item_mask is None
+                       else np.asarray(item_mask, dtype=np.int64) @ self.genre_matrix_)
         return RatingCounts(int(item_counts.sum()), item_counts, user_counts, values, counts,
-                            self.genre_matrix_.sum(axis=0), item_counts @ self.genre_matrix_)
+                            genre_items, item_counts @ self.genre_matrix_)
 
 
 def _row_sums(keep: np.ndarray, indptr: np.ndarray) -> np.ndarray:

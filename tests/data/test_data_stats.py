@@ -46,7 +46,20 @@ def test_filtered_counts_equal_those_of_the_filtered_dataset(filters):
     np.testing.assert_allclose(got.rating_values, values)
     np.testing.assert_array_equal(got.rating_counts, counts)
     np.testing.assert_array_equal(got.genre_ratings, per_genre)
-    np.testing.assert_array_equal(got.genre_items, ds.item_genres.sum(axis=0))
+    kept_items = np.ones(ds.n_items, bool) if item_mask is None else item_mask
+    np.testing.assert_array_equal(got.genre_items, ds.item_genres[kept_items].sum(axis=0))
+
+
+def test_a_genre_filter_filters_the_items_per_genre_too():
+    # Issue 20: with one genre selected, its items and ratings both follow the filter, and a
+    # genre no kept item has shows neither items nor ratings.
+    ds = _dataset()
+    only = ds.item_genres[:, 0]
+    got = RatingStats(ds).counts(only)
+    assert got.genre_items[0] == only.sum()
+    without_first = ~ds.item_genres[only].any(axis=0)
+    assert (got.genre_items[without_first] == 0).all()
+    assert (got.genre_ratings[without_first] == 0).all()
 
 
 def test_implicit_data_has_no_rating_distribution():
