@@ -1,7 +1,7 @@
 """The default search space of a sweep (what ``tune`` without --param and the Tune page search):
-for WALS it holds the region that is best on validation splits of MovieLens 100K's training
-part (benchmarks/bench_wals_study.py, test not used), follows the regularization type, and a sweep
-over it still only ever fits on training ratings minus a validation share."""
+for WALS it holds the best settings a 30-trial search found on validation splits of the defaults
+protocol's real catalogues (docs/defaults-protocol.md, test not used), follows the regularization
+type, and a sweep over it still only ever fits on training ratings minus a validation share."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,24 +22,29 @@ def test_wals_default_space_holds_the_validation_best_region():
     dims = _ranges()
     assert list(dims) == ["regularization", "unobserved_weight", "factors"]
     assert all(d.log for d in dims.values())
-    # benchmarks/bench_wals_study.py, validation splits of the training part only: the settings
-    # as good as the best have lambda 0.3 (frequency-scaled, nu 0.5), w0 0.1-0.3 and any d in
-    # 32-256; the ranges span them (and half a grid step more), not plain L2's 0.01-100. With
-    # more training data (51% -> 64% of the ratings) the as-good w0 rose 2.25-fold, so for the
-    # refit (80%) the w0 range moves up by as much: it starts above 0.1.
+    # The protocol's 30-trial searches (validation splits only): the best settings were lambda
+    # 1.49 / 0.65, w0 0.96 / 0.059 and d 30 / 122 (ml-100k / ml-latest-small), and the defaults
+    # (lambda 0.8, w0 0.1, d 64) sit among them; the ranges hold all of them, not plain L2's
+    # 0.01-100.
     reg, w0, factors = dims["regularization"], dims["unobserved_weight"], dims["factors"]
-    assert reg.low < 0.3 < reg.high and reg.high / reg.low <= 25
-    assert 0.1 < w0.low < 0.3 < w0.high and w0.high / w0.low <= 20
-    assert factors.integer and factors.low <= 32 and factors.high >= 256
+    assert reg.low < 0.65 and 1.49 < reg.high and reg.high / reg.low <= 25
+    assert w0.low < 0.059 and 0.96 < w0.high and w0.high / w0.low <= 40
+    defaults = WALS()
+    assert reg.low < defaults.regularization < reg.high
+    assert w0.low < defaults.unobserved_weight < w0.high
+    assert factors.integer and factors.low <= 30 and factors.high >= 256
     # The spec's range (the Train page's and a bare --param's) is the default type's.
     assert WALS.param_spec["regularization"].tune == (reg.low, reg.high)
-    assert WALS().regularization_type == "frequency"
+    assert defaults.regularization_type == "observed"
 
 
-# lambda 0.3 at nu 0.5 on each type's own scale (x 300 ** nu at TUNE_ROW_SIZE 300; "count": a
-# plain weight of 0.3 x 300 ** 0.5 = 5.2 shared over a row of 60 entries).
+# A good lambda on each type's own scale: observed lambda 0.8 n^0.5 is 0.8 x 60 ** 0.5 / 60 at
+# nu = 1 over a row of 60 entries; frequency's 0.3 at nu 0.5 (x 300 ** nu at TUNE_ROW_SIZE 300)
+# is a plain weight of 0.3 x 300 ** 0.5 = 5.2 ("count": shared over a row of 60 entries).
 @pytest.mark.parametrize("fixed, good", [
-    ({"regularization_exponent": 1.0}, 0.3 / 300 ** 0.5),
+    ({"regularization_exponent": 1.0}, 0.8 / 60 ** 0.5),
+    ({"regularization_type": "frequency"}, 0.3),
+    ({"regularization_type": "frequency", "regularization_exponent": 1.0}, 0.3 / 300 ** 0.5),
     ({"regularization_type": "l2"}, 0.3 * 300 ** 0.5),
     ({"regularization_type": "count"}, 0.3 * 300 ** 0.5 / 60),
 ])

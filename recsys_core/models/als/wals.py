@@ -16,12 +16,17 @@ Objective, for user factors X (n_users, d) and item factors Y (n_items, d):
   blockbusters from dominating the fit.
 - ``unobserved_weight`` (w0) weighs every unobserved pair; the d x d Gram trick handles them
   without materialising the n_users x n_items matrix.
-- ``regularization_type="l2"`` uses lambda_u = lambda_i = regularization; ``"frequency"`` scales it
-  by each row's size, lambda_u = regularization (n_u + w0 n_items)^regularization_exponent (as in
-  Rendle et al., "Revisiting the performance of iALS", 2021), so heavy rows are not
-  under-regularised; ``"count"`` uses lambda_u = regularization n_u (ALS-WR, Zhou et al. 2008, as
-  Spark MLlib's ALS scales its regParam), so with ``unobserved_weight=1``, linear confidence and
-  no frequency weighting the objective is Spark's implicit ALS (see recsys_core.runs.spark).
+- ``regularization_type="observed"`` (the default) scales lambda by each row's own number of
+  observed entries, lambda_u = regularization n_u^regularization_exponent: a heavy row is
+  regularised more, and the catalogue's size does not grow anyone's penalty, so one default
+  holds from 1.7k to 17.6k items (docs/defaults-protocol.md). ``"frequency"`` also counts the
+  unobserved weight, lambda_u = regularization (n_u + w0 n_items)^regularization_exponent
+  (Rendle et al., "Revisiting the performance of iALS", 2021): on a 10k+ item catalogue that
+  term dominates and the model collapses toward popularity unless lambda is re-tuned.
+  ``"l2"`` uses lambda_u = lambda_i = regularization; ``"count"`` uses lambda_u =
+  regularization n_u (ALS-WR, Zhou et al. 2008, as Spark MLlib's ALS scales its regParam), so
+  with ``unobserved_weight=1``, linear confidence and no frequency weighting the objective is
+  Spark's implicit ALS (see recsys_core.runs.spark).
 
 Each iteration solves every item exactly given the users, then every user given the items (numba,
 parallel over rows, one d x d Cholesky per row; ``solver="cg"`` does a few warm-started conjugate
@@ -68,26 +73,36 @@ from ..features import (DEFAULT_USER_COLUMNS, encode_item_features, encode_user_
 from . import kernels
 
 CONFIDENCES = ("linear", "log", "binary")
-REGULARIZATION_TYPES = ("l2", "frequency", "count")
+REGULARIZATION_TYPES = ("observed", "frequency", "l2", "count")
 SOLVERS = ("cholesky", "cg")
 #: Below this many (observed entries x factors) a half-sweep runs on one thread.
 SERIAL_WORK = 200_000
 #: Rows and columns side features may add (user attributes, genres), for the memory estimate.
 SIDE_FEATURE_ALLOWANCE = 256
+#: Where a sweep looks for lambda with the default "observed" type (nu = 0.5): it spans the best
+#: settings of a 30-trial search on each catalogue of the defaults protocol (lambda 0.65-1.49)
+#: and the defaults' neighbourhood (docs/defaults-protocol.md; validation splits only).
+OBSERVED_TUNE_RANGE = (0.3, 2.0)
 #: Where a sweep looks for lambda, as a plain L2 weight ("l2"): lambda 0.21-0.42 at nu = 0.5
 #: times TUNE_ROW_SIZE ** 0.5, the span of the settings as good as the best on ml-100k validation
-#: splits (benchmarks/bench_wals_study.py, test not used; see the class docstring).
+#: splits (benchmarks/bench_wals_study.py, test not used) for the "frequency" type.
 L2_TUNE_RANGE = (3.67, 7.35)
 #: A typical (n + w0 n_other) of a row at the scale the ranges were measured (ml-100k: 70
 #: entries + 0.3 x 1682): frequency scaling multiplies lambda by about this to the power nu,
-#: so the range of lambda is L2_TUNE_RANGE divided by it ("count": by this many entries).
+#: so the range of lambda is L2_TUNE_RANGE divided by it ("count": by this many entries; the
+#: observed type's range moves by this many entries to the power of nu's change from 0.5).
 TUNE_ROW_SIZE, TUNE_ROW_COUNT = 300.0, 60.0
 
 
-def regularization_tune_range(regularization_type: str = "frequency",
+def regularization_tune_range(regularization_type: str = "observed",
                               regularization_exponent: float = 0.5) -> tuple[float, float]:
     """The search range of ``regularization`` for a regularization type (and exponent nu):
-    the same plain-L2 range on each type's own scale (see :data:`L2_TUNE_RANGE`)."""
+    the observed type's measured range, or the same plain-L2 range on each other type's own
+    scale (see :data:`L2_TUNE_RANGE`)."""
+    if regularization_type == "observed":
+        shift = TUNE_ROW_COUNT ** (0.5 - float(regularization_exponent))
+        return (float(f"{OBSERVED_TUNE_RANGE[0] * shift:.2g}"),
+                float(f"{OBSERVED_TUNE_RANGE[1] * shift:.2g}"))
     if regularization_type == "l2":
         scale = 1.0
     elif regularization_type == "count":
@@ -114,78 +129,20 @@ def gram_matrix(factors: np.ndarray, chunk: int = 8_192) -> np.ndarray:
 class WALS(Recommender):
     """Weighted alternating least squares for top-N recommendation (see the module docstring).
 
-
-    The defaults follow Rendle et al. 2021 ("Revisiting the performance of iALS on item
-    recommendation benchmarks") and were chosen on validation splits carved from the training
-    part of per-user 80/20 holdouts (seeds 0-2, validation seeds 100-102; never the test part) of
-    three catalogues, so that they do not only fit the data the team tunes on: MovieLens 100K,
-    the synthetic demo catalogue (3000 users x 1500 items) and a small one (400 x 300).
-    Frequency-scaled regularization lambda (n + w0 n_other)^nu with nu=0.5, lambda=0.6, w0=0.1:
-    on the paper's shifted scale this is a plain L2 weight of about 9 at ml-100k's average user
-    (70 entries + 0.1 x 1682), about 4 on the small catalogue, and it grows with each row's size
-    and the catalogue, so heavy users, popular items and larger catalogues are regularised in
-    proportion, where one plain lambda has to be re-tuned per dataset. Larger embeddings gained
-    nothing at these sizes with this scaling (d=128 within 0.003 of d=64), so d stays 64 (half
-    the fit time; raise it on larger data, as the paper does). Every observed pair counts the
-    same (alpha=0: on ratings, high values as extra confidence made top-N recall worse) with a
-    mild item frequency weighting (exponent 0.25) that keeps blockbusters from dominating. Raise
-    ``alpha`` for counts (plays, clicks) where repetition means confidence. Mean validation
-    NDCG@10 over the three splits (``benchmarks/bench_wals_defaults.py``, 40 settings; "worst"
-    is the lowest share of the best setting's NDCG@10 over the three catalogues)::
-
-        setting (d 64)                          ml-100k  small    demo   worst
-        nu 0.5, lambda 0.6, w0 0.1 (defaults)    0.2602  0.2492  0.2008  95.4%
-        former: l2, lambda 8, w0 0.3             0.2728  0.2470  0.1767  86.9%
-        l2, lambda 16, w0 0.3                    0.2456  0.2413  0.1874  89.9%
-        nu 0.5, lambda 0.45, w0 0.1              0.2691  0.2290  0.2024  91.7%
-        nu 0.5, lambda 0.6, w0 0.05              0.2529  0.2496  0.2035  92.7%
-        nu 1, lambda 0.04, w0 0.3                0.2354  0.2350  0.1831  86.2%
-        nu 1, lambda 0.02, w0 0.2                0.2674  0.1431  0.2052  56.9%
-        nu 0.75, lambda 0.15, w0 0.1             0.2585  0.2204  0.2017  88.3%
-
-    The former defaults, tuned on ml-100k, stay 0.013 better there but lose 12% on the demo
-    catalogue; of the settings tried only these are within 5% of the best on all three. The CG
-    solver matched the exact one on the ml-100k validation split (Recall@20 0.3515 vs 0.3512) at
-    a fraction of the time, hence the default (measured with an exact last user sweep,
-    ``exact_final_sweep=True``). ``side_feature_weight=0.3`` was best for users with 0 and 3
-    training interactions among 0.3, 1, 3 and 10.
+    The defaults were chosen by the defaults protocol (``docs/defaults-protocol.md``, run by
+    ``benchmarks/bench_defaults.py``) on validation splits of three real catalogues of different
+    sizes and kinds: MovieLens 100K (1.7k movies, ratings), MovieLens latest-small (9.1k movies,
+    ratings) and Last.fm HetRec (17.6k artists, play counts). Regularization scaled by each row's
+    observed entries (lambda 0.8, nu 0.5) keeps one setting near each catalogue's best where the
+    frequency scaling of Rendle et al. collapsed large catalogues toward popularity. Every
+    observed pair counts the same (``alpha=0``: on ratings, values as extra confidence did not
+    help top-N); raise ``alpha`` (with ``confidence="log"``) for counts where repetition means
+    confidence.
 
     Tuning: without named hyperparameters, ``python -m recsys_core tune --model wals`` and the
-    Tune page search ``default_search`` (lambda, w0, d) at nu = 0.5 on ranges chosen from
-    **validation scores only** (``benchmarks/bench_wals_study.py --trend``): 120 settings (lambda
-    0.075-2.4, w0 0.03-3, d 32-256) fitted on five validation splits carved from the training
-    part of bench_implicit's ml-100k holdout (seeds 0-4; the test part is not used). A setting is
-    as good as the best when its mean paired shortfall is under two standard errors; each range
-    spans the as-good settings plus half a grid step. Mean validation NDCG@10, best over the other
-    two levers, fitted on 64% of the ratings (and on 51%, for the data-size step below)::
-
-        lambda  0.075 0.2603 | 0.15 0.2666 | 0.3 0.2748 | 0.6 0.2637 | 1.2 0.2241 | 2.4 0.1460
-        w0      0.03  0.2658 | 0.1  0.2746 | 0.3 0.2748 | 1   0.2707 | 3   0.2490
-        d       32    0.2748 | 64   0.2738 | 128 0.2739 | 256 0.2746
-        51%: w0 0.03 0.2186 | 0.1 0.2199 | 0.3 0.2219 | 1 0.2161;  d 32 0.2219 | 256 0.2199
-
-    As good as the best (lambda 0.3, w0 0.3, d 32: 0.2748): lambda 0.3 with w0 0.1-0.3 and d
-    32-256, hence lambda 0.21-0.42 (:func:`regularization_tune_range`: one plain-L2 range shifted
-    per regularization type, so ``--set regularization_type=l2`` or ``regularization_exponent=1``
-    move it too), w0 0.055-0.55 and d 23-362 at 64% of the data. The refit sees 80%, 1.25 times
-    as many ratings per user; from 51% to 64% (the same step) the as-good settings' geometric
-    mean moved by x1.00 (lambda), x2.25 (w0: 0.077 -> 0.173) and x0.79 (d), so the ranges are
-    moved by as much once more (a rule written down before that run): lambda 0.21-0.42, w0
-    0.12-1.2, d 18-287. A sweep scores WALS once, after all its iterations
-    (``sweep_early_stopping = False``): its noisy validation plateau peaked at epoch 4-5, and a
-    refit with so few iterations lost 0.003-0.005.
-
-    Test NDCG@10 of 30 TPE trials over this space, refitted on the training part
-    (``benchmarks/bench_tune.py``, search seeds 0-4, EASE 0.4478 on the same test split): with
-    one validation fold 0.4425-0.4537, mean 0.4472 (2 of 5 seeds reach EASE); two folds (the
-    ``tune`` default, chosen on fresh validation folds and CPU time, not test) 0.4464-0.4492,
-    mean 0.4471 (1 of 5); three 0.4447-0.4533, mean 0.4489 (2 of 5). So tuned WALS ties EASE on
-    average but not on every seed: settings that validation cannot tell apart differ by up to
-    0.01 on test, and each seed's difference to EASE (-0.005 to +0.006) is within two paired
-    standard errors of this test split (0.003 per user-paired difference). The same sweeps without the data-size step (w0 0.055-0.55, d 23-362) gave means
-    0.4489 / 0.4503 / 0.4483 (4, 5 and 3 of 5); that space was not chosen, because it was the
-    test check that favoured it. The ml-100k optimum stays off the defaults (lambda 0.6, w0 0.1,
-    chosen for all three catalogues above).
+    Tune page search ``default_search`` (lambda, w0, d) over ranges chosen on validation splits
+    only (``docs/defaults-protocol.md``). A sweep scores WALS once, after all its iterations
+    (``sweep_early_stopping = False``): its validation plateau is noisy.
 
     Attributes
     ----------
@@ -214,7 +171,7 @@ class WALS(Recommender):
                                 'regularization_type is not "l2").', low=0,
                                 low_open=True, log=True, tune=regularization_tune_range()),
         "unobserved_weight": Param("float", "w0, the weight of every unobserved pair.", low=0,
-                                   log=True, tune=(0.12, 1.2)),
+                                   log=True, tune=(0.03, 1.0)),
         "alpha": Param("float", "Confidence slope of observed pairs.", low=0, tune=(0.0, 40.0)),
         "confidence": Param("choice", "How an observed value becomes a confidence: 1 + alpha r, "
                             "1 + alpha log(1 + r / epsilon), or 1 + alpha.",
@@ -227,10 +184,12 @@ class WALS(Recommender):
         "item_frequency_exponent": Param("float", "Frequency weighting of observed pairs by "
                                          "the item's count (0 switches it off).", low=0,
                                          tune=(0.0, 1.0)),
-        "regularization_type": Param("choice", "How lambda is scaled per row: plain L2 or by the "
-                                     "row's size (see the module docstring).",
+        "regularization_type": Param("choice", "How lambda is scaled per row: by the row's "
+                                     "observed entries, by those plus the unobserved weight, "
+                                     "plain L2, or by the count (see the module docstring).",
                                      choices=REGULARIZATION_TYPES),
-        "regularization_exponent": Param("float", "nu in the frequency-scaled L2.", low=0,
+        "regularization_exponent": Param("float", "nu: lambda grows with the row's size to this "
+                                         "power (observed and frequency types).", low=0,
                                          tune=(0.0, 1.0)),
         "solver": Param("choice", '"cg": cg_steps warm-started conjugate-gradient steps per row '
                         'and half-sweep, then one exact user sweep; "cholesky": every '
@@ -267,13 +226,13 @@ class WALS(Recommender):
         on the regularization type and exponent (None: the spec's range)."""
         if name != "regularization":
             return None
-        return regularization_tune_range(params.get("regularization_type", "frequency"),
+        return regularization_tune_range(params.get("regularization_type", "observed"),
                                          params.get("regularization_exponent", 0.5))
 
-    def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 0.6,
+    def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 0.8,
                  unobserved_weight: float = 0.1, alpha: float = 0.0, confidence: str = "linear",
                  confidence_epsilon: float = 1.0, user_frequency_exponent: float = 0.0,
-                 item_frequency_exponent: float = 0.25, regularization_type: str = "frequency",
+                 item_frequency_exponent: float = 0.0, regularization_type: str = "observed",
                  regularization_exponent: float = 0.5, solver: str = "cg", cg_steps: int = 3,
                  exact_final_sweep: bool = False,
                  init_std: float = 0.1, side_features: bool = False,
@@ -343,6 +302,8 @@ class WALS(Recommender):
             return np.full(counts.shape, float(self.regularization))
         if self.regularization_type == "count":
             return self.regularization * counts
+        if self.regularization_type == "observed":
+            return self.regularization * np.maximum(counts, 1.0) ** self.regularization_exponent
         return self.regularization * (counts + self.unobserved_weight * n_other) \
             ** self.regularization_exponent
 
