@@ -141,3 +141,52 @@ def test_tsne_on_tiny_and_degenerate_sets():
         project(np.ones((5, 3)), "tsne", perplexity=0)
     with pytest.raises(HyperparameterError):
         project(np.ones((5, 3)), "umap", min_dist=1.5, spread=1.0)
+
+
+# ---------------------------------------------------------------- wide embeddings
+def _low_rank(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.normal(size=(n, 3)) * [10.0, 5.0, 2.0]) @ rng.normal(size=(3, d))
+    return (x + 0.1 * rng.normal(size=(n, d))).astype(np.float32)
+
+
+def test_pca_of_wide_embeddings_never_runs_a_full_width_svd(monkeypatch):
+    """An EASE-like matrix (as many columns as rows, in the thousands) gets its two components
+    from products with the matrix, not from an SVD of it (O(n d^2): ten minutes at 9,742^2);
+    the map equals the exact one."""
+    x = _low_rank(1200, 1200)
+    monkeypatch.setattr(projection_module, "EXACT_PCA_WIDTH", 10**6)
+    exact = project(x, "pca")  # a full SVD, for this comparison only
+    shapes = []
+    real_svd = np.linalg.svd
+
+    def recording_svd(a, *args, **kwargs):
+        shapes.append(np.shape(a))
+        return real_svd(a, *args, **kwargs)
+
+    monkeypatch.setattr(projection_module, "EXACT_PCA_WIDTH", 256)
+    monkeypatch.setattr(np.linalg, "svd", recording_svd)
+    bounded = project(x, "pca")
+    assert shapes and all(min(s) <= 12 for s in shapes), shapes
+    np.testing.assert_allclose(bounded, exact, atol=1e-3 * np.abs(exact).max())
+
+
+def test_umap_and_tsne_of_wide_embeddings_lay_out_at_most_map_width_columns(monkeypatch):
+    """The neighbour graph (O(n^2 d)) is built on the MAP_WIDTH leading components of wider
+    embeddings, with a progress stage saying so; narrower ones are used as they are."""
+    widths = []
+
+    class RecordingGraphs(NeighbourGraphs):
+        def neighbours(self, x, k, metric="euclidean"):
+            widths.append(x.shape[1])
+            return super().neighbours(x, k, metric)
+
+    monkeypatch.setattr(projection_module, "MAP_WIDTH", 16)
+    stages = []
+    x = _low_rank(150, 400)
+    coords = project(x, "tsne", perplexity=10, graphs=RecordingGraphs(),
+                     progress=lambda f, stage: stages.append(stage))
+    assert coords.shape == (150, 2) and widths == [16]
+    assert stages[0] == "reducing 400 dimensions to 16"
+    project(x[:, :12], "tsne", perplexity=10, graphs=RecordingGraphs())
+    assert widths == [16, 12]
