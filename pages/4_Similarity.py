@@ -41,7 +41,7 @@ def query_comparison() -> None:
     if items_emb is None:
         st.info(f"Run **{run.info.name}** ({run.info.model_kind}) has no embeddings, so there is "
                 "no dot, cosine or Euclidean comparison to draw: pick an item to see the items "
-                "it relates to it.")
+                "it is related to.")
         kind = "item"
     else:
         kind = state.radio("Query", ["user", "item", "new user"], "query", "user",
