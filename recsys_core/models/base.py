@@ -128,8 +128,8 @@ class Recommender(ABC):
     learns_from_validation: ClassVar[bool] = False
     #: Whether ``user_embeddings_`` and ``item_embeddings_`` are vectors that represent users and
     #: items, so the app can map them and compare them under dot, cosine and Euclidean measures.
-    #: False for a model without embeddings (item-kNN) and for the popularity baseline, whose one
-    #: column is its score.
+    #: False for a model without embeddings (item-kNN), for EASE (its rows are item-item weights
+    #: as wide as the catalogue) and for the popularity baseline, whose one column is its score.
     has_embeddings: ClassVar[bool] = True
     #: What :meth:`related_items` ranks by, in words for the app ("... come from <source>");
     #: None when the model offers no related items.

@@ -12,7 +12,11 @@ of the score matrix, ``score = user_embeddings_ @ item_embeddings_.T``, with
   shape (n_items, n_items).
 
 So "embedding dimension" equals the number of items; :meth:`EASE.fold_in` returns the new user's
-history vector, and ``similar_items`` compares items by the weight profiles they receive.
+history vector, and ``similar_items`` compares items by the weight profiles they receive. These
+rows are weights and histories, not vectors that represent items and users in a shared space:
+``has_embeddings`` is False, so the app neither maps them (a "9,742-dimensional" map of
+ml-latest-small) nor compares them under dot, cosine and Euclidean measures; EASE's related
+items come from its rows of B.
 """
 from __future__ import annotations
 
@@ -79,6 +83,7 @@ class EASE(Recommender):
     """
 
     kind = "ease"
+    has_embeddings = False  # B's rows and the histories: no embeddings to map (module docstring)
     related_items_source = "the learned item-item weights"
     param_spec = {
         "regularization": Param("float", "lambda, added to the diagonal of the item Gram matrix "

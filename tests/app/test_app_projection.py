@@ -329,3 +329,47 @@ def test_tsne_map_comes_from_the_worker_with_a_progress_bar(demo_app, monkeypatc
     drawn.clear()
     at.run()
     assert stages == ["tsne"] and drawn == []  # cached: no job, no bar
+
+
+def test_embeddings_page_on_an_ease_run_of_thousands_of_items_maps_nothing(tmp_path,
+                                                                             monkeypatch):
+    """Issue 20.1: EASE's rows are item-item weights as wide as the catalogue, not embeddings.
+    Opened on such a run (4,000 items) with PCA, the Embeddings page says it has none and maps
+    nothing (it ran a 9,742 x 9,742 SVD for more than ten minutes), and Home starts no background
+    map of it."""
+    import functools
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import ui.data
+    import ui.projections
+    from recsys_core.data.demo import make_demo_dataset
+    from recsys_core.evaluation.split import holdout_split
+    from recsys_core.runs.store import RunStore
+
+    wide = functools.partial(make_demo_dataset, n_users=1500, n_items=4000)
+    monkeypatch.setattr(ui.data, "make_demo_dataset", wide)
+    dataset = wide(seed=0)
+    split = holdout_split(dataset, 0.2, seed=0)
+    model = MODEL_REGISTRY["ease"]().fit(split.train)
+    RunStore(tmp_path).save(model, dataset, name="ease-wide", split=split, metrics={})
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "1")  # Home may start maps in the background
+    widths = []
+    real_project = ui.projections.project
+
+    def recording_project(embeddings, method="umap", **kwargs):
+        widths.append((method, np.shape(embeddings)[1]))
+        return real_project(embeddings, method, **kwargs)
+
+    monkeypatch.setattr(ui.projections, "project", recording_project)
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update({"data": "demo", "run": "ease-wide", "proj": "pca"})
+    at.run()
+    at.switch_page("pages/3_Embeddings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("ease-wide" in i.value and "no embeddings" in i.value for i in at.info)
+    assert not any("dimensions" in c.value for c in at.caption)
+    assert widths == []
