@@ -8,6 +8,11 @@ mutates), bounded to the most recent ``MAX_ENTRIES``. The registry also holds th
 neighbour graphs (:class:`recsys_core.evaluation.projection.NeighbourGraphs`), so new UMAP settings
 or a t-SNE of the same embeddings skip the neighbour search.
 
+Each job belongs to the sessions that asked for it: a job whose sessions have all left (closed
+tabs) stops at its next progress report, and a queued one never starts; the same request from
+several sessions (the same key) is one job, the instant PCA included, computed once while the
+others wait for it.
+
 A map of more than ``SAMPLE_FROM`` points (ml-25m's 59k items, its 162k users) comes first as a
 *sampled* map of the ``SAMPLE_POINTS`` most-rated rows, on a worker of its own so that it never
 waits behind a full map; the page shows it (and says so) while the full map computes, and swaps
@@ -18,11 +23,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from recsys_core.evaluation.projection import NeighbourGraphs, project
 from recsys_core.runs.store import Run
@@ -35,27 +43,75 @@ SAMPLE_POINTS = 5_000
 DEFAULT_UMAP = {"n_neighbors": 15, "min_dist": 0.1, "perplexity": 30.0, "metric": "euclidean"}
 
 
+#: Seconds between two checks, from the worker's progress reports, that the job's sessions are
+#: still there.
+OWNER_CHECK_SECONDS = 0.5
+
+
+class ProjectionAbandoned(Exception):
+    """Raised in the worker from a progress report when every session that asked for the job
+    has left: the computation stops there."""
+
+
+def current_session() -> str | None:
+    """The id of the session whose script is running (None outside a script run)."""
+    ctx = get_script_run_ctx()
+    return getattr(ctx, "session_id", None) if ctx is not None else None
+
+
+def session_active(session_id: str) -> bool:
+    """Whether the session is still connected (always, without a Streamlit server: AppTest)."""
+    if not Runtime.exists():
+        return True
+    return Runtime.instance().is_active_session(session_id)
+
+
 class ProjectionJob:
     """A projection computing (or computed) on the worker, with its latest progress report.
 
     ``fraction`` (0..1) and ``stage`` are written by the worker thread and read by page runs;
-    each is replaced whole, so a reader never sees a torn value.
+    each is replaced whole, so a reader never sees a torn value. ``owners`` are the sessions
+    that asked for it; when none of them is connected any more, the next progress report raises
+    :class:`ProjectionAbandoned` in the worker (a job asked for outside any session has no
+    owner and always runs to its end).
     """
 
-    def __init__(self):
+    def __init__(self, owner: str | None = None):
         self.future: Future = Future()
         self.fraction = 0.0
         self.stage = "waiting for the worker"
+        self.owners: set[str] = set()
+        self._checked = float("-inf")
+        self.adopt(owner)
+
+    def adopt(self, owner: str | None) -> None:
+        """Count session ``owner`` among those waiting for this job."""
+        if owner is not None:
+            self.owners = self.owners | {owner}
+
+    def abandoned(self) -> bool:
+        """Whether every session that asked for the job has left."""
+        owners = self.owners
+        return bool(owners) and not any(session_active(o) for o in owners)
 
     def report(self, fraction: float, stage: str) -> None:
+        """Called by the worker; stops the computation (raises) once it is abandoned."""
         self.fraction, self.stage = float(min(max(fraction, 0.0), 1.0)), stage
+        now = time.monotonic()
+        if now - self._checked >= OWNER_CHECK_SECONDS:
+            self._checked = now
+            if self.abandoned():
+                raise ProjectionAbandoned("every session that asked for this map has left")
 
     def done(self) -> bool:
         return self.future.done()
 
     def cancelled(self) -> bool:
-        """Cancelled before it started, because newer settings were asked for."""
-        return self.future.cancelled()
+        """Cancelled before it started, because newer settings were asked for, or stopped
+        because its sessions had left (a page that still wants it asks again)."""
+        if self.future.cancelled():
+            return True
+        return self.future.done() and isinstance(self.future.exception(), ProjectionAbandoned)
 
     def wait(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for the result; True when done."""
@@ -77,25 +133,26 @@ class _Registry:
         self.lock = threading.Lock()
 
     def submit(self, key: tuple, fn, *args, supersede: tuple | None = None,
-               sampled: bool = False, **kwargs) -> ProjectionJob:
+               sampled: bool = False, owner: str | None = None, **kwargs) -> ProjectionJob:
         """The job of ``key``, started if new (or if it failed for a reason other than the
-        person's input). A new job cancels the queued, not yet started jobs whose keys begin
-        with ``supersede``: a slider dragged over five values computes the last map next, not
-        four stale ones first."""
+        person's input, or was abandoned), with session ``owner`` among its owners. A new job
+        cancels the queued, not yet started jobs whose keys begin with ``supersede``: a slider
+        dragged over five values computes the last map next, not four stale ones first."""
         with self.lock:
             job = self.jobs.get(key)
-            if job is None or (job.done() and job.future.exception() is not None
-                               and not _is_user_error(job.future.exception())):
+            if job is None or _failed(job):
                 if supersede is not None:
                     for other in [k for k in self.jobs if k[:len(supersede)] == supersede]:
                         if self.jobs[other].future.cancel():  # only succeeds if not started
                             del self.jobs[other]
-                job = ProjectionJob()
+                job = ProjectionJob(owner)
                 executor = self.sample_executor if sampled else self.executor
                 future = executor.submit(fn, *args, graphs=self.graphs, progress=job.report,
                                          **kwargs)
                 job.future = future
                 self.jobs[key] = job
+            else:
+                job.adopt(owner)
             self.jobs.move_to_end(key)
             while len(self.jobs) > MAX_ENTRIES:
                 oldest = next(iter(self.jobs))
@@ -109,6 +166,15 @@ def _is_user_error(exc: BaseException) -> bool:
     from recsys_core.errors import RecsysError
 
     return isinstance(exc, RecsysError)
+
+
+def _failed(job: ProjectionJob) -> bool:
+    """Done without a map, for a reason a new request may not meet again (not the person's
+    input): abandoned by its sessions, or a failure of the computation."""
+    if not job.done() or job.future.cancelled():
+        return False
+    exc = job.future.exception()
+    return exc is not None and not _is_user_error(exc)
 
 
 @st.cache_resource(show_spinner=False)
@@ -165,20 +231,25 @@ def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist
     sample_key = None if rows is None else (len(rows), hash(rows.tobytes()))
     key = (run.info.name, run.info.created, which, sample_key, method, nn, md, spr, epochs, perp,
            met)
+    owner = current_session()
     if method == "pca":
-        # Instant: computed inline so it never waits behind a UMAP job on the worker.
+        # Instant (bounded by projection.EXACT_PCA_WIDTH): computed inline, so it never waits
+        # behind a UMAP job on the worker. The job is registered before it computes, so the
+        # same request from another session waits for this one instead of computing it again.
         registry = _registry()
         with registry.lock:
             job = registry.jobs.get(key)
-        if job is None:
-            job = ProjectionJob()
+            mine = job is None or _failed(job)
+            if mine:
+                job = registry.jobs[key] = ProjectionJob(owner)
+            else:
+                job.adopt(owner)
+        if mine:
             try:
                 job.future.set_result(_project_rows(embeddings_of(run, which), rows, "pca"))
-                job.report(1.0, "done")
+                job.fraction, job.stage = 1.0, "done"
             except BaseException as exc:  # reported by result(), like a worker's failure
                 job.future.set_exception(exc)
-            with registry.lock:
-                registry.jobs[key] = job
         return job
     if method == "umap":
         knobs = {"n_neighbors": max(nn, 2), "min_dist": md, "spread": spr,
@@ -187,7 +258,7 @@ def submit(run: Run, which: str, method: str, *, n_neighbors: int = 15, min_dist
         knobs = {"perplexity": max(perp, 1.0)}
     return _registry().submit(key, _project_rows, embeddings_of(run, which), rows, method,
                               metric=met, random_state=0, sampled=rows is not None,
-                              supersede=key[:4] if supersede else None, **knobs)
+                              supersede=key[:4] if supersede else None, owner=owner, **knobs)
 
 
 def projection(run: Run, which: str, method: str, **knobs) -> np.ndarray:
@@ -197,7 +268,7 @@ def projection(run: Run, which: str, method: str, **knobs) -> np.ndarray:
         job = submit(run, which, method, **knobs)
         try:
             return job.result()
-        except CancelledError:
+        except (CancelledError, ProjectionAbandoned):
             continue
 
 

@@ -373,3 +373,72 @@ def test_embeddings_page_on_an_ease_run_of_thousands_of_items_maps_nothing(tmp_p
     assert any("ease-wide" in i.value and "no embeddings" in i.value for i in at.info)
     assert not any("dimensions" in c.value for c in at.caption)
     assert widths == []
+
+
+def test_the_same_pca_asked_by_two_sessions_at_once_is_computed_once(registry, monkeypatch):
+    """Issue 20.2: each visit started another SVD of the same run. The second request waits
+    for the first one's job instead."""
+    import threading
+
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow_pca(embeddings, method="umap", **kwargs):
+        calls.append(method)
+        started.set()
+        assert release.wait(30)
+        return np.zeros((len(embeddings), 2), np.float32)
+
+    monkeypatch.setattr(registry, "project", slow_pca)
+    run = _fake_run("r-pca", np.ones((30, 4), np.float32))
+    first = threading.Thread(target=registry.projection, args=(run, "items", "pca"))
+    first.start()
+    assert started.wait(30)
+    second_result = []
+    second = threading.Thread(target=lambda: second_result.append(
+        registry.projection(run, "items", "pca")))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first request's job, not computing its own
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert calls == ["pca"] and second_result[0].shape == (30, 2)
+
+
+def test_a_map_stops_when_every_session_that_asked_for_it_has_left(registry, monkeypatch):
+    """Issue 20.2: computations kept running after the tab closed. A job stops at its next
+    progress report once its sessions have all left, and a queued one never computes; a job
+    that another, still connected, session also asked for runs on; asked again later, an
+    abandoned map is computed anew."""
+    import threading
+
+    connected = {"gone": False, "here": True}
+    monkeypatch.setattr(registry, "session_active", lambda sid: connected[sid])
+    monkeypatch.setattr(registry, "OWNER_CHECK_SECONDS", 0.0)
+    sessions = iter(["gone", "gone", "here", "gone"])
+    monkeypatch.setattr(registry, "current_session", lambda: next(sessions))
+    steps, started = [], threading.Event()
+
+    def reporting_project(embeddings, method="umap", *, progress, graphs, **knobs):
+        started.set()
+        for step in range(200):
+            progress(step / 200, "layout")
+            steps.append((knobs["min_dist"], step))
+            threading.Event().wait(0.01)
+        return np.zeros((len(embeddings), 2), np.float32)
+
+    monkeypatch.setattr(registry, "project", reporting_project)
+    run = _fake_run("r-left", np.ones((30, 4), np.float32))
+    left = registry.submit(run, "items", "umap", min_dist=0.1, supersede=False)
+    queued = registry.submit(run, "items", "umap", min_dist=0.2, supersede=False)
+    assert left.wait(30) and left.cancelled()
+    with pytest.raises(registry.ProjectionAbandoned):
+        left.result()
+    assert queued.wait(30) and queued.cancelled()
+    assert all(min_dist == 0.1 for min_dist, _ in steps) and len(steps) < 200
+    again = registry.submit(run, "items", "umap", min_dist=0.1, supersede=False)  # "here"
+    assert again is not left
+    shared = registry.submit(run, "items", "umap", min_dist=0.1, supersede=False)  # "gone"
+    assert shared is again and again.owners == {"here", "gone"}
+    assert again.wait(30) and not again.cancelled()
+    assert again.result().shape == (30, 2)
