@@ -39,12 +39,22 @@ def loss_order(components) -> list[str]:
     return sorted(set(components), key=lambda c: (known.index(c) if c in known else len(known), c))
 
 
+#: Most decades labelled on a log axis: a range over more (a collapsed model's loss terms
+#: from 1e-46 to 1e5) is labelled every second, third, ... power of ten.
+MAX_LOG_TICKS = 8
+
+
 def log_ticks(low: float, high: float) -> list[float]:
     """Tick values for a log axis showing ``low..high`` (both > 0): powers of ten (1, 10, 100),
-    with 2 and 5 (then every digit) added only when fewer than three ticks would be visible;
-    for a range narrower than that, evenly spaced round numbers."""
+    every n-th one over more than :data:`MAX_LOG_TICKS` decades, with 2 and 5 (then every digit)
+    added only when fewer than three ticks would be visible; for a range narrower than that,
+    evenly spaced round numbers."""
     low, high = float(min(low, high)), float(max(low, high))
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    if last - first + 1 > MAX_LOG_TICKS:
+        every = math.ceil((last - first + 1) / MAX_LOG_TICKS)
+        start = last - every * ((last - first) // every)  # keeps 1 (10^0) when it is shown
+        return [10.0 ** e for e in range(start, last + 1, every)]
     for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
         ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in mantissas]
         ticks = [t for t in ticks if t <= high * 10]
@@ -57,8 +67,22 @@ def log_ticks(low: float, high: float) -> list[float]:
     return [start + i * step for i in range(int((high - start) / step) + 2) if start + i * step > 0]
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+#: Magnitudes written out in full on an axis; smaller and larger ones as powers of ten.
+PLAIN_TICKS = (1e-4, 1e7)
+
+
 def tick_label(value: float) -> str:
-    """A number as people write it on an axis: 1, 10, 1,000, 0.01, 2.5 (no 2e1, no 1k)."""
+    """A number as people write it on an axis: 1, 10, 1,000, 0.01, 2.5 (no 2e1, no 1k); below
+    0.0001 and from 10 million on, a power of ten (10⁻¹³, 2×10⁻⁶, 10⁸) instead of a row of
+    zeros."""
+    if value and not PLAIN_TICKS[0] <= abs(value) < PLAIN_TICKS[1]:
+        exponent = math.floor(math.log10(abs(value)))
+        mantissa = float(f"{value / 10.0 ** exponent:.3g}")
+        if abs(mantissa) >= 10:  # rounding reached the next power
+            mantissa, exponent = mantissa / 10, exponent + 1
+        power = "10" + str(exponent).translate(_SUPERSCRIPT)
+        return power if mantissa == 1 else f"{mantissa:g}×{power}"
     text = np.format_float_positional(value, precision=4, unique=True, fractional=False,
                                       trim="-")
     whole, dot, fraction = text.partition(".")

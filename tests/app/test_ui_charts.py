@@ -66,3 +66,17 @@ def test_log_axes_are_labelled_with_plain_numbers():
     shown = [t for v, t in zip(axis["tickvals"], axis["ticktext"]) if low <= v <= high]
     assert len(shown) >= 3 and all("e" not in t and "k" not in t for t in shown)
     assert charts.tick_label(1000.0) == "1,000" and charts.tick_label(0.01) == "0.01"
+
+
+def test_a_collapsed_models_loss_axis_stays_readable():
+    """Issue 20.3: WALS at regularization 50 (observed type) on ml-100k drives its unobserved and
+    regularization terms from 1e-6 to 1e-46 beside an observed term of 8e4; the log axis printed
+    52 ticks such as '0.0000000000001', a block of text. Now a few powers of ten, written short."""
+    history = [{"epoch": e, "observed": 8.0e4, "unobserved": 3.4e-6 * 1e-5 ** (e - 1),
+                "regularization": 112.0 * 3e-3 ** (e - 1), "total": 8.01e4}
+               for e in range(1, 10)]
+    axis = json.loads(loss_figure(history).to_json())["layout"]["yaxis"]
+    assert 3 <= len(axis["ticktext"]) <= charts.MAX_LOG_TICKS
+    assert all(len(text) <= 7 for text in axis["ticktext"]), axis["ticktext"]
+    assert "10⁻¹⁶" in axis["ticktext"] and "100,000" in axis["ticktext"]
+    assert charts.tick_label(2e-13) == "2×10⁻¹³" and charts.tick_label(1e8) == "10⁸"
