@@ -59,12 +59,13 @@ for path, params, label, text in LESSONS:
     link.page_link(path, label=label, query_params={"data": source, **params})
     what.markdown(text)
 
-# Start the newest run's UMAP map now, so the Embeddings page finds it ready (numba compiles
-# UMAP on its first use in a process, which takes tens of seconds).
-newest = [i for i in runs.runs_for(dataset) if runs.has_embeddings(i)]
-if newest:
-    with page.user_errors(stop=False):
-        projections.precompute_default_map(runs.load(newest[0]), dataset.item_popularity)
+# Start the UMAP map of the run the Embeddings page opens on, so that it finds it ready (numba
+# compiles UMAP on its first use in a process, which takes tens of seconds): a healthy run with
+# embeddings, not a sweep trial (runs.preferred), never a model without embeddings (EASE).
+with page.user_errors(stop=False):
+    default = runs.preferred([i for i in runs.runs_for(dataset) if runs.has_embeddings(i)])
+    if default:
+        projections.precompute_default_map(runs.load(default[0]), dataset.item_popularity)
 
 st.caption("The selected dataset, run, user and knobs are kept in the address bar: copy it to "
            "share the exact view. Source: " + (dataset.source or source))

@@ -152,19 +152,25 @@ if job is not None:
 st.subheader("Runs on this dataset")
 runs.show_delete_note()
 runs.warn_unreadable()
-infos = runs.runs_for(dataset)
+infos = runs.ordered(runs.runs_for(dataset))  # sweep trials after the others, by sweep
 damaged = runs.damaged_runs()  # every one, so that any can be deleted here
 if not infos and not damaged:
     st.info("No run yet: choose a model and press Train.")
     st.stop()
 by_name = {i.name: i for i in [*infos, *damaged]}
-name = state.selectbox("Inspect run", list(by_name), "run", (infos or damaged)[0].name,
+name = state.selectbox("Inspect run", list(by_name), "run",
+                       runs.preferred(infos)[0].name if infos else damaged[0].name,
                        format_func=lambda n: runs.label(by_name[n]))
 info = by_name[name]
 if isinstance(info, runs.DamagedRun):
     runs.show_damaged(info)
     runs.delete_controls(info.name)
     st.stop()
+with page.user_errors():
+    if runs.collapsed(info):
+        st.warning(f"**{runs.COLLAPSED_NOTE}**: every embedding of run {info.name} shrank to "
+                   "about zero, so its scores are numerical noise and its charts show rounding "
+                   "errors. Train it again with a smaller regularization.")
 left, right = st.columns(2)  # half each: the evaluation table keeps its values visible at 800 px
 with left:
     fig = loss_figure(info.history, title=f"Loss per epoch: {info.name}")

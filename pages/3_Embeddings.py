@@ -181,8 +181,8 @@ st.subheader("Norm vs number of ratings")
 st.markdown("If frequent items get larger norms, the **dot product** will recommend them to "
             "everyone; **cosine** similarity removes the effect. Regularization and gravity "
             "reduce it. Compare two runs side by side.")
-others = [i for i in runs.runs_for(dataset)
-          if i.name != run.info.name and runs.has_embeddings(i)]
+others = runs.ordered([i for i in runs.runs_for(dataset)
+                       if i.name != run.info.name and runs.has_embeddings(i)])
 compare_name = state.selectbox("Compare with", ["(none)"] + [i.name for i in others],
                                "emb_cmp", "(none)")
 panels = [run]

@@ -71,8 +71,9 @@ numbers = [c for c in table.columns if table[c].dtype.kind == "f"]
 page.dataframe(table.style.format("{:.4f}", subset=numbers, na_rep=page.UNDEFINED),
                hide_index=True, key="runs_table")
 
-names = [i.name for i in infos]
-picked = state.multiselect("Runs to compare", names, "cmp", names[:2],
+names = [i.name for i in runs.ordered(infos)]  # sweep trials after the others, by sweep
+picked = state.multiselect("Runs to compare", names, "cmp",
+                           [i.name for i in runs.preferred(infos, 2)],
                            help="Pick two or more; the choice is kept in the URL.")
 if len(picked) < 2:
     st.info("Pick at least two runs to compare.")

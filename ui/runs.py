@@ -13,6 +13,7 @@ import streamlit as st
 
 from recsys_core.data.dataset import Dataset
 from recsys_core.errors import RecsysError, RunNotFoundError
+from recsys_core.evaluation.diagnostics import embeddings_collapsed
 from recsys_core.models import MODEL_REGISTRY
 from recsys_core.runs.store import (IDS_FILE, INFO_FILE, MODEL_FILE, DamagedRun, Run, RunInfo,
                                     RunStore)
@@ -118,12 +119,77 @@ def format_metric(value, spec: str = ".3f") -> str:
 
 def label(info: RunInfo | DamagedRun) -> str:
     """How a run is named in lists: name, model (with its engine: :func:`kind_label`) and nDCG,
-    or a "damaged" mark."""
+    or a "damaged" mark; a sweep's trial says so, indented under the runs of its own."""
     if isinstance(info, DamagedRun):
         return f"{info.name} (damaged: cannot be used)"
     metric = next((f"{k}={format_metric(v)}" for k, v in info.metrics.items()
-                   if k.startswith("ndcg@")), "")
-    return f"{info.name} ({kind_label(info)}{', ' + metric if metric else ''})"
+                   if k.startswith(("ndcg@", "val_ndcg@"))), "")
+    text = f"{info.name} ({kind_label(info)}{', ' + metric if metric else ''})"
+    if sweep_trial(info):
+        return f"↳ trial {info.sweep['trial']} of {info.sweep['name']}: {text}"
+    return text
+
+
+# ---------------------------------------------------------------------- which run by default
+#: What the app says of a run whose embeddings regularization shrank to ~0.
+COLLAPSED_NOTE = "all embeddings ~0: regularization too strong"
+
+
+def sweep_trial(info: RunInfo | DamagedRun) -> bool:
+    """Whether the run is one trial of a hyperparameter sweep (the sweep's refit of its best
+    setting is a run of its own)."""
+    sweep = getattr(info, "sweep", None)
+    return isinstance(sweep, dict) and sweep.get("trial") is not None
+
+
+@st.cache_resource(show_spinner=False, max_entries=1024)
+def _collapsed(root: str, name: str, created: str) -> bool:
+    return embeddings_collapsed(_load(root, name, created).model)
+
+
+def collapsed(info: RunInfo) -> bool:
+    """Whether the run's embeddings are all ~0 (:func:`embeddings_collapsed`): loads the run
+    once, then remembered; False for a model without embeddings (nothing loaded)."""
+    if not has_embeddings(info):
+        return False
+    return _collapsed(str(Path(info.path).parent), info.name, info.created)
+
+
+def healthy(info: RunInfo) -> bool:
+    """A run that can be loaded and whose embeddings have not collapsed."""
+    try:
+        return not collapsed(info)
+    except RecsysError:  # damaged since the scan, or deleted meanwhile
+        return False
+
+
+def ordered(infos: list[RunInfo]) -> list[RunInfo]:
+    """Runs trained on their own first (in the given order, newest first), then the trials of
+    each sweep together, by trial number (the sweep with the newest trial first)."""
+    own = [i for i in infos if not sweep_trial(i)]
+    trials = [i for i in infos if sweep_trial(i)]
+    sweeps: dict[str, int] = {}
+    for info in trials:
+        sweeps.setdefault(info.sweep["name"], len(sweeps))
+    trials.sort(key=lambda i: (sweeps[i.sweep["name"]], i.sweep["trial"]))
+    return own + trials
+
+
+def preferred(infos: list[RunInfo], n: int = 1) -> list[RunInfo]:
+    """The ``n`` runs a page opens on when none is asked for: the newest healthy runs trained
+    on their own; then healthy sweep trials, then the others, to make up ``n`` (a page never
+    defaults to a trial or a collapsed run while another run would do). Checks the health of
+    only as many runs as it needs."""
+    infos = ordered(infos)
+    chosen: list[RunInfo] = []
+    for group in ([i for i in infos if not sweep_trial(i)], [i for i in infos if sweep_trial(i)]):
+        for info in group:
+            if len(chosen) == n:
+                return chosen
+            if healthy(info):
+                chosen.append(info)
+    rest = [i for i in infos if i not in chosen]
+    return chosen + rest[:n - len(chosen)]
 
 
 def kind_label(info: RunInfo) -> str:
@@ -166,15 +232,17 @@ def select_run(dataset: Dataset, key: str = "run", *, container=None, label_text
 
     A page that draws embeddings (``needs_embeddings``) leaves out the runs without them, and
     says so when one is the run asked for; ``or_related_items`` keeps those that name related
-    items all the same (the Similarity page shows item-kNN's). Damaged runs are listed too,
-    marked as such; choosing one shows why (they are deleted on the Train page) and stops the
-    page.
+    items all the same (the Similarity page shows item-kNN's). Without a run asked for, the
+    page opens on :func:`preferred` (a healthy run of its own, not a sweep trial); trials are
+    listed after the other runs, grouped by sweep, and a collapsed run is flagged. Damaged runs
+    are listed too, marked as such; choosing one shows why (they are deleted on the Train page)
+    and stops the page.
     """
     container = container or st.sidebar
     infos = runs_for(dataset)
     left_out = {i.name: i for i in infos if needs_embeddings and not has_embeddings(i)
                 and not (or_related_items and has_related_items(i))}
-    infos = [i for i in infos if i.name not in left_out]
+    infos = ordered([i for i in infos if i.name not in left_out])
     asked = st.query_params.get(key) or state.value(key)
     if asked in left_out:
         st.info(f"Run **{asked}** ({kind_label(left_out[asked])}) has no embeddings to show on "
@@ -186,7 +254,7 @@ def select_run(dataset: Dataset, key: str = "run", *, container=None, label_text
         st.page_link("pages/2_Train.py", label="Go to Train")
         st.stop()
     by_name = {i.name: i for i in [*infos, *damaged]}
-    default = infos[0].name if infos else damaged[0].name
+    default = preferred(infos)[0].name if infos else damaged[0].name
     name = state.selectbox(label_text, list(by_name), key, default,
                            format_func=lambda n: label(by_name[n]), container=container)
     chosen = by_name[name]
@@ -194,7 +262,11 @@ def select_run(dataset: Dataset, key: str = "run", *, container=None, label_text
         show_damaged(chosen)
         st.page_link("pages/2_Train.py", label="Delete it on the Train page")
         st.stop()
-    return load(chosen)
+    run = load(chosen)
+    if collapsed(chosen):
+        st.warning(f"Run **{chosen.name}**: {COLLAPSED_NOTE} (its scores are numerical noise); "
+                   "pick another run.")
+    return run
 
 
 # ---------------------------------------------------------------------- deleting

@@ -3,7 +3,8 @@
 * :func:`compare_measures`: how the similarity measures disagree for one query (dot vs cosine);
 * :func:`rated_item_contributions`: which rated items pull a folded-in user towards an item
   (:func:`model_item_contributions`: the same by the model's own item-item source);
-* :func:`folding_diagnostic`: how much a model mixes up unrelated groups of items (*folding*).
+* :func:`folding_diagnostic`: how much a model mixes up unrelated groups of items (*folding*);
+* :func:`embeddings_collapsed`: whether regularization shrank every embedding to ~0.
 
 The dashboard's pages draw these numbers; they are plain functions of embeddings (or of a fitted
 model) so they can be tested on the course's hand-made examples.
@@ -221,3 +222,24 @@ def folding_diagnostic(model, dataset: Dataset | sp.spmatrix, groups,
     chance = float((sizes / sizes.sum()) @ (sizes / sizes.sum()))
     return {"own_group_share": own, "foreign_share": 1 - own, "neighbour_purity": purity,
             "chance": chance}
+
+
+#: Largest score a model's embeddings can give (largest user norm x largest item norm) below
+#: which they count as collapsed. Healthy runs give scores of 0.01 and more; WALS on ml-100k
+#: under the observed regularization type (lambda scaled by n^0.5) gives 1e-4 at lambda 14,
+#: 1e-18 at 20 and 1e-25 at 50, where its ranking is numerical noise.
+COLLAPSED_SCORE = 1e-6
+
+
+def embeddings_collapsed(model) -> bool:
+    """Whether every user or every item embedding of ``model`` is ~0 (too strong a
+    regularization): the largest score they can give is below :data:`COLLAPSED_SCORE`. False for
+    a model without embeddings (``has_embeddings``)."""
+    if not model.has_embeddings:
+        return False
+    items = np.asarray(model.item_embeddings_, dtype=np.float64)
+    users = np.asarray(model.user_embeddings_, dtype=np.float64)
+    if not items.size or not users.size:
+        return False
+    largest = np.sqrt((items ** 2).sum(axis=1).max() * (users ** 2).sum(axis=1).max())
+    return bool(largest < COLLAPSED_SCORE)

@@ -153,3 +153,65 @@ def test_a_train_link_sets_hyperparameters_that_survive_switching_model(env):
     assert not at.exception
     assert at.number_input(key="_w_hp_mf_factors").value == 12
     assert at.selectbox(key="_w_hp_mf_objective").value == "observed"
+
+
+# ---------------------------------------------------------------------------- default runs
+@pytest.fixture
+def mixed_store(tmp_path, demo):
+    """Oldest first: a healthy WALS run, a collapsed one (regularization 200: every embedding
+    ~1e-8) and the three trials of a sweep, the newest runs."""
+    split = holdout_split(demo, 0.2, seed=0)
+    store = RunStore(tmp_path)
+    for name, reg in (("wals-good", 0.8), ("wals-collapsed", 200.0)):
+        model = MODEL_REGISTRY["wals"](factors=8, iterations=3, regularization=reg).fit(split.train)
+        store.save(model, demo, name=name, split=split,
+                   metrics=evaluate_model(model, split.test, k=10, beyond_accuracy=False))
+    for trial in range(3):
+        model = MODEL_REGISTRY["wals"](factors=4 + trial, iterations=2).fit(split.train)
+        store.save(model, demo, name=f"sweep-w-t{trial:03d}", split=split, metrics={},
+                   sweep={"name": "sweep-w", "trial": trial, "metric": "ndcg@10", "value": 0.1})
+    return tmp_path
+
+
+@pytest.mark.parametrize("page", ["pages/2_Train.py", "pages/3_Embeddings.py",
+                                  "pages/4_Similarity.py", "pages/5_Recommend.py"])
+def test_pages_default_to_a_healthy_run_not_a_collapsed_run_or_a_sweep_trial(env, mixed_store,
+                                                                             page):
+    """Issue 20.2: after a Tune demo every page defaulted to a sweep trial, and after the
+    Regularization lesson to a collapsed run. Now the newest healthy run of its own is the
+    default; the trials are listed after it, grouped under their sweep."""
+    at = env(page, data="demo", proj="pca")
+    picker = at.selectbox(key="_w_run")
+    assert picker.value == "wals-good"
+    assert list(picker.options)[-3:] == [f"↳ trial {t} of sweep-w: sweep-w-t{t:03d} (wals)"
+                                         for t in range(3)]
+    assert not at.warning
+
+
+def test_compare_runs_defaults_to_healthy_runs_of_their_own(env, mixed_store, demo):
+    """With one healthy run, the second default is the best a page can do: a trial, not the
+    collapsed run."""
+    at = env("pages/6_Compare_runs.py", data="demo")
+    assert at.multiselect(key="_w_cmp").value == ["wals-good", "sweep-w-t000"]
+
+
+@pytest.mark.parametrize("page", ["pages/2_Train.py", "pages/3_Embeddings.py"])
+def test_a_collapsed_run_is_flagged_when_opened(env, mixed_store, page):
+    """Issue 20.3: a setting that shrinks every embedding to ~0 is said where the run is shown."""
+    at = env(page, data="demo", run="wals-collapsed", proj="pca")
+    assert at.selectbox(key="_w_run").value == "wals-collapsed"
+    warnings = [w.value for w in at.warning]
+    assert any("all embeddings ~0: regularization too strong" in w for w in warnings), warnings
+
+
+def test_home_prepares_the_map_of_the_run_the_embeddings_page_opens_on(env, mixed_store,
+                                                                      monkeypatch):
+    """Home started a background UMAP of the newest run, whatever it was (an EASE run's
+    9,742-wide weights, a trial, a collapsed run): now that of the page's default run."""
+    import ui.projections
+
+    prepared = []
+    monkeypatch.setattr(ui.projections, "precompute_default_map",
+                        lambda run, counts=None: prepared.append(run.info.name))
+    env(data="demo")
+    assert prepared == ["wals-good"]
