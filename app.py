@@ -5,7 +5,7 @@ multipage app) and share the dataset choice through the session and the URL.
 """
 import streamlit as st
 
-from ui import data, page, projections, runs
+from ui import data, lessons, page, projections, runs
 
 page.page_header(
     "recsys-studio",
@@ -32,32 +32,9 @@ for path, label, what in page.PAGES[1:]:
     text.markdown(what)
 
 st.subheader("Lessons, one click away")
-LESSONS = [
-    ("pages/4_Similarity.py", {"query": "user"}, "Dot product vs cosine",
-     "The dot product's top-k is full of popular, large-norm items; cosine's is not. The toy "
-     "example at the bottom shows why."),
-    ("pages/3_Embeddings.py", {"proj": "pca", "colour": "norm"}, "Norm vs popularity",
-     "In the last chart, frequently rated items have larger embeddings."),
-    ("pages/2_Train.py", {"model": "mf", "hp_mf_objective": "observed"}, "Folding",
-     "Train MF with objective *observed* (no negatives; this link selects it) and again with "
-     "the default *weighted*; compare the two runs on the Embeddings page."),
-    ("pages/2_Train.py", {"model": "wals"}, "Regularization",
-     "Train WALS with regularization 1 and 50 and compare the norm vs popularity charts of "
-     "the two runs."),
-    ("pages/6_Compare_runs.py", {"lesson": "wals-vs-sgd"}, "WALS vs SGD",
-     "A WALS run and an MF run side by side (one click trains the missing one): the training "
-     "curves are drawn against epochs and seconds."),
-    ("pages/5_Recommend.py", {"who": "new"}, "Cold start by fold-in",
-     "Rate three titles and get a list at once, without retraining."),
-    ("pages/5_Recommend.py", {"who": "user", "cand": "pipeline"}, "Why a scoring model",
-     "Candidates from several generators, ranked by a classifier trained on held-out ratings."),
-    ("pages/5_Recommend.py", {"who": "user"}, "What each knob costs",
-     "Move a re-ranking knob and read the metric impact table."),
-]
-for path, params, label, text in LESSONS:
-    link, what = st.columns([1, 2])
-    link.page_link(path, label=label, query_params={"data": source, **params})
-    what.markdown(text)
+st.caption("Each lesson opens the runs it needs (model and settings, on this dataset); the "
+           "first visit offers to train them in one click.")
+lessons.links(source)
 
 # Start the UMAP map of the run the Embeddings page opens on, so that it finds it ready (numba
 # compiles UMAP on its first use in a process, which takes tens of seconds): a healthy run with

@@ -7,7 +7,7 @@ import streamlit as st
 from recsys_core.evaluation.projection import PROJECTION_METHODS, norm_vs_popularity
 from recsys_core.retrieval.topk import top_k
 from recsys_core.retrieval.similarity import MEASURES, similarity_scores
-from ui import charts, data, page, projections, runs, state
+from ui import charts, data, lessons, page, projections, runs, state
 
 page.page_header(
     "Embeddings",
@@ -20,6 +20,7 @@ page.page_header(
 
 with page.user_errors():
     source, dataset = data.select_dataset()
+    lessons.arrive(source, dataset)  # a lesson's link: its runs
     run = runs.select_run(dataset)
 
 sidebar = st.sidebar

@@ -9,7 +9,7 @@ import streamlit as st
 from recsys_core.evaluation.diagnostics import compare_measures
 from recsys_core.evaluation.projection import embedding_norms
 from recsys_core.retrieval.similarity import MEASURES, similarity_scores
-from ui import charts, data, newuser, page, pickers, related, runs, state
+from ui import charts, data, lessons, newuser, page, pickers, related, runs, state
 
 page.page_header(
     "Similarity",
@@ -23,6 +23,7 @@ page.page_header(
 
 with page.user_errors():
     source, dataset = data.select_dataset()
+    lessons.arrive(source, dataset)  # a lesson's link: its runs
     run = runs.select_run(dataset, or_related_items=True)
 model = run.model
 items_emb = model.item_embeddings_ if model.has_embeddings else None

@@ -7,7 +7,7 @@ from recsys_core.serving.candidates import query_generator
 from recsys_core.evaluation.diagnostics import model_item_contributions
 from recsys_core.serving.pipeline import pool_size, recommend_pipeline
 from recsys_core.retrieval.similarity import MEASURES
-from ui import data, impact, knobs, newuser, page, pickers, runs, scoring, splits, state
+from ui import data, impact, knobs, lessons, newuser, page, pickers, runs, scoring, splits, state
 
 page.page_header(
     "Recommend",
@@ -21,6 +21,7 @@ page.steady_reruns()  # a knob's list arrives within ~0.1 s: no fade on each key
 
 with page.user_errors():
     source, dataset = data.select_dataset()
+    lessons.arrive(source, dataset)  # a lesson's link: its runs
     run = runs.select_run(dataset, needs_embeddings=False)  # the baseline has a list too
 
 

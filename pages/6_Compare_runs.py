@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ui import data, page, pickers, runs, state, training
+from ui import data, lessons, page, pickers, runs, state, training
 
 page.page_header(
     "Compare runs",
@@ -16,30 +16,7 @@ page.page_header(
 
 with page.user_errors():
     source, dataset = data.select_dataset()
-
-# ---------------------------------------------------------------- lesson "WALS vs SGD"
-LESSON_KINDS = {"wals": "WALS", "mf": "MF"}
-if st.query_params.get("lesson") == "wals-vs-sgd":
-    newest = {kind: next((i.name for i in runs.runs_for(dataset) if i.model_kind == kind), None)
-              for kind in LESSON_KINDS}
-    missing = [kind for kind, name in newest.items() if name is None]
-    if missing:
-        what = " and no ".join(f"{LESSON_KINDS[k]} run" for k in missing)
-        st.info(f"**WALS vs SGD** compares a WALS run with an MF run (trained by SGD) on this "
-                f"dataset; there is no {what} yet.")
-        if st.button(f"Train the missing {'/'.join(LESSON_KINDS[k] for k in missing)} "
-                     f"run{'s' if len(missing) > 1 else ''} with defaults", key="lesson_train",
-                     type="primary"):
-            bar = st.progress(0.0, text="starting…")
-            with page.user_errors():
-                for kind in missing:
-                    newest[kind] = training.train_with_defaults(
-                        kind, source, dataset,
-                        lambda f, text: bar.progress(min(1.0, f), text=text)).name
-            bar.empty()
-    if all(newest.values()):
-        state.put("cmp", [newest["wals"], newest["mf"]], to_text=",".join)
-        del st.query_params["lesson"]  # a link acts once; afterwards the picker is the person's
+    lessons.arrive(source, dataset)  # "WALS vs SGD" picks its two runs
 
 runs.warn_unreadable()
 all_datasets = st.sidebar.checkbox("Show runs of every dataset", key="all_datasets")

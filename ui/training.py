@@ -220,19 +220,19 @@ def start_local_job(model: Recommender, kind: str, source: str, dataset, split_p
     return job.start()
 
 
-def train_with_defaults(kind: str, source: str, dataset, on_progress=None):
-    """Train model ``kind`` with its default hyperparameters on the default split (holdout),
-    evaluate and save it as a run; a saved run with exactly these settings is reused instead.
+def train_with_settings(kind: str, settings: dict, source: str, dataset, split_params: dict,
+                        on_progress=None):
+    """Train model ``kind`` with its defaults changed by ``settings`` on the split of
+    ``split_params``, evaluate and save it as a run; a saved run with exactly these settings is
+    reused instead (a lesson's one-click setup: :mod:`ui.lessons`).
 
     ``on_progress(fraction, text)`` is called from the page's thread while the job runs on its
     own thread (the same job as the Train page's: :func:`start_local_job`). Returns the RunInfo.
     """
     from recsys_core.models import trainable_models
 
-    from . import splits
-
-    job = start_local_job(trainable_models()[kind](), kind, source, dataset,
-                          dict(splits.SPLITS["holdout"][1]))
+    job = start_local_job(trainable_models()[kind](**settings), kind, source, dataset,
+                          dict(split_params))
     while not job.finished.wait(0.25):
         if on_progress is not None:
             on_progress(job.fraction, f"{kind}: {job.describe()}")

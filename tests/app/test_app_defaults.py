@@ -1,7 +1,7 @@
 """Defaults that teach (issue 9), under streamlit.testing.v1.AppTest: the app opens on MovieLens
 when it is found, the sidebar starts with "Home", the Train page's evaluation header is a sentence,
-the runs table shows NDCG@10 first, and the "WALS vs SGD" lesson opens with a WALS run and an MF
-run picked, training the missing one on request."""
+the runs table shows NDCG@10 first, and the "WALS vs SGD" lesson opens with its WALS run and MF
+run picked, training the missing ones on request; pages default to a healthy run of their own."""
 from __future__ import annotations
 
 import tomllib
@@ -124,19 +124,22 @@ def test_runs_table_shows_ndcg_first(env, wals_store):
     assert list(table.columns).index("hyperparameters") == len(table.columns) - 1
 
 
-def test_wals_vs_sgd_lesson_trains_the_missing_mf_run_and_picks_both(env, wals_store):
+def test_wals_vs_sgd_lesson_trains_its_runs_and_picks_both(env, wals_store):
+    """The lesson's runs are WALS and MF with their defaults: the saved WALS run (8 factors) is
+    not one of them, so one click trains both, and the page picks the two it trained."""
     at = env(data="demo")
     link = next(link for link in at.get("page_link") if link.proto.label == "WALS vs SGD")
     assert "lesson=wals-vs-sgd" in link.proto.query_string
 
     at = env("pages/6_Compare_runs.py", data="demo", lesson="wals-vs-sgd")
     button = at.button(key="lesson_train")
-    assert button.label == "Train the missing MF run with defaults"
+    assert button.label == ("Train WALS with its defaults and MF with its defaults "
+                            "(the lesson's settings)")
     at = button.click().run()
     assert not at.exception, [e.value for e in at.exception]
-    mf_runs = [i.name for i in RunStore(wals_store).list() if i.model_kind == "mf"]
-    assert len(mf_runs) == 1
-    assert at.multiselect(key="_w_cmp").value == ["wals-a", mf_runs[0]]
+    trained = {i.model_kind: i.name for i in RunStore(wals_store).list() if i.name != "wals-a"}
+    assert sorted(trained) == ["mf", "wals"]
+    assert at.multiselect(key="_w_cmp").value == [trained["wals"], trained["mf"]]
     assert "lesson" not in at.query_params
     assert len(at.get("plotly_chart")) == 3  # metric bars, loss against epochs and seconds
 

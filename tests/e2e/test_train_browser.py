@@ -77,7 +77,8 @@ def test_home_first_in_the_sidebar_and_the_wals_vs_sgd_lesson_at_800_px(server, 
         page.locator('[data-testid="stMain"] a').filter(has_text="WALS vs SGD").click()
         settle(page)
         assert "Compare runs" in page.locator('[data-testid="stMain"] h1').first.inner_text()
-        page.get_by_role("button", name="Train the missing WALS/MF runs with defaults").click()
+        page.get_by_role("button", name="Train WALS with its defaults and MF with its defaults "
+                                        "(the lesson's settings)").click()
         settle(page, timeout=180)
         picked = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Runs to compare")
         chips = picked.locator('[data-tag] span[title]').all_inner_texts()
