@@ -64,7 +64,8 @@ def test_hyperparameters_and_run_name_survive_model_and_page_switches(server, pa
 
 def test_home_first_in_the_sidebar_and_the_wals_vs_sgd_lesson_at_800_px(server, browser):
     """The sidebar's own list (the built-in one is hidden by .streamlit/config.toml) starts with
-    "Home"; the "WALS vs SGD" lesson trains the missing runs on request and picks them."""
+    "Home"; the "WALS vs SGD" lesson trains the missing runs on request, with a progress bar
+    within a second, and picks them."""
     context = browser.new_context(viewport={"width": 800, "height": 2000})
     page = context.new_page()
     try:
@@ -79,6 +80,9 @@ def test_home_first_in_the_sidebar_and_the_wals_vs_sgd_lesson_at_800_px(server, 
         assert "Compare runs" in page.locator('[data-testid="stMain"] h1').first.inner_text()
         page.get_by_role("button", name="Train WALS with its defaults and MF with its defaults "
                                         "(the lesson's settings)").click()
+        # The lesson's training says what it does within a second (issue 20.2).
+        page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first.wait_for(
+            state="visible", timeout=1000)
         settle(page, timeout=180)
         picked = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Runs to compare")
         chips = picked.locator('[data-tag] span[title]').all_inner_texts()
