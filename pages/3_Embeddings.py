@@ -203,5 +203,7 @@ for col, r in zip(cols, panels):
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),
                       title=f"{r.info.name} ({r.info.model_kind})")
     col.plotly_chart(fig, key=f"norm_pop_{r.info.name}")
+    if r is not run and runs.collapsed(r.info):  # the page's own run is flagged by its picker
+        col.warning(f"{runs.COLLAPSED_NOTE}: these norms are rounding noise.")
     col.caption(f"Spearman rank correlation {diag['spearman']:.2f}; slope of norm on "
                 f"log(1 + ratings) {diag['slope']:.3f}.")

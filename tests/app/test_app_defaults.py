@@ -198,13 +198,17 @@ def test_compare_runs_defaults_to_healthy_runs_of_their_own(env, mixed_store, de
     assert at.multiselect(key="_w_cmp").value == ["wals-good", "sweep-w-t000"]
 
 
-@pytest.mark.parametrize("page", ["pages/2_Train.py", "pages/3_Embeddings.py"])
-def test_a_collapsed_run_is_flagged_when_opened(env, mixed_store, page):
-    """Issue 20.3: a setting that shrinks every embedding to ~0 is said where the run is shown."""
-    at = env(page, data="demo", run="wals-collapsed", proj="pca")
-    assert at.selectbox(key="_w_run").value == "wals-collapsed"
+@pytest.mark.parametrize("page,query", [
+    ("pages/2_Train.py", {"run": "wals-collapsed"}),
+    ("pages/3_Embeddings.py", {"run": "wals-collapsed"}),
+    ("pages/3_Embeddings.py", {"run": "wals-good", "emb_cmp": "wals-collapsed"})])
+def test_a_collapsed_run_is_flagged_when_opened(env, mixed_store, page, query):
+    """Issue 20.3: a setting that shrinks every embedding to ~0 is said where the run is shown,
+    also as the run its norms are compared with."""
+    at = env(page, data="demo", proj="pca", **query)
+    assert at.selectbox(key="_w_run").value == query["run"]
     warnings = [w.value for w in at.warning]
-    assert any("all embeddings ~0: regularization too strong" in w for w in warnings), warnings
+    assert len([w for w in warnings if "all embeddings ~0: regularization too strong" in w]) == 1
 
 
 def test_home_prepares_the_map_of_the_run_the_embeddings_page_opens_on(env, mixed_store,
