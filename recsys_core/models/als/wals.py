@@ -133,7 +133,7 @@ class WALS(Recommender):
     ``benchmarks/bench_defaults.py``) on validation splits of three real catalogues of different
     sizes and kinds: MovieLens 100K (1.7k movies, ratings), MovieLens latest-small (9.1k movies,
     ratings) and Last.fm HetRec (17.6k artists, play counts). Regularization scaled by each row's
-    observed entries (lambda 0.8, nu 0.5) keeps one setting near each catalogue's best where the
+    observed entries (lambda 0.65, nu 0.5) keeps one setting near each catalogue's best where the
     frequency scaling of Rendle et al. collapsed large catalogues toward popularity. Every
     observed pair counts the same (``alpha=0``: on ratings, values as extra confidence did not
     help top-N); raise ``alpha`` (with ``confidence="log"``) for counts where repetition means
@@ -229,7 +229,7 @@ class WALS(Recommender):
         return regularization_tune_range(params.get("regularization_type", "observed"),
                                          params.get("regularization_exponent", 0.5))
 
-    def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 0.8,
+    def __init__(self, factors: int = 64, iterations: int = 15, regularization: float = 0.65,
                  unobserved_weight: float = 0.1, alpha: float = 0.0, confidence: str = "linear",
                  confidence_epsilon: float = 1.0, user_frequency_exponent: float = 0.0,
                  item_frequency_exponent: float = 0.0, regularization_type: str = "observed",
