@@ -1,6 +1,4 @@
 """Train page: pick a model and its hyperparameters, train with live loss, evaluate, save a run."""
-import inspect
-
 import pandas as pd
 import streamlit as st
 
@@ -8,7 +6,8 @@ from recsys_core.errors import HyperparameterError, RecsysError
 from recsys_core.evaluation.split import require_test_ratings
 from recsys_core.models import trainable_models
 from recsys_core.runs.store import check_run_name
-from ui import data, live, page, projections, runs, spark_training, splits, state
+from ui import (data, live, model_guides, page, projections, runs, spark_training, splits,
+                state)
 from ui.params import hyperparameter_widgets
 from ui.training import (EVALUATION_COUNTS, TrainingJob, cost_note, evaluation_note,
                          loss_figure, progress_history, start_local_job)
@@ -34,12 +33,10 @@ kinds = sorted(models, key=lambda k: (order.index(k) if k in order else len(orde
 kind = state.selectbox("Model", kinds, "model", "wals" if "wals" in kinds else kinds[0],
                        format_func=lambda k: f"{k} — {models[k].__name__}")
 model_cls = models[kind]
-summary_line = (model_cls.__doc__ or "").strip().splitlines()[0] if model_cls.__doc__ else ""
-st.caption(summary_line.replace(" (see the module docstring)", ""))
-module_doc = inspect.getdoc(inspect.getmodule(model_cls))
-if module_doc:
+explanation = model_guides.guide(model_cls)  # written for the user, not the docstring
+if explanation:
     with st.expander(f"How {model_cls.__name__} works"):
-        st.markdown(module_doc)
+        st.markdown(explanation)
 
 with st.expander("Hyperparameters", expanded=True):
     with page.user_errors():

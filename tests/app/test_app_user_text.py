@@ -1,0 +1,44 @@
+"""Text the app shows is written for its user (issue 20, item 6): no developer markup, benchmark
+paths or timings of our machines in the model explanations, datasets shown by name, errors in
+words, install notes only where Spark was asked for (streamlit.testing.v1.AppTest)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys_core.models import trainable_models
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+DEVELOPER_TEXT = (":meth:", ":class:", ":mod:", "``", "benchmarks/", " s wall", "CPU s",
+                  "docstring")
+
+
+@pytest.fixture
+def train_page(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
+
+    def open_page(kind: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["data"] = "demo"
+        at.query_params["model"] = kind
+        at.run()
+        at.switch_page("pages/2_Train.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+    return open_page
+
+
+def test_every_model_has_a_how_it_works_written_for_the_user(train_page):
+    for kind, cls in sorted(trainable_models().items()):
+        at = train_page(kind)
+        how = [e for e in at.expander if e.label.startswith("How ")]
+        assert [e.label for e in how] == [f"How {cls.__name__} works"], kind
+        text = "\n".join(m.value for m in how[0].markdown)
+        assert "**What it learns.**" in text and "**Main knobs.**" in text, kind
+        for bad in DEVELOPER_TEXT:
+            assert bad not in text, (kind, bad)
+        # and nothing else on the page quotes the engine's docstrings
+        assert not any("docstring" in c.value for c in at.caption), kind
