@@ -44,5 +44,6 @@ with page.user_errors(stop=False):
     if default:
         projections.precompute_default_map(runs.load(default[0]), dataset.item_popularity)
 
+dataset_label, dataset_folder = data.source_caption(source)  # the folder on hover only
 st.caption("The selected dataset, run, user and knobs are kept in the address bar: copy it to "
-           "share the exact view. Source: " + (dataset.source or source))
+           f"share the exact view. {dataset_label}.", help=dataset_folder)

@@ -71,13 +71,36 @@ def found_datasets() -> dict[str, str]:
 
 
 def sources() -> dict[str, str]:
-    """Every dataset the person can choose now: source key -> label."""
+    """Every dataset the person can choose now: source key -> label (a name, never a folder:
+    :func:`source_folder` says where one is read from)."""
     out = {DEMO: "Demo catalogue (generated, offline)"}
-    for name, path in found_datasets().items():
-        out[name] = f"{name} ({path})"
+    for name in found_datasets():
+        out[name] = name
     for key, (label, _, _) in st.session_state.get(_UPLOADS, {}).items():
         out[key] = f"{label} (uploaded)"
     return out
+
+
+def source_folder(key: str) -> str | None:
+    """Where a dataset found on disk is read from (shown on hover), None for the others."""
+    return found_datasets().get(key) if key != DEMO else None
+
+
+def source_caption(key: str) -> tuple[str, str | None]:
+    """A dataset as a page footer names it, and the help shown on hover (its folder)."""
+    label = sources().get(key, key)
+    folder = source_folder(key)
+    return f"Dataset: {label}", (f"Read from {folder}" if folder else None)
+
+
+def _picker_help() -> str:
+    """The dataset picker's help: what it does, and the folder of each dataset found on disk."""
+    text = "Every page works on this dataset; the choice is kept in the URL."
+    found = found_datasets()
+    if found:
+        text += "\n\nRead from:\n" + "\n".join(f"- {name}: `{path}`"
+                                                for name, path in found.items())
+    return text
 
 
 def load_source(key: str) -> Dataset:
@@ -137,8 +160,7 @@ def select_dataset() -> tuple[str, Dataset]:
     options = sources()
     key = state.selectbox("Dataset", list(options), "data", default_source(options),
                           format_func=options.get,
-                          container=st.sidebar,
-                          help="Every page works on this dataset; the choice is kept in the URL.")
+                          container=st.sidebar, help=_picker_help())
     return key, load_source(key)
 
 

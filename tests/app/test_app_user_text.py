@@ -42,3 +42,31 @@ def test_every_model_has_a_how_it_works_written_for_the_user(train_page):
             assert bad not in text, (kind, bad)
         # and nothing else on the page quotes the engine's docstrings
         assert not any("docstring" in c.value for c in at.caption), kind
+
+
+def test_datasets_are_shown_by_name_with_their_folder_on_hover(monkeypatch, tmp_path):
+    """ml-100k (found through RECSYS_DATA_DIR) is listed as "ml-100k"; its absolute folder is only
+    in the picker's help and in the Home footer's help."""
+    import os
+
+    from ui import data
+
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
+    folder = dict(data.found_datasets()).get("ml-100k")
+    if folder is None:
+        pytest.skip("needs ml-100k under RECSYS_DATA_DIR (CI's data)")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["data"] = "ml-100k"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    picker = at.sidebar.selectbox(key="_w_data")
+    labels = list(picker.options)  # as drawn (formatted)
+    assert "ml-100k" in labels
+    assert not any(os.sep in label for label in labels), labels
+    assert folder in picker.help
+    footer = [c for c in at.caption if "kept in the address bar" in c.value]
+    assert len(footer) == 1 and "Dataset: ml-100k." in footer[0].value
+    assert folder not in footer[0].value and folder in footer[0].help
+    shown = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert not any(folder in text for text in shown)
