@@ -21,7 +21,7 @@ from recsys_core import data as data_io
 from recsys_core.data.dataset import Dataset
 from recsys_core.data.demo import make_demo_dataset
 from recsys_core.data.stats import RatingCounts, RatingStats
-from recsys_core.errors import DataError
+from recsys_core.errors import DataError, DownloadError
 
 from . import state
 
@@ -333,13 +333,18 @@ def download(name: str) -> Path:
     """Download ``name`` into :func:`data_folder` with a progress bar under the button.
 
     Returns the dataset folder; raises the engine's DownloadError (offline, checksum mismatch,
-    damaged archive) with the bar left showing how far it got."""
+    damaged archive) with the bar left showing how far it got (removed when nothing arrived)."""
     from recsys_core.data.download import download_movielens
 
     bar = st.progress(0.0, text=f"Connecting for {name}…")
     meter = DownloadMeter(name, lambda fraction, text: bar.progress(fraction, text=text))
-    folder = download_movielens(name, data_folder(), progress=meter)
-    bar.progress(1.0, text=f"{name} is ready in {folder}")
+    try:
+        folder = download_movielens(name, data_folder(), progress=meter)
+    except DownloadError:
+        if not meter.texts:  # never connected: no "Connecting…" line left above the error
+            bar.empty()
+        raise
+    bar.progress(1.0, text=f"{name} is ready")
     return folder
 
 

@@ -20,6 +20,7 @@ import socket
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -147,7 +148,7 @@ def download_movielens(name: str, dest: str | Path | None = None,
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(f"cannot create {dest}: {exc.strerror or exc}") from None
+        raise DownloadError(f"cannot create {_shown(dest)}: {exc.strerror or exc}") from None
     part = dest / f".{name}.zip.part"
 
     resumed = part.exists()
@@ -183,14 +184,45 @@ def _fetch_with_retries(archive: Archive, part: Path, dest: Path, name: str,
         except _Retryable as exc:
             if attempt == retries:
                 raise DownloadError(
-                    f"could not download {archive.url}: {exc} (no network? Download it by hand "
-                    f"and unzip it into {dest}/, or point RECSYS_DATA_DIR at a folder holding "
-                    f"{name}/)") from None
+                    f"could not download {name}: {exc}. Download {archive.url} on a computer "
+                    f"that has the internet and unzip it into {_shown(dest)}/ (the app finds "
+                    f"{name}/ there), or point RECSYS_DATA_DIR at a folder holding "
+                    f"{name}/") from None
             time.sleep(backoff * 2**attempt)
 
 
 class _Retryable(Exception):
     """A network failure worth another attempt (the partial file is kept for resuming)."""
+
+
+def _shown(folder: Path) -> str:
+    """A folder as a message shows it: relative to the working directory when inside it (the
+    app's ``data``), else in full."""
+    try:
+        return str(Path(folder).resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(folder)
+
+
+def network_failure(exc: BaseException, url: str = "", timeout: float | None = None) -> str:
+    """A failed connection in words, without an errno: "no internet connection (...)", "the
+    server refused the connection", ..."""
+    reason = getattr(exc, "reason", exc)  # URLError wraps the socket's error
+    host = urllib.parse.urlsplit(url).hostname or "the server"
+    if isinstance(reason, socket.gaierror):
+        return f"no internet connection (the address of {host} could not be looked up)"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        wait = f" within {timeout:g} s" if timeout else ""
+        return f"no answer from {host}{wait} (no internet connection, or the server is down)"
+    if isinstance(reason, ConnectionRefusedError):
+        return f"{host} refused the connection (no server is listening there)"
+    if isinstance(reason, ConnectionResetError):
+        return "the connection was cut by the other side"
+    if isinstance(reason, OSError) and reason.strerror:  # other socket errors: their words
+        return f"the connection failed ({reason.strerror.lower()})"
+    if isinstance(reason, OSError) and not reason.args:
+        return "the connection failed"
+    return f"the connection failed ({reason})"
 
 
 def _fetch(url: str, part: Path, size: int | None, progress: Progress | None, timeout: float):
@@ -215,8 +247,7 @@ def _fetch(url: str, part: Path, size: int | None, progress: Progress | None, ti
             raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
         raise DownloadError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise _Retryable(str(reason)) from None
+        raise _Retryable(network_failure(exc, url, timeout)) from None
     with response:
         if have and response.status != 206:  # the server ignored the Range header: start over
             have = 0
@@ -233,9 +264,11 @@ def _fetch(url: str, part: Path, size: int | None, progress: Progress | None, ti
                     if progress:
                         progress(done, total, "download")
         except (OSError, socket.timeout, urllib.error.URLError, http.client.HTTPException) as exc:
-            raise _Retryable(f"connection lost after {done} bytes ({exc})") from None
+            raise _Retryable(f"the connection was lost after {done / 1e6:,.1f} MB "
+                             f"({network_failure(exc, url, timeout)})") from None
     if total is not None and done < total:
-        raise _Retryable(f"connection closed after {done} of {total} bytes")
+        raise _Retryable(f"the server closed the connection after {done / 1e6:,.1f} of "
+                         f"{total / 1e6:,.1f} MB")
 
 
 def sha256_file(path: str | Path) -> str:
@@ -318,7 +351,7 @@ def _extract(part: Path, folder: str, target: Path, progress: Progress | None = 
         except OSError as exc:
             if target.exists():  # another process finished first; keep theirs
                 return
-            raise DownloadError(f"cannot move the dataset into {target}: "
+            raise DownloadError(f"cannot move the dataset into {_shown(target)}: "
                                 f"{exc.strerror or exc}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

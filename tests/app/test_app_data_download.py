@@ -121,7 +121,11 @@ def test_offline_download_says_so(mirror, monkeypatch):
     at.run()
     at.switch_page("pages/1_Data.py").run()
     _download(at, "ml-latest-small")
-    assert any("no network?" in e.value for e in at.error)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "refused the connection" in errors[0], errors
+    assert "Errno" not in errors[0]
+    # Nothing arrived: no stale "Connecting for ml-latest-small…" bar above the error.
+    assert not at.get("progress"), [p.proto.text for p in at.get("progress")]
 
 
 def _no_wait(function):

@@ -188,9 +188,10 @@ def test_connection_refused_gives_a_clear_download_error(tmp_path, archive_at):
     port = probe.getsockname()[1]
     probe.close()  # nothing listens there now
     archive_at(f"http://127.0.0.1:{port}/ml-100k.zip")
-    with pytest.raises(DownloadError, match="could not download .*no network") as info:
+    with pytest.raises(DownloadError, match="could not download ml-100k: 127.0.0.1 refused the "
+                                            "connection") as info:
         download_movielens("ml-100k", tmp_path, retries=1, backoff=0, timeout=5)
-    assert "refused" in str(info.value).lower()
+    assert "Errno" not in str(info.value) and "unzip it into" in str(info.value)
     assert not (tmp_path / "ml-100k").exists()
 
 
@@ -235,3 +236,24 @@ def test_default_destination_is_the_project_data_folder(tmp_path, server, archiv
     monkeypatch.setattr(download, "PROJECT_DATA_DIR", tmp_path / "project-data")
     archive_at(url_of(server))
     assert download_movielens("ml-100k") == tmp_path / "project-data" / "ml-100k"
+
+
+def test_no_internet_is_said_in_words_without_an_errno(tmp_path, archive_at, monkeypatch):
+    """A name that cannot be looked up (no DNS, no network) reads "no internet connection" and
+    says where to put an archive fetched elsewhere, not "[Errno -2] Name or service not known"."""
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.chdir(tmp_path)
+    archive_at("https://files.grouplens.org/datasets/movielens/ml-100k.zip")
+    with pytest.raises(DownloadError) as info:
+        download_movielens("ml-100k", tmp_path / "data", retries=0, backoff=0)
+    message = str(info.value)
+    assert message.startswith("could not download ml-100k: no internet connection (the address "
+                              "of files.grouplens.org could not be looked up)"), message
+    assert "Errno" not in message and "Name or service" not in message
+    assert "unzip it into data/" in message and str(tmp_path) not in message
