@@ -26,15 +26,15 @@ def unavailable() -> str | None:
 
 def spark_option(kind: str) -> dict | None:
     """The "Train on Spark" switch (WALS only) and, when on, Spark's hyperparameters; None when
-    training locally. Without pyspark or Java the switch is disabled and says what to install."""
+    training locally. Without pyspark or Java the switch is disabled and its help (shown to
+    whoever asks, on hover) says what to install: no install note on the page itself."""
     if kind != "wals":
         return None
     reason = unavailable()
     on = st.checkbox("Train on Spark", key="on_spark", disabled=reason is not None,
-                     help=reason or f"Spark MLlib's ALS on {MASTER} (JVM start included); the "
-                                    "result is an ordinary WALS run with Spark's objective.")
-    if reason is not None:
-        st.caption(f"Train on Spark: {reason}.")
+                     help=f"Not available here: {reason}." if reason else
+                     f"Spark MLlib's ALS on {MASTER} (JVM start included); the result is an "
+                     "ordinary WALS run with Spark's objective.")
     if not on or reason is not None:
         return None
     d = spark_engine.SPARK_DEFAULTS

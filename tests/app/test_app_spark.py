@@ -47,7 +47,10 @@ def test_without_pyspark_the_spark_option_says_what_to_install(train_page, monke
     at = train_page()
     box = at.checkbox(key="on_spark")
     assert box.disabled
-    assert any("requirements-spark.txt" in c.value for c in at.caption)
+    assert "requirements-spark.txt" in box.help  # said to whoever asks, on hover
+    # ... and only there: no install note on every WALS Train page
+    shown = [e.value for kind in ("caption", "markdown", "info", "warning") for e in at.get(kind)]
+    assert not any("pyspark" in text or "Java" in text for text in shown), shown
 
 
 def test_train_on_spark_saves_a_run_listed_with_its_engine(train_page, tmp_path):
