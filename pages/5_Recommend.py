@@ -144,9 +144,9 @@ def show_list(result, k, rated, user_ratings, config, base: str) -> None:
     names = dict(zip(named.tolist(), dataset.titles(named)))
 
     st.subheader(f"Top {k}")
-    if result.filtered and any(result.filtered.values()):
-        st.caption("Filtered out of the candidates: " + ", ".join(
-            f"{n} {why}" for why, n in result.filtered.items() if n))
+    left_out = knobs.filtered_text(result.filtered, config)  # in words, not filter names
+    if left_out:
+        st.caption(left_out)
     if len(items) < k:
         st.warning(f"Only {len(items)} items pass the filters and caps; loosen a knob.")
     # Scores right after the title, so a narrow window (800 px) still shows them.

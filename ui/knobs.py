@@ -92,3 +92,22 @@ def rerank_knobs(dataset: Dataset, container=None,
                                  min_value=0.0, max_value=1.0, step=0.05, **kw,
                                  help="Used when a group to expose is chosen.")
     return _config(v)
+
+
+def filtered_text(filtered: dict[str, int], config: RerankConfig) -> str | None:
+    """The candidates each filter removed, in words ("68 in an excluded genre (Horror), 52 with
+    fewer than 20 ratings"), not by the engine's filter names; None when none was removed."""
+    def said(why: str, n: int) -> str:
+        if why == "seen":
+            return f"{n:,} already rated by this user"
+        if why == "disliked":
+            return f"{n:,} this user rated {config.hide_disliked:g} or less"
+        if why == "genre":
+            genres = ", ".join(config.exclude_genres)
+            return f"{n:,} in an excluded genre ({genres})" if genres else f"{n:,} in an " \
+                "excluded genre"
+        if why == "min_ratings":
+            return f"{n:,} with fewer than {config.min_ratings:,} ratings"
+        return f"{n:,} removed by a filter"  # any other filter of the engine
+    parts = [said(why, n) for why, n in (filtered or {}).items() if n]
+    return "Left out of the candidates: " + "; ".join(parts) + "." if parts else None

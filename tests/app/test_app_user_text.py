@@ -70,3 +70,33 @@ def test_datasets_are_shown_by_name_with_their_folder_on_hover(monkeypatch, tmp_
     assert folder not in footer[0].value and folder in footer[0].help
     shown = [m.value for m in at.markdown] + [c.value for c in at.caption]
     assert not any(folder in text for text in shown)
+
+
+def test_filtered_candidates_are_counted_in_words(monkeypatch, tmp_path):
+    """The Recommend page says what each filter left out in words ("in an excluded genre
+    (Action)", "with fewer than 150 ratings"), never the engine's filter names."""
+    from recsys_core.data.demo import make_demo_dataset
+    from recsys_core.evaluation.split import holdout_split
+    from recsys_core.models import WALS
+    from recsys_core.runs.store import RunStore
+
+    dataset = make_demo_dataset(seed=0)
+    split = holdout_split(dataset, 0.2, seed=0)
+    RunStore(tmp_path / "runs").save(WALS(factors=8, iterations=3).fit(split.train), dataset,
+                                     name="wals", split=split)
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(data="demo", run="wals")
+    at.run()
+    at.switch_page("pages/5_Recommend.py").run()
+    genre = dataset.genre_names[0]
+    at.multiselect(key="_w_rr_genres").set_value([genre]).run()
+    at.slider(key="_w_rr_min").set_value(150).run()  # most demo items have fewer
+    assert not at.exception, [e.value for e in at.exception]
+    said = [c.value for c in at.caption if "out of the candidates" in c.value]
+    assert len(said) == 1, [c.value for c in at.caption]
+    assert f"in an excluded genre ({genre})" in said[0]
+    assert "with fewer than 150 ratings" in said[0]
+    for name in ("min_ratings", " genre,", " seen", "Filtered out"):
+        assert name not in said[0], said[0]
