@@ -10,7 +10,8 @@ from ui import (data, live, model_guides, page, projections, runs, spark_trainin
                 state)
 from ui.params import hyperparameter_widgets
 from ui.training import (EVALUATION_COUNTS, TrainingJob, cost_note, evaluation_note,
-                         loss_figure, progress_history, start_local_job)
+                         loss_figure, objective_table, progress_history, start_local_job,
+                         trains_in_one_solve)
 
 page.page_header(
     "Train",
@@ -107,8 +108,11 @@ if job is not None:
     st.subheader(f"Training {job.settings['kind']}")
     stop_col, bar_col = st.columns([1, 5])
     stop_slot = stop_col.empty()
-    if stop_slot.button("Stop", key="stop", help="Ends training after the current epoch; the "
-                                                 "model trained so far is evaluated and saved."):
+    one_solve = bool(job.fit_stages)  # a closed-form fit (EASE): stages, no epochs to stop at
+    if stop_slot.button("Stop", key="stop", disabled=one_solve,
+                        help="A closed-form fit is one solve: it cannot stop part-way."
+                        if one_solve else "Ends training after the current epoch; the model "
+                                          "trained so far is evaluated and saved."):
         job.stop_requested.set()
     bar = bar_col.progress(0.0, text=job.describe())
     chart = st.empty()
@@ -117,7 +121,7 @@ if job is not None:
         finished = job.finished.wait(0.25)
         bar.progress(job.fraction, text=job.describe())
         n = len(job.progress)
-        if n != drawn:
+        if n != drawn and not one_solve:  # one solve has one objective, not a curve
             fig = loss_figure(progress_history(job.progress))
             if fig is not None:
                 chart.plotly_chart(fig, key=f"live_loss_{n}")
@@ -170,8 +174,17 @@ with page.user_errors():
                    "errors. Train it again with a smaller regularization.")
 left, right = st.columns(2)  # half each: the evaluation table keeps its values visible at 800 px
 with left:
-    fig = loss_figure(info.history, title=f"Loss per epoch: {info.name}")
-    if fig is not None:
+    objective = objective_table(info.history) if trains_in_one_solve(info.model_kind) else None
+    fig = None if trains_in_one_solve(info.model_kind) else \
+        loss_figure(info.history, title=f"Loss per epoch: {info.name}")
+    if objective is not None:
+        st.markdown(f"**Objective of the closed-form solution**: {info.name}")
+        st.caption("One solve, no epochs: these are the loss terms of the exact solution"
+                   + (f", reached in {info.history[-1]['elapsed']:.1f} s."
+                      if "elapsed" in info.history[-1] else "."))
+        st.dataframe(objective, hide_index=True, key="run_objective",
+                     column_config={"value": st.column_config.NumberColumn(format="%.6g")})
+    elif fig is not None:
         st.plotly_chart(fig, key="run_loss")
     else:
         st.caption("This model has no iterative training (closed form or counting).")

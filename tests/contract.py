@@ -308,10 +308,11 @@ class ModelContract:
     def test_contract_progress_callback_can_stop(self):
         data = checkerboard()
         reports = []
-        if self.epochs_param is None:  # one-shot fit: one report, epoch 1 of 1
+        if self.epochs_param is None:  # one-shot fit: its stages as they start, then epoch 1/1
             model = self.make_model(data).fit(data, callback=lambda p: reports.append(p) or True,
                                               **self.fit_kwargs(data))
-            assert [(p.epoch, p.n_epochs) for p in reports] == [(1, 1)]
+            assert [(p.epoch, p.n_epochs, p.stage) for p in reports] == \
+                [(0, 1, stage) for stage in type(model).fit_stages] + [(1, 1, "")]
         else:
             model = self.make_model(data, **{self.epochs_param: 6}).fit(
                 data, callback=lambda p: reports.append(p) or p.epoch == 2,

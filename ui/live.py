@@ -29,7 +29,7 @@ from recsys_core.evaluation.projection import project
 from recsys_core.evaluation.split import holdout_split
 
 from . import charts, page, splits
-from .training import loss_figure
+from .training import loss_figure, objective_table
 
 #: Fits expected to take longer than this (seconds) are not offered live.
 LIVE_LIMIT_SECONDS = 1.5
@@ -80,7 +80,8 @@ class LiveResult:
     ----------
     generation : int, the submission it answers
     params : dict of hyperparameters
-    history : list of dict, the model's per-epoch losses (empty for closed-form models)
+    history : list of dict, the model's per-epoch losses (one entry, the solution's, for a
+        closed-form model)
     metrics : dict of validation metrics (NDCG@10, ...)
     coords : float32 (n_items, 2) PCA of the item embeddings, or None
     seconds : float, wall time of fit + metrics + map
@@ -291,6 +292,19 @@ def loss_chart(result: LiveResult, previous: LiveResult | None) -> go.Figure | N
     return fig
 
 
+def objective_comparison(result: LiveResult, previous: LiveResult | None) -> pd.DataFrame | None:
+    """A closed-form fit's loss terms (its one solution: no curve to draw), beside the previous
+    settings' when there are some."""
+    table = objective_table(result.history)
+    if table is None:
+        return None
+    before = objective_table(previous.history) if previous is not None else None
+    if before is not None:
+        old = dict(zip(before["component"], before["value"]))
+        table["previous"] = [old.get(c, np.nan) for c in table["component"]]
+    return table
+
+
 def map_chart(result: LiveResult, previous: LiveResult | None, titles=None) -> go.Figure | None:
     if result.coords is None:
         return None
@@ -322,7 +336,7 @@ def _figures(live: LiveTrainer, result: LiveResult, previous: LiveResult | None,
     return cached[1], cached[2]
 
 
-def _draw(live: LiveTrainer, titles) -> None:
+def _draw(live: LiveTrainer, titles, one_solve: bool = False) -> None:
     with live._lock:  # a consistent pair, while the worker may be publishing the next one
         result, previous = live.result, live.previous
     if live.error is not None:
@@ -341,20 +355,27 @@ def _draw(live: LiveTrainer, titles) -> None:
                                       for c in ("value", "previous", "change")})
     loss, points = _figures(live, result, previous, titles)
     with left:
-        if loss is not None:
+        objective = objective_comparison(result, previous) if one_solve else None
+        if objective is not None:
+            st.caption("Loss terms of the closed-form solution (one solve, no epochs)")
+            page.dataframe(objective, hide_index=True, key="live_objective",
+                           column_config={c: st.column_config.NumberColumn(format="%.6g")
+                                          for c in ("value", "previous")})
+        elif loss is not None and not one_solve:
             st.plotly_chart(loss, key="live_loss")
     with right:
         if points is not None:
             st.plotly_chart(points, key="live_map")
 
 
-def show_live(live: LiveTrainer, titles=None) -> None:
-    """The live results, redrawn by a poller until the latest settings are answered."""
+def show_live(live: LiveTrainer, titles=None, one_solve: bool = False) -> None:
+    """The live results, redrawn by a poller until the latest settings are answered
+    (``one_solve``: the model fits in one closed-form solve, so its loss terms are a table)."""
     live.wait(WAIT_SECONDS)
 
     @st.fragment(run_every=POLL_SECONDS)
     def poll():
-        _draw(live, titles)
+        _draw(live, titles, one_solve)
         if not live.pending:
             from .impact import _stop_polling
 
@@ -417,5 +438,5 @@ def live_section(kind: str, model_cls, params: dict, source: str, dataset, split
                                  "on the test part and save the run.")
     n_items = dataset.n_items
     titles = dataset.titles(np.arange(n_items)) if n_items <= 20_000 else None
-    show_live(live, titles)
+    show_live(live, titles, one_solve=bool(model_cls.fit_stages))
     return clicked

@@ -4,8 +4,10 @@ The job lives in the session. The page polls it (redrawing the bar and the loss 
 "Stop" reruns the page, which sets the job's stop flag; the model's progress callback returns True
 and ``fit`` ends after the current epoch. Everything slow runs on the thread and reports a stage
 the page shows from the first second: preparing the data (the split, which takes seconds at
-ml-25m's size), the fit (the model builds its matrices before the first iteration), the
-evaluation (on a fixed sample of test users for big data,
+ml-25m's size), the fit (an iterative model builds its matrices before the first epoch; a
+closed-form one, such as EASE, says which of its ``fit_stages`` runs: building the item Gram
+matrix, inverting it, computing the weights), the evaluation (on a fixed sample of test users
+for big data,
 :func:`recsys_core.evaluation.metrics.evaluate_sample`) and saving the run, so a run is saved
 even when the person leaves the page. The thread never calls Streamlit.
 """
@@ -43,7 +45,9 @@ class TrainingJob:
         value becomes ``result``
     prepare : callable() run on the thread before ``fit``, returning the training data; when it
         returns None there is nothing to fit (it set ``result`` itself, e.g. a reused run)
-    progress : list of TrainingProgress, appended by the training thread
+    progress : list of TrainingProgress, appended by the training thread after each epoch
+    fit_stage : TrainingProgress or None, the latest stage report of a model without epochs
+        (``fit_stages``: which stage of its one solve runs)
     stage : str, one of :data:`STAGES` (or "starting"); ``stage_fraction`` (0..1) its progress
         when known and ``stage_note`` a detail ("10,000 of 129,000 test users")
     error : Exception raised by ``prepare``, ``fit`` or ``finish``, if any
@@ -55,6 +59,7 @@ class TrainingJob:
     finish: Callable[[Recommender], object] | None = None
     prepare: Callable[[], object] | None = None
     progress: list = field(default_factory=list)
+    fit_stage: TrainingProgress | None = None
     result: object = None
     error: BaseException | None = None
     stop_requested: threading.Event = field(default_factory=threading.Event)
@@ -94,6 +99,9 @@ class TrainingJob:
             self.finished.set()
 
     def _callback(self, progress: TrainingProgress) -> bool:
+        if progress.stage:  # a closed-form fit's stage starts: progress, not an epoch
+            self.fit_stage = progress
+            return False
         self.progress.append(progress)
         if self.stop_requested.is_set():
             self.stopped_early = progress.epoch < progress.n_epochs
@@ -101,10 +109,19 @@ class TrainingJob:
         return False
 
     @property
+    def fit_stages(self) -> tuple[str, ...]:
+        """The stages of the model's one solve when it has no epochs (e.g. EASE), else ()."""
+        return tuple(getattr(self.model, "fit_stages", ()))
+
+    @property
     def fraction(self) -> float:
-        """Progress of the current stage (the epochs while training), 0..1."""
+        """Progress of the current stage (the epochs, or the fit's own stages, while training),
+        0..1."""
         if self.stage != STAGES[1] and self.stage_fraction is not None:
             return min(1.0, max(0.0, self.stage_fraction))
+        if self.stage == STAGES[1] and not self.progress and self.fit_stage is not None \
+                and self.fit_stage.stage in self.fit_stages:
+            return self.fit_stages.index(self.fit_stage.stage) / len(self.fit_stages)
         if not self.progress or self.stage not in STAGES[1:2]:
             return 0.0 if self.stage in ("starting", *STAGES[:2]) else 1.0
         last = self.progress[-1]
@@ -114,7 +131,17 @@ class TrainingJob:
         """What the job is doing, for the progress bar: stage n/4, its detail, seconds so far."""
         elapsed = time.monotonic() - self.started
         unit = self.settings.get("unit", "epoch")
-        if self.stage == STAGES[1]:
+        stages = self.fit_stages
+        if self.stage == STAGES[1] and stages:  # a closed-form fit: its own stages, no epochs
+            current = self.fit_stage.stage if self.fit_stage is not None else ""
+            if self.progress:
+                detail = "training: solved"
+            elif current in stages:
+                detail = (f"training: {current} (part {stages.index(current) + 1}/"
+                          f"{len(stages)} of one closed-form solve)")
+            else:
+                detail = "training: reading the data…"
+        elif self.stage == STAGES[1]:
             if self.progress:
                 last = self.progress[-1]
                 detail = f"training: {unit} {last.epoch}/{last.n_epochs}"
@@ -152,12 +179,33 @@ def loss_figure(history: list[dict], title: str = ""):
         charts.readable_log_axis(fig, "y")
     # Whole epochs only (plotly would also mark 1.5, 2.5 on a short run).
     fig.update_xaxes(tick0=1, dtick=max(1, math.ceil(frame["epoch"].max() / 10)))
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
-    return fig
+    return charts.legend_above(fig, height=340, title=bool(title))  # legend never on the curves
 
 
 def progress_history(progress: list[TrainingProgress]) -> list[dict]:
     return [{"epoch": p.epoch, **p.losses} for p in progress]
+
+
+def trains_in_one_solve(kind: str) -> bool:
+    """Whether models of ``kind`` fit in one closed-form solve (``fit_stages``) rather than
+    epochs: their run has one objective value per component, not a loss curve."""
+    from recsys_core.models import MODEL_REGISTRY
+
+    return bool(getattr(MODEL_REGISTRY.get(kind), "fit_stages", ()))
+
+
+def objective_table(history: list[dict]) -> pd.DataFrame | None:
+    """The loss components of a one-shot fit's single history entry, as a two-column table
+    ("component", "value") in the chart's legend order; None when there is nothing to show."""
+    if not history:
+        return None
+    last = history[-1]
+    values = {k: v for k, v in last.items()
+              if k not in ("epoch", "elapsed") and not k.startswith("val_") and v is not None}
+    if not values:
+        return None
+    names = charts.loss_order(list(values))
+    return pd.DataFrame({"component": names, "value": [float(values[n]) for n in names]})
 
 
 def cost_note(model: Recommender, dataset) -> str | None:

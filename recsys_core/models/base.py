@@ -40,21 +40,27 @@ def trainable_models() -> dict[str, type["Recommender"]]:
 
 @dataclass
 class TrainingProgress:
-    """What a ``fit`` reports after each epoch (or iteration) to its progress callback.
+    """What a ``fit`` reports after each epoch (or iteration) to its progress callback; a model
+    without epochs (one with :attr:`Recommender.fit_stages`, e.g. EASE's closed form) also
+    reports each stage of its one solve as it starts.
 
     Attributes
     ----------
     epoch : int
-        1-based number of the epoch just finished.
+        1-based number of the epoch just finished (0 in a stage report: nothing finished yet).
     n_epochs : int
-        Epochs planned.
+        Epochs planned (1 for a model without epochs).
     losses : dict of str -> float
         Loss components of this epoch (e.g. ``observed``, ``unobserved``, ``regularization``,
-        ``total``), averaged the way the model's docstring says.
+        ``total``), averaged the way the model's docstring says; empty in a stage report.
     metrics : dict of str -> float
         Validation metrics when a validation set was given, else empty.
     elapsed : float
         Seconds since ``fit`` started.
+    stage : str
+        In a stage report, the stage starting now (one of the model's ``fit_stages``); "" after
+        an epoch. What the callback returns to a stage report is ignored: a one-shot solve
+        cannot stop part-way.
     """
 
     epoch: int
@@ -62,6 +68,7 @@ class TrainingProgress:
     losses: dict[str, float]
     metrics: dict[str, float] = field(default_factory=dict)
     elapsed: float = 0.0
+    stage: str = ""
 
 
 #: A progress callback; returning True asks ``fit`` to stop after the current epoch.
@@ -134,6 +141,12 @@ class Recommender(ABC):
     #: What :meth:`related_items` ranks by, in words for the app ("... come from <source>");
     #: None when the model offers no related items.
     related_items_source: ClassVar[str | None] = "the cosine of the item embeddings"
+    #: The stages of a fit that has no epochs (a closed-form solve), in the order ``fit``
+    #: reports them to its callback as they start (:meth:`_start_stage`), in words ("inverting
+    #: it (Cholesky)"). The app then shows the stage instead of an epoch counter, and the
+    #: objective of the one solution instead of a loss curve. Empty for models that iterate
+    #: (their epochs are their progress) and for the quick counting models.
+    fit_stages: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -257,6 +270,16 @@ class Recommender(ABC):
         if callback is not None:
             return bool(callback(TrainingProgress(epoch, n_epochs, losses, metrics, elapsed)))
         return False
+
+    def _start_stage(self, stage: str, callback: ProgressCallback | None = None) -> None:
+        """Report that ``stage`` (one of :attr:`fit_stages`) of the fit starts now: a
+        :class:`TrainingProgress` with ``stage`` set, epoch 0 of 1 (what the callback returns
+        is ignored)."""
+        if stage not in self.fit_stages:
+            raise ValueError(f"{stage!r} is not one of {type(self).__name__}.fit_stages")
+        if callback is not None:
+            callback(TrainingProgress(0, 1, {}, {}, time.perf_counter() - self._fit_started,
+                                      stage=stage))
 
     def _check_fitted(self):
         if not hasattr(self, "item_embeddings_"):

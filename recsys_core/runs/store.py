@@ -599,7 +599,8 @@ _ITEM_ROWS = ("item_embeddings_", "item_bias_", "item_scores_", "item_cold_", "i
               "item_context_", "negative_q_", "item_ids_", "history_embeddings_")
 _USER_ROWS = ("user_embeddings_", "user_bias_", "user_features_")
 #: Sparse model matrices by the index space of their rows (their columns are items).
-_SPARSE_MATRICES = {"seen_": "users", "user_history_": "users", "similarity_": "items"}
+_SPARSE_MATRICES = {"seen_": "users", "user_history_": "users", "similarity_": "items",
+                    "item_weights_": "items"}
 
 
 def _model_shapes(model: Recommender) -> dict:
@@ -608,9 +609,7 @@ def _model_shapes(model: Recommender) -> dict:
     for name, value in vars(model).items():
         if isinstance(value, np.ndarray) and name.endswith("_") and not name.startswith("_"):
             out[name] = (value.shape, value.dtype)
-    embeddings = getattr(model, "item_embeddings_", None)  # some models derive it on load
-    if isinstance(embeddings, np.ndarray):
-        out["item_embeddings_"] = (embeddings.shape, embeddings.dtype)
+    # Embeddings a model derives on demand (EASE's B^T) are not read: that would build them.
     for name in _SPARSE_MATRICES:
         matrix = getattr(model, name, None)
         if matrix is not None and hasattr(matrix, "indptr"):
