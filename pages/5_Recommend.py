@@ -166,11 +166,16 @@ def show_list(result, k, rated, user_ratings, config, base: str) -> None:
     })
     if len(result.pool.generators) > 1 or result.pool.group is not None:
         listed.insert(5, "nominated by", table["nominated_by"].to_numpy())
+    listed.insert(listed.columns.get_loc(base), "why", table["why"].to_numpy())
     number = st.column_config.NumberColumn(format="%.3f", width="small")
     columns = {c: number for c in ("final", base, "relevance", "freshness ×", "popularity ×")}
     columns.update({"rank": st.column_config.NumberColumn(width=40),
                     "title": st.column_config.TextColumn(width="medium"),
-                    "move": st.column_config.TextColumn(width=50)})
+                    "move": st.column_config.TextColumn(width=50),
+                    "why": st.column_config.TextColumn(
+                        width="large", help="Why the item is at this rank: the filter or knob "
+                                            "that moved it; for an item promoted for a fairness "
+                                            "group, by how much and why its score is low.")})
     st.dataframe(listed, hide_index=True, key="rec_list", column_config=columns)
     if dataset.is_explicit and not model.predicts_ratings:
         st.caption("This run's scores rank items but are not rating estimates; a model that "

@@ -106,12 +106,33 @@ def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int
     pool, base = pool.take(order), np.asarray(base)[order]
     if item_embeddings is None and config.diversity_similarity == "embedding":
         item_embeddings = _embeddings_of(generators)
+    # Items the group retrieval added come from below the pool: their rank by the first
+    # generator's score is their place in the catalogue, not just after the pool's end (three
+    # of them at 201, 202, 203 all "moved up 193").
+    base_rank = None
+    if scorer is None and pool.from_group is not None and pool.from_group.any():
+        base_rank = catalogue_ranks(generators[0], anonymous, pool.items, exclude)
     result = rerank(pool.items, base, config, dataset=dataset, user=user, k=k,
-                    item_embeddings=item_embeddings)
+                    item_embeddings=item_embeddings, base_rank=base_rank)
     result.columns["nominated_by"] = pool.nominated_by(result.items)
     result.pool = pool
     result.before = pool.items[:k]
     return result
+
+
+def catalogue_ranks(generator: CandidateGenerator, user: int, items, exclude=None) -> np.ndarray:
+    """1-based rank of each of ``items`` by ``generator``'s score among every catalogue item
+    not in ``exclude`` (the user's seen items), ties to the smaller index, as the generator's
+    own top-n orders them: int64 (len(items),). Scores the whole catalogue once."""
+    scores = np.asarray(generator.score(user), dtype=np.float64).ravel()
+    eligible = np.ones(len(scores), dtype=bool)
+    if exclude is not None and len(exclude):
+        eligible[np.asarray(exclude, dtype=np.int64)] = False
+    candidates = np.flatnonzero(eligible)
+    order = candidates[np.lexsort((candidates, -scores[candidates]))]
+    rank = np.zeros(len(scores), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    return rank[np.asarray(items, dtype=np.int64)]
 
 
 def _add_group_candidates(pool: CandidatePool, generators, dataset: Dataset,
@@ -394,7 +415,7 @@ def split_for_run(run):
 
 #: Columns of the score breakdown that ``recommend_for_run(explain=True)`` adds.
 EXPLAIN_COLUMNS = ("title", "base_score", "relevance", "freshness", "popularity_penalty",
-                   "final_score", "redundancy", "in_group", "original_rank", "moved_by",
+                   "final_score", "redundancy", "in_group", "original_rank", "moved_by", "why",
                    "nominated_by")
 
 

@@ -26,7 +26,11 @@ Stages, in order (each knob of :class:`RerankConfig` is neutral by default):
    :func:`recsys_core.serving.pipeline.recommend_pipeline` retrieves the group's own candidates so
    that only a catalogue short of them leaves it so).
 
-Every output row says which stages changed the item's position (``moved_by``).
+Every output row says which stages changed the item's position (``moved_by``: a filter that
+removed candidates ranked above it, a score transform, diversity, fairness) and, in a sentence,
+why (``why``): an item fairness brought in says it was promoted for the group, how many places,
+and why its final score is low (a base score far below the best candidate's, an old release, a
+popularity penalty).
 """
 from __future__ import annotations
 
@@ -45,6 +49,12 @@ from ..validation import check_param
 
 #: Stages that can move an item, in the order they run (the values of ``moved_by``).
 STAGES = ("freshness", "popularity_penalty", "diversity", "fairness")
+#: The filters of stage 1, in the order they apply (the keys of ``RerankResult.filtered``); an
+#: item moved up because candidates above it were removed says ``"<filter> filter"``.
+FILTERS = ("seen", "disliked", "genre", "min_ratings")
+#: ``moved_by`` of an item already in the list that moved because fairness swapped items out
+#: of, or into, the places above it.
+GROUP_SWAPS = "group swaps"
 #: Ways to measure the similarity of two items for diversity.
 DIVERSITY_SIMILARITIES = ("genre", "embedding")
 LONG_TAIL = "long-tail"
@@ -174,9 +184,11 @@ class RerankResult:
         has titles), base_score, relevance, freshness (multiplier), popularity_penalty
         (multiplier), final_score, redundancy (max similarity to the items above it when
         picked), in_group (fair group membership), original_rank (1-based rank of the base score
-        among all candidates), moved_by (stages that changed the item's position, joined by
-        "+", or "none"), plus ``nominated_by`` from the pipeline. Built on first access: lists
-        computed for metrics never pay for a DataFrame."""
+        among all candidates, or in the whole catalogue when the caller gave ``base_rank``),
+        moved_by (filters and stages that changed the item's position, joined by "+", or
+        "none"), why (the move in words: "" for an item that did not move), plus
+        ``nominated_by`` from the pipeline. Built on first access: lists computed for metrics
+        never pay for a DataFrame."""
         return pd.DataFrame(self.columns)
 
     @property
@@ -273,6 +285,44 @@ def _positions(order: np.ndarray) -> np.ndarray:
     return pos
 
 
+def filter_reasons(items, config: RerankConfig, dataset: Dataset, user: int | None = None
+                   ) -> tuple[np.ndarray, dict[str, int]]:
+    """Which filter of ``config`` removes each item, if any (stage 1 of :func:`rerank`).
+
+    Returns
+    -------
+    reasons : ndarray of int8, shape (n,)
+        Index in :data:`FILTERS` of the first filter removing the item, -1 when it passes.
+    filtered : dict of str -> int
+        Items removed by each filter that ran, each counted once under the first filter
+        removing it.
+    """
+    items = np.asarray(items, dtype=np.int64)
+    reasons = np.full(len(items), -1, dtype=np.int8)
+    filtered = {}
+
+    def remove(name: str, hit: np.ndarray) -> None:
+        new = hit & (reasons < 0)
+        filtered[name] = int(new.sum())
+        reasons[new] = FILTERS.index(name)
+
+    seen_items, seen_ratings = _user_row(dataset, user)
+    if config.hide_seen and seen_items.size:
+        remove("seen", _member(items, seen_items, dataset.n_items))
+    if config.hide_disliked is not None and not dataset.is_explicit:
+        raise HyperparameterError("hiding disliked items needs explicit ratings; this dataset "
+                                  "only records interactions")
+    if config.hide_disliked is not None and seen_items.size:
+        remove("disliked", _member(items, seen_items[seen_ratings <= config.hide_disliked],
+                                   dataset.n_items))
+    if config.exclude_genres:
+        columns = _genre_columns(dataset, config.exclude_genres)
+        remove("genre", dataset.item_genres[items][:, columns].any(axis=1))
+    if config.min_ratings > 0:
+        remove("min_ratings", _catalogue(dataset).popularity[items] < config.min_ratings)
+    return reasons, filtered
+
+
 def passes_filters(items, config: RerankConfig, dataset: Dataset, user: int | None = None
                    ) -> tuple[np.ndarray, dict[str, int]]:
     """Which items survive the filters of ``config`` (stage 1 of :func:`rerank`).
@@ -291,36 +341,13 @@ def passes_filters(items, config: RerankConfig, dataset: Dataset, user: int | No
     filtered : dict of str -> int
         Items removed by each filter, each counted once under the first filter removing it.
     """
-    items = np.asarray(items, dtype=np.int64)
-    keep = np.ones(len(items), dtype=bool)
-    filtered = {}
-    seen_items, seen_ratings = _user_row(dataset, user)
-    if config.hide_seen and seen_items.size:
-        hit = _member(items, seen_items, dataset.n_items)
-        filtered["seen"] = int((hit & keep).sum())
-        keep &= ~hit
-    if config.hide_disliked is not None and not dataset.is_explicit:
-        raise HyperparameterError("hiding disliked items needs explicit ratings; this dataset "
-                                  "only records interactions")
-    if config.hide_disliked is not None and seen_items.size:
-        hit = _member(items, seen_items[seen_ratings <= config.hide_disliked], dataset.n_items)
-        filtered["disliked"] = int((hit & keep).sum())
-        keep &= ~hit
-    if config.exclude_genres:
-        columns = _genre_columns(dataset, config.exclude_genres)
-        hit = dataset.item_genres[items][:, columns].any(axis=1)
-        filtered["genre"] = int((hit & keep).sum())
-        keep &= ~hit
-    if config.min_ratings > 0:
-        hit = _catalogue(dataset).popularity[items] < config.min_ratings
-        filtered["min_ratings"] = int((hit & keep).sum())
-        keep &= ~hit
-    return keep, filtered
+    reasons, filtered = filter_reasons(items, config, dataset, user)
+    return reasons < 0, filtered
 
 
 def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Dataset,
-           user: int | None = None, k: int = 10, item_embeddings: np.ndarray | None = None
-           ) -> RerankResult:
+           user: int | None = None, k: int = 10, item_embeddings: np.ndarray | None = None,
+           base_rank=None) -> RerankResult:
     """Re-rank one user's candidates.
 
     Parameters
@@ -339,6 +366,10 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
         Length of the list.
     item_embeddings : ndarray (n_items, d), optional
         Needed when ``config.diversity_similarity == "embedding"``.
+    base_rank : array of int, shape (n,), optional
+        Each candidate's 1-based rank by base score when the candidates are part of a longer
+        ranking (the catalogue: items a fairness group's own retrieval added from below the
+        pool rank far lower than the pool's end). Default: their rank among the candidates.
 
     Returns
     -------
@@ -354,11 +385,20 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
         raise ValueError("candidate items must be distinct")
     if items.size and (items.min() < 0 or items.max() >= dataset.n_items):
         raise IndexError(f"candidate item index out of range for {dataset.n_items} items")
-    original_rank = np.empty(len(items), np.int64)
-    original_rank[np.lexsort((np.arange(len(items)), -base))] = np.arange(1, len(items) + 1)
+    if base_rank is None:
+        original_rank = np.empty(len(items), np.int64)
+        original_rank[np.lexsort((np.arange(len(items)), -base))] = np.arange(1, len(items) + 1)
+    else:
+        original_rank = np.asarray(base_rank, dtype=np.int64).ravel()
+        if original_rank.shape != items.shape:
+            raise ValueError(f"{len(items)} items but {len(original_rank)} base ranks")
 
     # 1. filters
-    keep, filtered = passes_filters(items, config, dataset, user)
+    reasons, filtered = filter_reasons(items, config, dataset, user)
+    keep = reasons < 0
+    # Rank of every removed candidate, by filter: an item moves up past those above it.
+    removed_ranks = {f: np.sort(original_rank[reasons == i]) for i, f in enumerate(FILTERS)
+                     if (reasons == i).any()}
     catalogue = _catalogue(dataset)
     popularity = catalogue.popularity
     items, base, original_rank = items[keep], base[keep], original_rank[keep]
@@ -412,11 +452,24 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
     moved = np.zeros((len(listed), len(STAGES)), dtype=bool)
     for s in range(len(STAGES)):
         moved[:, s] = stage_pos[s + 1] != stage_pos[s]
-    # After MMR and fairness only the list positions exist: relabel a fairness insertion only.
-    moved[:, 3] = pos_picked[listed] > len(picked)
-    moved[:, 2] = (pos_picked[listed] != pos_final[listed]) & ~moved[:, 3]
+    # After MMR and fairness only the list positions exist: "fairness" marks an insertion
+    # only; an item already picked whose place changed around the swaps says "group swaps".
+    inserted = pos_picked[listed] > len(picked)
+    swapped_around = moved[:, 3] & ~inserted
+    moved[:, 3] = inserted
+    moved[:, 2] = (pos_picked[listed] != pos_final[listed]) & ~inserted
+    # Candidates a filter removed from above an item moved it up (not an inserted item: its
+    # place is the fairness rule's).
+    above = {f: np.searchsorted(ranks, original_rank[listed]) * ~inserted
+             for f, ranks in removed_ranks.items()}
     names = np.asarray(STAGES, dtype=object)
-    moved_by = ["+".join(names[row]) or "none" for row in moved]
+    moved_by = []
+    for row in range(len(listed)):
+        causes = [f"{f} filter" for f in FILTERS if f in above and above[f][row] > 0]
+        causes += list(names[moved[row]])
+        if swapped_around[row]:
+            causes.append(GROUP_SWAPS)
+        moved_by.append("+".join(causes) or "none")
 
     table = {
         "item": items[listed],
@@ -436,9 +489,96 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
         "original_rank": original_rank[listed],
         "moved_by": moved_by,
     })
+    table["why"] = _why(table, config, inserted, above, base, catalogue, popularity[items[listed]],
+                        now=(config.reference_year if config.reference_year is not None
+                             else catalogue.newest_year))
     return RerankResult(columns=table, filtered=filtered, group_share=group_share,
                         group_target=config.fair_share if config.fair_group else None,
                         group_target_reachable=reachable)
+
+
+def _places(shift: int) -> str:
+    """"up 3 places", "down 1 place", "at its rank"."""
+    if shift == 0:
+        return "at its rank"
+    return f"{'up' if shift > 0 else 'down'} {abs(shift)} place{'s' if abs(shift) != 1 else ''}"
+
+
+def _filter_phrase(name: str, config: RerankConfig) -> str:
+    """A filter in words, with its setting."""
+    if name == "genre":
+        return f"the genre filter (excluded: {', '.join(config.exclude_genres)})"
+    if name == "min_ratings":
+        return f"the minimum-ratings filter (fewer than {config.min_ratings} ratings)"
+    if name == "disliked":
+        return f"the disliked filter (rated at most {config.hide_disliked:g})"
+    return "the seen filter (items already rated)"
+
+
+def _why(table: dict, config: RerankConfig, inserted: np.ndarray, above: dict,
+         candidate_base: np.ndarray, catalogue: _CatalogueArrays, n_ratings: np.ndarray,
+         now: float) -> list[str]:
+    """One sentence per listed item saying why it moved ("" when it did not).
+
+    An item fairness inserted: "promoted for the <group> group: up N places (rank R by base
+    score); its final score F is low because <its factors below 1>", the factors being its
+    relevance (its base score against the best candidate's, min-max scaled over the
+    candidates), its freshness and its popularity multiplier. Other moves name the filters
+    that removed candidates above the item and the multipliers or diversity that moved it.
+    """
+    n_candidates = len(candidate_base)
+    best = float(candidate_base.max()) if n_candidates else float("nan")
+    out = []
+    for row in range(len(table["rank"])):
+        shift = int(table["original_rank"][row]) - int(table["rank"][row])
+        base, relevance = float(table["base_score"][row]), float(table["relevance"][row])
+        fresh, penalty = float(table["freshness"][row]), float(table["popularity_penalty"][row])
+        item = int(table["item"][row])
+        if inserted[row]:
+            reasons = []
+            if relevance < 0.995:
+                reasons.append(
+                    f"its base score {base:.3g} is {'far ' if relevance < 0.5 else ''}below "
+                    f"the best candidate's {best:.3g} (relevance {relevance:.2f} when the "
+                    f"{n_candidates} candidates' base scores are scaled to 0..1)")
+            if fresh < 0.995:
+                age = max(now - float(catalogue.years[item]), 0.0)
+                reasons.append(f"it was released {age:.0f} years before {now:.0f} "
+                               f"(freshness ×{fresh:.2f})")
+            if penalty < 0.995:
+                reasons.append(f"its {int(n_ratings[row])} ratings bring a popularity "
+                               f"penalty ×{penalty:.2f}")
+            why = (f"promoted for the {config.fair_group} group (at least "
+                   f"{config.fair_share:.0%} of the list): {_places(shift)} (rank "
+                   f"{int(table['original_rank'][row])} by base score)")
+            if reasons:
+                why += (f"; its final score {float(table['final_score'][row]):.2f} is low "
+                        f"because " + " and ".join(reasons))
+            out.append(why)
+            continue
+        moved_by = table["moved_by"][row]
+        if moved_by == "none":
+            out.append("")
+            continue
+        parts = []
+        for name in FILTERS:
+            count = int(above[name][row]) if name in above else 0
+            if count:
+                parts.append(f"{count} candidate{'s' if count != 1 else ''} ranked above it "
+                             f"removed by {_filter_phrase(name, config)}")
+        stages = moved_by.split("+")
+        if "freshness" in stages:
+            parts.append(f"freshness ×{fresh:.2f}")
+        if "popularity_penalty" in stages:
+            parts.append(f"popularity penalty ×{penalty:.2f} ({int(n_ratings[row])} ratings)")
+        if "diversity" in stages:
+            redundancy = float(table["redundancy"][row])
+            parts.append("diversity" + (f" (similarity {redundancy:.2f} to the items above it)"
+                                        if np.isfinite(redundancy) else " (genre cap)"))
+        if GROUP_SWAPS in stages:
+            parts.append(f"fairness swapped items around it for the {config.fair_group} group")
+        out.append(f"{_places(shift)}: " + "; ".join(parts))
+    return out
 
 
 def _mmr(order: np.ndarray, final: np.ndarray, genres: np.ndarray, config: RerankConfig,
