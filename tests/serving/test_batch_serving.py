@@ -36,7 +36,11 @@ def test_compiled_top_k_equals_top_k_with_ties_exclusions_and_padding():
 @pytest.fixture(scope="module")
 def fitted():
     data = make_demo_dataset(seed=0, n_users=150, n_items=90)
-    return data, WALS(factors=8, iterations=3).fit(data)
+    # A fixed toy model (these tests are about blocks, not defaults): with the default
+    # regularization its 90-item graph finds 93% of the exact top 10, with this one 95%+ (on
+    # ml-100k the defaults' embeddings give the graph 99.5%).
+    return data, WALS(factors=8, iterations=3, regularization_type="frequency",
+                      regularization=0.6, item_frequency_exponent=0.25).fit(data)
 
 
 @pytest.mark.parametrize("block_size", [1, 7, None])
