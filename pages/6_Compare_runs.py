@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ui import data, lessons, page, pickers, runs, state, training
+from ui import charts, data, lessons, page, pickers, runs, state, training
 
 page.page_header(
     "Compare runs",
@@ -94,7 +94,7 @@ if curves:
     left, right = st.columns(2)
     for col, x in ((left, "epoch"), (right, "seconds")):
         fig = px.line(frame, x=x, y="relative loss", color="run", markers=True)
-        fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
+        charts.legend_above(fig, height=320)  # the runs named above the curves, not over them
         col.plotly_chart(fig, key=f"curves_{x}")
 
 # ---------------------------------------------------------------- lists side by side

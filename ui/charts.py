@@ -145,6 +145,21 @@ def genre_counts(genre_names, item_counts: np.ndarray, rating_counts: np.ndarray
     return fig
 
 
+def legend_above(fig: go.Figure, height: int, title: bool = False) -> go.Figure:
+    """Put the legend in rows above the plot (as many as a narrow chart needs) instead of beside
+    it, so it never covers data nor squeezes the plot at 800 px; a title, if any, sits above the
+    legend at the top left. The legend is placed in the figure's own coordinates under the
+    title, and plotly pushes the plot down by the legend's height."""
+    top = 34 if title else 4  # pixels kept for the title
+    fig.update_layout(legend=dict(orientation="h", xanchor="left", x=0, yanchor="top",
+                                  yref="container", y=1 - top / height, title_text=""),
+                      height=height, margin=dict(l=10, r=10, t=top + 24, b=10))
+    if title:
+        fig.update_layout(title=dict(x=0, xanchor="left", xref="container", y=1, yanchor="top",
+                                     yref="container", pad=dict(t=8, l=10)))
+    return fig
+
+
 def decode_plotly_array(value):
     """plotly 7 stores arrays in figure JSON as {"dtype", "bdata"}; return a plain list."""
     import base64

@@ -65,34 +65,43 @@ def hyperparameter_widgets(cls, key_prefix: str, container=st) -> dict:
     return values
 
 
+def label(name: str) -> str:
+    """A hyperparameter's widget label: its name in words ("regularization exponent"), so that a
+    narrow column wraps it between words, never inside one ("regularization_expo nent")."""
+    return name.replace("_", " ")
+
+
 def _widget(p: Param, name: str, default, key: str, col):
     kind, help_text = widget_kind(p), _help(p)
+    shown = label(name)  # what the widget shows; values, keys and messages keep the name
+    if shown != name:
+        help_text = f"`{name}`: {help_text}"
     if kind == "checkbox":
-        return state.checkbox(name, key, bool(default), container=col, help=help_text)
+        return state.checkbox(shown, key, bool(default), container=col, help=help_text)
     if kind == "selectbox":
         options = list(p.choices)
-        return state.selectbox(name, options, key, default, parse=_option_of(options),
+        return state.selectbox(shown, options, key, default, parse=_option_of(options),
                                container=col, help=help_text, format_func=str)
     if kind == "multiselect":
-        return tuple(state.multiselect(name, list(p.choices), key, list(default or ()),
+        return tuple(state.multiselect(shown, list(p.choices), key, list(default or ()),
                                        container=col, help=help_text))
     if kind == "slider":
         step = 0.01
         low = p.low + step if p.low_open else p.low
         high = p.high - step if p.high_open else p.high
-        return float(state.slider(name, key, float(default), min_value=float(low),
+        return float(state.slider(shown, key, float(default), min_value=float(low),
                                   max_value=float(high), step=step, container=col,
                                   help=help_text))
     if kind == "number_input":
         if p.kind == "int" and not isinstance(default, bool) and default is not None:
-            return int(_number(col, name, key, default, int, step=1, help=help_text))
+            return int(_number(col, shown, key, default, int, step=1, help=help_text))
         number = float(default) if default is not None else 0.0
-        return float(_number(col, name, key, number, float, step=_step(number, p.log),
+        return float(_number(col, shown, key, number, float, step=_step(number, p.log),
                              format="%g", help=help_text))
     # text: comma-separated entries, parsed (and checked) by the spec
     text = state.get(key, p.to_text(default))
     wkey = state.seed_widget(key, text)
-    text = col.text_input(name, key=wkey, help=help_text + " Comma-separated.")
+    text = col.text_input(shown, key=wkey, help=help_text + " Comma-separated.")
     state.put_quiet(key, text)
     return p.parse(name, text.strip().strip("[]()").replace('"', "").replace("'", ""))
 
