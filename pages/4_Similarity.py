@@ -94,24 +94,27 @@ def query_comparison() -> None:
     st.subheader(f"Top {k} under each measure")
     st.caption("★ marks items that no other measure puts in its top-k. Norm and popularity are "
                "shown as percentiles over the catalogue.")
-    # Two tables per row: wide enough for titles and the norm / popularity columns at 1280 px.
+    # Two tables per row. The numbers first, in narrow columns, and the title last with the
+    # width left: at 800 px every number stays in view and the title is cut at its end.
     columns = [col for _ in range(0, len(MEASURES), 2) for col in st.columns(2)]
     for col, measure in zip(columns, MEASURES):
         idx = comparison.top_items[measure]
         idx = idx[idx >= 0]
         only = set(comparison.only_in[measure].tolist())
         table = pd.DataFrame({
-            "title": [("★ " if i in only else "") + t for i, t in zip(idx, dataset.titles(idx))],
             "score": comparison.top_scores[measure][:len(idx)],
             "norm %": (100 * norm_pct[idx]).round(0),
             "pop. %": (100 * pop_pct[idx]).round(0),
+            "title": [("★ " if i in only else "") + t for i, t in zip(idx, dataset.titles(idx))],
         })
         col.markdown(f"**{measure}**" + (f" (α={alpha:g})" if measure == "tempered" else ""))
         col.dataframe(table, hide_index=True, key=f"top_{measure}", column_config={
-            "title": st.column_config.TextColumn(width="medium"),
-            "score": st.column_config.NumberColumn(format="%.3f"),
-            "norm %": st.column_config.NumberColumn(format="%d"),
-            "pop. %": st.column_config.NumberColumn(format="%d")})
+            "score": st.column_config.NumberColumn(format="%.3f", width=62),
+            "norm %": st.column_config.NumberColumn(format="%d", width=62,
+                                                    help="Percentile of the item's norm"),
+            "pop. %": st.column_config.NumberColumn(format="%d", width=62,
+                                                    help="Percentile of its number of ratings"),
+            "title": st.column_config.TextColumn(width="large")})
         col.caption(f"mean norm {norms[idx].mean():.2f} · "
                     f"mean ratings {popularity[idx].mean():.0f}")
 

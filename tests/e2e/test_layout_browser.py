@@ -4,6 +4,8 @@ only a browser shows:
 
 * no Train hyperparameter label wraps inside a word ("regularization_expo" / "nent"): every word
   of every label is drawn on one line;
+* Similarity's four tables keep every column in view (score, norm and popularity percentiles
+  first, the title last and cut at its end), where the title used to push the numbers out;
 * a chart's legend never covers its data or its title: the saved run's loss chart on Train and
   the two training-curve charts on Compare runs (two ml-100k WALS runs with long names, in half
   a page each) keep the legend box outside the plot area box.
@@ -50,6 +52,15 @@ CHART_BOXES = """el => {
                        const r = n.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
   return {legend: box('g.legend'), plot: box('rect.nsewdrag'), title: box('g.g-gtitle text')};
 }"""
+
+
+def _columns_in_view(pg, n: int) -> set[str]:
+    """Titles of the columns the page's ``n``-th st.dataframe draws in view (its accessible grid
+    holds only those; a column scrolled out of sight is not in it)."""
+    grid = pg.locator('[data-testid="stDataFrame"]').nth(n).locator("table[role=grid]")
+    grid.wait_for(state="attached", timeout=30_000)
+    return set(grid.evaluate(
+        "t => [...t.querySelectorAll('thead th')].map(th => th.textContent.trim())"))
 
 
 def _overlap(a, b) -> bool:
@@ -107,6 +118,10 @@ def test_every_page_at_1280_and_800_px(layout_server, sized_page):
             assert hyper.first.get_by_text("regularization exponent", exact=True).count() == 1
             assert hyper.first.evaluate(BROKEN_WORDS) == []
             _legend_clear(pg, ".st-key-run_loss")
+        if name == "similarity":  # every column of each measure's table in view
+            for n, measure in enumerate(("dot", "cosine", "euclidean", "tempered")):
+                assert _columns_in_view(pg, n) == {"score", "norm %", "pop. %", "title"}, \
+                    (width, measure)
         if name == "compare":
             for x in ("epoch", "seconds"):
                 _legend_clear(pg, f".st-key-curves_{x}")
