@@ -14,14 +14,9 @@ from .query_tower import QUERY_TOWER_SPEC, QueryTowerModel
 class SoftmaxModel(QueryTowerModel):
     """Softmax deep recommender: psi(user features) . V over the whole catalogue.
 
-    The defaults were chosen on a validation split carved from the MovieLens 100K training
-    holdout (never the test part): a tied item table, half of each history held out per epoch,
-    in-batch negatives with the log-Q correction (validation Recall@20 0.329 against 0.320 for
-    the full softmax), targets weighted n ** -0.5 per user, the history pooled as sum/sqrt(n)
-    rather than the mean (0.342 against 0.329), 40 epochs of Adam. Wider or deeper towers, more
-    factors, item biases, learning-rate decay, hard negatives and other input subsets did not
-    beat it. See ``benchmarks/bench_dnn.py``.
-
+    Defaults (issue 19.4): a linear query tower, untied input table, d = 128, batches of 256 users
+    and a decaying learning rate, chosen on the validation splits of ml-100k, ml-latest-small and
+    Last.fm because they hold up on all three (docs/defaults-protocol.md, "Neural models").
 
     Attributes
     ----------
@@ -38,15 +33,15 @@ class SoftmaxModel(QueryTowerModel):
                                 "course's notebook does)."),
     }
 
-    def __init__(self, factors: int = 64, hidden_layers=(128,),
-                 inputs=("history", "genres", "years", "user"), tie_embeddings: bool = True,
+    def __init__(self, factors: int = 128, hidden_layers=(),
+                 inputs=("history", "genres", "years", "user"), tie_embeddings: bool = False,
                  loss: str = "sampled", negatives: str = "in-batch", n_negatives: int = 256,
                  log_q_correction: bool = True, optimizer: str = "adam",
-                 learning_rate: float = 0.002, epochs: int = 40, batch_size: int = 64,
+                 learning_rate: float = 0.01, epochs: int = 40, batch_size: int = 256,
                  regularization: float = 3e-5, target_fraction: float = 0.5,
                  init_std: float = 0.05, patience: int | None = 5, random_state: int = 0,
                  item_bias: bool = False, user_weighting: float = 0.5,
-                 learning_rate_decay: float = 1.0, history_pooling: str = "sqrt"):
+                 learning_rate_decay: float = 0.93, history_pooling: str = "sqrt"):
         self.learning_rate_decay = learning_rate_decay
         self.history_pooling = history_pooling
         self.factors = factors
