@@ -155,14 +155,18 @@ def arrive(source: str, dataset) -> None:
     missing = [need for need, info in zip(lesson.needs, found) if info is None]
     if missing:
         what = " and ".join(need.describe() for need in missing)
-        st.info(f"**{lesson.label}** uses {len(lesson.needs)} run"
-                f"{'s' if len(lesson.needs) > 1 else ''} of this dataset: "
-                + ", ".join(need.describe() for need in lesson.needs)
-                + f". Not trained yet: {what}.")
-        train = st.button(f"Train {what} (the lesson's settings)", key="lesson_train",
-                          type="primary")
+        # One placeholder around the offer, emptied once the runs are trained: otherwise the
+        # run that trains them leaves "Not trained yet" and the button above their charts.
+        slot = st.empty()
+        offer = slot.container()
+        offer.info(f"**{lesson.label}** uses {len(lesson.needs)} run"
+                   f"{'s' if len(lesson.needs) > 1 else ''} of this dataset: "
+                   + ", ".join(need.describe() for need in lesson.needs)
+                   + f". Not trained yet: {what}.")
+        train = offer.button(f"Train {what} (the lesson's settings)", key="lesson_train",
+                             type="primary")
         if not train:
-            st.button("Open the page without the lesson", key="lesson_skip", on_click=_leave)
+            offer.button("Open the page without the lesson", key="lesson_skip", on_click=_leave)
             st.stop()
         bar = st.progress(0.0, text="starting…")
         with page.user_errors():
@@ -172,6 +176,7 @@ def arrive(source: str, dataset) -> None:
                         need.kind, need.settings, source, dataset, split_params(),
                         lambda f, text: bar.progress(min(1.0, f), text=text))
         bar.empty()
+        slot.empty()
     roles: dict[str, list[str]] = {}
     for need, info in zip(lesson.needs, found):
         roles.setdefault(need.role, []).append(info.name)
