@@ -169,14 +169,18 @@ def show_list(result, k, rated, user_ratings, config, base: str) -> None:
     listed.insert(listed.columns.get_loc(base), "why", table["why"].to_numpy())
     number = st.column_config.NumberColumn(format="%.3f", width="small")
     columns = {c: number for c in ("final", base, "relevance", "freshness ×", "popularity ×")}
-    columns.update({"rank": st.column_config.NumberColumn(width=40),
-                    "title": st.column_config.TextColumn(width="medium"),
+    # Rank and title stay in place when the table is scrolled sideways to its last columns.
+    columns.update({"rank": st.column_config.NumberColumn(width=40, pinned=True),
+                    "title": st.column_config.TextColumn(width="medium", pinned=True),
                     "move": st.column_config.TextColumn(width=50),
                     "why": st.column_config.TextColumn(
                         width="large", help="Why the item is at this rank: the filter or knob "
                                             "that moved it; for an item promoted for a fairness "
                                             "group, by how much and why its score is low.")})
     st.dataframe(listed, hide_index=True, key="rec_list", column_config=columns)
+    last = list(listed.columns[listed.columns.get_loc("why") + 1:])
+    st.caption("Wider than the page: scroll the table sideways for " + ", ".join(last[:-1])
+               + f" and **{last[-1]}** (the titles stay in place).")
     if dataset.is_explicit and not model.predicts_ratings:
         st.caption("This run's scores rank items but are not rating estimates; a model that "
                    "predicts ratings (MF with the observed objective) shows a predicted rating.")

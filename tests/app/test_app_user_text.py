@@ -100,3 +100,26 @@ def test_filtered_candidates_are_counted_in_words(monkeypatch, tmp_path):
     assert "with fewer than 150 ratings" in said[0]
     for name in ("min_ratings", " genre,", " seen", "Filtered out"):
         assert name not in said[0], said[0]
+
+
+def test_the_recommend_list_says_which_columns_are_to_the_right(monkeypatch, tmp_path):
+    """The list is wider than the page: a caption names what scrolling sideways shows (the
+    browser test checks the titles stay in view meanwhile)."""
+    from recsys_core.data.demo import make_demo_dataset
+    from recsys_core.evaluation.split import holdout_split
+    from recsys_core.models import WALS
+    from recsys_core.runs.store import RunStore
+
+    dataset = make_demo_dataset(seed=0)
+    split = holdout_split(dataset, 0.2, seed=0)
+    RunStore(tmp_path / "runs").save(WALS(factors=8, iterations=3).fit(split.train), dataset,
+                                     name="wals", split=split)
+    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(data="demo", run="wals")
+    at.run()
+    at.switch_page("pages/5_Recommend.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = [c.value for c in at.caption if "scroll the table sideways" in c.value]
+    assert len(said) == 1 and "genres" in said[0] and "**because you rated**" in said[0], said

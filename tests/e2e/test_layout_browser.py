@@ -6,6 +6,8 @@ only a browser shows:
   of every label is drawn on one line;
 * Similarity's four tables keep every column in view (score, norm and popularity percentiles
   first, the title last and cut at its end), where the title used to push the numbers out;
+* Recommend's list, scrolled sideways to "because you rated" (its caption says the table is
+  wider than the page and what is to the right), keeps rank and title in view (pinned);
 * a chart's legend never covers its data or its title: the saved run's loss chart on Train and
   the two training-curve charts on Compare runs (two ml-100k WALS runs with long names, in half
   a page each) keep the legend box outside the plot area box.
@@ -54,13 +56,18 @@ CHART_BOXES = """el => {
 }"""
 
 
-def _columns_in_view(pg, n: int) -> set[str]:
-    """Titles of the columns the page's ``n``-th st.dataframe draws in view (its accessible grid
+def _grid_columns(frame) -> set[str]:
+    """Titles of the columns an st.dataframe (a locator) draws in view (its accessible grid
     holds only those; a column scrolled out of sight is not in it)."""
-    grid = pg.locator('[data-testid="stDataFrame"]').nth(n).locator("table[role=grid]")
+    grid = frame.locator("table[role=grid]")
     grid.wait_for(state="attached", timeout=30_000)
     return set(grid.evaluate(
         "t => [...t.querySelectorAll('thead th')].map(th => th.textContent.trim())"))
+
+
+def _columns_in_view(pg, n: int) -> set[str]:
+    """The columns in view of the page's ``n``-th st.dataframe."""
+    return _grid_columns(pg.locator('[data-testid="stDataFrame"]').nth(n))
 
 
 def _overlap(a, b) -> bool:
@@ -122,6 +129,14 @@ def test_every_page_at_1280_and_800_px(layout_server, sized_page):
             for n, measure in enumerate(("dot", "cosine", "euclidean", "tempered")):
                 assert _columns_in_view(pg, n) == {"score", "norm %", "pop. %", "title"}, \
                     (width, measure)
+        if name == "recommend":  # scrolled to its last column, the list still shows titles
+            listed = pg.locator('[data-testid="stDataFrame"]').first  # the list
+            shown = _grid_columns(listed)
+            assert "moved by" in shown and "because you rated" not in shown  # off to the right
+            listed.locator(".dvn-scroller").first.evaluate(
+                "el => { el.scrollLeft = el.scrollWidth; el.dispatchEvent(new Event('scroll')); }")
+            pg.wait_for_timeout(500)
+            assert {"rank", "title", "because you rated"} <= _grid_columns(listed)
         if name == "compare":
             for x in ("epoch", "seconds"):
                 _legend_clear(pg, f".st-key-curves_{x}")
