@@ -22,6 +22,9 @@ User profiles
 against their features; a user whose ratings are all equal has no signal relative to their own
 mean, so their ratings are centred on the global mean instead. For implicit data (or
 ``center_ratings=False``) every item weighs 1.
+
+Defaults: 0/1 features scored by the dot product, chosen by the defaults protocol on MovieLens
+(docs/defaults-protocol.md, "Content-based"; TF-IDF and cosine before).
 """
 from __future__ import annotations
 
@@ -80,9 +83,9 @@ class ContentBased(Recommender):
         "alpha": Param("float", 'Exponent of the "tempered" measure.', low=0.0, high=1.0),
     }
 
-    def __init__(self, features: str = "genres+year", weighting: str = "tfidf",
+    def __init__(self, features: str = "genres+year", weighting: str = "binary",
                  year_bucket: int = 10, year_weight: float = 0.5, center_ratings: bool = True,
-                 measure: str = "cosine", alpha: float = 0.5):
+                 measure: str = "dot", alpha: float = 0.5):
         self.features = features
         self.weighting = weighting
         self.year_bucket = year_bucket

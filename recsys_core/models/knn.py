@@ -138,7 +138,7 @@ class ItemKNN(Recommender):
     #: What a sweep tunes when none is named: both, the neighbourhood's size and its shrinkage.
     default_search = ("neighbours", "shrinkage")
 
-    def __init__(self, neighbours: int = 100, shrinkage: float = 10.0):
+    def __init__(self, neighbours: int = 100, shrinkage: float = 25.0):
         self.neighbours = neighbours
         self.shrinkage = shrinkage
 
