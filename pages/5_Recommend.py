@@ -166,7 +166,8 @@ def show_list(result, k, rated, user_ratings, config, base: str) -> None:
     })
     if len(result.pool.generators) > 1 or result.pool.group is not None:
         listed.insert(5, "nominated by", table["nominated_by"].to_numpy())
-    listed.insert(listed.columns.get_loc(base), "why", table["why"].to_numpy())
+    # The long explanation after the knobs' factors, so those stay in view at 1280 px.
+    listed.insert(listed.columns.get_loc("genres"), "why", table["why"].to_numpy())
     number = st.column_config.NumberColumn(format="%.3f", width="small")
     columns = {c: number for c in ("final", base, "relevance", "freshness ×", "popularity ×")}
     # Rank and title stay in place when the table is scrolled sideways to its last columns.
