@@ -8,32 +8,12 @@ value the spec refuses is a message naming the allowed values, not a traceback.
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from recsys_core.models import trainable_models
 from ui.params import widget_kind
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-@pytest.fixture
-def train_page(monkeypatch, tmp_path):
-    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path))
-    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
-
-    def open_page(kind: str) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.query_params["data"] = "demo"
-        at.query_params["model"] = kind
-        at.run()
-        at.switch_page("pages/2_Train.py").run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
-    return open_page
 
 
 def _widgets(at: AppTest, kind: str) -> dict:

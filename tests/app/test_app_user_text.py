@@ -15,22 +15,6 @@ DEVELOPER_TEXT = (":meth:", ":class:", ":mod:", "``", "benchmarks/", " s wall", 
                   "docstring")
 
 
-@pytest.fixture
-def train_page(monkeypatch, tmp_path):
-    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
-
-    def open_page(kind: str) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.query_params["data"] = "demo"
-        at.query_params["model"] = kind
-        at.run()
-        at.switch_page("pages/2_Train.py").run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
-    return open_page
-
-
 def test_every_model_has_a_how_it_works_written_for_the_user(train_page):
     for kind, cls in sorted(trainable_models().items()):
         at = train_page(kind)
