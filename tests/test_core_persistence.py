@@ -15,6 +15,9 @@ class FixedEmbeddings(Recommender):
     """A model whose embeddings are given, to test the base class alone."""
 
     kind = "test-fixed"
+    # Its embeddings are given, not learned: kept out of the training menus (and so out of the
+    # page tests that open every trainable kind).
+    trains_from_data = False
 
     def __init__(self, user_vectors=None, item_vectors=None, note="x"):
         self.user_vectors = user_vectors
