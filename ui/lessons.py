@@ -155,7 +155,7 @@ def arrive(source: str, dataset) -> None:
     missing = [need for need, info in zip(lesson.needs, found) if info is None]
     if missing:
         what = " and ".join(need.describe() for need in missing)
-        # One placeholder around the offer, emptied once the runs are trained: otherwise the
+        # One st.empty slot around the offer, emptied once the runs are trained: otherwise the
         # run that trains them leaves "Not trained yet" and the button above their charts.
         slot = st.empty()
         offer = slot.container()

@@ -16,13 +16,10 @@ Objective, for user factors X (n_users, d) and item factors Y (n_items, d):
   blockbusters from dominating the fit.
 - ``unobserved_weight`` (w0) weighs every unobserved pair; the d x d Gram trick handles them
   without materialising the n_users x n_items matrix.
-- ``regularization_type="observed"`` (the default) scales lambda by each row's own number of
-  observed entries, lambda_u = regularization n_u^regularization_exponent: a heavy row is
-  regularised more, and the catalogue's size does not grow anyone's penalty, so one default
-  holds from 1.7k to 17.6k items (docs/defaults-protocol.md). ``"frequency"`` also counts the
-  unobserved weight, lambda_u = regularization (n_u + w0 n_items)^regularization_exponent
-  (Rendle et al., "Revisiting the performance of iALS", 2021): on a 10k+ item catalogue that
-  term dominates and the model collapses toward popularity unless lambda is re-tuned.
+- ``regularization_type="observed"`` (default): lambda_u = regularization n_u^nu over the row's
+  observed entries, so the catalogue's size grows no one's penalty (docs/defaults-protocol.md).
+  ``"frequency"``: lambda_u = regularization (n_u + w0 n_items)^nu (Rendle et al. 2021), whose
+  w0 n_items term collapses 10k+ item catalogues toward popularity unless lambda is re-tuned.
   ``"l2"`` uses lambda_u = lambda_i = regularization; ``"count"`` uses lambda_u =
   regularization n_u (ALS-WR, Zhou et al. 2008, as Spark MLlib's ALS scales its regParam), so
   with ``unobserved_weight=1``, linear confidence and no frequency weighting the objective is
@@ -33,22 +30,9 @@ parallel over rows, one d x d Cholesky per row; ``solver="cg"`` does a few warm-
 gradient steps instead, as the implicit library does, for very large data). :meth:`WALS.fold_in`
 is always one exact solve; it reproduces a training user's embedding when users were solved
 exactly last: with ``solver="cholesky"``, or ``solver="cg"`` with ``exact_final_sweep=True``
-(otherwise the two differ by what the last CG steps left unsolved: on MovieLens 100K at most
-3e-4 against embeddings of mean magnitude 0.08; Recall@20 0.4572 vs 0.4573 with plain L2,
-lambda 8).
+(otherwise they differ by what the last CG steps left unsolved, a few 1e-4 on ml-100k).
 
-Cost of a whole fit at ml-25m's shape (162,541 users x 59,047 items x 22.9M ratings, factors 64,
-5 iterations, 2 threads; ``benchmarks/bench_scale_models.py``, machine shared with other jobs, so
-CPU seconds are the steadier figure), against implicit's ALS (CG, 3 steps) at 30 CPU s, 61 s
-wall, 609 MB peak RSS:
-
-    solver="cg" (default)                19 CPU s   33 s wall   860 MB (1.41x implicit)
-    solver="cg", exact_final_sweep=True  20 CPU s   27 s wall   860 MB
-    solver="cholesky"                    47 CPU s   35 s wall   859 MB
-
-On the 200k x 50k x 5M synthetic: cg 4.9 CPU s (implicit 8.2), cg with the exact final sweep
-8.0 CPU s, cholesky 20.7 CPU s. Memory beyond implicit's: the weight matrix's values, the
-binary ``seen_`` matrix kept for recommending, and the engine's imports (numba, pandas).
+Fit cost against implicit's ALS at ml-25m's shape: docs/model-notes.md.
 
 Side features (``side_features=True``) factorise the course's block matrix
 [[A, user attributes], [genres^T, 0]]: genres and user attributes get embeddings too, and a new

@@ -31,46 +31,10 @@ scoring, neighbours and 2-D maps need nothing special. Training visits users in 
 each user's entries in random order, computing the implicit part once per user (the "vectorized
 per user" form, instead of Surprise's once per rating).
 
-Default objective: "weighted" (w0 = 1.5, no biases), the model that ranks well. With every
-other default unchanged, per-user 80/20 holdout (seed 0, the split the app and
-``benchmarks/bench_implicit.py`` use), NDCG@10 over the full catalogue with training items
-excluded (``benchmarks/bench_mf_objectives.py``; the demo is ``make_demo_dataset(seed=0)``):
-
-    objective                       ml-100k NDCG@10 (RMSE)   demo NDCG@10 (RMSE)
-    "observed" (biases: the old default)     0.090 (0.897)         0.017 (0.699)
-    "observed", no biases                    0.042 (0.901)         0.019 (0.694)
-    "gravity" g = 1, no biases               0.384 (1.455)         0.149 (1.807)
-    "gravity" g = 1, biases                  0.066 (0.914)         0.020 (0.789)
-    "weighted" w0 = 1.5, no biases           0.398 (1.564)         0.156 (1.983)  <- default
-    "weighted" w0 = 1.5, biases              0.066 (0.915)         0.020 (0.792)
-
-Observed-only is the course's folding lesson: with no negatives nothing keeps unrelated users
-and items apart, and ranking by predicted rating puts rarely rated, highly rated titles first.
-Biases are the other half: on unobserved pairs the score is mu + b_u + b_i, so a model with
-item biases ranks every unwatched title by its mean rating whatever the objective; hence
-``use_bias="auto"`` learns them only for the observed objective (rating prediction). w0 was
-chosen on a validation split carved from the training part (seed 1; validation NDCG@10 for w0
-0.5 / 1 / 1.5 / 2: 0.216 / 0.239 / 0.245 / 0.244 at the default learning rate). SGD on the
-weighted objective diverges when learning_rate x w0 reaches about 0.04, so 1.5 keeps a margin;
-w0 = 3 with learning_rate 0.0075 validates a little higher (0.263) at the cost of the learning
-rate tuned for "observed".
-
-Factors: 256, chosen by the defaults protocol on validation splits of ml-100k, ml-latest-small
-and Last.fm (docs/defaults-protocol.md, "MF (SGD)": the best worst share of the catalogues' best
-NDCG@10 of 18 settings; 80 before; the observed objective's ml-100k validation RMSE 0.909 vs
-0.911).
-
-The other defaults (biased MF on explicit ratings, objective "observed"; see
-``benchmarks/bench_explicit.py``) were tuned on a
-validation set (a random 10 % of the entries) carved from the training part of MovieLens 100K fold
-u1, never on test: 80 factors (256 now, above), 30 epochs from learning rate 0.015 decaying by 0.98 per epoch,
-lambda = 0.08, lambda_b = 0.02, init std 0.03, and the parameters averaged over the last 40 % of
-the epochs (Polyak-Ruppert averaging, which removes most of the SGD noise: without it the same
-run is about 0.01 RMSE worse), and the implicit-feedback term with lambda_y = 0.01. Validation
-RMSE (mean of two seeds): 0.893 with these defaults; 0.901 without the implicit-feedback term;
-0.893 with 40 epochs (so 30 it is); 0.8935 with 120 factors, 0.896 with 50; lambda 0.06: 0.897,
-0.1: 0.894; lambda_y 0.005: 0.893, 0.02: 0.8945; learning rate 0.01: 0.895; Surprise's default
-SVD: 0.935.
+Defaults: objective "weighted" (w0 = 1.5, no biases), the one that ranks well; biases only for
+the observed objective (rating prediction), since item biases alone rank every unwatched title
+by its mean rating; 256 factors by the defaults protocol (docs/defaults-protocol.md). The
+evidence for each choice is in docs/model-notes.md.
 """
 from __future__ import annotations
 
