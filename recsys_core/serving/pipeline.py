@@ -123,16 +123,17 @@ def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int
 def catalogue_ranks(generator: CandidateGenerator, user: int, items, exclude=None) -> np.ndarray:
     """1-based rank of each of ``items`` by ``generator``'s score among every catalogue item
     not in ``exclude`` (the user's seen items), ties to the smaller index, as the generator's
-    own top-n orders them: int64 (len(items),). Scores the whole catalogue once."""
+    own top-n orders them: int64 (len(items),). One scoring of the catalogue and a count of the
+    items ahead of each asked one (a handful), no sort of the catalogue."""
     scores = np.asarray(generator.score(user), dtype=np.float64).ravel()
     eligible = np.ones(len(scores), dtype=bool)
     if exclude is not None and len(exclude):
         eligible[np.asarray(exclude, dtype=np.int64)] = False
-    candidates = np.flatnonzero(eligible)
-    order = candidates[np.lexsort((candidates, -scores[candidates]))]
-    rank = np.zeros(len(scores), dtype=np.int64)
-    rank[order] = np.arange(1, len(order) + 1)
-    return rank[np.asarray(items, dtype=np.int64)]
+    others = np.flatnonzero(eligible)
+    items = np.asarray(items, dtype=np.int64)
+    theirs, asked = scores[others][None, :], scores[items][:, None]
+    ahead = (theirs > asked) | ((theirs == asked) & (others[None, :] < items[:, None]))
+    return 1 + ahead.sum(axis=1).astype(np.int64)
 
 
 def _add_group_candidates(pool: CandidatePool, generators, dataset: Dataset,
