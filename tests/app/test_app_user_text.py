@@ -56,9 +56,8 @@ def test_datasets_are_shown_by_name_with_their_folder_on_hover(monkeypatch, tmp_
     assert not any(folder in text for text in shown)
 
 
-def test_filtered_candidates_are_counted_in_words(monkeypatch, tmp_path):
-    """The Recommend page says what each filter left out in words ("in an excluded genre
-    (Action)", "with fewer than 150 ratings"), never the engine's filter names."""
+def _recommend_page(monkeypatch, tmp_path) -> tuple:
+    """The demo catalogue and the Recommend page opened on a small WALS run of it."""
     from recsys_core.data.demo import make_demo_dataset
     from recsys_core.evaluation.split import holdout_split
     from recsys_core.models import WALS
@@ -74,6 +73,13 @@ def test_filtered_candidates_are_counted_in_words(monkeypatch, tmp_path):
     at.query_params.update(data="demo", run="wals")
     at.run()
     at.switch_page("pages/5_Recommend.py").run()
+    return dataset, at
+
+
+def test_filtered_candidates_are_counted_in_words(monkeypatch, tmp_path):
+    """The Recommend page says what each filter left out in words ("in an excluded genre
+    (Action)", "with fewer than 150 ratings"), never the engine's filter names."""
+    dataset, at = _recommend_page(monkeypatch, tmp_path)
     genre = dataset.genre_names[0]
     at.multiselect(key="_w_rr_genres").set_value([genre]).run()
     at.slider(key="_w_rr_min").set_value(150).run()  # most demo items have fewer
@@ -89,21 +95,7 @@ def test_filtered_candidates_are_counted_in_words(monkeypatch, tmp_path):
 def test_the_recommend_list_says_which_columns_are_to_the_right(monkeypatch, tmp_path):
     """The list is wider than the page: a caption names what scrolling sideways shows (the
     browser test checks the titles stay in view meanwhile)."""
-    from recsys_core.data.demo import make_demo_dataset
-    from recsys_core.evaluation.split import holdout_split
-    from recsys_core.models import WALS
-    from recsys_core.runs.store import RunStore
-
-    dataset = make_demo_dataset(seed=0)
-    split = holdout_split(dataset, 0.2, seed=0)
-    RunStore(tmp_path / "runs").save(WALS(factors=8, iterations=3).fit(split.train), dataset,
-                                     name="wals", split=split)
-    monkeypatch.setenv("RECSYS_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("RECSYS_PRECOMPUTE_UMAP", "0")
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(data="demo", run="wals")
-    at.run()
-    at.switch_page("pages/5_Recommend.py").run()
+    dataset, at = _recommend_page(monkeypatch, tmp_path)
     assert not at.exception, [e.value for e in at.exception]
     said = [c.value for c in at.caption if "scroll the table sideways" in c.value]
     assert len(said) == 1 and "genres" in said[0] and "**because you rated**" in said[0], said
