@@ -5,7 +5,7 @@ pair of values (one per model) and the question "is A better than B?" is answere
 differences: a paired t interval and p-value for every metric that has one value per user
 (NDCG@k, recall@k, ..., novelty, per-user RMSE), and a paired bootstrap over users for the
 set-level metrics (catalogue coverage@k and the exposure Gini of the recommended items), which
-have no per-user value. Why these tests, and what they do not say, is in docs/comparisons.md.
+have no per-user value. Why these tests, and what they do not say: ``docs/comparisons.md``.
 
 The entry point for saved runs is :func:`compare_runs`; :func:`paired_difference` and
 :func:`per_user_metrics` work on arrays and models directly.
