@@ -21,10 +21,10 @@ from scipy import stats
 
 from ..errors import HyperparameterError, SplitMismatchError
 from .metrics import (EVALUATION_SAMPLE_SEED, EVALUATION_SAMPLE_USERS, _first_occurrence,
-                      _lists, _relevance_matrix,
-                      gini_coefficient, intra_list_diversity_per_list, long_tail_mask,
-                      novelty_per_list, popularity_percentile_per_list, ranking_metrics_per_user,
-                      recommend_lists, sample_users)
+                      _lists, _relevance_matrix, gini_coefficient,
+                      intra_list_diversity_per_list, long_tail_mask, novelty_per_list,
+                      popularity_percentile_per_list, ranking_metrics_per_user, recommend_lists,
+                      sample_users)
 
 #: Metrics where a smaller value is the better one (all others: larger is better, except those
 #: of :data:`NO_BETTER_DIRECTION`).
@@ -110,7 +110,8 @@ class PairedDifference:
         if not self.significant:
             return (f"{name_a} and {name_b} are not distinguishable on these {self.n_users:,} "
                     f"users ({self.metric} difference {_number(self.diff)} "
-                    f"[{_number(self.ci_low)}, {_number(self.ci_high)}], {_p_text(self.p_value, self.method)})")
+                    f"[{_number(self.ci_low)}, {_number(self.ci_high)}], "
+                    f"{_p_text(self.p_value, self.method)})")
         base = _base_name(self.metric)
         a_higher = self.diff > 0
         if base in NO_BETTER_DIRECTION:
@@ -460,8 +461,8 @@ def check_comparable(run_a, run_b) -> None:
         differing = sorted(k for k in set(pa) | set(pb) if pa.get(k) != pb.get(k))
         raise SplitMismatchError(
             f"the runs were evaluated on different train/test splits ({', '.join(differing)} "
-            f"{'differs' if len(differing) == 1 else 'differ'}): {run_a.info.name!r} has {_describe(pa)}, {run_b.info.name!r} has "
-            f"{_describe(pb)}")
+            f"{'differs' if len(differing) == 1 else 'differ'}): {run_a.info.name!r} has "
+            f"{_describe(pa)}, {run_b.info.name!r} has {_describe(pb)}")
     if (split_a.get("fingerprint") and split_b.get("fingerprint")
             and split_a["fingerprint"] != split_b["fingerprint"]):
         raise SplitMismatchError(

@@ -4,7 +4,6 @@ paired t interval of the written per-user values, a run compared with itself dif
 import json
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
