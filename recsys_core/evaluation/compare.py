@@ -563,6 +563,11 @@ def compare_runs(run_a, run_b, *, k: int = 10, max_users: int = EVALUATION_SAMPL
     if metrics is not None:
         wanted = list(metrics)
         unknown = [m for m in wanted if m not in names]
+        errors = [m for m in unknown if m in ("rmse", "mae")]
+        if errors:
+            which = [run.info.name for run in (run_a, run_b) if not run.model.predicts_ratings]
+            raise HyperparameterError(f"{errors[0]} compares rating estimates, but the scores of "
+                                      f"{' and '.join(map(repr, which))} only rank items")
         if unknown:
             raise HyperparameterError(f"unknown metric {unknown[0]!r} for these runs; expected "
                                       f"one of {', '.join(names)}")

@@ -175,6 +175,11 @@ def test_compare_runs_scores_both_on_the_same_users(saved):
         c.breakdown("genre")
     only = compare_runs(runs["wals"], runs["pop"], k=5, split=split, metrics=["ndcg@5"])
     assert list(only.differences) == ["ndcg@5"]
+    with pytest.raises(HyperparameterError, match="rmse compares rating estimates, but the "
+                                                  "scores of 'wals' only rank items"):
+        compare_runs(runs["wals"], runs["pop"], k=5, split=split, metrics=["rmse"])
+    errors = compare_runs(runs["pop"], runs["pop"], k=5, split=split, metrics=["rmse", "mae"])
+    assert errors.differences["rmse"].diff == 0.0 and errors.differences["rmse"].n_users > 0
     with pytest.raises(HyperparameterError, match="unknown metric 'ndcg@7'"):
         compare_runs(runs["wals"], runs["pop"], k=5, split=split, metrics=["ndcg@7"])
 
