@@ -92,3 +92,8 @@ def test_refusals_are_one_line_and_exit_2(runs, capsys, other, args, message):
     code, out, err = cli(capsys, "compare", runs["pop"], runs["folder"] / other, *args)
     assert code == 2 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_help_names_the_tests(capsys):
+    code, out, _ = cli(capsys, "compare", "--help")
+    assert code == 0 and "paired t" in out and "--per-user" in out
