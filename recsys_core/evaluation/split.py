@@ -417,17 +417,24 @@ def require_test_ratings(split: Split) -> Split:
     return split
 
 
-def validation_split(train: Dataset, outer: dict | None, fraction: float, seed: int = 0) -> Split:
+def validation_split(train: Dataset, outer: dict | None, fraction: float, seed: int = 0,
+                     fold: int = 0) -> Split:
     """A validation split carved from ``train`` (the training part of a split with params
     ``outer``) that keeps the outer split's notion of time.
 
     After a temporal split the validation entries are the last ``fraction`` of the training
     period (:func:`temporal_split` of ``train``), so choosing a setting never looks past the
-    outer cut-off either; otherwise they are a per-user random holdout (:func:`holdout_split`
-    with ``seed``).
+    outer cut-off either; fold ``f`` > 0 moves that window back in time (rolling origin): it
+    is the same split of the ratings before fold ``f - 1``'s validation window. Otherwise the
+    validation entries are a per-user random holdout (:func:`holdout_split` with ``seed``;
+    ``fold`` is then unused: folds differ by seed).
     """
     if outer is not None and outer.get("method") == "temporal":
-        return temporal_split(train, test_fraction=fraction)
+        data = train
+        for _ in range(int(fold)):
+            earlier = temporal_split(data, test_fraction=fraction).params["cutoff"]
+            data = data.select_entries(data.timestamps < earlier)
+        return temporal_split(data, test_fraction=fraction)
     return holdout_split(train, test_fraction=fraction, seed=seed)
 
 
