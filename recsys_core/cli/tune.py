@@ -1,8 +1,9 @@
 """Subcommand ``tune``: a hyperparameter sweep from the shell (:mod:`recsys_core.tuning`).
 
 The search runs on a validation split carved from the training data; the best setting is refitted
-on all the training data and saved as a run with the search history. With ``--holdout`` the
-held-out test ratings are evaluated once, at the end.
+on all the training data and saved as a run with the search history. With ``--holdout`` (or
+``--split temporal``) the held-out test ratings are evaluated once, at the end; after a temporal
+split the validation split is the latest part of the training period.
 """
 from __future__ import annotations
 

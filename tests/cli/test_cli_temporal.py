@@ -2,7 +2,6 @@
 on its test ratings, and tuning validates on the end of the training period only."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 

@@ -1,7 +1,4 @@
 """The global temporal split on hand-made data with known times, and its record in runs."""
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
