@@ -54,6 +54,10 @@ live_on = spark_params is None and live.live_toggle(kind, params, dataset)
 left, mid, right = st.columns([2, 2, 1])
 with left:
     split_params = splits.select_split(dataset)
+    with page.user_errors():
+        split_note = splits.choice_note(source, dataset, split_params)
+        if split_note:
+            st.caption(split_note + " See docs/splits.md for what each split measures.")
 with mid:
     # Kept as a synced value, so switching model or page does not clear it.
     run_name = st.text_input("Run name (optional)",
@@ -190,7 +194,7 @@ with left:
         st.caption("This model has no iterative training (closed form or counting).")
 with right:
     st.markdown("**Evaluation** on held-out ratings" +
-                (f": {splits.describe(info.split['params'])}, never seen in training."
+                (f": {splits.describe(info.split)}, never seen in training."
                  if info.split else "."))
     whom = evaluation_note(info.metrics)
     if whom:

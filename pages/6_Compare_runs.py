@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ui import charts, data, lessons, page, pickers, runs, state, training
+from ui import charts, data, lessons, page, pickers, runs, splits, state, training
 
 page.page_header(
     "Compare runs",
@@ -36,11 +36,13 @@ for info in infos:
     row.update({k: v for k, v in info.metrics.items() if isinstance(v, (int, float))
                 and k not in training.EVALUATION_COUNTS})
     row["evaluated on"] = training.evaluation_note(info.metrics, short=True)
+    row["test split"] = splits.describe(info.split) if info.split else ""
     rows.append(row)
 table = pd.DataFrame(rows)
 # NDCG@10 next to the run's name, then the other metrics, then the descriptive columns and the
 # long hyperparameter text: scores stay visible on a narrow screen and sortable at a glance.
-DESCRIPTIVE = ["model", "epochs", "evaluated on", "created", "dataset", "hyperparameters"]
+DESCRIPTIVE = ["model", "epochs", "evaluated on", "test split", "created", "dataset",
+               "hyperparameters"]
 metric_columns = sorted((c for c in table.columns if c != "run" and c not in DESCRIPTIVE),
                         key=lambda c: c != "ndcg@10")
 table = table[["run", *metric_columns, *DESCRIPTIVE]]

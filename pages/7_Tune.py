@@ -163,7 +163,10 @@ if best is None:
 planned = sweep.planned_trials()
 st.caption(f"{len(sweep.trials)} of {planned or 'unlimited'} trials finished"
            + ("" if sweep.finished() else " (stopped: cancelled or out of time; resume it above)")
-           + ". Each trial is a saved run, scored on a validation split of the training ratings.")
+           + ". Each trial is a saved run, scored on a validation split of the training ratings"
+           + (" (their latest part in time: the test split is a global temporal split)"
+              if (sweep.data_record.get("split_params") or {}).get("method") == "temporal"
+              else "") + ".")
 fig = sweep_figure(sweep)
 st.plotly_chart(fig, key="tune_result")
 page.dataframe(pd.DataFrame(sweep.history()), hide_index=True, key="tune_table")

@@ -43,6 +43,7 @@ _API = {
     "holdout_split": "recsys_core.evaluation.split",
     "leave_last_k_out": "recsys_core.evaluation.split",
     "predefined_split": "recsys_core.evaluation.split",
+    "temporal_split": "recsys_core.evaluation.split",
     "evaluate_model": "recsys_core.evaluation.metrics",
     "Validation": "recsys_core.evaluation.metrics",
     # serving

@@ -44,6 +44,11 @@ class DataError(RecsysError, ValueError):
         return (", ".join(where) + ": " if where else "") + self.reason
 
 
+class NoTimestampsError(DataError):
+    """A time-based split (leave-last-k-out, the global temporal split) was asked of a dataset
+    that records no time for its interactions."""
+
+
 class UnknownIdError(RecsysError, KeyError):
     """A raw user or item id that the dataset does not contain."""
 

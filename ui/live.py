@@ -26,7 +26,7 @@ import streamlit as st
 from recsys_core.errors import RecsysError
 from recsys_core.evaluation.metrics import evaluate_model
 from recsys_core.evaluation.projection import project
-from recsys_core.evaluation.split import holdout_split
+from recsys_core.evaluation.split import validation_split as carve_validation
 
 from . import charts, page, splits
 from .training import loss_figure, objective_table
@@ -206,13 +206,14 @@ _WARM: set = set()
 
 
 def validation_split(source: str, dataset, split_params: dict):
-    """A per-user holdout carved from the training part of the page's split (seed 1), computed
-    once per split: live metrics never see the test part."""
+    """A per-user holdout carved from the training part of the page's split (seed 1), or the
+    last part of its training period after a temporal split, computed once per split: live
+    metrics never see the test part."""
     split = splits.cached_split(source, dataset, split_params)
     key = split.fingerprint
     inner = _VALIDATION.get(key)
     if inner is None:
-        inner = holdout_split(split.train, test_fraction=VALIDATION_FRACTION, seed=1)
+        inner = carve_validation(split.train, split.params, VALIDATION_FRACTION, seed=1)
         _VALIDATION.clear()  # one at a time: the splits of ml-100k weigh a few MB each
         _VALIDATION[key] = inner
     return inner

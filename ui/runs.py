@@ -14,6 +14,7 @@ import streamlit as st
 from recsys_core.data.dataset import Dataset
 from recsys_core.errors import RecsysError, RunNotFoundError
 from recsys_core.evaluation.diagnostics import embeddings_collapsed
+from recsys_core.evaluation.split import describe_split
 from recsys_core.models import MODEL_REGISTRY
 from recsys_core.runs.store import (IDS_FILE, INFO_FILE, MODEL_FILE, DamagedRun, Run, RunInfo,
                                     RunStore)
@@ -118,12 +119,15 @@ def format_metric(value, spec: str = ".3f") -> str:
 
 
 def label(info: RunInfo | DamagedRun) -> str:
-    """How a run is named in lists: name, model (with its engine: :func:`kind_label`) and nDCG,
-    or a "damaged" mark; a sweep's trial says so, indented under the runs of its own."""
+    """How a run is named in lists: name, model (with its engine: :func:`kind_label`), nDCG and
+    the split it was measured on (short), or a "damaged" mark; a sweep's trial says so,
+    indented under the runs of its own."""
     if isinstance(info, DamagedRun):
         return f"{info.name} (damaged: cannot be used)"
     metric = next((f"{k}={format_metric(v)}" for k, v in info.metrics.items()
                    if k.startswith(("ndcg@", "val_ndcg@"))), "")
+    if metric and info.split:
+        metric += " on " + describe_split(info.split["params"], short=True)
     text = f"{info.name} ({kind_label(info)}{', ' + metric if metric else ''})"
     if sweep_trial(info):
         return f"↳ trial {info.sweep['trial']} of {info.sweep['name']}: {text}"

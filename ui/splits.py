@@ -6,7 +6,7 @@ import json
 import streamlit as st
 
 from recsys_core.data.dataset import Dataset
-from recsys_core.evaluation.split import Split, make_split
+from recsys_core.evaluation.split import Split, describe_split, make_split
 
 from . import state
 
@@ -15,36 +15,44 @@ SPLITS = {
                 {"method": "holdout", "test_fraction": 0.2, "seed": 0}),
     "last": ("Each user's most recent rating", {"method": "leave_last_k_out", "k": 1}),
 }
+#: The global temporal split, offered for datasets with timestamps (docs/splits.md).
+TEMPORAL = ("Global temporal split: the latest 20% of all ratings",
+            {"method": "temporal", "test_fraction": 0.2})
 
 
 def select_split(dataset: Dataset) -> dict:
     """A split choice (kept in the URL as ``split``); returns its parameters."""
     options = dict(SPLITS)
+    if dataset.timestamps is not None:
+        options["temporal"] = TEMPORAL
     for fold in sorted(dataset.folds):
         options[fold] = (f"MovieLens predefined fold {fold}", {"method": "predefined", "fold": fold})
     choice = state.selectbox("Test split", list(options), "split", "holdout",
                              format_func=lambda c: options[c][0],
                              help="Held-out ratings the run is evaluated on; the model never "
-                                  "sees them while training.")
+                                  "sees them while training. The random and most-recent "
+                                  "choices hold out part of each user's history, so training "
+                                  "still sees ratings made after the test ones; the global "
+                                  "temporal split trains on everything before one cut-off time "
+                                  "and tests on what came after, as a deployed model meets it.")
     return dict(options[choice][1])
 
 
-def describe(params: dict) -> str:
-    """A split's recorded parameters as a phrase, e.g. "a random 20% of each user's ratings
-    (seed 0)"."""
-    params = dict(params)
-    method = params.pop("method", None)
-    if method == "holdout":
-        return (f"a random {params.get('test_fraction', 0.2):.0%} of each user's ratings "
-                f"(seed {params.get('seed', 0)})")
-    if method == "leave_last_k_out":
-        k = int(params.get("k", 1))
-        return "each user's most recent rating" if k == 1 else \
-            f"each user's {k} most recent ratings"
-    if method == "predefined":
-        return f"MovieLens predefined fold {params.get('fold', '')}"
-    settings = ", ".join(f"{k} {v}" for k, v in params.items())
-    return f"the {method} split" + (f" ({settings})" if settings else "")
+def describe(record: dict) -> str:
+    """A split in words (:func:`recsys_core.evaluation.split.describe_split`), from a run's
+    split record (``{"params", "counts"}``) or bare split params; e.g. "a random 20% of each
+    user's ratings (seed 0)" or "a global temporal split at 1998-03-07: ... not scorable"."""
+    if "params" in record:
+        return describe_split(record["params"], record.get("counts"))
+    return describe_split(record)
+
+
+def choice_note(source: str, dataset: Dataset, params: dict) -> str | None:
+    """What the chosen split holds out, said before training when it depends on the data (the
+    temporal split's cut-off time and its new users and items); None for the others."""
+    if params.get("method") != "temporal":
+        return None
+    return cached_split(source, dataset, params).describe().capitalize() + "."
 
 
 @st.cache_resource(show_spinner="Splitting the data…", max_entries=8)

@@ -39,8 +39,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train a model and save it as a run folder",
         description="Train a model on a dataset and save it as a run folder (model.npz, run.json, "
-                    "ids.npz). Prints progress per epoch and the final losses; with --holdout, "
-                    "also the metrics on the held-out ratings.",
+                    "ids.npz). Prints progress per epoch and the final losses; with --holdout "
+                    "or --split temporal, also the metrics on the held-out ratings.",
         epilog=_model_kinds_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, metavar="PATH",
                    help="MovieLens folder (100K or latest) or a ratings CSV "
@@ -54,10 +54,7 @@ def register(subparsers) -> None:
                    help="a hyperparameter (repeatable), typed like the model's default; "
                         "e.g. --set factors=32 --set regularization=0.1")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder to create (must not exist)")
-    p.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
-                   help="hold out this share of each user's ratings and report metrics on it "
-                        "(default 0: train on everything)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the holdout split (default 0)")
+    add_split_arguments(p, "report metrics on it")
     p.add_argument("--k", type=int, default=10, help="list length for the holdout metrics (default 10)")
     _add_max_users_argument(p)
     _add_engine_arguments(p, "train WALS with Spark MLlib's ALS (needs pyspark and Java 17; "
@@ -101,6 +98,66 @@ def register(subparsers) -> None:
                    help="only test ratings at least this count as relevant (default: all)")
     _add_max_users_argument(p)
     p.set_defaults(func=evaluate_command)
+
+
+def add_split_arguments(p, then: str, seed_help: str = "seed of the holdout split (default 0)"
+                        ) -> None:
+    """``--holdout``, ``--split`` and ``--cutoff``: the test split of ``train`` and ``tune``
+    (read back by :func:`split_from_args`); ``then`` says what the command does with it."""
+    p.add_argument("--holdout", type=float, default=None, metavar="FRACTION",
+                   help=f"hold out this share of the ratings as a test split and {then}: of "
+                        "each user's ratings (the per-user random holdout), or with --split "
+                        "temporal the latest ones (default 0: train on everything; 0.2 with "
+                        "--split temporal)")
+    p.add_argument("--split", choices=SPLIT_CHOICES, default=None,
+                   help="holdout (default): a random share of each user's ratings; temporal: "
+                        "the global temporal split, training on every rating before one cut-off "
+                        "time and testing on those at or after it (test ratings of users or "
+                        "items first seen after it are dropped and counted)")
+    p.add_argument("--cutoff", metavar="TIME",
+                   help="cut-off of --split temporal (implied): an ISO date such as 1998-03-01 "
+                        "(UTC), a date-time, or epoch seconds; instead of --holdout")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+
+
+#: Values of ``--split``.
+SPLIT_CHOICES = ("holdout", "temporal")
+
+
+def check_split_arguments(args) -> None:
+    """Refuse split options that do not go together, before any data is read."""
+    from ..evaluation.split import parse_time
+
+    method = args.split or ("temporal" if args.cutoff is not None else "holdout")
+    if args.holdout is not None and not 0.0 <= args.holdout < 1.0:
+        raise HyperparameterError(f"--holdout must be in [0, 1), got {args.holdout}")
+    if method == "holdout" and args.cutoff is not None:
+        raise HyperparameterError("--cutoff is the cut-off time of --split temporal, not of the "
+                                  "per-user holdout")
+    if method == "temporal":
+        if args.cutoff is not None and args.holdout:
+            raise HyperparameterError("give --split temporal a --cutoff time or a --holdout "
+                                      "share, not both")
+        if args.holdout == 0:
+            raise HyperparameterError("--split temporal needs a test share: --holdout must be "
+                                      "in (0, 1)")
+        if args.cutoff is not None:
+            parse_time(args.cutoff)
+    args.split = method
+
+
+def split_from_args(args, dataset):
+    """The test split the options ask for (after :func:`check_split_arguments`), or None to
+    train on everything."""
+    from ..evaluation.split import holdout_split, require_test_ratings, temporal_split
+
+    if args.split == "temporal":
+        return require_test_ratings(temporal_split(
+            dataset, test_fraction=None if args.cutoff is not None else (args.holdout or 0.2),
+            cutoff=args.cutoff))
+    if args.holdout:
+        return require_test_ratings(holdout_split(dataset, args.holdout, args.seed))
+    return None
 
 
 def _add_max_users_argument(p) -> None:
@@ -213,8 +270,7 @@ def check_output_and_load(args) -> tuple[Path, Dataset]:
     check_run_name(out.name)
     if out.exists():
         raise PersistenceError(f"{out} exists already; refusing to overwrite it (choose another --out)")
-    if not 0.0 <= args.holdout < 1.0:
-        raise HyperparameterError(f"--holdout must be in [0, 1), got {args.holdout}")
+    check_split_arguments(args)
     dataset = load_data(args.data, args.items)
     print(f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
           f"{dataset.n_ratings} ratings", flush=True)
@@ -227,14 +283,11 @@ def train_command(args) -> int:
     cls = trainable_models()[args.model]
     params = parse_settings(cls, args.settings)
     out, dataset = check_output_and_load(args)
-    split, train = None, dataset
-    if args.holdout > 0:
-        from ..evaluation.split import holdout_split, require_test_ratings
-
-        split = require_test_ratings(holdout_split(dataset, args.holdout, args.seed))
-        train = split.train
-        print(f"split: {split.name}: {train.n_ratings} train, {split.test.n_ratings} test ratings",
-              flush=True)
+    split = split_from_args(args, dataset)
+    train = dataset if split is None else split.train
+    if split is not None:
+        print(f"split: {split.describe()}; {train.n_ratings} train, {split.test.n_ratings} "
+              "test ratings", flush=True)
     model = cls(**params)
     print(f"training {model!r}", flush=True)
     if hasattr(model, "cost_summary"):  # softmax, two-tower: say what the fit costs first
@@ -275,8 +328,12 @@ def _spark_train(args) -> int:
     if args.model != "wals":
         raise HyperparameterError(f"--engine spark trains wals only, not {args.model}")
     params = spark_settings(args.settings)
+    check_split_arguments(args)
+    if args.split != "holdout":
+        raise HyperparameterError("--engine spark evaluates on the per-user holdout only; "
+                                  "train with --engine local for --split temporal")
     require_spark()
-    train_run(args.data, args.out, params, master=args.master, holdout=args.holdout,
+    train_run(args.data, args.out, params, master=args.master, holdout=args.holdout or 0.0,
               seed=args.seed, k=args.k, items_path=args.items,
               log=lambda line: print(line, flush=True))
     return 0

@@ -1,8 +1,9 @@
 """Subcommand ``tune``: a hyperparameter sweep from the shell (:mod:`recsys_core.tuning`).
 
 The search runs on a validation split carved from the training data; the best setting is refitted
-on all the training data and saved as a run with the search history. With ``--holdout`` the
-held-out test ratings are evaluated once, at the end.
+on all the training data and saved as a run with the search history. With ``--holdout`` (or
+``--split temporal``) the held-out test ratings are evaluated once, at the end; after a temporal
+split the validation split is the latest part of the training period.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ..models import trainable_models
 from ..runs.store import RunStore
 from ..tuning import (DEFAULT_FOLDS, MAX_FOLDS, STRATEGIES, Sweep, default_dimensions,
                       parse_dimension, parse_metric, tunable_names)
-from .models import _format_metrics, check_output_and_load, parse_settings
+from .models import (_format_metrics, add_split_arguments, check_output_and_load,
+                     parse_settings, split_from_args)
 
 
 def register(subparsers) -> None:
@@ -44,14 +46,13 @@ def register(subparsers) -> None:
     p.add_argument("--strategy", choices=STRATEGIES, default="tpe",
                    help="tpe (Optuna's TPE sampler, default), random or grid")
     p.add_argument("--validation", type=float, default=0.2, metavar="FRACTION",
-                   help="share of each user's training ratings used for validation (default 0.2)")
+                   help="share of each user's training ratings used for validation (default "
+                        "0.2); after --split temporal, the latest share of the training period")
     p.add_argument("--folds", type=int, default=DEFAULT_FOLDS, metavar="K",
                    help=f"score each trial as the mean over K validation splits of the training "
                         f"data (1-{MAX_FOLDS}, default {DEFAULT_FOLDS}; each costs a fit)")
-    p.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
-                   help="hold out this share of each user's ratings as a test split, evaluated "
-                        "once after the search (default 0: tune and refit on everything)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the splits and the sampler")
+    add_split_arguments(p, "evaluate it once after the search",
+                        seed_help="seed of the splits and the sampler")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder of the best setting")
     p.set_defaults(func=tune_command)
 
@@ -70,12 +71,9 @@ def tune_command(args) -> int:
     if args.trials is None and args.budget_seconds is None:
         raise HyperparameterError("give --trials N and/or --budget-seconds S")
     out, dataset = check_output_and_load(args)
-    split = None
-    if args.holdout > 0:
-        from ..evaluation.split import holdout_split, require_test_ratings
-
-        split = require_test_ratings(holdout_split(dataset, args.holdout, args.seed))
-        print(f"test split: {split.name} (evaluated once, after the search)", flush=True)
+    split = split_from_args(args, dataset)
+    if split is not None:
+        print(f"test split: {split.describe()} (evaluated once, after the search)", flush=True)
     store = RunStore(out.parent)
     sweep = Sweep(store, out.name, args.model, dimensions, strategy=args.strategy,
                   n_trials=args.trials, budget_seconds=args.budget_seconds, metric=args.metric,
@@ -83,8 +81,10 @@ def tune_command(args) -> int:
                   folds=args.folds)
     print(f"sweep {sweep.name}: {args.strategy}, " + "; ".join(d.describe() for d in
                                                              sweep.dimensions)
-          + f"; validation {sweep.metric} on {args.validation:.0%} of each user's training "
-            "ratings" + (f", mean of {sweep.folds} folds" if sweep.folds > 1 else ""), flush=True)
+          + f"; validation {sweep.metric} on " + (
+              f"the latest {args.validation:.0%} of the training period" if args.split == "temporal"
+              else f"{args.validation:.0%} of each user's training ratings")
+          + (f", mean of {sweep.folds} folds" if sweep.folds > 1 else ""), flush=True)
     names = [d.name for d in sweep.dimensions]
     header = ["trial", *names, f"val {sweep.metric}", "epoch", "s"]
     print("  ".join(f"{h:>12}" for h in header), flush=True)

@@ -11,18 +11,25 @@ A validation set is carved out of a training set with the same functions::
 ``Split.params`` records every argument (and the method) and ``Split.fingerprint`` hashes them
 together with the dataset's fingerprint and the test mask, so two runs with equal fingerprints were
 evaluated on exactly the same held-out entries.
+
+The per-user splits hold out entries from every user's whole history, so training sees ratings
+made after the test ones; :func:`temporal_split` cuts the whole dataset at one time instead, as a
+deployed model meets the future (docs/splits.md says why this matters). :func:`describe_split`
+puts any split's record into words for the app and the CLI.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable
 
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..errors import DataError, HyperparameterError
+from ..errors import DataError, HyperparameterError, NoTimestampsError
 from ..validation import check_param
 
 
@@ -34,7 +41,8 @@ class Split:
     ----------
     train, test : Dataset
         Same users, items and tables as the source; disjoint entries that together are all of
-        the source's entries.
+        the source's entries, except the test entries a split drops as unscorable (see
+        ``dropped``).
     params : dict
         ``{"method": ..., <every argument>}``; JSON values only, so it can be stored with a run.
     fingerprint : str
@@ -43,6 +51,11 @@ class Split:
         Short human-readable description ("holdout 20% (seed 0)").
     test_mask : ndarray of bool, shape (n_ratings of the source,)
         Which of the source's entries (in ``ratings.data`` order) went to ``test``.
+    dropped : dict
+        Entries after a temporal cut-off that no collaborative model can score, left out of
+        both sides: ``{"ratings": n, "users": n, "items": n}``, the held-out ratings whose user
+        or item has no training rating, and how many such new users and new items there are.
+        All zero for the per-user splits, which keep every user and item in train.
     """
 
     train: Dataset
@@ -51,16 +64,37 @@ class Split:
     fingerprint: str
     name: str = ""
     test_mask: np.ndarray | None = None
+    dropped: dict | None = None
+
+    def counts(self) -> dict:
+        """The sizes a description of the split needs, JSON values (stored with a run):
+        ``train_ratings``, ``test_ratings``, ``test_users`` and ``dropped`` (see the class)."""
+        return {"train_ratings": int(self.train.n_ratings),
+                "test_ratings": int(self.test.n_ratings),
+                "test_users": int(np.count_nonzero(self.test.user_activity)),
+                "dropped": dict(self.dropped or NOTHING_DROPPED)}
+
+    def describe(self) -> str:
+        """The split in words (:func:`describe_split`)."""
+        return describe_split(self.params, self.counts())
 
     def summary(self) -> dict:
         """Counts a person wants to see next to a split."""
-        return {
+        out = {
             "split": self.name,
             "train ratings": self.train.n_ratings,
             "test ratings": self.test.n_ratings,
             "test users": int(np.count_nonzero(self.test.user_activity)),
-            "fingerprint": self.fingerprint,
         }
+        if self.dropped and self.dropped["ratings"]:
+            out.update({"dropped new ratings": self.dropped["ratings"],
+                        "new users": self.dropped["users"], "new items": self.dropped["items"]})
+        out["fingerprint"] = self.fingerprint
+        return out
+
+
+#: ``Split.dropped`` of a split that keeps every held-out entry.
+NOTHING_DROPPED = {"ratings": 0, "users": 0, "items": 0}
 
 
 def _fingerprint(dataset: Dataset, params: dict, test_mask: np.ndarray) -> str:
@@ -71,14 +105,18 @@ def _fingerprint(dataset: Dataset, params: dict, test_mask: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def _make_split(dataset: Dataset, test_mask: np.ndarray, params: dict, name: str) -> Split:
+def _make_split(dataset: Dataset, test_mask: np.ndarray, params: dict, name: str, *,
+                train_mask: np.ndarray | None = None, dropped: dict | None = None) -> Split:
+    """The Split of ``dataset``'s entries: ``test_mask`` to test, ``train_mask`` (default: every
+    other entry) to train."""
     test_mask = np.asarray(test_mask, dtype=bool)
     test_mask.flags.writeable = False
-    train = dataset.select_entries(~test_mask, name=f"{dataset.name} [train: {name}]")
+    train_mask = ~test_mask if train_mask is None else np.asarray(train_mask, dtype=bool)
+    train = dataset.select_entries(train_mask, name=f"{dataset.name} [train: {name}]")
     test = dataset.select_entries(test_mask, name=f"{dataset.name} [test: {name}]")
     return Split(train=train, test=test, params=params,
                  fingerprint=_fingerprint(dataset, params, test_mask), name=name,
-                 test_mask=test_mask)
+                 test_mask=test_mask, dropped=dict(dropped or NOTHING_DROPPED))
 
 
 def _check_not_empty(dataset: Dataset):
@@ -162,15 +200,15 @@ def leave_last_k_out(dataset: Dataset, k: int = 1) -> Split:
 
     Raises
     ------
-    DataError
+    NoTimestampsError
         When the dataset has no timestamps.
     HyperparameterError
         When ``k`` is not a positive integer.
     """
     check_param("k", k, low=1, integer=True)
     if dataset.timestamps is None:
-        raise DataError(f"{dataset.name!r} has no timestamps, so there is no 'last' interaction; "
-                        "use holdout_split instead")
+        raise NoTimestampsError(f"{dataset.name!r} has no timestamps, so there is no 'last' "
+                                "interaction; use holdout_split instead")
     _check_not_empty(dataset)
     activity = dataset.user_activity
     n_test = np.minimum(int(k), np.maximum(activity - 1, 0))
@@ -202,11 +240,152 @@ def predefined_split(dataset: Dataset, fold: str = "u1") -> Split:
                        f"predefined fold {fold}")
 
 
+def parse_time(value) -> int:
+    """A point in time as integer epoch seconds (UTC), the unit of ``Dataset.timestamps``.
+
+    ``value`` is a number of epoch seconds (int, float or a string of digits) or an ISO 8601
+    date or date-time ("1998-03-01", "1998-03-01T12:00", "1998-03-01 12:00+02:00"); a date or
+    time without a zone is read as UTC. Fractions of a second are dropped.
+
+    Raises
+    ------
+    HyperparameterError
+        When ``value`` is neither.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if not np.isfinite(value):
+            raise HyperparameterError(f"a cut-off time must be finite, got {value!r}")
+        return int(np.floor(value))
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(np.floor(float(text)))
+        except ValueError:
+            pass
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise HyperparameterError(
+                f"cannot read {value!r} as a time: give an ISO date such as 1998-03-01 (UTC), "
+                "a date-time such as 1998-03-01T12:00, or epoch seconds") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return int(np.floor(moment.timestamp()))
+    raise HyperparameterError(f"a cut-off time must be an ISO date or epoch seconds, "
+                              f"got {value!r}")
+
+
+def format_time(seconds: int) -> str:
+    """Epoch seconds as a UTC date ("1998-03-08"), with the time of day when it is not midnight
+    ("1998-03-08 14:05:09 UTC")."""
+    moment = datetime.fromtimestamp(int(seconds), tz=timezone.utc)
+    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return f"{moment:%Y-%m-%d}"
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def quantile_cutoff(timestamps: np.ndarray, test_fraction: float) -> int:
+    """The cut-off time that leaves ``test_fraction`` of the entries at or after it.
+
+    It is the timestamp of the ``round(test_fraction * n)``-th latest entry (at least the
+    latest one), so entries sharing that second all go to test and the test share can be a
+    little larger than asked.
+    """
+    n = len(timestamps)
+    n_test = min(n, max(1, int(round(test_fraction * n))))
+    return int(np.partition(np.asarray(timestamps), n - n_test)[n - n_test])
+
+
+def temporal_split(dataset: Dataset, test_fraction: float | None = None,
+                   cutoff: str | int | float | None = None) -> Split:
+    """Global temporal split: train on every rating before a cut-off time, test on the rest.
+
+    Unlike the per-user splits, one cut-off holds for everyone, so training never sees a rating
+    made after a test rating: the model is measured on what happened next, as when it is
+    deployed (docs/splits.md explains what the per-user random holdout leaks).
+
+    A user or item whose first rating comes at or after the cut-off has no training rating, and
+    a collaborative model has nothing to score it by: the test entries of such new users and
+    new items are dropped (in neither ``train`` nor ``test``) and counted in ``Split.dropped``,
+    so a description of the split can say how much of the future the model could not see.
+
+    Parameters
+    ----------
+    dataset : Dataset with timestamps (epoch seconds)
+    test_fraction : float in (0, 1), optional
+        Without ``cutoff``: put the cut-off at the timestamp that leaves this share of the
+        ratings at or after it (:func:`quantile_cutoff`; default 0.2). With ``cutoff`` it must
+        give that same cut-off (as the recorded params of a split do), else it is refused.
+    cutoff : ISO date / date-time string or epoch seconds, optional
+        The cut-off time (:func:`parse_time`); ratings at exactly this second go to test.
+
+    Returns
+    -------
+    Split with params ``{"method": "temporal", "cutoff": <epoch seconds>, "test_fraction":
+    <float, or None when the cut-off was given as a time>}``; every train timestamp is
+    < cutoff <= every test timestamp.
+
+    Raises
+    ------
+    NoTimestampsError
+        When the dataset records no times.
+    HyperparameterError
+        When the cut-off cannot be read, or ``test_fraction`` is out of range or disagrees with
+        a given cut-off.
+    DataError
+        When no rating comes before the cut-off, or none scorable at or after it.
+    """
+    if test_fraction is not None:
+        check_param("test_fraction", test_fraction, low=0.0, low_open=True, high=1.0)
+        if test_fraction >= 1.0:
+            raise HyperparameterError(f"test_fraction must be < 1, got {test_fraction!r}")
+    if dataset.timestamps is None:
+        raise NoTimestampsError(
+            f"{dataset.name!r} has no timestamps, so it cannot be split at a point in time; "
+            "use the per-user random holdout (holdout_split) instead")
+    _check_not_empty(dataset)
+    times = dataset.timestamps
+    if cutoff is None:
+        resolved = quantile_cutoff(times, 0.2 if test_fraction is None else test_fraction)
+        test_fraction = 0.2 if test_fraction is None else test_fraction
+    else:
+        resolved = parse_time(cutoff)
+        if test_fraction is not None and quantile_cutoff(times, test_fraction) != resolved:
+            raise HyperparameterError(
+                f"give the temporal split a cut-off time or a test fraction, not both: "
+                f"{test_fraction:.0%} of {dataset.name!r} is held out from "
+                f"{format_time(quantile_cutoff(times, test_fraction))}, not {format_time(resolved)}")
+    train_mask = times < resolved
+    if not train_mask.any():
+        raise DataError(f"no rating of {dataset.name!r} comes before the cut-off "
+                        f"{format_time(resolved)} (the first is at {format_time(times.min())}); "
+                        "choose a later cut-off")
+    later = ~train_mask
+    users, items = dataset.entry_users, dataset.ratings.indices
+    known_users = np.bincount(users[train_mask], minlength=dataset.n_users) > 0
+    known_items = np.bincount(items[train_mask], minlength=dataset.n_items) > 0
+    scorable = known_users[users] & known_items[items]
+    test_mask = later & scorable
+    unscorable = later & ~scorable
+    dropped = {"ratings": int(np.count_nonzero(unscorable)),
+               "users": int(len(np.unique(users[later & ~known_users[users]]))),
+               "items": int(len(np.unique(items[later & ~known_items[items]])))}
+    if not test_mask.any():
+        raise DataError(f"no rating of {dataset.name!r} at or after the cut-off "
+                        f"{format_time(resolved)} has a user and an item seen before it, so "
+                        "nothing could be evaluated; choose an earlier cut-off")
+    params = {"method": "temporal", "cutoff": resolved,
+              "test_fraction": None if test_fraction is None else float(test_fraction)}
+    return _make_split(dataset, test_mask, params, f"temporal split at {format_time(resolved)}",
+                       train_mask=train_mask, dropped=dropped)
+
+
 #: Split functions by the ``method`` recorded in ``Split.params``.
 SPLIT_METHODS: dict[str, Callable[..., Split]] = {
     "holdout": holdout_split,
     "leave_last_k_out": leave_last_k_out,
     "predefined": predefined_split,
+    "temporal": temporal_split,
 }
 
 
@@ -236,3 +415,71 @@ def require_test_ratings(split: Split) -> Split:
         raise DataError(f"too few ratings to hold out a test set: {split.name} keeps each user's only rating for training, and no user "
                         "has two or more ratings, so nothing could be evaluated")
     return split
+
+
+def validation_split(train: Dataset, outer: dict | None, fraction: float, seed: int = 0,
+                     fold: int = 0) -> Split:
+    """A validation split carved from ``train`` (the training part of a split with params
+    ``outer``) that keeps the outer split's notion of time.
+
+    After a temporal split the validation entries are the last ``fraction`` of the training
+    period (:func:`temporal_split` of ``train``), so choosing a setting never looks past the
+    outer cut-off either; fold ``f`` > 0 moves that window back in time (rolling origin): it
+    is the same split of the ratings before fold ``f - 1``'s validation window. Otherwise the
+    validation entries are a per-user random holdout (:func:`holdout_split` with ``seed``;
+    ``fold`` is then unused: folds differ by seed).
+    """
+    if outer is not None and outer.get("method") == "temporal":
+        data = train
+        for _ in range(int(fold)):
+            earlier = temporal_split(data, test_fraction=fraction).params["cutoff"]
+            data = data.select_entries(data.timestamps < earlier)
+        return temporal_split(data, test_fraction=fraction)
+    return holdout_split(train, test_fraction=fraction, seed=seed)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def describe_split(params: dict, counts: dict | None = None, *, short: bool = False) -> str:
+    """A split's record in words, as every page and the CLI name a run's evaluation.
+
+    ``params`` is ``Split.params`` (as stored with a run) and ``counts`` the optional
+    ``Split.counts()``; e.g. "a random 20% of each user's ratings (seed 0)" or "a global
+    temporal split at 1998-03-08: 20,000 test ratings after it; 312 ratings of 45 new users and
+    60 new items not scorable". ``short`` gives a tag for lists ("temporal split at
+    1998-03-08").
+    """
+    params = dict(params)
+    method = params.pop("method", None)
+    counts = counts or {}
+    if method == "holdout":
+        share = f"{params.get('test_fraction', 0.2):.0%}"
+        return (f"random {share} per user" if short else
+                f"a random {share} of each user's ratings (seed {params.get('seed', 0)})")
+    if method == "leave_last_k_out":
+        k = int(params.get("k", 1))
+        if short:
+            return f"last {k} per user"
+        return "each user's most recent rating" if k == 1 else \
+            f"each user's {k} most recent ratings"
+    if method == "predefined":
+        return f"{'fold' if short else 'MovieLens predefined fold'} {params.get('fold', '')}"
+    if method == "temporal":
+        when = format_time(params.get("cutoff", 0))
+        if short:
+            return f"temporal split at {when}"
+        text = f"a global temporal split at {when}"
+        if "test_ratings" in counts:
+            text += f": {_count(counts['test_ratings'], 'test rating')} after it"
+            dropped = counts.get("dropped") or NOTHING_DROPPED
+            if dropped.get("ratings"):
+                text += (f"; {_count(dropped['ratings'], 'rating')} of "
+                         f"{_count(dropped['users'], 'new user')} and "
+                         f"{_count(dropped['items'], 'new item')} not scorable")
+            else:
+                text += "; no new user or item"
+        return text
+    settings = ", ".join(f"{k} {v}" for k, v in params.items())
+    return f"the {method} split" + (f" ({settings})" if settings else "")

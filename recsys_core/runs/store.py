@@ -105,7 +105,10 @@ class RunInfo:
         ``name``, ``source``, ``fingerprint``, ``n_users``, ``n_items``, ``n_ratings`` of the
         dataset the run was trained from (ids and titles come from it).
     split : dict or None
-        ``params`` and ``fingerprint`` of the train/test split, None when trained on everything.
+        ``params`` and ``fingerprint`` of the train/test split, None when trained on everything;
+        runs saved with a Split also record its ``counts`` (``Split.counts()``: test ratings and
+        the new users and items a temporal split could not score), which
+        :func:`~recsys_core.evaluation.split.describe_split` puts into words.
     metrics : dict of str -> float
         Evaluation results (e.g. on the split's test set).
     history : list of dict
@@ -207,7 +210,8 @@ def _is_number_or_none(v):
 _SPLIT_SETTINGS = {"holdout": {"test_fraction": lambda v: _is_number_or_none(v) and v is not None,
                                "seed": _is_int},
                    "leave_last_k_out": {"k": _is_int},
-                   "predefined": {"fold": _is_str}}
+                   "predefined": {"fold": _is_str},
+                   "temporal": {"cutoff": _is_int, "test_fraction": _is_number_or_none}}
 
 
 def _is_split_params(v):
@@ -373,14 +377,16 @@ class RunStore:
         base = check_run_name(name if name is not None
                               else f"{model.kind}-{created:%Y%m%d-%H%M%S}")
         split_params, split_fingerprint = _split_description(split)
+        split_counts = split.counts() if hasattr(split, "counts") else None
         params = model.get_params()
         info_fields = dict(
             model_kind=model.kind, params=params,
             dataset={"name": dataset.name, "source": dataset.source,
                      "fingerprint": dataset.fingerprint, "n_users": dataset.n_users,
                      "n_items": dataset.n_items, "n_ratings": dataset.n_ratings},
-            split=None if split_params is None else {"params": split_params,
-                                                     "fingerprint": split_fingerprint},
+            split=None if split_params is None else {
+                "params": split_params, "fingerprint": split_fingerprint,
+                **({"counts": split_counts} if split_counts is not None else {})},
             metrics={k: _json_value(v) for k, v in (metrics or {}).items()},
             history=list(getattr(model, "history_", [])),
             created=created.isoformat(timespec="microseconds"),

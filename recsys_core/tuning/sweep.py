@@ -4,12 +4,16 @@ A :class:`Sweep` searches 1-3 hyperparameters of one model kind (grid, random, o
 sampler) for the best value of a metric on a **validation split carved from the training data
 only**: given the dataset and optionally the run's train/test split, it holds out
 ``validation_fraction`` of each user's *training* ratings (:func:`holdout_split` of the training
-part) and fits every trial on the rest. The test split is never passed to a trial; it is evaluated
+part) and fits every trial on the rest. When the run's split is a global temporal split, the
+validation split is temporal too: the last ``validation_fraction`` of the training period
+(:func:`~recsys_core.evaluation.split.validation_split`), so no rating after the validation
+cut-off, let alone the test one, informs the choice. The test split is never passed to a trial; it is evaluated
 once, by :meth:`Sweep.refit_best`, after the search.
 
 With ``folds`` K > 1, each trial is fitted and scored on K such validation splits (the same
 per-user holdout of the training data, drawn with K seeds: :func:`fold_seeds`; the first is the
-K = 1 split) and its value is the mean over the folds, less noisy than one split's score, at the
+K = 1 split; after a temporal split, the validation window moved back in time, fold by fold) and
+its value is the mean over the folds, less noisy than one split's score, at the
 cost of K fits a trial. The per-fold values are kept in the trial's record.
 
 Iterative models are scored on the validation split after every epoch and stopped early when the
@@ -48,7 +52,7 @@ import numpy as np
 from ..data.dataset import Dataset
 from ..errors import HyperparameterError, PersistenceError, ScoresNotRatingsError, SweepBusyError
 from ..evaluation.metrics import Validation, evaluate_model
-from ..evaluation.split import holdout_split, require_test_ratings
+from ..evaluation.split import require_test_ratings, validation_split
 from ..models import trainable_models
 from ..persistence import atomic_write_bytes, json_bytes
 from ..runs.store import RunInfo, RunStore, check_run_name
@@ -392,8 +396,10 @@ class Sweep:
 
     def _run(self, dataset, split, cancel, on_trial) -> list[Trial]:
         train = split.train if split is not None else dataset
-        inners = [require_test_ratings(holdout_split(train, self.validation_fraction, seed))
-                  for seed in fold_seeds(self.seed, self.folds)]
+        outer = None if split is None else split.params
+        inners = [require_test_ratings(validation_split(train, outer, self.validation_fraction,
+                                                        seed, fold=fold))
+                  for fold, seed in enumerate(fold_seeds(self.seed, self.folds))]
         data = {"dataset": dataset.fingerprint,
                 "split": None if split is None else split.fingerprint,
                 "split_params": None if split is None else split.params,

@@ -68,7 +68,7 @@ def test_train_saves_a_run_with_typed_settings_and_holdout_metrics(capsys, files
     code, out, err = train(capsys, files, tmp_path / "content", "content", "center_ratings=false",
                            "year_bucket=5", "measure=dot", "year_weight=1")
     assert code == 0, err
-    assert "150 users, 90 items" in out and "holdout 20% (seed 0)" in out
+    assert "150 users, 90 items" in out and "split: a random 20% of each user's ratings (seed 0)" in out
     assert "precision@10" in out and "saved run" in out
     info = json.loads((tmp_path / "content" / "run.json").read_text())
     assert info["params"]["center_ratings"] is False and info["params"]["year_bucket"] == 5

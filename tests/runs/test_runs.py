@@ -62,7 +62,8 @@ def test_round_trip_keeps_model_ids_titles_and_record(store: RunStore, string_id
     record = run.info
     assert record.model_kind == "content" and record.params == model.get_params()
     assert record.dataset["fingerprint"] == data.fingerprint and record.dataset["n_ratings"] == data.n_ratings
-    assert record.split == {"params": split.params, "fingerprint": split.fingerprint}
+    assert record.split == {"params": split.params, "fingerprint": split.fingerprint,
+                            "counts": split.counts()}
     assert record.metrics == {"ndcg@10": 0.5}
     assert record.history == model.history_
     assert record.train_fingerprint == split.train.fingerprint
