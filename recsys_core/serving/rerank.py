@@ -659,6 +659,28 @@ def prefix_minimums(share: float, length: int) -> np.ndarray:
     return np.maximum(np.floor(share * n + 1e-9), whole - (length - n)).astype(np.int64)
 
 
+def prefix_shortfalls(lists, group_mask, share: float) -> np.ndarray:
+    """How many prefixes of each list hold fewer group items than :func:`prefix_minimums`
+    asks (the table of the list's own length): int64 (n_lists,), 0 for a list that meets it.
+
+    Parameters
+    ----------
+    lists : int array (n_lists, k), -1 padded at the end
+    group_mask : bool array (n_items,)
+    share : float in [0, 1]
+    """
+    lists = np.atleast_2d(np.asarray(lists, dtype=np.int64))
+    valid = lists >= 0
+    member = np.asarray(group_mask, dtype=bool)[np.where(valid, lists, 0)] & valid
+    counts = np.cumsum(member, axis=1)
+    lengths = valid.sum(axis=1)
+    out = np.zeros(len(lists), np.int64)
+    for length in np.unique(lengths[lengths > 0]):
+        rows = lengths == length
+        out[rows] = (counts[rows, :length] < prefix_minimums(share, int(length))).sum(axis=1)
+    return out
+
+
 def _fair_merge(picked: np.ndarray, final: np.ndarray, in_group: np.ndarray, share: float
                 ) -> tuple[np.ndarray, int]:
     """The list ``picked`` (candidate slots, best first) with every prefix holding its
