@@ -21,7 +21,8 @@ from ..validation import check_param
 from .candidates import (CandidateGenerator, CandidatePool, ModelGenerator, PopularityGenerator,
                          TrendingGenerator, generate_candidates)
 from .ranker import CandidateScorer, evaluate_scorer
-from .rerank import LONG_TAIL, RerankConfig, RerankResult, group_mask, passes_filters, rerank
+from .rerank import (LONG_TAIL, RerankConfig, RerankResult, group_mask, passes_filters,
+                     prefix_shortfalls, rerank)
 
 
 #: Each generator's nominations per list are at least this many (see :func:`pool_size`).
@@ -237,7 +238,8 @@ def rerank_lists(config: RerankConfig, model: Recommender, train: Dataset, users
 
 def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=None, k: int = 10,
                     n_candidates: int | None = None, relevance_threshold: float | None = None,
-                    seed: int = 0, exposure_group: str | None = None) -> dict[str, float]:
+                    seed: int = 0, exposure_group: str | None = None,
+                    exposure_share: float | None = None) -> dict[str, float]:
     """What a re-ranking configuration costs and buys, over test users.
 
     Parameters
@@ -257,6 +259,10 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
     exposure_group : str, optional
         The group whose exposure is measured ("long-tail" or a genre); default the config's fair
         group, else long-tail. Give the fair group when measuring neutral knobs to compare with.
+    exposure_share : float, optional
+        The share every prefix is checked against for "group_target_met"; default the config's
+        ``fair_share`` (with a fair group). Give it with neutral knobs to see how many of the
+        model's own lists meet it.
 
     Returns
     -------
@@ -266,8 +272,8 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
     items), "group_exposure" (share of slots in the exposure group),
     "group_exposure_discounted" (the same with the slot at rank j weighted 1 / log2(j + 1), as
     NDCG weighs it: the top counts more) and "group_target_met" (share of users whose every
-    prefix meets the fairness table, :func:`~recsys_core.serving.rerank.prefix_minimums`; 1.0
-    without a target).
+    prefix holds the exposure group's share, :func:`~recsys_core.serving.rerank.prefix_minimums`;
+    1.0 without a share).
     """
     from ..evaluation.metrics import evaluate_recommendations
 
@@ -296,9 +302,10 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
     valid = lists >= 0
     out["mean_popularity"] = float(train.item_popularity[lists[valid]].mean()) if valid.any() \
         else float("nan")
-    met = [r.group_prefixes_short == 0 for r in results
-           if r.group_target is not None and len(r.items)]
-    out["group_target_met"] = float(np.mean(met)) if met else 1.0
+    share = exposure_share if exposure_share is not None else (
+        config.fair_share if config.fair_group is not None else None)
+    met = prefix_shortfalls(lists[valid.any(axis=1)], mask, share) == 0 if share else []
+    out["group_target_met"] = float(np.mean(met)) if len(met) else 1.0
     return out
 
 
