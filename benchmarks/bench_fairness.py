@@ -126,8 +126,8 @@ def floor_exposure(k: int) -> float:
 def main() -> None:
     header = ("| catalogue | k | users | prefix ok before / former / after | tail@10 before / "
               "after | dExp before / former / after (floor) | dExp after - before | NDCG@10 "
-              "before / after (former) | paired diff ± SE | ms/user prefix / former | stage µs prefix "
-              "/ former |")
+              "before / after (former) | paired diff ± SE | ms/user prefix / former | "
+              "stage µs prefix / former |")
     rows = []
     for name in CATALOGUES:
         t0 = time.perf_counter()

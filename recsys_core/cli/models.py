@@ -491,7 +491,8 @@ def fairness_shortage_warning(config: RerankConfig, users, prefixes_short, k: in
     return (f"warning: the catalogue has too few {config.fair_group} items passing the filters "
             f"to keep {config.fair_share:.0%} of every prefix of the list for {len(users)} "
             f"user(s) ({shown}): {int(np.sum(prefixes_short))} prefixes of their lists (the "
-            f"top 1 to the top {k}) fall short of the minimum (floor({config.fair_share:g} n) in the top n)")
+            f"top 1 to the top {k}) fall short of the minimum "
+            f"(floor({config.fair_share:g} n) in the top n)")
 
 
 def recommend_command(args) -> int:

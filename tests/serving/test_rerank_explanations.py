@@ -1,8 +1,9 @@
 """The re-ranking explanation is truthful (issue 20.8): an item fairness promoted says so, for
-which group, which prefix needed it (issue 21.4), by how many places (its own rank in the whole catalogue, not a place just after the
-pool's end shared with the other promoted items) and why its final score is low; an item moved
-up by a filter names the filter instead of "none". On the tiny hand-made catalogue of
-test_rerank_rules."""
+which group, which prefix needed it (issue 21.4), by how many places (its own rank in the whole
+catalogue, not a place just after the pool's end shared with the other promoted items) and why
+its final score is low; an item fairness pushed down says it placed group items above it; an
+item moved up by a filter names the filter instead of "none". On the tiny hand-made catalogue
+of test_rerank_rules."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
