@@ -468,6 +468,11 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
     # is the fairness rule's alone); an item it pushed down says "group items above".
     promoted = in_group[listed] & (np.arange(len(listed)) < pos_picked[listed])
     pushed_down = moved[:, 3] & ~promoted
+    # Promoted items now above an item that came from below it: how far fairness pushed it.
+    was = pos_picked[listed]
+    rows = np.arange(len(listed))
+    jumped = (promoted[None, :] & (was[None, :] > was[:, None])
+              & (rows[None, :] < rows[:, None])).sum(axis=1)
     moved[:, 3] = promoted
     moved[:, 2] = (pos_picked[listed] != pos_final[listed]) & ~promoted
     # Candidates a filter removed from above an item moved it up (not a promoted item: its
@@ -501,7 +506,8 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
         "original_rank": original_rank[listed],
         "moved_by": moved_by,
     })
-    table["why"] = _why(table, config, promoted, above, base, catalogue, popularity[items[listed]],
+    table["why"] = _why(table, config, promoted, jumped, above, base, catalogue,
+                        popularity[items[listed]],
                         now=(config.reference_year if config.reference_year is not None
                              else catalogue.newest_year))
     return RerankResult(columns=table, filtered=filtered, group_share=group_share,
@@ -527,9 +533,9 @@ def _filter_phrase(name: str, config: RerankConfig) -> str:
     return "the seen filter (items already rated)"
 
 
-def _why(table: dict, config: RerankConfig, promoted: np.ndarray, above: dict,
-         candidate_base: np.ndarray, catalogue: _CatalogueArrays, n_ratings: np.ndarray,
-         now: float) -> list[str]:
+def _why(table: dict, config: RerankConfig, promoted: np.ndarray, jumped: np.ndarray,
+         above: dict, candidate_base: np.ndarray, catalogue: _CatalogueArrays,
+         n_ratings: np.ndarray, now: float) -> list[str]:
     """One sentence per listed item saying why it moved ("" when it did not).
 
     An item fairness promoted: "promoted for the <group> group: up N places (rank R by base
@@ -538,7 +544,8 @@ def _why(table: dict, config: RerankConfig, promoted: np.ndarray, above: dict,
     rank its prefix allows), the factors its relevance (its base score against the best
     candidate's, min-max scaled over the candidates), its freshness and its popularity
     multiplier. Other moves name the filters that removed candidates above the item, the
-    multipliers or diversity that moved it, and the group items fairness placed above it.
+    multipliers or diversity that moved it, and the group items fairness placed above it
+    (``jumped``: promoted items now above the item that came from below it).
     """
     n_candidates = len(candidate_base)
     best = float(candidate_base.max()) if n_candidates else float("nan")
@@ -594,7 +601,7 @@ def _why(table: dict, config: RerankConfig, promoted: np.ndarray, above: dict,
             parts.append("diversity" + (f" (similarity {redundancy:.2f} to the items above it)"
                                         if np.isfinite(redundancy) else " (genre cap)"))
         if GROUP_ABOVE in stages:
-            placed = int(promoted[:row].sum())
+            placed = int(jumped[row])
             parts.append(f"fairness placed {placed} {config.fair_group} "
                          f"item{'s' if placed != 1 else ''} above it (at least "
                          f"{config.fair_share:.0%} of every prefix)")

@@ -110,3 +110,18 @@ def test_an_item_that_moved_always_says_why(scores, group, share, k, lam, penalt
         assert "of every prefix (the top " in why
     for why in t["why"][t["moved_by"].str.contains("group items above")]:
         assert "fairness placed" in why and f"{group} item" in why
+
+
+def test_an_item_pushed_down_counts_only_the_group_items_that_passed_it():
+    """Comedy at share 1 over 2, 3 (Comedy), 5, 4 (Comedy): the walk gives 3, 4, 2, 5. Item 2
+    was passed by both Comedy items, item 5 only by 4 (3 was above it already)."""
+    config = RerankConfig(hide_seen=False, fair_group="Comedy", fair_share=1.0)
+    r = rerank(np.array([2, 3, 5, 4]), np.array([4.0, 3.0, 2.0, 1.0]), config, dataset=DATA,
+               k=4)
+    t = r.table
+    assert t["item"].tolist() == [3, 4, 2, 5] and r.moves == ["↑1", "↑2", "↓2", "↓1"]
+    assert t["why"].iloc[2] == ("down 2 places: fairness placed 2 Comedy items above it (at "
+                                "least 100% of every prefix)")
+    assert t["why"].iloc[3] == ("down 1 place: fairness placed 1 Comedy item above it (at "
+                                "least 100% of every prefix)")
+    assert r.group_prefixes_short == 2  # only 2 Comedy candidates for prefixes of 3 and 4
