@@ -177,7 +177,8 @@ def show_list(result, k, rated, user_ratings, config, base: str) -> None:
                     "why": st.column_config.TextColumn(
                         width="large", help="Why the item is at this rank: the filter or knob "
                                             "that moved it; for an item promoted for a fairness "
-                                            "group, by how much and why its score is low.")})
+                                            "group, by how much, which prefix needed it and why "
+                                            "its score is low.")})
     st.dataframe(listed, hide_index=True, key="rec_list", column_config=columns)
     last = list(listed.columns[listed.columns.get_loc("why") + 1:])
     st.caption("Wider than the page: scroll the table sideways for " + ", ".join(last[:-1])
@@ -185,13 +186,10 @@ def show_list(result, k, rated, user_ratings, config, base: str) -> None:
     if dataset.is_explicit and not model.predicts_ratings:
         st.caption("This run's scores rank items but are not rating estimates; a model that "
                    "predicts ratings (MF with the observed objective) shows a predicted rating.")
-    if result.group_target is not None:
-        msg = (f"Share of the list from **{config.fair_group}**: {result.group_share:.0%} "
-               f"(target {result.group_target:.0%})")
-        if result.group_target_reachable is False:
-            st.warning(msg + " — the catalogue has too few such items that pass the filters.")
-        else:
-            st.caption(msg)
+    fairness = knobs.fairness_text(result, config)
+    if fairness is not None:
+        text, short = fairness
+        (st.warning if short else st.caption)(text)
 
     st.subheader("Before and after re-ranking")
     n = max(len(before), len(items))  # one table: fewer elements for the browser to redraw

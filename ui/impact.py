@@ -43,8 +43,10 @@ _SESSION_JOB = "_impact_job"  # session key: the job this session waits for
 _SESSION_TOKEN = "_impact_session"  # session key: names this session among a job's waiters
 
 
-def _metrics(config: RerankConfig, run: Run, split, k: int) -> dict:
-    return evaluate_rerank(config, run.model, split, users=IMPACT_USERS, k=k, seed=0)
+def _metrics(config: RerankConfig, run: Run, split, k: int, group: str | None,
+             share: float | None) -> dict:
+    return evaluate_rerank(config, run.model, split, users=IMPACT_USERS, k=k, seed=0,
+                           exposure_group=group, exposure_share=share)
 
 
 def _push_all(job: Future) -> None:
@@ -56,17 +58,20 @@ def _push_all(job: Future) -> None:
         push()
 
 
-def _job(run: Run, split, config: RerankConfig, k: int) -> Future:
-    """The (possibly finished) job measuring ``config`` on ``run``; submitted when missing.
+def _job(run: Run, split, config: RerankConfig, k: int, group: str | None = None,
+         share: float | None = None) -> Future:
+    """The (possibly finished) job measuring ``config`` on ``run``, with the exposure of
+    ``group`` and the lists holding ``share`` of it in every prefix (default: the config's fair
+    group and share, else long-tail); submitted when missing.
 
-    Shared by every session: the key holds the run and every re-ranking parameter
-    (``repr(config)``) and ``k``; the user sample is fixed.
+    Shared by every session: the key holds the run, every re-ranking parameter
+    (``repr(config)``), ``k``, the exposure group and share; the user sample is fixed.
     """
-    key = (run.info.name, run.info.created, repr(config), k)
+    key = (run.info.name, run.info.created, repr(config), k, group, share)
     with _LOCK:
         job = _JOBS.get(key)
         if job is None or job.cancelled():
-            job = _EXECUTOR.submit(_metrics, config, run, split, k)
+            job = _EXECUTOR.submit(_metrics, config, run, split, k, group, share)
             job.waiters = set()  # sessions whose latest setting this is
             job.pushes = {}  # (session, fragment) -> rerun it when the job is done
             job.add_done_callback(_push_all)
@@ -96,9 +101,16 @@ def wait_for_jobs(timeout: float = 120.0) -> None:
     wait(pending, timeout=timeout)
 
 
-def _table(before: dict, after: dict) -> pd.DataFrame:
+def _table(before: dict, after: dict, config: RerankConfig | None = None) -> pd.DataFrame:
+    """Metric, model order, re-ranked, change; the fairness rows named for the group
+    ("long-tail exposure share, position-discounted"), the others by their metric key."""
     names = [m for m in before if m in after]
-    return pd.DataFrame({"metric": names, "model order": [before[m] for m in names],
+    group = (config.fair_group if config is not None else None) or "long-tail"
+    labels = {"group_exposure": f"{group} exposure share",
+              "group_exposure_discounted": f"{group} exposure share, position-discounted",
+              "group_target_met": f"lists with the {group} share in every prefix"}
+    return pd.DataFrame({"metric": [labels.get(m, m) for m in names],
+                         "model order": [before[m] for m in names],
                          "re-ranked": [after[m] for m in names],
                          "change": [after[m] - before[m] for m in names]})
 
@@ -124,7 +136,11 @@ def impact_jobs(source: str, dataset, run: Run, config: RerankConfig, k: int):
     neutral = RerankConfig()
 
     def jobs() -> tuple[Future, Future]:
-        return _job(run, split, neutral, k), _job(run, split, config, k)
+        # The model order's exposure is measured for the same group as the knobs' (a genre's
+        # exposure compared with long-tail's would mean nothing).
+        return (_job(run, split, neutral, k, config.fair_group,
+                     config.fair_share if config.fair_group else None),
+                _job(run, split, config, k))
 
     first = jobs()
     _move_on(_session_token(), st.session_state.get(_SESSION_JOB), first)
@@ -161,12 +177,12 @@ def impact_table(source: str, dataset, run: Run, config: RerankConfig, k: int
     if jobs is None:
         return None
     neutral, wanted = jobs()
-    return _table(neutral.result(), wanted.result())
+    return _table(neutral.result(), wanted.result(), config)
 
 
-def _draw(jobs: tuple[Future, Future]) -> None:
+def _draw(jobs: tuple[Future, Future], config: RerankConfig) -> None:
     try:
-        table = _table(jobs[0].result(), jobs[1].result())
+        table = _table(jobs[0].result(), jobs[1].result(), config)
     except RecsysError as exc:
         st.error(str(exc))
         return
@@ -215,7 +231,7 @@ def show_impact(source: str, dataset, run: Run, config: RerankConfig, k: int) ->
         st.info("This run has no test split, so its metric impact cannot be measured.")
         return
     if _done(jobs()):
-        _draw(jobs())
+        _draw(jobs(), config)
         return
     push = rerun.fragment_rerunner()
     fragment_id = rerun.current_fragment_id()
@@ -232,7 +248,7 @@ def show_impact(source: str, dataset, run: Run, config: RerankConfig, k: int) ->
         if not _done(current):
             st.caption(PENDING_NOTE)
             return
-        _draw(current)
+        _draw(current, config)
         _stop_polling()
 
     pending()

@@ -11,7 +11,8 @@ from typing import Callable
 import streamlit as st
 
 from recsys_core.data.dataset import Dataset
-from recsys_core.serving.pipeline import RerankConfig
+from recsys_core.serving.pipeline import RerankConfig, RerankResult
+from recsys_core.serving.rerank import prefix_minimums
 
 from . import state
 
@@ -88,9 +89,13 @@ def rerank_knobs(dataset: Dataset, container=None,
     box.markdown("**Fairness**")
     v["rr_fair"] = state.selectbox("Group to expose", [OFF, "long-tail", *dataset.genre_names],
                                    "rr_fair", OFF, **kw)
-    v["rr_share"] = state.slider("Minimum share of the list", "rr_share", n["rr_share"],
+    v["rr_share"] = state.slider("Minimum share of every prefix", "rr_share", n["rr_share"],
                                  min_value=0.0, max_value=1.0, step=0.05, **kw,
-                                 help="Used when a group to expose is chosen.")
+                                 help="Used when a group to expose is chosen: at every rank n "
+                                      "the top n holds at least floor(share × n) of the group "
+                                      "(0.3: 1 of the top 4, 2 of the top 7, 3 of the top "
+                                      "10), so the group is seen near the top, not only at "
+                                      "the bottom of the list.")
     return _config(v)
 
 
@@ -111,3 +116,21 @@ def filtered_text(filtered: dict[str, int], config: RerankConfig) -> str | None:
         return f"{n:,} removed by a filter"  # any other filter of the engine
     parts = [said(why, n) for why, n in (filtered or {}).items() if n]
     return "Left out of the candidates: " + "; ".join(parts) + "." if parts else None
+
+
+def fairness_text(result: RerankResult, config: RerankConfig) -> tuple[str, bool] | None:
+    """The fairness line under the list and whether it is a warning (some prefixes fall short:
+    the catalogue has too few group items passing the filters); None without a group."""
+    if result.group_target is None:
+        return None
+    group, n = config.fair_group, len(result.items)
+    text = (f"Share of the list from **{group}**: {result.group_share:.0%} (target: at least "
+            f"{result.group_target:.0%} of every prefix")
+    if n:
+        text += f", {int(prefix_minimums(config.fair_share, n)[-1])} of the top {n}"
+    text += ")"
+    short = result.group_prefixes_short or 0
+    if not short:
+        return text + ".", False
+    return (text + f" — {short} of the {n} prefixes (top 1 to top {n}) fall short: the "
+            f"catalogue has too few {group} items that pass the filters.", True)

@@ -97,6 +97,11 @@ def register(subparsers) -> None:
     p.add_argument("--relevance-threshold", type=float, default=None, metavar="RATING",
                    help="only test ratings at least this count as relevant (default: all)")
     _add_max_users_argument(p)
+    _add_rerank_knobs(p.add_argument_group(
+        "re-ranking", "with any of these, also print what re-ranking each user's list (from the "
+        "model's best items, as recommend does) costs and buys on the same users: the metrics "
+        "in model order and re-ranked, NDCG with the standard error of its paired change, and "
+        "the fair group's exposure share, plain and position-discounted"))
     p.set_defaults(func=evaluate_command)
 
 
@@ -464,9 +469,12 @@ _RERANK_FLAGS = {
     "max_per_genre": ("--max-per-genre", {"type": int, "metavar": "N"},
                       "at most N items of one genre"),
     "fair_group": ("--fair-group", {"metavar": "long-tail|GENRE"},
-                   "item group with a minimum share of each list (with --fair-share)"),
+                   "item group with a minimum share of every prefix of each list (with "
+                   "--fair-share)"),
     "fair_share": ("--fair-share", {"type": float, "metavar": "S"},
-                   "minimum share of --fair-group in each list, in [0, 1]"),
+                   "minimum share of --fair-group in [0, 1] at every rank: the top n holds at "
+                   "least floor(S n) group items, the whole list ceil(S k); a warning on stderr "
+                   "counts the prefixes that fall short"),
     "head_share": ("--head-share", {"type": float, "metavar": "S"},
                    "share of the catalogue, by popularity, that is not long-tail"),
 }
@@ -489,14 +497,19 @@ def _add_rerank_arguments(p) -> None:
                    help="nominate with the model, popularity and trending, and rank the pool with "
                         "a scoring model trained on the run's held-out ratings (runs trained "
                         "with --holdout; reloads the run's dataset)")
+    _add_rerank_knobs(g)
+    g.add_argument("--explain", action="store_true",
+                   help="add the score breakdown: base score, freshness, popularity penalty, "
+                        "final score and the rule that moved each item")
+
+
+def _add_rerank_knobs(g) -> None:
+    """One flag per :data:`_RERANK_FLAGS` knob, defaulting to the engine's default."""
     defaults = {f.name: f.default for f in dataclasses.fields(RerankConfig)}
     for name, (flag, options, text) in _RERANK_FLAGS.items():
         default = defaults[name]
         shown = f" (default {default})" if default not in (None, ()) else ""
         g.add_argument(flag, dest=name, default=default, help=text + shown, **options)
-    g.add_argument("--explain", action="store_true",
-                   help="add the score breakdown: base score, freshness, popularity penalty, "
-                        "final score and the rule that moved each item")
 
 
 def _rerank_config(args) -> RerankConfig:
@@ -523,11 +536,20 @@ def _reranked_rows(run: Run, users: np.ndarray, k: int, config: RerankConfig, ar
                               alpha=args.alpha, ann=args.ann, explain=args.explain, stage=stage)
     short = frame.attrs.get("group_target_unreachable", ())
     if len(short) and config.fair_group:
-        shown = ", ".join(map(str, short[:5])) + (", ..." if len(short) > 5 else "")
-        print(f"warning: the catalogue has too few {config.fair_group} items passing the filters "
-              f"to give {config.fair_share:.0%} of the list to {len(short)} user(s) ({shown})",
+        print(fairness_shortage_warning(config, short, frame.attrs["group_prefixes_short"], k),
               file=sys.stderr)
     return frame
+
+
+def fairness_shortage_warning(config: RerankConfig, users, prefixes_short, k: int) -> str:
+    """The one-line warning for users whose lists cannot hold the fair group's share in every
+    prefix: how many users (the first few raw ids) and how many of their prefixes fall short."""
+    shown = ", ".join(map(str, list(users)[:5])) + (", ..." if len(users) > 5 else "")
+    return (f"warning: the catalogue has too few {config.fair_group} items passing the filters "
+            f"to keep {config.fair_share:.0%} of every prefix of the list for {len(users)} "
+            f"user(s) ({shown}): {int(np.sum(prefixes_short))} prefixes of their lists (the "
+            f"top 1 to the top {k}) fall short of the minimum "
+            f"(floor({config.fair_share:g} n) in the top n)")
 
 
 def recommend_command(args) -> int:
@@ -646,4 +668,64 @@ def evaluate_command(args) -> int:
     print(_format_metrics(_measures(metrics)))
     if not run.model.predicts_ratings:
         print(f"note: no RMSE/MAE: {_not_rating_estimates(run)}")
+    config = _rerank_config(args)
+    if not config.is_neutral:
+        _print_rerank_impact(run, test, config, args)
     return 0
+
+
+def _print_rerank_impact(run: Run, test: sp.csr_matrix, config: RerankConfig, args) -> None:
+    """Metrics of the model's lists and of the lists ``config`` re-ranks, on the users
+    ``evaluate`` averaged over; a warning on stderr for users whose lists cannot hold the fair
+    group's share in every prefix."""
+    from ..evaluation.metrics import (_relevance_matrix, evaluate_recommendations,
+                                      ranking_metrics_per_user, sample_users)
+    from ..serving.pipeline import dataset_for_run, rerank_lists
+    from ..serving.rerank import LONG_TAIL, group_mask, prefix_shortfalls
+
+    k = args.k
+    users = sample_users(test, args.max_users or sys.maxsize)
+    data = dataset_for_run(run, with_ratings=config.hide_disliked is not None)
+    before, _ = run.model.recommend(users, k, exclude_seen=True)
+    after, results = rerank_lists(config, run.model, data, users, k=k)
+    relevant = _relevance_matrix(test, args.relevance_threshold)[users]
+    group = config.fair_group or LONG_TAIL
+    mask = group_mask(data, group, config.head_share)
+    shared = dict(n_items=data.n_items, item_genres=data.item_genres,
+                  item_popularity=data.item_popularity, n_users=data.n_users, group_mask=mask,
+                  item_embeddings=getattr(run.model, "item_embeddings_", None))
+    old, new = (evaluate_recommendations(lists, relevant, k, **shared) for lists in (before, after))
+    ndcg = f"ndcg@{k}"
+    paired = (ranking_metrics_per_user(after, relevant, k)[ndcg]
+              - ranking_metrics_per_user(before, relevant, k)[ndcg])
+    paired = paired[np.isfinite(paired)]
+    se = paired.std(ddof=1) / np.sqrt(len(paired)) if len(paired) > 1 else float("nan")
+    names = {"group_exposure": f"{group} exposure share",
+             "group_exposure_discounted": f"{group} exposure share, position-discounted"}
+    rows = [(names.get(m, m), old[m], new[m]) for m in old if m in new]
+    if config.fair_group is not None and config.fair_share > 0:
+        rows.append((f"lists with {config.fair_share:.0%} {group} in every prefix",
+                     *(float(np.mean(prefix_shortfalls(lists, mask, config.fair_share) == 0))
+                       for lists in (before, after))))
+    width = max(len(name) for name, _, _ in rows)
+    print(f"re-ranked ({', '.join(_knob_flags(config))}) on the same {len(users):,} users:")
+    print(f"  {'metric':<{width}}  {'model order':>11}  {'re-ranked':>9}  {'change':>8}")
+    for name, a, b in rows:
+        change = b - a
+        line = f"  {name:<{width}}  {a:>11.4f}  {b:>9.4f}  {change:>+8.4f}"
+        if name == ndcg and np.isfinite(se):
+            line += f" (± {se:.4f} standard error of the paired change, {len(paired):,} users)"
+        print(line)
+    short = [(run.user_ids[u], r.group_prefixes_short) for u, r in zip(users, results)
+             if r.group_target_reachable is False]
+    if short:
+        ids, counts = zip(*short)
+        print(fairness_shortage_warning(config, ids, counts, k), file=sys.stderr)
+
+
+def _knob_flags(config: RerankConfig) -> list[str]:
+    """The re-ranking flags that set ``config`` away from the defaults, with their values."""
+    defaults = RerankConfig()
+    return [f"{flag} {','.join(value) if isinstance(value, tuple) else value}"
+            for name, (flag, _, _) in _RERANK_FLAGS.items()
+            if (value := getattr(config, name)) != getattr(defaults, name)]

@@ -21,7 +21,8 @@ from ..validation import check_param
 from .candidates import (CandidateGenerator, CandidatePool, ModelGenerator, PopularityGenerator,
                          TrendingGenerator, generate_candidates)
 from .ranker import CandidateScorer, evaluate_scorer
-from .rerank import LONG_TAIL, RerankConfig, RerankResult, group_mask, passes_filters, rerank
+from .rerank import (LONG_TAIL, RerankConfig, RerankResult, group_mask, passes_filters,
+                     prefix_shortfalls, rerank)
 
 
 #: Each generator's nominations per list are at least this many (see :func:`pool_size`).
@@ -50,9 +51,11 @@ def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int
     nominates its best ``k`` group items that pass the filters (a second top-k restricted to the
     group: exact, or through the generator's approximate index; see
     :meth:`~recsys_core.serving.candidates.CandidateGenerator.nominate_within`). They join the pool
-    marked as such (``pool.from_group``, "long-tail retrieval" in ``nominated_by``), so the
-    target is reachable whenever the catalogue holds enough eligible group items;
-    ``group_target_reachable`` is False only when it does not.
+    marked as such (``pool.from_group``, "long-tail retrieval" in ``nominated_by``), so every
+    prefix of the list can hold its share (at least floor(s n) group items in the top n, see
+    :func:`~recsys_core.serving.rerank.prefix_minimums`) whenever the catalogue holds enough
+    eligible group items; ``group_target_reachable`` is False (and ``group_prefixes_short``
+    positive) only when it does not.
 
     Parameters
     ----------
@@ -235,7 +238,8 @@ def rerank_lists(config: RerankConfig, model: Recommender, train: Dataset, users
 
 def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=None, k: int = 10,
                     n_candidates: int | None = None, relevance_threshold: float | None = None,
-                    seed: int = 0) -> dict[str, float]:
+                    seed: int = 0, exposure_group: str | None = None,
+                    exposure_share: float | None = None) -> dict[str, float]:
     """What a re-ranking configuration costs and buys, over test users.
 
     Parameters
@@ -252,15 +256,24 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
         (the rule of the Recommend page and the command line).
     relevance_threshold : float, optional
         Test entries rated at least this count as relevant (default: all).
+    exposure_group : str, optional
+        The group whose exposure is measured ("long-tail" or a genre); default the config's fair
+        group, else long-tail. Give the fair group when measuring neutral knobs to compare with.
+    exposure_share : float, optional
+        The share every prefix is checked against for "group_target_met"; default the config's
+        ``fair_share`` (with a fair group). Give it with neutral knobs to see how many of the
+        model's own lists meet it.
 
     Returns
     -------
     dict with "ndcg@k", "recall@k", "precision@k", "map@k", "hit_rate@k", "coverage",
     "diversity_genre", "diversity_embedding" (when the model has embeddings), "novelty",
     "popularity_percentile", "mean_popularity" (mean number of training ratings of the listed
-    items), "group_exposure" (share of slots in the fair group, long-tail items when the config
-    has none) and "group_target_met" (share of users whose list reached the fairness target,
-    1.0 without a target).
+    items), "group_exposure" (share of slots in the exposure group),
+    "group_exposure_discounted" (the same with the slot at rank j weighted 1 / log2(j + 1), as
+    NDCG weighs it: the top counts more) and "group_target_met" (share of users whose every
+    prefix holds the exposure group's share, :func:`~recsys_core.serving.rerank.prefix_minimums`;
+    1.0 without a share).
     """
     from ..evaluation.metrics import evaluate_recommendations
 
@@ -281,7 +294,7 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
     if relevance_threshold is not None:
         relevant = relevant.multiply(relevant >= relevance_threshold).tocsr()
         relevant.eliminate_zeros()
-    mask = group_mask(train, config.fair_group or LONG_TAIL, config.head_share)
+    mask = group_mask(train, exposure_group or config.fair_group or LONG_TAIL, config.head_share)
     out = evaluate_recommendations(
         lists, relevant, k, n_items=train.n_items, item_genres=train.item_genres,
         item_popularity=train.item_popularity, n_users=train.n_users, group_mask=mask,
@@ -289,9 +302,10 @@ def evaluate_rerank(config: RerankConfig, model: Recommender, split, *, users=No
     valid = lists >= 0
     out["mean_popularity"] = float(train.item_popularity[lists[valid]].mean()) if valid.any() \
         else float("nan")
-    met = [r.group_share >= r.group_target - 1e-9 for r in results
-           if r.group_target is not None and len(r.items)]
-    out["group_target_met"] = float(np.mean(met)) if met else 1.0
+    share = exposure_share if exposure_share is not None else (
+        config.fair_share if config.fair_group is not None else None)
+    met = prefix_shortfalls(lists[valid.any(axis=1)], mask, share) == 0 if share else []
+    out["group_target_met"] = float(np.mean(met)) if len(met) else 1.0
     return out
 
 
@@ -487,9 +501,10 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     Returns
     -------
     DataFrame with user, item, rank, score (the base score: the model's, the similarity under
-    ``measure``, or the scorer's P(positive) with a ``stage``), plus the breakdown when asked. ``frame.attrs["group_target_unreachable"]``
-    holds the raw ids of users whose fairness target the catalogue cannot meet (too few items of
-    the group pass the filters).
+    ``measure``, or the scorer's P(positive) with a ``stage``), plus the breakdown when asked.
+    ``frame.attrs["group_target_unreachable"]`` holds the raw ids of users whose fairness target
+    the catalogue cannot meet in every prefix (too few items of the group pass the filters), and
+    ``frame.attrs["group_prefixes_short"]`` how many prefixes of each of their lists fall short.
     """
     import pandas as pd
 
@@ -520,7 +535,7 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
                                     scorer=scorer, n_per_generator=n_candidates,
                                     item_embeddings=getattr(run.model, "item_embeddings_", None))
         if result.group_target_reachable is False:
-            short.append(int(user))
+            short.append((int(user), int(result.group_prefixes_short)))
         parts["user"].append(np.full(len(result.items), user))
         for column in wanted:
             if column in result.columns:
@@ -534,7 +549,9 @@ def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = 
     for column in EXPLAIN_COLUMNS if explain else ():
         if column in columns:
             frame[column] = columns[column]
-    frame.attrs["group_target_unreachable"] = run.user_ids[np.asarray(short, dtype=np.int64)]
+    short = np.asarray(short, dtype=np.int64).reshape(-1, 2)
+    frame.attrs["group_target_unreachable"] = run.user_ids[short[:, 0]]
+    frame.attrs["group_prefixes_short"] = short[:, 1]
     return frame
 
 

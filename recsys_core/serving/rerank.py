@@ -17,20 +17,24 @@ Stages, in order (each knob of :class:`RerankConfig` is neutral by default):
    lambda * final / max(final) - (1 - lambda) * max similarity to the items already picked
    (genre cosine or embedding cosine); an optional cap limits items per genre (an item counts
    for each of its genres; items that would break it are skipped, so a list may be shorter).
-4. Fairness: if the share of a chosen item group (long-tail items or a genre) in the list is
-   below a target, the lowest-scoring non-group items are swapped for the best-scoring group
-   items left out; that needs the fewest swaps and, among those, loses the least total final
-   score. The items brought in are placed by final score (in score order among themselves).
-   The achieved share is reported; it may stay below the target when the pool has too few
-   group items (the target is then unreachable;
-   :func:`recsys_core.serving.pipeline.recommend_pipeline` retrieves the group's own candidates so
-   that only a catalogue short of them leaves it so).
+4. Fairness (ranked group fairness, FA*IR's deterministic table; Zehlike et al., CIKM 2017):
+   every prefix of the list holds at least floor(share * n) items of a chosen group (long-tail
+   items or a genre) at rank n, and the whole list at least ceil(share * k), the knob's
+   "minimum share of the list" (see :func:`prefix_minimums`). A greedy merge walks the ranks:
+   when the prefix would fall below its minimum it takes the best remaining group item, else
+   the next item of the list so far (the diversity stage's order, then the group's other
+   candidates by final score). The group and the rest each keep their order; a list that meets
+   the table already is unchanged; a group item moved up lands at the lowest rank its prefix
+   allows. The prefixes that fall short are counted: the table is unreachable when the
+   candidates hold too few group items (:func:`recsys_core.serving.pipeline.recommend_pipeline`
+   retrieves the group's own candidates so that only a catalogue short of them leaves it so).
 
 Every output row says which stages changed the item's position (``moved_by``: a filter that
 removed candidates ranked above it, a score transform, diversity, fairness) and, in a sentence,
-why (``why``): an item fairness brought in says it was promoted for the group, how many places,
-and why its final score is low (a base score far below the best candidate's, an old release, a
-popularity penalty).
+why (``why``): an item fairness moved up says it was promoted for the group, how many places,
+which prefix needed it, and why its final score is low (a base score far below the best
+candidate's, an old release, a popularity penalty); an item pushed down says fairness placed
+group items above it.
 """
 from __future__ import annotations
 
@@ -53,9 +57,8 @@ STAGES = ("freshness", "popularity_penalty", "diversity", "fairness")
 #: The filters of stage 1, in the order they apply (the keys of ``RerankResult.filtered``); an
 #: item moved up because candidates above it were removed says ``"<filter> filter"``.
 FILTERS = ("seen", "disliked", "genre", "min_ratings")
-#: ``moved_by`` of an item already in the list that moved because fairness swapped items out
-#: of, or into, the places above it.
-GROUP_SWAPS = "group swaps"
+#: ``moved_by`` of an item the fairness stage pushed down by placing group items above it.
+GROUP_ABOVE = "group items above"
 #: Ways to measure the similarity of two items for diversity.
 DIVERSITY_SIMILARITIES = ("genre", "embedding")
 LONG_TAIL = "long-tail"
@@ -90,7 +93,8 @@ class RerankConfig:
     fair_group : str or None
         "long-tail" (items outside the most popular ``head_share`` of the catalogue) or a genre.
     fair_share : float in [0, 1]
-        Target minimum share of the list from ``fair_group``.
+        Target minimum share of ``fair_group`` in every prefix of the list: at least
+        floor(fair_share * n) group items in the top n, ceil(fair_share * k) in the whole list.
     head_share : float in (0, 1)
         Share of the catalogue, by popularity, that counts as the head (not long-tail).
     """
@@ -157,8 +161,13 @@ class RerankResult:
     group_share : float or None
         Share of the list in the fair group (None without a group).
     group_target : float or None
+        The share asked of every prefix (``fair_share``; None without a group).
+    group_prefixes_short : int or None
+        How many prefixes of the list (the top 1, 2, ..., k) hold fewer group items than
+        :func:`prefix_minimums` asks: 0 when the target is met (None without a group).
     group_target_reachable : bool or None
-        Whether the pool had enough group items to reach the target.
+        Whether the candidates had enough group items for every prefix
+        (``group_prefixes_short == 0``).
     pool : CandidatePool or None
         The candidates the list was picked from, when it came from
         :mod:`recsys_core.serving.pipeline`.
@@ -171,6 +180,7 @@ class RerankResult:
     group_share: float | None = None
     group_target: float | None = None
     group_target_reachable: bool | None = None
+    group_prefixes_short: int | None = None
     pool: object = None
     before: np.ndarray | None = None
 
@@ -421,13 +431,14 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
     genres = dataset.item_genres[items]
     picked, redundancy = _mmr(by_final, final, genres, config, item_embeddings, items, k)
 
-    # 4. fairness swaps
+    # 4. fairness: every prefix holds its minimum of group items (greedy merge)
     in_group = np.zeros(n, dtype=bool)
-    group_share = reachable = None
+    group_share = reachable = n_short = None
     listed = picked.copy()
     if config.fair_group is not None:
         in_group = group_mask(dataset, config.fair_group, config.head_share)[items]
-        listed, reachable = _fair_swaps(listed, final, in_group, config.fair_share)
+        listed, n_short = _fair_merge(picked, final, in_group, config.fair_share)
+        reachable = n_short == 0
         group_share = float(in_group[listed].mean()) if len(listed) else 0.0
     if len(listed) and len(redundancy) == len(picked):
         red_by_slot = dict(zip(picked.tolist(), redundancy.tolist()))
@@ -442,23 +453,29 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
     moved = np.zeros((len(listed), len(STAGES)), dtype=bool)
     for s in range(len(STAGES)):
         moved[:, s] = stage_pos[s + 1] != stage_pos[s]
-    # After MMR and fairness only the list positions exist: "fairness" marks an insertion
-    # only; an item already picked whose place changed around the swaps says "group swaps".
-    inserted = pos_picked[listed] > len(picked)
-    swapped_around = moved[:, 3] & ~inserted
-    moved[:, 3] = inserted
-    moved[:, 2] = (pos_picked[listed] != pos_final[listed]) & ~inserted
-    # Candidates a filter removed from above an item moved it up (not an inserted item: its
+    # After MMR and fairness only the list positions exist: "fairness" marks a group item the
+    # merge moved up (brought in from below the list or placed above its rank in it: its place
+    # is the fairness rule's alone); an item it pushed down says "group items above".
+    promoted = in_group[listed] & (np.arange(len(listed)) < pos_picked[listed])
+    pushed_down = moved[:, 3] & ~promoted
+    # Promoted items now above an item that came from below it: how far fairness pushed it.
+    was = pos_picked[listed]
+    rows = np.arange(len(listed))
+    jumped = (promoted[None, :] & (was[None, :] > was[:, None])
+              & (rows[None, :] < rows[:, None])).sum(axis=1)
+    moved[:, 3] = promoted
+    moved[:, 2] = (pos_picked[listed] != pos_final[listed]) & ~promoted
+    # Candidates a filter removed from above an item moved it up (not a promoted item: its
     # place is the fairness rule's).
-    above = {f: np.searchsorted(ranks, original_rank[listed]) * ~inserted
+    above = {f: np.searchsorted(ranks, original_rank[listed]) * ~promoted
              for f, ranks in removed_ranks.items()}
     names = np.asarray(STAGES, dtype=object)
     moved_by = []
     for row in range(len(listed)):
         causes = [f"{f} filter" for f in FILTERS if f in above and above[f][row] > 0]
         causes += list(names[moved[row]])
-        if swapped_around[row]:
-            causes.append(GROUP_SWAPS)
+        if pushed_down[row]:
+            causes.append(GROUP_ABOVE)
         moved_by.append("+".join(causes) or "none")
 
     table = {
@@ -479,12 +496,13 @@ def rerank(items, scores, config: RerankConfig | None = None, *, dataset: Datase
         "original_rank": original_rank[listed],
         "moved_by": moved_by,
     })
-    table["why"] = _why(table, config, inserted, above, base, catalogue, popularity[items[listed]],
+    table["why"] = _why(table, config, promoted, jumped, above, base, catalogue,
+                        popularity[items[listed]],
                         now=(config.reference_year if config.reference_year is not None
                              else catalogue.newest_year))
     return RerankResult(columns=table, filtered=filtered, group_share=group_share,
                         group_target=config.fair_share if config.fair_group else None,
-                        group_target_reachable=reachable)
+                        group_target_reachable=reachable, group_prefixes_short=n_short)
 
 
 def _places(shift: int) -> str:
@@ -505,26 +523,31 @@ def _filter_phrase(name: str, config: RerankConfig) -> str:
     return "the seen filter (items already rated)"
 
 
-def _why(table: dict, config: RerankConfig, inserted: np.ndarray, above: dict,
-         candidate_base: np.ndarray, catalogue: _CatalogueArrays, n_ratings: np.ndarray,
-         now: float) -> list[str]:
+def _why(table: dict, config: RerankConfig, promoted: np.ndarray, jumped: np.ndarray,
+         above: dict, candidate_base: np.ndarray, catalogue: _CatalogueArrays,
+         n_ratings: np.ndarray, now: float) -> list[str]:
     """One sentence per listed item saying why it moved ("" when it did not).
 
-    An item fairness inserted: "promoted for the <group> group: up N places (rank R by base
-    score); its final score F is low because <its factors below 1>", the factors being its
-    relevance (its base score against the best candidate's, min-max scaled over the
-    candidates), its freshness and its popularity multiplier. Other moves name the filters
-    that removed candidates above the item and the multipliers or diversity that moved it.
+    An item fairness promoted: "promoted for the <group> group: up N places (rank R by base
+    score) to keep <group> items at S of every prefix (the top n must hold m); its final score F
+    is low because <its factors below 1>", n being its rank (a promoted item sits at the lowest
+    rank its prefix allows), the factors its relevance (its base score against the best
+    candidate's, min-max scaled over the candidates), its freshness and its popularity
+    multiplier. Other moves name the filters that removed candidates above the item, the
+    multipliers or diversity that moved it, and the group items fairness placed above it
+    (``jumped``: promoted items now above the item that came from below it).
     """
     n_candidates = len(candidate_base)
     best = float(candidate_base.max()) if n_candidates else float("nan")
+    minimums = prefix_minimums(config.fair_share, len(table["rank"])) if config.fair_group \
+        else None
     out = []
     for row in range(len(table["rank"])):
         shift = int(table["original_rank"][row]) - int(table["rank"][row])
         base, relevance = float(table["base_score"][row]), float(table["relevance"][row])
         fresh, penalty = float(table["freshness"][row]), float(table["popularity_penalty"][row])
         item = int(table["item"][row])
-        if inserted[row]:
+        if promoted[row]:
             reasons = []
             if relevance < 0.995:
                 reasons.append(
@@ -538,9 +561,11 @@ def _why(table: dict, config: RerankConfig, inserted: np.ndarray, above: dict,
             if penalty < 0.995:
                 reasons.append(f"its {int(n_ratings[row])} ratings bring a popularity "
                                f"penalty ×{penalty:.2f}")
-            why = (f"promoted for the {config.fair_group} group (at least "
-                   f"{config.fair_share:.0%} of the list): {_places(shift)} (rank "
-                   f"{int(table['original_rank'][row])} by base score)")
+            rank = int(table["rank"][row])
+            why = (f"promoted for the {config.fair_group} group: {_places(shift)} (rank "
+                   f"{int(table['original_rank'][row])} by base score) to keep "
+                   f"{config.fair_group} items at {config.fair_share:.0%} of every prefix (the "
+                   f"top {rank} must hold {int(minimums[rank - 1])})")
             if reasons:
                 why += (f"; its final score {float(table['final_score'][row]):.2f} is low "
                         f"because " + " and ".join(reasons))
@@ -565,8 +590,11 @@ def _why(table: dict, config: RerankConfig, inserted: np.ndarray, above: dict,
             redundancy = float(table["redundancy"][row])
             parts.append("diversity" + (f" (similarity {redundancy:.2f} to the items above it)"
                                         if np.isfinite(redundancy) else " (genre cap)"))
-        if GROUP_SWAPS in stages:
-            parts.append(f"fairness swapped items around it for the {config.fair_group} group")
+        if GROUP_ABOVE in stages:
+            placed = int(jumped[row])
+            parts.append(f"fairness placed {placed} {config.fair_group} "
+                         f"item{'s' if placed != 1 else ''} above it (at least "
+                         f"{config.fair_share:.0%} of every prefix)")
         out.append(f"{_places(shift)}: " + "; ".join(parts))
     return out
 
@@ -613,32 +641,72 @@ def _mmr(order: np.ndarray, final: np.ndarray, genres: np.ndarray, config: Reran
     return order[np.asarray(picked, dtype=np.int64)], np.asarray(redundancy)
 
 
-def _fair_swaps(listed: np.ndarray, final: np.ndarray, in_group: np.ndarray, share: float
-                ) -> tuple[np.ndarray, bool]:
-    """Replace the weakest non-group items of the list by the strongest group items outside it
-    until the group's share reaches ``share``; returns the list and whether it was reachable.
+def prefix_minimums(share: float, length: int) -> np.ndarray:
+    """Least number of group items in each prefix of a ``length``-list, int64 (length,): entry
+    n - 1 for the top n.
 
-    The items brought in are placed by final score, not into the freed slots (the weakest slot
-    would get the strongest newcomer): each goes just above the first remaining item it
-    outscores, so they keep their score order and, when the list was in score order (no MMR),
-    it still is."""
-    listed = listed.copy()
-    if len(listed) == 0 or share <= 0:
-        return listed, True
-    needed = int(math.ceil(share * len(listed) - 1e-9)) - int(in_group[listed].sum())
-    if needed <= 0:
-        return listed, True
-    outside = np.setdiff1d(np.flatnonzero(in_group), listed)
-    outside = outside[np.lexsort((outside, -final[outside]))]
-    inside = np.flatnonzero(~in_group[listed])  # positions in the list
-    inside = inside[np.lexsort((-inside, final[listed[inside]]))]
-    n_swaps = min(needed, len(outside), len(inside))
-    kept = np.delete(listed, inside[:n_swaps])
-    added = outside[:n_swaps]  # best first
-    if len(kept) == 0:
-        return added, n_swaps == needed
-    # First kept item each newcomer outscores (ties stay below the kept item); non-decreasing
-    # because the newcomers are sorted, so np.insert keeps them in order.
-    beats = final[kept][:, None] < final[added][None, :]
-    slot = np.where(beats.any(axis=0), beats.argmax(axis=0), len(kept))
-    return np.insert(kept, slot, added), n_swaps == needed
+    max(floor(share n), ceil(share length) - (length - n)): at least floor(share n) in the top n
+    (FA*IR's ranked group fairness with a deterministic table) and ceil(share length) in the whole
+    list (its share reaches ``share``); the second term asks for the whole list's last group items
+    early enough that the table never rises by more than one per rank, which a greedy walk over
+    the ranks needs.
+    """
+    n = np.arange(1, int(length) + 1)
+    whole = math.ceil(share * length - 1e-9)
+    return np.maximum(np.floor(share * n + 1e-9), whole - (length - n)).astype(np.int64)
+
+
+def prefix_shortfalls(lists, group_mask, share: float) -> np.ndarray:
+    """How many prefixes of each list hold fewer group items than :func:`prefix_minimums`
+    asks (the table of the list's own length): int64 (n_lists,), 0 for a list that meets it.
+
+    Parameters
+    ----------
+    lists : int array (n_lists, k), -1 padded at the end
+    group_mask : bool array (n_items,)
+    share : float in [0, 1]
+    """
+    lists = np.atleast_2d(np.asarray(lists, dtype=np.int64))
+    valid = lists >= 0
+    member = np.asarray(group_mask, dtype=bool)[np.where(valid, lists, 0)] & valid
+    counts = np.cumsum(member, axis=1)
+    lengths = valid.sum(axis=1)
+    out = np.zeros(len(lists), np.int64)
+    for length in np.unique(lengths[lengths > 0]):
+        rows = lengths == length
+        out[rows] = (counts[rows, :length] < prefix_minimums(share, int(length))).sum(axis=1)
+    return out
+
+
+def _fair_merge(picked: np.ndarray, final: np.ndarray, in_group: np.ndarray, share: float
+                ) -> tuple[np.ndarray, int]:
+    """The list ``picked`` (candidate slots, best first) with every prefix holding its
+    :func:`prefix_minimums` of group items; also how many prefixes fall short (too few group
+    candidates).
+
+    The greedy walk (at each rank, the best remaining group item when the prefix would fall
+    below its minimum, else the next item) in closed form: the order to walk is ``picked``
+    followed by the group candidates outside it by final score; the j-th group item of that
+    order, at position q_j, lands at min(q_j, d_j), d_j being the first rank whose prefix needs
+    j group items; the other items fill the remaining ranks in their order. O(n) in NumPy.
+    """
+    length = len(picked)
+    if length == 0 or share <= 0:
+        return picked.copy(), 0
+    minimums = prefix_minimums(share, length)
+    outside = np.flatnonzero(in_group)
+    outside = outside[~_member(outside, picked, len(in_group))]
+    outside = outside[np.lexsort((outside, -final[outside]))][:int(minimums[-1])]
+    order = np.concatenate([picked, outside])
+    member = in_group[order]
+    at = np.flatnonzero(member)  # positions of the group items in the walk's order
+    deadline = np.searchsorted(minimums, np.arange(1, len(at) + 1))  # 0-based; length: never
+    rank = np.minimum(at, deadline)
+    placed = rank < length
+    listed = np.empty(length, np.int64)
+    taken = np.zeros(length, dtype=bool)
+    listed[rank[placed]] = order[at[placed]]
+    taken[rank[placed]] = True
+    listed[~taken] = order[~member][:length - int(placed.sum())]
+    counts = np.cumsum(in_group[listed])
+    return listed, int((counts < minimums).sum())

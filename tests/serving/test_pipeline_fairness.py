@@ -46,7 +46,12 @@ def _check_fair_list(result, data, k=10, share=0.3):
     added = t[t["nominated_by"] == "long-tail retrieval"]
     assert len(added) == int(np.ceil(share * k)) and tail[added["item"]].all()
     assert np.all(np.diff(added["final_score"]) <= 0)  # score order
-    assert np.all(np.diff(t["final_score"]) <= 0)
+    # Every prefix holds floor(share n) group items; the group and the rest keep score order.
+    counts = np.cumsum(tail[result.items])
+    assert np.all(counts >= np.floor(share * np.arange(1, k + 1) + 1e-9))
+    assert result.group_prefixes_short == 0
+    for part in (t[t["in_group"]], t[~t["in_group"]]):
+        assert np.all(np.diff(part["final_score"]) <= 0)
     pool = result.pool
     assert pool.group == "long-tail" and pool.from_group.sum() == k
     assert set(pool.items[pool.from_group]) >= set(added["item"])

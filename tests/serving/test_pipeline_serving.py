@@ -103,6 +103,15 @@ def test_evaluate_rerank_neutral_matches_the_model_metrics(demo_split):
     fair = evaluate_rerank(RerankConfig(fair_group="long-tail", fair_share=0.6), model,
                            demo_split, users=100, k=10)
     assert fair["group_exposure"] >= 0.6 - 1e-9 and fair["group_target_met"] == 1.0
+    # The model order measured for the same group and share: fewer lists meet every prefix,
+    # and the position-discounted exposure rises with the knob.
+    plain = evaluate_rerank(RerankConfig(), model, demo_split, users=100, k=10,
+                            exposure_group="long-tail", exposure_share=0.6)
+    assert plain["group_target_met"] < 1.0
+    assert fair["group_exposure_discounted"] > plain["group_exposure_discounted"]
+    comedy = evaluate_rerank(RerankConfig(), model, demo_split, users=100, k=10,
+                             exposure_group="Comedy")
+    assert comedy["group_exposure"] != plain["group_exposure"]
 
 
 def test_real_models_through_the_pipeline(demo_split):

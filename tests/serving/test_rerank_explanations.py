@@ -1,8 +1,9 @@
 """The re-ranking explanation is truthful (issue 20.8): an item fairness promoted says so, for
-which group, by how many places (its own rank in the whole catalogue, not a place just after the
-pool's end shared with the other promoted items) and why its final score is low; an item moved
-up by a filter names the filter instead of "none". On the tiny hand-made catalogue of
-test_rerank_rules."""
+which group, which prefix needed it (issue 21.4), by how many places (its own rank in the whole
+catalogue, not a place just after the pool's end shared with the other promoted items) and why
+its final score is low; an item fairness pushed down says it placed group items above it; an
+item moved up by a filter names the filter instead of "none". On the tiny hand-made catalogue
+of test_rerank_rules."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
@@ -29,26 +30,31 @@ def drama_list(**knobs):
 def test_promoted_items_say_the_group_their_own_rise_and_why_their_score_is_low():
     result = drama_list()
     t = result.table
-    assert t["item"].tolist() == [0, 1, 5, 6]
-    assert t["nominated_by"].tolist()[2:] == ["model+Drama retrieval"] * 2 \
-        or t["nominated_by"].tolist()[2:] == ["Drama retrieval"] * 2
+    # The top 2 needs 1 Drama item and the top 4 two: 5 lands at rank 2, 6 at rank 4.
+    assert t["item"].tolist() == [0, 5, 1, 6]
+    assert t["nominated_by"].tolist()[1::2] == ["model+Drama retrieval"] * 2 \
+        or t["nominated_by"].tolist()[1::2] == ["Drama retrieval"] * 2
     # Their ranks in the catalogue (6 and 9), not 5 and 6 just after the pool of 4.
-    assert t["original_rank"].tolist() == [1, 2, 6, 9]
-    assert result.moves == ["=", "=", "↑3", "↑5"]
-    assert t["moved_by"].tolist() == ["none", "none", "fairness", "fairness"]
-    assert t["why"].tolist()[:2] == ["", ""]
+    assert t["original_rank"].tolist() == [1, 6, 2, 9]
+    assert result.moves == ["=", "↑4", "↓1", "↑5"]
+    assert t["moved_by"].tolist() == ["none", "fairness", "group items above", "fairness"]
+    assert t["why"].iloc[0] == ""
+    assert t["why"].iloc[2] == ("down 1 place: fairness placed 1 Drama item above it (at least "
+                                "50% of every prefix)")
     # Relevance, min-max over the 7 candidates (the pool's 4, the retrieval's 5, 6 and 9) with
     # 1% of the range as the floor: (0.5 - 0.3 + 0.007) / (0.7 + 0.007).
     relevance = [(0.5 - 0.3 + 0.007) / 0.707, (0.35 - 0.3 + 0.007) / 0.707]
-    np.testing.assert_allclose(t["relevance"].iloc[2:], relevance, rtol=1e-5)
-    assert t["why"].iloc[2] == (
-        "promoted for the Drama group (at least 50% of the list): up 3 places (rank 6 by base "
-        "score); its final score 0.29 is low because its base score 0.5 is far below the best "
-        "candidate's 1 (relevance 0.29 when the 7 candidates' base scores are scaled to 0..1)")
+    np.testing.assert_allclose(t["relevance"].iloc[1::2], relevance, rtol=1e-5)
+    assert t["why"].iloc[1] == (
+        "promoted for the Drama group: up 4 places (rank 6 by base score) to keep Drama items at "
+        "50% of every prefix (the top 2 must hold 1); its final score 0.29 is low because its "
+        "base score 0.5 is far below the best candidate's 1 (relevance 0.29 when the 7 "
+        "candidates' base scores are scaled to 0..1)")
     assert t["why"].iloc[3] == (
-        "promoted for the Drama group (at least 50% of the list): up 5 places (rank 9 by base "
-        "score); its final score 0.08 is low because its base score 0.35 is far below the best "
-        "candidate's 1 (relevance 0.08 when the 7 candidates' base scores are scaled to 0..1)")
+        "promoted for the Drama group: up 5 places (rank 9 by base score) to keep Drama items at "
+        "50% of every prefix (the top 4 must hold 2); its final score 0.08 is low because its "
+        "base score 0.35 is far below the best candidate's 1 (relevance 0.08 when the 7 "
+        "candidates' base scores are scaled to 0..1)")
 
 
 def test_a_promoted_item_names_every_factor_that_lowers_its_score():
@@ -101,3 +107,21 @@ def test_an_item_that_moved_always_says_why(scores, group, share, k, lam, penalt
         assert (moved_by == "none") == (why == "")
     for why in t["why"][t["moved_by"] == "fairness"]:
         assert why.startswith(f"promoted for the {group} group")
+        assert "of every prefix (the top " in why
+    for why in t["why"][t["moved_by"].str.contains("group items above")]:
+        assert "fairness placed" in why and f"{group} item" in why
+
+
+def test_an_item_pushed_down_counts_only_the_group_items_that_passed_it():
+    """Comedy at share 1 over 2, 3 (Comedy), 5, 4 (Comedy): the walk gives 3, 4, 2, 5. Item 2
+    was passed by both Comedy items, item 5 only by 4 (3 was above it already)."""
+    config = RerankConfig(hide_seen=False, fair_group="Comedy", fair_share=1.0)
+    r = rerank(np.array([2, 3, 5, 4]), np.array([4.0, 3.0, 2.0, 1.0]), config, dataset=DATA,
+               k=4)
+    t = r.table
+    assert t["item"].tolist() == [3, 4, 2, 5] and r.moves == ["↑1", "↑2", "↓2", "↓1"]
+    assert t["why"].iloc[2] == ("down 2 places: fairness placed 2 Comedy items above it (at "
+                                "least 100% of every prefix)")
+    assert t["why"].iloc[3] == ("down 1 place: fairness placed 1 Comedy item above it (at "
+                                "least 100% of every prefix)")
+    assert r.group_prefixes_short == 2  # only 2 Comedy candidates for prefixes of 3 and 4
