@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import settle
+from browser_support import count, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,9 @@ def test_knobs_survive_switching_to_a_new_user_and_rating(wals_server, page):
     type_into(page, "Find a title to rate", "Carrie")
     page.get_by_role("button", name="Add rating").click()
     settle(page)
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # the new user's list
+    # The new user's list (waited for: on a busy machine it can be drawn after the page first
+    # looks settled).
+    assert count(page, '[data-testid="stDataFrame"]', 2) >= 2
 
     assert slider_value(page, "Popularity penalty") == 0.5
     assert slider_value(page, "MMR λ") == pytest.approx(0.8)
