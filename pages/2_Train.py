@@ -57,7 +57,7 @@ with left:
     with page.user_errors():
         split_note = splits.choice_note(source, dataset, split_params)
         if split_note:
-            st.caption(split_note + " See docs/splits.md for what each split measures.")
+            st.caption(split_note)
 with mid:
     # Kept as a synced value, so switching model or page does not clear it.
     run_name = st.text_input("Run name (optional)",

@@ -15,8 +15,9 @@ SPLITS = {
                 {"method": "holdout", "test_fraction": 0.2, "seed": 0}),
     "last": ("Each user's most recent rating", {"method": "leave_last_k_out", "k": 1}),
 }
-#: The global temporal split, offered for datasets with timestamps (docs/splits.md).
-TEMPORAL = ("Global temporal split: the latest 20% of all ratings",
+#: The global temporal split, offered for datasets with timestamps (docs/splits.md); the share
+#: of ratings after its cut-off time is chosen beside it (20% unless changed).
+TEMPORAL = ("Global temporal split: train before a cut-off time, test after it",
             {"method": "temporal", "test_fraction": 0.2})
 
 
@@ -35,7 +36,14 @@ def select_split(dataset: Dataset) -> dict:
                                   "still sees ratings made after the test ones; the global "
                                   "temporal split trains on everything before one cut-off time "
                                   "and tests on what came after, as a deployed model meets it.")
-    return dict(options[choice][1])
+    params = dict(options[choice][1])
+    if params["method"] == "temporal":
+        share = state.slider("Ratings after the cut-off (%)", "cutoff_pct", 20, min_value=5,
+                             max_value=50, step=5,
+                             help="The cut-off time is put where this share of all ratings "
+                                  "comes at or after it; the time is said below.")
+        params["test_fraction"] = share / 100
+    return params
 
 
 def describe(record: dict) -> str:
