@@ -185,3 +185,29 @@ def default_dataset() -> Dataset:
         dataset = dataclasses.replace(dataset, report=dataclasses.replace(
             dataset.report, notes=tuple(dataset.report.notes) + tuple(notes)))
     return dataset
+
+
+def load_recorded_dataset(record: dict, purpose: str, needs: str = "the run's dataset"
+                          ) -> Dataset:
+    """The dataset a saved run was trained on, loaded again from its record (a run's
+    ``info.dataset``: ``source`` and ``fingerprint``); the error says what needed it
+    (``purpose``, e.g. "comparing runs") and what of it (``needs``).
+
+    Raises
+    ------
+    HyperparameterError
+        When the source cannot be loaded or its data changed since the run was trained (the
+        fingerprints differ).
+    """
+    from ..errors import HyperparameterError
+
+    source = record.get("source", "")
+    try:
+        data = load_dataset(source)
+    except (OSError, DataError, ValueError) as exc:
+        raise HyperparameterError(f"{purpose} needs {needs}; the dataset could not be "
+                                  f"loaded from {source!r} ({exc})") from None
+    if data.fingerprint != record.get("fingerprint"):
+        raise HyperparameterError(f"{purpose} needs {needs}, but the data at {source!r} "
+                                  "changed since the run was trained")
+    return data

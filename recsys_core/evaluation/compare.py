@@ -473,19 +473,10 @@ def check_comparable(run_a, run_b) -> None:
 
 def _rebuild_split(run):
     """The split a run was trained on, from its source dataset (checked against its record)."""
-    from ..data.discovery import load_dataset
-    from ..errors import DataError
+    from ..data.discovery import load_recorded_dataset
     from .split import make_split
 
-    source = run.info.dataset.get("source", "")
-    try:
-        data = load_dataset(source)
-    except (OSError, DataError, ValueError) as exc:
-        raise HyperparameterError(f"comparing runs needs their held-out entries; the dataset "
-                                  f"could not be loaded from {source!r} ({exc})") from None
-    if data.fingerprint != run.info.dataset.get("fingerprint"):
-        raise HyperparameterError(f"comparing runs needs their held-out entries, but the data "
-                                  f"at {source!r} changed since the runs were trained")
+    data = load_recorded_dataset(run.info.dataset, "comparing runs", "their held-out entries")
     return make_split(data, run.info.split["params"])
 
 

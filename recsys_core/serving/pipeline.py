@@ -458,18 +458,9 @@ def dataset_for_run(run, *, with_ratings: bool = False) -> Dataset:
 def _source_dataset(run, purpose: str) -> Dataset:
     """The dataset a run was trained on, loaded again from its recorded source; ``purpose`` says
     in the error message what needed it."""
-    from ..data.discovery import load_dataset
+    from ..data.discovery import load_recorded_dataset
 
-    source = run.info.dataset.get("source", "")
-    try:
-        data = load_dataset(source)
-    except (OSError, DataError, ValueError) as exc:
-        raise HyperparameterError(f"{purpose} needs the run's rating values; its dataset could "
-                                  f"not be loaded from {source!r} ({exc})") from None
-    if data.fingerprint != run.info.dataset.get("fingerprint"):
-        raise HyperparameterError(f"{purpose} needs the run's rating values, but the data at "
-                                  f"{source!r} changed since the run was trained")
-    return data
+    return load_recorded_dataset(run.info.dataset, purpose, "the run's rating values")
 
 
 def recommend_for_run(run, users, k: int = 10, *, config: RerankConfig | None = None,

@@ -15,6 +15,7 @@ from recsys_core.data.demo import make_demo_dataset
 from recsys_core.evaluation.split import holdout_split
 from recsys_core.runs.store import load_run
 from tests.files import write_ratings_csv
+from tests.cli.support import cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,14 +37,6 @@ def files(tmp_path_factory):
             "test": folder / "test.csv", "dataset": loaded, "split": split}
 
 
-def cli(capsys, *args):
-    """Run the command line in-process: (exit code, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse errors and --help
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def train(capsys, files, out, model, *settings, holdout=0.2):

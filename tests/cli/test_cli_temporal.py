@@ -2,35 +2,24 @@
 on its test ratings, and tuning validates on the end of the training period only."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_core.cli import main
 from recsys_core.evaluation.split import parse_time, temporal_split, validation_split
 from recsys_core.runs.store import RunStore, load_run
 from recsys_core.serving.pipeline import split_for_run
 from recsys_core.tuning import Sweep
+from tests.cli.support import cli
 
 
-def cli(capsys, *args):
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
-def ml100k_folder():
-    folder = Path(os.environ.get("RECSYS_DATA_DIR", "/work/ci-data")) / "ml-100k"
-    if not folder.exists():
-        pytest.skip("MovieLens 100K is not in $RECSYS_DATA_DIR")
-    return folder
+def ml100k_folder(ml100k, data_dir):
+    """The ml-100k folder (the ``ml100k`` fixture fails under CI when it is missing)."""
+    return data_dir / "ml-100k"
 
 
 def test_train_on_ml100k_records_the_temporal_split_and_evaluate_scores_its_test(

@@ -9,15 +9,9 @@ import pytest
 from scipy import stats
 
 from recsys_core.cli import main
+from tests.cli.support import cli
 
 
-def cli(capsys, *args):
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
