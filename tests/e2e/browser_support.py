@@ -239,6 +239,9 @@ def grid_columns(frame) -> set[str]:
         "t => [...t.querySelectorAll('thead th')].map(th => th.textContent.trim())"))
 
 
+FIRST_ROW = "t => t.querySelector('tbody tr')?.getAttribute('aria-rowindex') ?? null"
+
+
 def all_grid_rows(frame, timeout: float = 30) -> list[dict[str, str]]:
     """Every row of an st.dataframe (a locator), as {column title: cell text}: its accessible
     grid holds only the rows in view, so the grid is scrolled down a view at a time and the
@@ -247,7 +250,14 @@ def all_grid_rows(frame, timeout: float = 30) -> list[dict[str, str]]:
     grid.wait_for(state="attached", timeout=timeout * 1000)
     scroller = frame.locator(".dvn-scroller").first
     rows: dict[str, dict[str, str]] = {}
+    first = None  # the index of the first row in view before the last scroll
     while True:
+        # The grid redraws its rows a moment after a scroll: wait until its first row changed.
+        deadline = time.monotonic() + 10
+        while first is not None and grid.evaluate(FIRST_ROW) == first \
+                and time.monotonic() < deadline:
+            frame.page.wait_for_timeout(100)
+        first = grid.evaluate(FIRST_ROW)
         seen = grid.evaluate("""table => {
             const titles = {};
             for (const th of table.querySelectorAll('thead th'))
@@ -264,15 +274,15 @@ def all_grid_rows(frame, timeout: float = 30) -> list[dict[str, str]]:
             return end; }""")
         if at_end:
             return [rows[i] for i in sorted(rows, key=int)]
-        frame.page.wait_for_timeout(150)
 
 
 def chart_traces(chart) -> list[dict]:
-    """The traces a plotly chart (a Playwright locator around it) draws, as the browser holds
-    them: [{"name", "x", "y"}] with plain lists."""
+    """The traces a plotly chart (a Playwright locator around it) draws, as plotly.js holds
+    them once drawn (decoded: the figure's arrays arrive base64-encoded): [{"name", "x", "y"}]
+    with plain lists."""
     plot = chart.locator(".js-plotly-plot").first
     plot.wait_for(timeout=30_000)
-    return plot.evaluate("""el => el.data.map(t => ({name: t.name || '',
+    return plot.evaluate("""el => el._fullData.map(t => ({name: t.name || '',
         x: Array.from(t.x || []), y: Array.from(t.y || [])}))""")
 
 
