@@ -17,11 +17,14 @@ defaults except the epoch counts of the SGD-trained kinds (``EPOCHS``: mf 30 -> 
 Data, Train, Embeddings, Similarity, Recommend, Compare runs, Tune) a fresh load of
 ``/<Page>?data=<name>&run=<the kind's run>`` (Train also ``model=<kind>``; Compare runs also
 ``cmp=<the run>,<the WALS run>`` (popularity's for WALS), so it has two runs to compare).
+The server runs as the browser tests start it: without the background UMAP of a new run's map
+(``RECSYS_PRECOMPUTE_UMAP=0``; runs trained by the CLI never get one anyway), so Embeddings
+computes its default UMAP map when first opened on a run.
 
 Per page x kind it records the seconds from the navigation to the page settled (app root's
 script state "notRunning", no running status widget, skeleton or stale element, for 1 s; quiet
-time not counted), whether a progress element (``st.spinner``, ``st.progress``, a running
-``st.status``) was on the page within 1 s when the page took longer than 1 s, exceptions
+time not counted), on a page that took longer than 1 s the seconds until a progress element
+(``st.spinner``, ``st.progress``, a running ``st.status``) first showed, exceptions
 (``stException``), error boxes and developer text (bench_lesson_tour.py's check). A page that has
 not settled after ``--timeout`` seconds is reported as such. Exits 1 when any cell has an
 exception, has not settled or took more than 60 s.
@@ -128,8 +131,8 @@ def cell(result: dict) -> str:
     text = f"{result['seconds']:.1f}"
     if not result["settled"]:
         text = f">{text} NOT SETTLED"
-    if result["seconds"] > 1.0 and (result["progress"] is None or result["progress"] > 1.0):
-        text += " np"
+    if result["seconds"] > 1.0:  # when the first progress element showed
+        text += " np" if result["progress"] is None else f" p{result['progress']:.1f}"
     if result["exception"]:
         text += " EXC"
     elif result["errors"]:
@@ -201,11 +204,15 @@ def main() -> int:
     print(f"\nEvery page x every model kind on {args.data} ({dataset.n_users:,} x "
           f"{dataset.n_items:,}), 1280 px; load average {min(loads):.1f}-{max(loads):.1f} "
           f"(mean {sum(loads) / len(loads):.1f}) on {os.cpu_count()} cores; seconds from the "
-          f"navigation to settled. np: no progress element within 1 s on a page that took "
-          f"longer; EXC: exception; err: error box; dev: developer text.")
-    print("training (CLI, s): " + ", ".join(f"{k} {s:.0f}" + (f" ({EPOCHS[k]} epochs)"
-                                                              if k in EPOCHS else "")
-                                             for k, s in trained.items()))
+          f"navigation to settled. On a page that took longer than 1 s, p<s>: seconds to the "
+          f"first progress element (spinner, progress bar, running status), np: none at all; "
+          f"EXC: exception; err: error box; dev: developer text.")
+    if args.runs is not None:
+        print(f"runs reused from {args.runs}")
+    else:
+        print("training (CLI, s): " + ", ".join(f"{k} {s:.0f}" + (f" ({EPOCHS[k]} epochs)"
+                                                                  if k in EPOCHS else "")
+                                                 for k, s in trained.items()))
     print("| page | " + " | ".join(kinds) + " |")
     print("|---|" + "---:|" * len(kinds))
     for page in PAGES:
