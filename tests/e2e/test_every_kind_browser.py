@@ -61,9 +61,18 @@ def kinds_server(tmp_path_factory):
         yield url, embeddings
 
 
+@pytest.fixture(scope="module")
+def tab(browser):
+    """One page in one browser context for every kind."""
+    context = browser.new_context(viewport={"width": 1280, "height": 2400})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
 def _open(pg, url: str) -> None:
     pg.goto(url)
-    assert settle(pg, calm=0.75), f"{url} did not settle"
+    assert settle(pg, calm=0.5), f"{url} did not settle"
 
 
 def _info_text(pg) -> str:
@@ -71,8 +80,9 @@ def _info_text(pg) -> str:
 
 
 @pytest.mark.parametrize("kind", _kinds())
-def test_every_page_with_a_run_opens_on_every_kind(kinds_server, page, kind):
+def test_every_page_with_a_run_opens_on_every_kind(kinds_server, tab, kind):
     url, embeddings = kinds_server
+    page = tab
     query = f"data={CATALOGUE}&run={kind}"
     main = page.locator('[data-testid="stMain"]')
 
