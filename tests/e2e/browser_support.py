@@ -123,6 +123,22 @@ def server_with_runs(tmp_path_factory, label: str, fill, extra_env: dict | None 
         stop_server(proc)
 
 
+def write_latest_catalogue(folder, data) -> None:
+    """``data`` as a MovieLens-latest folder (ratings.csv, movies.csv) the app discovers."""
+    import numpy as np
+    import pandas as pd
+
+    folder.mkdir()
+    coo = data.ratings.tocoo()
+    pd.DataFrame({"userId": data.user_ids[coo.row], "movieId": data.item_ids[coo.col],
+                  "rating": coo.data, "timestamp": 978_300_000 + np.arange(coo.nnz)}
+                 ).to_csv(folder / "ratings.csv", index=False)
+    names = np.asarray(data.genre_names, dtype=object)
+    genres = ["|".join(names[row]) or "(no genres listed)" for row in data.item_genres > 0]
+    pd.DataFrame({"movieId": data.item_ids, "title": data.items["title"].to_numpy(),
+                  "genres": genres}).to_csv(folder / "movies.csv", index=False)
+
+
 def small_wals(dataset, factors: int = 16, iterations: int = 6):
     """A small WALS fitted on a per-user 80/20 holdout of ``dataset`` (seed 0): (model, split)."""
     from recsys_core.evaluation.split import holdout_split
@@ -132,26 +148,33 @@ def small_wals(dataset, factors: int = 16, iterations: int = 6):
     return MODEL_REGISTRY["wals"](factors=factors, iterations=iterations).fit(split.train), split
 
 
-def settle(pg, timeout: float = 120):
-    """Wait until the app has drawn and its script is no longer running."""
+def settle(pg, timeout: float = 120, calm: float = 1.5) -> bool:
+    """Wait until the app has drawn and its script has not been running for ``calm`` seconds;
+    whether it got there within ``timeout`` seconds (asserts that no exception is shown)."""
     pg.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
     pg.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
     quiet_since = None
+    settled = False
     while time.monotonic() < deadline:
-        # Running script, widgets still drawn as skeletons, or elements greyed out as stale.
-        running = (pg.locator('[data-testid="stStatusWidget"]').count() > 0
+        # Running script (the app root's script state, or its status widget, which shows only
+        # after a moment), widgets still drawn as skeletons, or elements greyed out as stale.
+        running = (pg.locator('[data-testid="stApp"]:not([data-test-script-state="notRunning"])')
+                   .count() > 0
+                   or pg.locator('[data-testid="stStatusWidget"]').count() > 0
                    or pg.locator('[data-testid="stSkeleton"]').count() > 0
                    or pg.locator('[data-stale="true"]').count() > 0)
         if running:
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 1.5:
+        elif time.monotonic() - quiet_since > calm:
+            settled = True
             break
         time.sleep(0.25)
     assert pg.locator('[data-testid="stException"]').count() == 0, \
         pg.locator('[data-testid="stException"]').first.inner_text()
+    return settled
 
 
 def count(pg, selector: str, at_least: int, timeout: float = 60) -> int:
@@ -205,3 +228,75 @@ def legend_colours(chart) -> dict[str, str]:
         [...el.querySelectorAll('g.legend g.traces')].map(g => [
             g.querySelector('text.legendtext').textContent.trim(),
             getComputedStyle(g.querySelector('path.js-line')).stroke]))""")
+
+
+def grid_columns(frame) -> set[str]:
+    """Titles of the columns an st.dataframe (a locator) draws in view (its accessible grid
+    holds only those; a column scrolled out of sight is not in it)."""
+    grid = frame.locator("table[role=grid]")
+    grid.wait_for(state="attached", timeout=30_000)
+    return set(grid.evaluate(
+        "t => [...t.querySelectorAll('thead th')].map(th => th.textContent.trim())"))
+
+
+FIRST_ROW = "t => t.querySelector('tbody tr')?.getAttribute('aria-rowindex') ?? null"
+
+
+def all_grid_rows(frame, timeout: float = 30) -> list[dict[str, str]]:
+    """Every row of an st.dataframe (a locator), as {column title: cell text}: its accessible
+    grid holds only the rows in view, so the grid is scrolled down a view at a time and the
+    rows are gathered by their row index."""
+    grid = frame.locator("table[role=grid]")
+    grid.wait_for(state="attached", timeout=timeout * 1000)
+    scroller = frame.locator(".dvn-scroller").first
+    rows: dict[str, dict[str, str]] = {}
+    first = None  # the index of the first row in view before the last scroll
+    while True:
+        # The grid redraws its rows a moment after a scroll: wait until its first row changed.
+        deadline = time.monotonic() + 10
+        while first is not None and grid.evaluate(FIRST_ROW) == first \
+                and time.monotonic() < deadline:
+            frame.page.wait_for_timeout(100)
+        first = grid.evaluate(FIRST_ROW)
+        seen = grid.evaluate("""table => {
+            const titles = {};
+            for (const th of table.querySelectorAll('thead th'))
+                titles[th.getAttribute('aria-colindex')] = th.textContent.trim();
+            return [...table.querySelectorAll('tbody tr')].map(tr => [
+                tr.getAttribute('aria-rowindex'), Object.fromEntries(
+                    [...tr.querySelectorAll('td')].map(td => [
+                        titles[td.getAttribute('aria-colindex')], td.textContent.trim()]))]);
+        }""")
+        rows.update(dict(seen))
+        at_end = scroller.evaluate("""el => {
+            const end = el.scrollTop + el.clientHeight >= el.scrollHeight - 1;
+            el.scrollTop += el.clientHeight - 40; el.dispatchEvent(new Event('scroll'));
+            return end; }""")
+        if at_end:
+            return [rows[i] for i in sorted(rows, key=int)]
+
+
+def chart_traces(chart) -> list[dict]:
+    """The traces a plotly chart (a Playwright locator around it) draws, as plotly.js holds
+    them once drawn (decoded: the figure's arrays arrive base64-encoded): [{"name", "x", "y"}]
+    with plain lists."""
+    plot = chart.locator(".js-plotly-plot").first
+    plot.wait_for(timeout=30_000)
+    return plot.evaluate("""el => el._fullData.map(t => ({name: t.name || '',
+        x: Array.from(t.x || []), y: Array.from(t.y || [])}))""")
+
+
+def lasso_all(chart) -> None:
+    """Lasso-select every point of a plotly chart (a locator around it): a loop along the
+    inside of its plot area."""
+    area = chart.locator("rect.nsewdrag").first
+    area.wait_for(timeout=30_000)
+    box = area.bounding_box()
+    left, top = box["x"] + 2, box["y"] + 2
+    right, bottom = box["x"] + box["width"] - 2, box["y"] + box["height"] - 2
+    mouse = chart.page.mouse
+    mouse.move(left, top)
+    mouse.down()
+    for x, y in ((right, top), (right, bottom), (left, bottom), (left, top + 4)):
+        mouse.move(x, y, steps=8)
+    mouse.up()

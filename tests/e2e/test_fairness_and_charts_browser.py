@@ -17,29 +17,15 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from browser_support import grid_rows, legend_colours, settle
+from browser_support import grid_rows, legend_colours, settle, write_latest_catalogue
 
 pytestmark = pytest.mark.e2e
 
 WALS_RUN = "e2e-fair-wals"
 TAIL_RUN = "e2e-tail-10k"
 CATALOGUE = "tail-10k"  # the generated catalogue's folder: its dataset name in the app
-
-
-def _write_latest_catalogue(folder, data) -> None:
-    """``data`` as a MovieLens-latest folder (ratings.csv, movies.csv) the app discovers."""
-    folder.mkdir()
-    coo = data.ratings.tocoo()
-    pd.DataFrame({"userId": data.user_ids[coo.row], "movieId": data.item_ids[coo.col],
-                  "rating": coo.data, "timestamp": 978_300_000 + np.arange(coo.nnz)}
-                 ).to_csv(folder / "ratings.csv", index=False)
-    names = np.asarray(data.genre_names, dtype=object)
-    genres = ["|".join(names[row]) or "(no genres listed)" for row in data.item_genres > 0]
-    pd.DataFrame({"movieId": data.item_ids, "title": data.items["title"].to_numpy(),
-                  "genres": genres}).to_csv(folder / "movies.csv", index=False)
 
 
 def _head_first_embeddings(data):
@@ -66,7 +52,7 @@ def fair_server(tmp_path_factory, ml100k, data_dir):
 
     root = tmp_path_factory.mktemp("fair-data")
     (root / "ml-100k").symlink_to(data_dir / "ml-100k")  # never copied
-    _write_latest_catalogue(root / CATALOGUE, make_demo_dataset(
+    write_latest_catalogue(root / CATALOGUE, make_demo_dataset(
         seed=0, n_users=300, n_items=10_000, mean_ratings_per_user=60))
     catalogue = load_dataset(root / CATALOGUE, cache=False)  # as the app loads it
     model = _head_first_embeddings(catalogue)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import settle, shot
+from browser_support import grid_columns, settle, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -56,18 +56,9 @@ CHART_BOXES = """el => {
 }"""
 
 
-def _grid_columns(frame) -> set[str]:
-    """Titles of the columns an st.dataframe (a locator) draws in view (its accessible grid
-    holds only those; a column scrolled out of sight is not in it)."""
-    grid = frame.locator("table[role=grid]")
-    grid.wait_for(state="attached", timeout=30_000)
-    return set(grid.evaluate(
-        "t => [...t.querySelectorAll('thead th')].map(th => th.textContent.trim())"))
-
-
 def _columns_in_view(pg, n: int) -> set[str]:
     """The columns in view of the page's ``n``-th st.dataframe."""
-    return _grid_columns(pg.locator('[data-testid="stDataFrame"]').nth(n))
+    return grid_columns(pg.locator('[data-testid="stDataFrame"]').nth(n))
 
 
 def _overlap(a, b) -> bool:
@@ -131,12 +122,12 @@ def test_every_page_at_1280_and_800_px(layout_server, sized_page):
                     (width, measure)
         if name == "recommend":  # scrolled to its last column, the list still shows titles
             listed = pg.locator('[data-testid="stDataFrame"]').first  # the list
-            shown = _grid_columns(listed)
+            shown = grid_columns(listed)
             assert "moved by" in shown and "because you rated" not in shown  # off to the right
             listed.locator(".dvn-scroller").first.evaluate(
                 "el => { el.scrollLeft = el.scrollWidth; el.dispatchEvent(new Event('scroll')); }")
             pg.wait_for_timeout(500)
-            assert {"rank", "title", "because you rated"} <= _grid_columns(listed)
+            assert {"rank", "title", "because you rated"} <= grid_columns(listed)
         if name == "compare":
             for x in ("epoch", "seconds"):
                 _legend_clear(pg, f".st-key-curves_{x}")
