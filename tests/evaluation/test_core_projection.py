@@ -190,3 +190,24 @@ def test_umap_and_tsne_of_wide_embeddings_lay_out_at_most_map_width_columns(monk
     assert stages[0] == "reducing 400 dimensions to 16"
     project(x[:, :12], "tsne", perplexity=10, graphs=RecordingGraphs())
     assert widths == [16, 12]
+
+
+def test_identical_rows_share_one_point_laid_out_once(monkeypatch):
+    """Copies of a row (items with the same genres under content filtering) get the point of
+    the one distinct row: the layout sees each distinct row once."""
+    x, labels = _clusters(n_per=30, n_clusters=3)
+    copies = np.repeat(np.arange(len(x)), 1 + np.arange(len(x)) % 3)  # 1 to 3 copies each
+    laid_out = []
+    real_umap = projection_module._umap
+    monkeypatch.setattr(projection_module, "_umap",
+                        lambda rows, *a: laid_out.append(len(rows)) or real_umap(rows, *a))
+    coords = project(x[copies], "umap", n_epochs=50)
+    assert laid_out == [len(x)]
+    first = {}
+    for row, point in zip(copies, coords):
+        np.testing.assert_array_equal(point, first.setdefault(row, point))
+    assert _same_cluster_share(coords, labels[copies]) > 0.9
+    # Fewer than three distinct rows: a line, one point per distinct row.
+    two = np.array([[0, 1], [2, 3], [0, 1], [0, 1]], np.float32)
+    line = project(two, "tsne")
+    assert (line[0] == line[2]).all() and (line[0] == line[3]).all() and (line[0] != line[1]).any()
