@@ -65,3 +65,10 @@ def ml100k(data_dir):
 def demo():
     """A small demo catalogue: 400 users, 300 items, 8 planted taste clusters, seed 0."""
     return make_demo_dataset(seed=0, n_users=400, n_items=300)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser test files first (order within them kept): the suite runs on two xdist workers,
+    one file at a time each, and the long browser files started last left one worker running
+    alone for minutes at the end."""
+    items.sort(key=lambda item: "/e2e/" not in f"/{item.nodeid}")
