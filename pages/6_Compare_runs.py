@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ui import charts, data, lessons, page, pickers, runs, state, training
+from ui import charts, compare, data, lessons, page, pickers, runs, seeds, state, training
 
 page.page_header(
     "Compare runs",
@@ -72,6 +72,77 @@ if shown:
                       margin=dict(l=10, r=10, t=40, b=10))
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     st.plotly_chart(fig, key="metrics_chart")
+
+# ---------------------------------------------------------------- paired differences
+by_name = {i.name: i for i in infos}
+picked_infos = [by_name[n] for n in picked]
+st.subheader("Are the differences real?")
+st.markdown(compare.INTERVAL_TEXT)
+reference = by_name[state.selectbox(
+    "Reference run", picked, "cmp_ref", compare.default_reference(picked_infos),
+    help="Every other picked run is compared with this one, user by user. By default the best "
+         "by NDCG@10.")]
+with page.user_errors():
+    comparisons, skipped = compare.against_reference(reference, picked_infos, source, dataset)
+if skipped:
+    st.warning("Not compared with the reference (a per-user comparison needs the same test "
+               "users):\n" + "\n".join(f"- **{n}**: {why}" for n, why in skipped.items()))
+if comparisons:
+    accuracy = compare.metrics_of(comparisons, shown) or compare.metrics_of(
+        comparisons, compare.DEFAULT_ACCURACY)
+    diffs = compare.difference_table(comparisons, accuracy, reference.name)
+    first = next(iter(comparisons.values()))
+    st.caption(f"Differences are *run − {reference.name}* over the same "
+               f"{first.users.size:,} test users, k = {first.k}; green / red only where the "
+               "95% interval excludes 0.")
+    page.dataframe(compare.styled(diffs), hide_index=True, key="cmp_differences")
+    if not diffs.empty:
+        st.plotly_chart(compare.forest_figure(diffs, reference.name), key="cmp_forest")
+
+    st.markdown("#### One pair, user by user")
+    left, right = st.columns(2)
+    pair_name = state.selectbox("Run against the reference", list(comparisons), "cmp_pair",
+                                container=left)
+    pair = comparisons[pair_name]
+    per_user = [m for m in pair.per_user_a if m in pair.differences]
+    dist_metric = state.selectbox("Metric", per_user, "cmp_dist",
+                                  accuracy[0] if accuracy else None, container=right)
+    if dist_metric is not None:
+        diff = compare.user_differences(pair, dist_metric)
+        st.plotly_chart(compare.distribution_figure(diff, dist_metric, pair_name,
+                                                    reference.name), key="cmp_distribution")
+        st.caption(compare.distribution_note(diff, pair_name, reference.name))
+    st.markdown(f"**Where the difference comes from** ({pair_name} − {reference.name}, 95% "
+                "intervals): users by how many ratings they have (cold / light / heavy), and "
+                "the held-out items by popularity (the popular head / the long tail).")
+    b_left, b_right = st.columns(2)
+    b_left.caption("By user activity")
+    page.dataframe(compare.breakdown(pair, "activity"), hide_index=True,
+                   key="cmp_by_activity", container=b_left)
+    b_right.caption("By item popularity")
+    page.dataframe(compare.breakdown(pair, "popularity"), hide_index=True,
+                   key="cmp_by_popularity", container=b_right)
+
+    st.subheader("Beyond accuracy, with the same intervals")
+    st.caption("Coverage (share of the catalogue recommended to someone) and the Gini of "
+               "exposure (0: every item shown equally often, 1: one item gets all slots; "
+               "lower is fairer) are measured over the whole set of lists, so their interval "
+               "comes from resampling users (paired bootstrap); novelty (bits of surprise of "
+               "the listed items) and intra-list diversity are per user, like accuracy.")
+    beyond = compare.metrics_of(comparisons, (), beyond=True)
+    if beyond:
+        side = compare.side_by_side(comparisons, beyond, reference.name)
+        page.dataframe(side, hide_index=True, key="cmp_beyond")
+        beyond_diffs = compare.difference_table(comparisons, beyond, reference.name)
+        st.plotly_chart(compare.forest_figure(beyond_diffs, reference.name),
+                        key="cmp_beyond_forest")
+
+# ---------------------------------------------------------------- seeds
+st.subheader("Seed to seed")
+st.caption("A model trained again with another random seed scores a little differently. If "
+           "that spread is as large as a difference between two runs, the difference may be "
+           "luck of the seed, however narrow its per-user interval.")
+seeds.section(reference, picked_infos, infos, source, dataset, metrics=shown)
 
 # ---------------------------------------------------------------- training curves
 curves = []

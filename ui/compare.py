@@ -1,0 +1,314 @@
+"""Honest comparisons for the Compare runs page: each run against a reference run, user by user.
+
+Two runs evaluated on the same held-out ratings are compared per user (the difference of each
+user's metric, then its mean with a 95% interval: :mod:`recsys_core.evaluation.compare`), so the
+users who are hard for every model cancel out and the interval is much narrower than two separate
+ones. A run on another split is never compared; it is listed with the reason. Seeds: a run can be
+trained again with other seeds as new runs, and the spread of a metric across those runs is shown
+beside the per-user interval, to tell seed noise from user-sampling noise.
+
+The per-user evaluations are cached per pair of runs (names and creation times), k and the user
+cap, so the page reopens without recomputing anything.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from recsys_core.data.dataset import Dataset
+from recsys_core.errors import SplitMismatchError
+from recsys_core.evaluation.compare import RunComparison, compare_runs
+from recsys_core.evaluation.metrics import EVALUATION_SAMPLE_USERS
+from recsys_core.runs.store import RunInfo
+
+from . import charts, runs, splits
+
+#: List length of the comparisons (the saved runs' metrics are at 10 too).
+K = 10
+#: Users compared at most: the same fixed sample as the runs' own evaluation for big data.
+MAX_USERS = EVALUATION_SAMPLE_USERS
+#: The confidence of every interval on the page.
+CONFIDENCE = 0.95
+
+#: Metrics where a smaller value is the better one (errors, the Gini of exposure); every other
+#: metric is read as "larger is better" (accuracy, coverage, novelty, diversity).
+LOWER_IS_BETTER = ("rmse", "mae", "gini")
+#: Beyond-accuracy measures, by the start of their name.
+BEYOND_ACCURACY = ("coverage", "novelty", "diversity", "gini")
+
+#: Metrics compared when none of the chosen ones is per user.
+DEFAULT_ACCURACY = (f"ndcg@{K}", f"recall@{K}", f"precision@{K}")
+
+GREEN, RED, GREY = "#1a7f37", "#c62828", "#6e7781"
+#: Colour of each kind of verdict in the table and the forest plot.
+VERDICT_COLOURS = {"better": GREEN, "worse": RED, "not distinguishable": GREY}
+
+INTERVAL_TEXT = (
+    "**How to read the intervals.** Each run is compared with the reference *user by user* on the "
+    "same held-out ratings: the 95% interval is the range of differences that fit these users' "
+    "results; had we drawn other users from the same population, the difference would land in "
+    "such a range 95 times in 100. **Why per user (paired)?** Some users are easy for every model "
+    "and some are hard; comparing each user's score under both runs cancels that out, so a real "
+    "difference shows up with far fewer users than two separate averages would need. **Why not "
+    "rank runs inside the interval?** When the interval contains 0 the data cannot tell which "
+    "run is better: their order in a leaderboard would be decided by which users happened to be "
+    "held out, so the page says *not distinguishable* instead of ranking them."
+)
+
+
+# ---------------------------------------------------------------------------- choosing runs
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of ``metric`` is the better one (RMSE, MAE, exposure Gini)."""
+    return metric.split("@")[0].lower().startswith(LOWER_IS_BETTER)
+
+
+def is_beyond_accuracy(metric: str) -> bool:
+    """Whether ``metric`` is a beyond-accuracy measure (coverage, novelty, diversity, Gini)."""
+    return metric.split("@")[0].lower().startswith(BEYOND_ACCURACY)
+
+
+def default_reference(infos: list[RunInfo]) -> str:
+    """The run the others are compared with by default: the best by NDCG@10, else the first."""
+    scored = [(i.metrics.get(f"ndcg@{K}"), n) for n, i in enumerate(infos)]
+    scored = [(v, n) for v, n in scored if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not scored:
+        return infos[0].name
+    return infos[max(scored, key=lambda s: (s[0], -s[1]))[1]].name
+
+
+def not_comparable(reference: RunInfo, other: RunInfo) -> str | None:
+    """Why ``other`` cannot be compared user by user with ``reference`` (different dataset, no
+    test split, another split), or None when it can."""
+    if other.dataset.get("fingerprint") != reference.dataset.get("fingerprint"):
+        return (f"trained on another dataset ({other.dataset.get('name', '?')}); choose its "
+                "dataset in the sidebar")
+    if other.split is None:
+        return "trained on all ratings: it has no held-out test users to compare on"
+    if reference.split is None:
+        return (f"the reference {reference.name} was trained on all ratings: it has no held-out "
+                "test users")
+    if other.split.get("params") != reference.split.get("params"):
+        return (f"evaluated on {splits.describe(other.split.get('params') or {})}, the reference "
+                f"on {splits.describe(reference.split.get('params') or {})}: different test "
+                "users, so no per-user pairing")
+    a, b = other.split.get("fingerprint"), reference.split.get("fingerprint")
+    if a and b and a != b:
+        return ("same split settings but other held-out ratings (the data changed in between): "
+                "different test users, so no per-user pairing")
+    return None
+
+
+# ---------------------------------------------------------------------------- cached evaluation
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _comparison(root: str, name_a: str, created_a: str, name_b: str, created_b: str, k: int,
+                max_users: int, source: str, split_json: str, _dataset: Dataset):
+    """The comparison of runs a and b (or the reason it is impossible, as a string). Keyed on
+    both runs' names AND creation times (a name deleted and trained again is recomputed), k,
+    the user cap, and the split."""
+    import json
+
+    run_a = runs._load(root, name_a, created_a)
+    run_b = runs._load(root, name_b, created_b)
+    try:
+        split = splits.cached_split(source, _dataset, json.loads(split_json))
+        return compare_runs(run_a, run_b, k=k, max_users=max_users, split=split)
+    except SplitMismatchError as exc:
+        return str(exc)
+
+
+def comparison(a: RunInfo, b: RunInfo, source: str, dataset: Dataset, *, k: int = K,
+               max_users: int = MAX_USERS) -> RunComparison | str:
+    """Run ``a`` against run ``b`` per user (differences are a - b), cached; a string saying
+    why when they cannot be paired."""
+    import json
+
+    reason = not_comparable(b, a)
+    if reason is not None:
+        return reason
+    return _comparison(str(Path(a.path).parent), a.name, a.created, b.name, b.created, int(k),
+                       int(max_users), source, json.dumps(b.split["params"], sort_keys=True),
+                       dataset)
+
+
+def against_reference(reference: RunInfo, others: list[RunInfo], source: str,
+                      dataset: Dataset) -> tuple[dict[str, RunComparison], dict[str, str]]:
+    """Every other run against the reference: ({run: comparison}, {run: why not compared})."""
+    done, skipped = {}, {}
+    todo = [o for o in others if o.name != reference.name]
+    bar = None
+    for n, other in enumerate(todo):
+        reason = not_comparable(reference, other)
+        if reason is None and bar is None and n == 0 and len(todo) > 1:
+            bar = st.empty()
+        if bar is not None:
+            bar.progress(n / len(todo), text=f"Evaluating {other.name} user by user ({n + 1} of "
+                                             f"{len(todo)})…")
+        result = reason or comparison(other, reference, source, dataset)
+        if isinstance(result, str):
+            skipped[other.name] = result
+        else:
+            done[other.name] = result
+    if bar is not None:
+        bar.empty()
+    return done, skipped
+
+
+# ---------------------------------------------------------------------------- tables and plots
+def direction(difference, metric: str) -> str:
+    """"better", "worse" (for the run against the reference) or "not distinguishable"."""
+    if not difference.significant:
+        return "not distinguishable"
+    improved = difference.diff < 0 if lower_is_better(metric) else difference.diff > 0
+    return "better" if improved else "worse"
+
+
+def metrics_of(comparisons: dict[str, RunComparison], wanted, *, beyond: bool = False) -> list[str]:
+    """The compared metrics among ``wanted`` (in its order), accuracy ones or, with ``beyond``,
+    the beyond-accuracy ones (every one the comparisons have, in the engine's order)."""
+    available = []
+    for c in comparisons.values():
+        available.extend(m for m in c.differences if m not in available)
+    if beyond:
+        return [m for m in available if is_beyond_accuracy(m)]
+    return [m for m in wanted if m in available and not is_beyond_accuracy(m)]
+
+
+def _fmt(value: float) -> str:
+    return runs.format_metric(value, ".4f")
+
+
+def _p(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def difference_table(comparisons: dict[str, RunComparison], metrics: list[str],
+                     reference: str) -> pd.DataFrame:
+    """One row per (run, metric): both means, the difference run - reference with its 95%
+    interval and p-value, and the verdict in words."""
+    rows = []
+    for name, c in comparisons.items():
+        for metric in metrics:
+            d = c.differences.get(metric)
+            if d is None:
+                continue
+            rows.append({"run": name, "metric": metric, "run value": d.mean_a,
+                         "reference value": d.mean_b, "difference": d.diff,
+                         "95% interval": f"[{_fmt(d.ci_low)}, {_fmt(d.ci_high)}]",
+                         "p-value": _p(d.p_value), "result": direction(d, metric),
+                         "verdict": d.verdict(name, reference), "users": d.n_users,
+                         "test": d.method, "low": d.ci_low, "high": d.ci_high})
+    return pd.DataFrame(rows, columns=["run", "metric", "run value", "reference value",
+                                       "difference", "95% interval", "p-value", "result",
+                                       "verdict", "users", "test", "low", "high"])
+
+
+def styled(table: pd.DataFrame):
+    """The difference table for display: green or red only where the difference is
+    significant, the interval columns used by the plot left out."""
+    shown = table.drop(columns=["low", "high"])
+
+    def colour(row):
+        tint = {"better": f"color: {GREEN}; font-weight: 600",
+                "worse": f"color: {RED}; font-weight: 600"}.get(row["result"], "")
+        return [tint if c in ("difference", "result", "verdict") else "" for c in row.index]
+
+    return (shown.style.apply(colour, axis=1)
+            .format("{:.4f}", subset=["run value", "reference value", "difference"],
+                    na_rep="—"))
+
+
+def forest_figure(table: pd.DataFrame, reference: str) -> go.Figure:
+    """Each run's difference from the reference with its 95% interval, one panel per metric,
+    a dotted line at 0 (no difference); green / red when significantly better / worse."""
+    frame = table.assign(plus=table["high"] - table["difference"],
+                         minus=table["difference"] - table["low"])
+    metrics = list(dict.fromkeys(frame["metric"]))
+    wrap = 2 if len(metrics) > 1 else 1
+    fig = px.scatter(frame, x="difference", y="run", error_x="plus", error_x_minus="minus",
+                     color="result", color_discrete_map=VERDICT_COLOURS, facet_col="metric",
+                     facet_col_wrap=wrap, facet_col_spacing=0.12, facet_row_spacing=0.12,
+                     category_orders={"metric": metrics,
+                                      "result": list(VERDICT_COLOURS)},
+                     hover_data={"95% interval": True, "p-value": True, "plus": False,
+                                 "minus": False})
+    fig.add_vline(x=0, line_dash="dot", line_color="#444")
+    fig.update_xaxes(matches=None, showticklabels=True, title_text="")
+    fig.update_yaxes(title_text="", automargin=True)
+    fig.for_each_annotation(lambda a: a.update(text=f"{a.text.split('=')[-1]}: run − "
+                                                    f"{reference}"))
+    per_panel = 60 + 28 * frame["run"].nunique()
+    rows = math.ceil(len(metrics) / wrap)
+    charts.legend_above(fig, height=max(260, 40 + rows * per_panel))
+    return fig
+
+
+def user_differences(c: RunComparison, metric: str) -> np.ndarray:
+    """Each compared user's metric under the run minus under the reference (NaN users left
+    out: those without held-out items for this metric)."""
+    diff = np.asarray(c.per_user_a[metric], dtype=float) - np.asarray(c.per_user_b[metric],
+                                                                         dtype=float)
+    return diff[np.isfinite(diff)]
+
+
+def distribution_figure(diff: np.ndarray, metric: str, name: str, reference: str) -> go.Figure:
+    """Histogram of the per-user differences, with 0 and the mean marked."""
+    fig = px.histogram(x=diff, nbins=41, labels={"x": f"{metric}: {name} − {reference}, per user"})
+    fig.update_traces(marker_color="#4c72b0")
+    fig.add_vline(x=0, line_dash="dot", line_color="#444")
+    mean = float(diff.mean()) if diff.size else 0.0
+    fig.add_vline(x=mean, line_color=RED if mean < 0 else GREEN,
+                  annotation_text=f"mean {mean:+.4f}", annotation_position="top")
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_title="users",
+                      bargap=0.05)
+    return fig
+
+
+def distribution_note(diff: np.ndarray, name: str, reference: str) -> str:
+    """How many users each run serves better, and how many it ties."""
+    n = max(diff.size, 1)
+    up, down = int((diff > 0).sum()), int((diff < 0).sum())
+    tied = diff.size - up - down
+    return (f"{up:,} users ({up / n:.0%}) score higher with {name}, {down:,} ({down / n:.0%}) "
+            f"with {reference}, {tied:,} ({tied / n:.0%}) the same (often both lists miss every "
+            "held-out item). The interval above is about the *mean* of this histogram.")
+
+
+def breakdown(c: RunComparison, by: str) -> pd.DataFrame:
+    """The engine's breakdown by user activity or item popularity, numbers rounded for reading."""
+    frame = c.breakdown(by)
+    numbers = [col for col in frame.columns if frame[col].dtype.kind == "f"]
+    return frame.round({col: 4 for col in numbers})
+
+
+def side_by_side(comparisons: dict[str, RunComparison], metrics: list[str],
+                 reference: str) -> pd.DataFrame:
+    """One row per run (the reference first): each metric's value and, for the other runs, its
+    difference from the reference with the 95% interval, or "not distinguishable"."""
+    first = next(iter(comparisons.values()))
+    rows = [{"run": reference, **{m: first.differences[m].mean_b for m in metrics
+                                  if m in first.differences}}]
+    for name, c in comparisons.items():
+        row = {"run": name}
+        for m in metrics:
+            d = c.differences.get(m)
+            if d is None:
+                continue
+            row[m] = d.mean_a
+            verdict = direction(d, m)
+            row[f"{m} vs reference"] = (
+                f"{d.diff:+.4f} [{_fmt(d.ci_low)}, {_fmt(d.ci_high)}]"
+                + ("" if verdict == "not distinguishable" else f" {verdict}")
+                if d.significant else f"not distinguishable ({d.diff:+.4f} "
+                                      f"[{_fmt(d.ci_low)}, {_fmt(d.ci_high)}])")
+        rows.append(row)
+    columns = ["run"] + [c for m in metrics for c in (m, f"{m} vs reference")]
+    frame = pd.DataFrame(rows)
+    return frame[[c for c in columns if c in frame.columns]]
