@@ -21,6 +21,7 @@ the item at position j (1-based) is relevant, R = the number of relevant items a
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -241,6 +242,15 @@ def intra_list_diversity(recommended, item_features, measure: str | None = None)
     float: mean over lists with at least two distinct items of the mean over their item pairs;
     NaN when no list has two items.
     """
+    per_list = intra_list_diversity_per_list(recommended, item_features, measure)
+    per_list = per_list[~np.isnan(per_list)]
+    return float(per_list.mean()) if per_list.size else float("nan")
+
+
+def intra_list_diversity_per_list(recommended, item_features, measure: str | None = None
+                                  ) -> np.ndarray:
+    """Each list's mean pairwise dissimilarity (see :func:`intra_list_diversity`): float64 of
+    shape (n_lists,), NaN for a list with fewer than two distinct items."""
     features = np.asarray(item_features)
     measure = measure or ("jaccard" if features.dtype == bool else "cosine")
     check_param("measure", measure, choices=("jaccard", "cosine"))
@@ -249,8 +259,9 @@ def intra_list_diversity(recommended, item_features, measure: str | None = None)
     n_valid = valid.sum(axis=1)
     n_pairs = n_valid * (n_valid - 1) / 2
     has_pairs = n_pairs > 0
+    out = np.full(rec.shape[0], np.nan)
     if not has_pairs.any():
-        return float("nan")
+        return out
     # Sum over each list's pairs of the similarity, with pads and repeats as zero rows.
     x = np.where(valid[:, :, None], features[np.where(valid, rec, 0)], 0).astype(np.float32)
     if measure == "cosine":
@@ -266,8 +277,8 @@ def intra_list_diversity(recommended, item_features, measure: str | None = None)
         # Two real items without any feature count as identical (index 1), pads do not.
         featureless = (valid & ~x.any(axis=2)).sum(axis=1)
         similarity += featureless * (featureless - 1) / 2
-    per_list = 1.0 - similarity[has_pairs] / n_pairs[has_pairs]
-    return float(per_list.mean())
+    out[has_pairs] = 1.0 - similarity[has_pairs] / n_pairs[has_pairs]
+    return out
 
 
 def _jaccard_pair_sums(x: np.ndarray) -> np.ndarray:
@@ -322,6 +333,73 @@ def popularity_percentile(recommended, item_popularity) -> float:
     if not valid.any():
         return float("nan")
     return float(percentiles[rec[valid]].mean())
+
+
+def _mean_per_list(values_by_item: np.ndarray, recommended) -> np.ndarray:
+    """Mean of ``values_by_item`` over each list's real slots: (n_lists,), NaN for empty lists."""
+    rec, valid = _valid_slots(recommended, values_by_item.size)
+    total = np.where(valid, values_by_item[np.where(valid, rec, 0)], 0.0).sum(axis=1)
+    count = valid.sum(axis=1)
+    return np.divide(total, count, out=np.full(rec.shape[0], np.nan), where=count > 0)
+
+
+def novelty_per_list(recommended, item_popularity, n_users: int) -> np.ndarray:
+    """Each list's mean self-information of its items in bits (see :func:`novelty`): float64 of
+    shape (n_lists,), NaN for an empty list."""
+    check_param("n_users", n_users, low=1, integer=True)
+    pop = np.maximum(np.asarray(item_popularity, dtype=np.float64), 1.0)
+    return _mean_per_list(-np.log2(pop / n_users), recommended)
+
+
+def popularity_percentile_per_list(recommended, item_popularity) -> np.ndarray:
+    """Each list's mean popularity percentile (see :func:`popularity_percentile`): float64 of
+    shape (n_lists,), NaN for an empty list."""
+    return _mean_per_list(popularity_percentiles(item_popularity), recommended)
+
+
+def gini_coefficient(counts, axis: int = -1) -> np.ndarray | float:
+    """Gini coefficient of non-negative counts along ``axis``: 0 when all are equal, (n-1)/n when
+    one holds everything; NaN when they sum to 0.
+
+    With the n counts sorted ascending, x_(1) <= ... <= x_(n):
+    G = sum_i (2i - n - 1) x_(i) / (n sum_i x_i). Vectorised over the other axes (e.g. one column
+    per bootstrap resample).
+    """
+    x = np.sort(np.asarray(counts, dtype=np.float64), axis=axis)
+    n = x.shape[axis]
+    shape = [1] * x.ndim
+    shape[axis] = n
+    weights = (2.0 * np.arange(1, n + 1) - n - 1).reshape(shape)
+    total = x.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = (weights * x).sum(axis=axis) / (n * total)
+    g = np.where(total > 0, g, np.nan)
+    return float(g) if np.ndim(g) == 0 else g
+
+
+def gini(recommended, n_items: int) -> float:
+    """Exposure Gini of the lists: the Gini coefficient (:func:`gini_coefficient`) of how many
+    lists show each of the ``n_items`` catalogue items (items never shown count as 0).
+
+    0 when every item is shown equally often, near 1 when a few items fill every list (a
+    most-popular recommender). Repeats within a list count once; padding never counts. NaN
+    when nothing is recommended.
+    """
+    check_param("n_items", n_items, low=1, integer=True)
+    rec, _ = _valid_slots(recommended, n_items)
+    first = _first_occurrence(rec)
+    return gini_coefficient(np.bincount(rec[first], minlength=n_items))
+
+
+def long_tail_mask(item_popularity: np.ndarray, head_share: float = 0.2) -> np.ndarray:
+    """Bool (n_items,): True for items outside the ``head_share`` most popular of the catalogue
+    (ties at the boundary go to the head)."""
+    pop = np.asarray(item_popularity, dtype=np.float64)
+    n_head = int(math.ceil(head_share * len(pop)))
+    if n_head == 0:
+        return np.ones(len(pop), dtype=bool)
+    threshold = np.sort(pop)[::-1][n_head - 1]
+    return pop < threshold
 
 
 def group_exposure(recommended, group_mask, position_discount: bool = False) -> float:
@@ -491,6 +569,28 @@ def evaluation_note(metrics: dict, short: bool = False) -> str:
             f"(seed {EVALUATION_SAMPLE_SEED})")
 
 
+def recommend_lists(model, users, k: int, *, batch_size: int | None = None,
+                    progress=None) -> np.ndarray:
+    """Top-k lists of a fitted model for ``users`` with their training items excluded, scored in
+    blocks (see :func:`evaluate_model` for ``batch_size`` and ``progress``).
+
+    Returns
+    -------
+    ndarray of int64, shape (len(users), k): item indices, best first, -1 padded.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    if batch_size is None:
+        batch_size = max(64, min(2048, _SCORE_BLOCK_FLOATS // max(model.n_items_, 1)))
+    blocks = []
+    for start in range(0, len(users), batch_size):
+        block, _ = model.recommend(users[start:start + batch_size], k, exclude_seen=True,
+                                   batch_size=batch_size)
+        blocks.append(block)
+        if progress is not None:
+            progress(min(start + batch_size, len(users)) / len(users))
+    return np.vstack(blocks) if blocks else np.zeros((0, k), np.int64)
+
+
 def evaluate_model(model, test, k: int = 10, *, users=None, beyond_accuracy: bool = True,
                    item_genres=None, item_popularity=None, group_mask=None, item_embeddings=None,
                    relevance_threshold: float | None = None, progress=None,
@@ -539,16 +639,7 @@ def evaluate_model(model, test, k: int = 10, *, users=None, beyond_accuracy: boo
     if users is None:
         users = np.flatnonzero(np.diff(values.indptr) > 0)
     users = np.asarray(users, dtype=np.int64)
-    if batch_size is None:
-        batch_size = max(64, min(2048, _SCORE_BLOCK_FLOATS // max(model.n_items_, 1)))
-    blocks = []
-    for start in range(0, len(users), batch_size):
-        block, _ = model.recommend(users[start:start + batch_size], k, exclude_seen=True,
-                                   batch_size=batch_size)
-        blocks.append(block)
-        if progress is not None:
-            progress(min(start + batch_size, len(users)) / len(users))
-    recommended = np.vstack(blocks) if blocks else np.zeros((0, k), np.int64)
+    recommended = recommend_lists(model, users, k, batch_size=batch_size, progress=progress)
     test_rows = values[users]
     relevant = _relevance_matrix(test_rows, relevance_threshold)
     if item_genres is None and isinstance(test, Dataset):

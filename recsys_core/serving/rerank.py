@@ -45,6 +45,7 @@ import pandas as pd
 
 from ..data.dataset import Dataset
 from ..errors import HyperparameterError
+from ..evaluation.metrics import long_tail_mask  # noqa: F401  (defined with the metrics)
 from ..validation import check_param
 
 #: Stages that can move an item, in the order they run (the values of ``moved_by``).
@@ -225,17 +226,6 @@ def _catalogue(dataset: Dataset) -> _CatalogueArrays:
     if arrays is None:
         arrays = _CATALOGUES[dataset] = _CatalogueArrays(dataset)
     return arrays
-
-
-def long_tail_mask(item_popularity: np.ndarray, head_share: float = 0.2) -> np.ndarray:
-    """Bool (n_items,): True for items outside the ``head_share`` most popular of the catalogue
-    (ties at the boundary go to the head)."""
-    pop = np.asarray(item_popularity, dtype=np.float64)
-    n_head = int(math.ceil(head_share * len(pop)))
-    if n_head == 0:
-        return np.ones(len(pop), dtype=bool)
-    threshold = np.sort(pop)[::-1][n_head - 1]
-    return pop < threshold
 
 
 def group_mask(dataset: Dataset, group: str, head_share: float = 0.2) -> np.ndarray:
