@@ -115,13 +115,13 @@ if comparisons:
     st.markdown(f"**Where the difference comes from** ({pair_name} − {reference.name}, 95% "
                 "intervals): users by how many ratings they have (cold / light / heavy), and "
                 "the held-out items by popularity (the popular head / the long tail).")
-    b_left, b_right = st.columns(2)
-    b_left.caption("By user activity")
-    page.dataframe(compare.breakdown(pair, "activity"), hide_index=True,
-                   key="cmp_by_activity", container=b_left)
-    b_right.caption("By item popularity")
-    page.dataframe(compare.breakdown(pair, "popularity"), hide_index=True,
-                   key="cmp_by_popularity", container=b_right)
+    st.caption("By user activity: users split in thirds by their number of training ratings.")
+    page.dataframe(compare.styled_breakdown(compare.breakdown(pair, "activity", accuracy)),
+                   hide_index=True, key="cmp_by_activity")
+    st.caption(f"By item popularity: recall@{pair.k} counting only the held-out items of the "
+               "popular head (the 20% most rated items) or of the long tail.")
+    page.dataframe(compare.styled_breakdown(compare.breakdown(pair, "popularity")),
+                   hide_index=True, key="cmp_by_popularity")
 
     st.subheader("Beyond accuracy, with the same intervals")
     st.caption("Coverage (share of the catalogue recommended to someone) and the Gini of "

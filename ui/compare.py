@@ -23,7 +23,8 @@ import streamlit as st
 
 from recsys_core.data.dataset import Dataset
 from recsys_core.errors import SplitMismatchError
-from recsys_core.evaluation.compare import RunComparison, compare_runs
+from recsys_core.evaluation.compare import (LOWER_IS_BETTER, NO_BETTER_DIRECTION, RunComparison,
+                                           compare_runs)
 from recsys_core.evaluation.metrics import EVALUATION_SAMPLE_USERS
 from recsys_core.runs.store import RunInfo
 
@@ -36,9 +37,6 @@ MAX_USERS = EVALUATION_SAMPLE_USERS
 #: The confidence of every interval on the page.
 CONFIDENCE = 0.95
 
-#: Metrics where a smaller value is the better one (errors, the Gini of exposure); every other
-#: metric is read as "larger is better" (accuracy, coverage, novelty, diversity).
-LOWER_IS_BETTER = ("rmse", "mae", "gini")
 #: Beyond-accuracy measures, by the start of their name.
 BEYOND_ACCURACY = ("coverage", "novelty", "diversity", "gini")
 
@@ -47,7 +45,8 @@ DEFAULT_ACCURACY = (f"ndcg@{K}", f"recall@{K}", f"precision@{K}")
 
 GREEN, RED, GREY = "#1a7f37", "#c62828", "#6e7781"
 #: Colour of each kind of verdict in the table and the forest plot.
-VERDICT_COLOURS = {"better": GREEN, "worse": RED, "not distinguishable": GREY}
+VERDICT_COLOURS = {"better": GREEN, "worse": RED, "not distinguishable": GREY,
+                   "higher": "#0b5cad", "lower": "#0b5cad"}
 
 INTERVAL_TEXT = (
     "**How to read the intervals.** Each run is compared with the reference *user by user* on the "
@@ -65,7 +64,7 @@ INTERVAL_TEXT = (
 # ---------------------------------------------------------------------------- choosing runs
 def lower_is_better(metric: str) -> bool:
     """Whether a smaller value of ``metric`` is the better one (RMSE, MAE, exposure Gini)."""
-    return metric.split("@")[0].lower().startswith(LOWER_IS_BETTER)
+    return metric.split("@")[0] in LOWER_IS_BETTER
 
 
 def is_beyond_accuracy(metric: str) -> bool:
@@ -161,9 +160,12 @@ def against_reference(reference: RunInfo, others: list[RunInfo], source: str,
 
 # ---------------------------------------------------------------------------- tables and plots
 def direction(difference, metric: str) -> str:
-    """"better", "worse" (for the run against the reference) or "not distinguishable"."""
+    """"better", "worse" (for the run against the reference) or "not distinguishable";
+    "higher" / "lower" for a metric without a better direction (popularity percentile)."""
     if not difference.significant:
         return "not distinguishable"
+    if metric.split("@")[0] in NO_BETTER_DIRECTION:
+        return "higher" if difference.diff > 0 else "lower"
     improved = difference.diff < 0 if lower_is_better(metric) else difference.diff > 0
     return "better" if improved else "worse"
 
@@ -281,11 +283,38 @@ def distribution_note(diff: np.ndarray, name: str, reference: str) -> str:
             "held-out item). The interval above is about the *mean* of this histogram.")
 
 
-def breakdown(c: RunComparison, by: str) -> pd.DataFrame:
-    """The engine's breakdown by user activity or item popularity, numbers rounded for reading."""
+def breakdown(c: RunComparison, by: str, metrics: list[str] | None = None) -> pd.DataFrame:
+    """The engine's breakdown by user activity ("activity": cold / light / heavy users) or by
+    item popularity ("popularity": recall counting only the head's or the long tail's held-out
+    items), one row per (metric, group) of ``metrics`` (default: all): both means, the
+    difference with its 95% interval and p-value, and the verdict."""
     frame = c.breakdown(by)
-    numbers = [col for col in frame.columns if frame[col].dtype.kind == "f"]
-    return frame.round({col: 4 for col in numbers})
+    if metrics is not None:
+        frame = frame[frame["metric"].isin(metrics)]
+    if by == "activity":
+        low, high = c.activity_cutoffs
+        sizes = {"cold": f"≤ {low:.0f} ratings", "light": f"{low:.0f}–{high:.0f} ratings",
+                 "heavy": f"> {high:.0f} ratings"}
+        group = frame["group"].map(lambda g: f"{g} ({sizes[g]})" if g in sizes else g)
+    else:
+        group = frame["group"]
+    out = pd.DataFrame({
+        "metric": frame["metric"], "group": group, "users": frame["n_users"],
+        "run value": frame["mean_a"], "reference value": frame["mean_b"],
+        "difference": frame["diff"],
+        "95% interval": [f"[{_fmt(lo)}, {_fmt(hi)}]"
+                         for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
+        "p-value": [_p(p) for p in frame["p_value"]],
+        "verdict": frame["verdict"]})
+    order = {m: n for n, m in enumerate(metrics or dict.fromkeys(frame["metric"]))}
+    out = out.sort_values("metric", key=lambda s: s.map(order), kind="stable")
+    return out.reset_index(drop=True)
+
+
+def styled_breakdown(table: pd.DataFrame):
+    """A breakdown for display, numbers to 4 decimals."""
+    return table.style.format("{:.4f}", subset=["run value", "reference value", "difference"],
+                              na_rep="—")
 
 
 def side_by_side(comparisons: dict[str, RunComparison], metrics: list[str],
