@@ -55,7 +55,8 @@ def seed_base(name: str) -> str:
 
 def seed_siblings(info: RunInfo, infos: list[RunInfo]) -> list[RunInfo]:
     """The runs that differ from ``info`` only by their seed (same model kind, other settings,
-    dataset and split; trained here), ``info`` included, by seed."""
+    dataset and split; trained here), one per seed (``info`` for its own, else the oldest: two
+    runs of one seed are the same training counted twice), by seed."""
     param = seed_param(info.model_kind)
     if param is None:
         return [info]
@@ -65,10 +66,11 @@ def seed_siblings(info: RunInfo, infos: list[RunInfo]) -> list[RunInfo]:
                 i.dataset.get("fingerprint"), (i.split or {}).get("params"), i.engine)
 
     mine = settings(info)
-    group = [i for i in infos if settings(i) == mine]
-    if info not in group:
-        group.append(info)
-    return sorted(group, key=lambda i: (i.params.get(param, 0), i.created))
+    by_seed = {info.params.get(param): info}
+    for other in sorted(infos, key=lambda i: i.created):
+        if settings(other) == mine:
+            by_seed.setdefault(other.params.get(param), other)
+    return [by_seed[s] for s in sorted(by_seed, key=lambda s: (s is None, s))]
 
 
 def train_seeds(info: RunInfo, seeds, source: str, dataset: Dataset, on_progress=None

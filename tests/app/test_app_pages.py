@@ -305,7 +305,11 @@ def test_compare_runs_page_metrics_and_side_by_side_lists(app):
     assert "ndcg@10" in runs_table.columns
     at.multiselect(key="_w_cmp").set_value(["wals-small", "wals-reg"]).run()
     _assert_clean(at)
-    assert len(at.get("plotly_chart")) == 3  # metric bars, loss against epochs and seconds
+    # Metric bars, the paired differences' forest plot, one pair's per-user distribution, the
+    # beyond-accuracy forest plot, loss against epochs and seconds.
+    assert [c.key for c in at.get("plotly_chart")] == [
+        "metrics_chart", "cmp_forest", "cmp_distribution", "cmp_beyond_forest", "curves_epoch",
+        "curves_seconds"]
     lists = _tables(at, "title", "ratings")
     assert len(lists) >= 2 and all(len(t) == 10 for t in lists[-2:])
 
