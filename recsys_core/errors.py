@@ -113,3 +113,18 @@ class SweepBusyError(PersistenceError):
 
 class InvalidRunNameError(PersistenceError, ValueError):
     """A run name that cannot be a folder name in the run store."""
+
+
+class SplitMismatchError(HyperparameterError):
+    """Two runs cannot be compared user by user: one was trained on all its data (no held-out
+    users to score), or they were trained on different datasets or train/test splits.
+
+    Attributes
+    ----------
+    reason : str
+        What differs, in words (also the message).
+    """
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

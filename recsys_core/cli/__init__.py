@@ -1,9 +1,9 @@
 """``python -m recsys_core``: the engine's command line.
 
-Each command module of this package (:mod:`.data`, :mod:`.models`) adds its subcommands through a
-``register(subparsers)`` function that calls ``subparsers.add_parser`` and sets ``func`` (taking
-the parsed arguments and returning an exit code). Errors a user can cause end with exit code 2 and
-one line on stderr.
+Each command module of this package (:mod:`.data`, :mod:`.models`, :mod:`.tune`,
+:mod:`.compare`) adds its subcommands through a ``register(subparsers)`` function that calls
+``subparsers.add_parser`` and sets ``func`` (taking the parsed arguments and returning an exit
+code). Errors a user can cause end with exit code 2 and one line on stderr.
 """
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
                      description="recsys-studio engine: datasets, models, recommendations.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    from . import data, models, tune
+    from . import compare, data, models, tune
 
-    for commands in (data, models, tune):
+    for commands in (data, models, tune, compare):
         commands.register(subparsers)
     return parser
 
