@@ -1,10 +1,9 @@
 """Compare runs page: saved runs' settings and metrics, and their lists for the same user."""
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from ui import charts, compare, data, lessons, page, pickers, runs, seeds, state, training
+from ui import compare, data, lessons, page, pickers, runs, seeds, state, training
 
 page.page_header(
     "Compare runs",
@@ -64,14 +63,8 @@ shown = state.multiselect("Metrics", metric_names, "cmp_metrics",
                           default_metrics or metric_names[:4],
                           help="The choice is kept in the URL and when you switch pages.")
 if shown:
-    long = chosen.melt(id_vars="run", value_vars=shown, var_name="metric", value_name="value")
-    fig = px.bar(long, x="run", y="value", color="run", facet_col="metric", facet_col_wrap=3,
-                 facet_col_spacing=0.1)  # room for each facet's own axis labels at 800 px
-    fig.update_yaxes(matches=None, showticklabels=True)
-    fig.update_layout(height=300 * ((len(shown) + 2) // 3), showlegend=False,
-                      margin=dict(l=10, r=10, t=40, b=10))
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    st.plotly_chart(fig, key="metrics_chart")
+    st.plotly_chart(compare.metrics_figure(chosen[["run", *shown]], tuple(shown)),
+                    key="metrics_chart")
 
 # ---------------------------------------------------------------- paired differences
 by_name = {i.name: i for i in infos}
@@ -95,7 +88,9 @@ if comparisons:
     st.caption(f"Differences are *run − {reference.name}* over the same "
                f"{first.users.size:,} test users, k = {first.k}; green / red only where the "
                "95% interval excludes 0.")
-    page.dataframe(compare.styled(diffs), hide_index=True, key="cmp_differences")
+    page.dataframe(compare.styled(diffs), hide_index=True, key="cmp_differences",
+                   height=compare.table_height(len(diffs)),
+                   column_config=compare.column_widths(diffs))
     if not diffs.empty:
         st.plotly_chart(compare.forest_figure(diffs, reference.name), key="cmp_forest")
 
@@ -116,12 +111,14 @@ if comparisons:
                 "intervals): users by how many ratings they have (cold / light / heavy), and "
                 "the held-out items by popularity (the popular head / the long tail).")
     st.caption("By user activity: users split in thirds by their number of training ratings.")
-    page.dataframe(compare.styled_breakdown(compare.breakdown(pair, "activity", accuracy)),
-                   hide_index=True, key="cmp_by_activity")
+    by_activity = compare.breakdown(pair, "activity", accuracy)
+    page.dataframe(compare.styled_breakdown(by_activity), hide_index=True,
+                   key="cmp_by_activity", column_config=compare.column_widths(by_activity))
     st.caption(f"By item popularity: recall@{pair.k} counting only the held-out items of the "
                "popular head (the 20% most rated items) or of the long tail.")
-    page.dataframe(compare.styled_breakdown(compare.breakdown(pair, "popularity")),
-                   hide_index=True, key="cmp_by_popularity")
+    by_popularity = compare.breakdown(pair, "popularity")
+    page.dataframe(compare.styled_breakdown(by_popularity), hide_index=True,
+                   key="cmp_by_popularity", column_config=compare.column_widths(by_popularity))
 
     st.subheader("Beyond accuracy, with the same intervals")
     st.caption("Coverage (share of the catalogue recommended to someone) and the Gini of "
@@ -132,8 +129,12 @@ if comparisons:
     beyond = compare.metrics_of(comparisons, (), beyond=True)
     if beyond:
         side = compare.side_by_side(comparisons, beyond, reference.name)
-        page.dataframe(side, hide_index=True, key="cmp_beyond")
+        page.dataframe(side.style.format("{:.4f}", subset=beyond, na_rep=page.UNDEFINED),
+                       hide_index=True, key="cmp_beyond")
         beyond_diffs = compare.difference_table(comparisons, beyond, reference.name)
+        page.dataframe(compare.styled(beyond_diffs), hide_index=True, key="cmp_beyond_diffs",
+                       height=compare.table_height(len(beyond_diffs)),
+                       column_config=compare.column_widths(beyond_diffs))
         st.plotly_chart(compare.forest_figure(beyond_diffs, reference.name),
                         key="cmp_beyond_forest")
 
@@ -164,19 +165,24 @@ if curves:
     frame["relative loss"] = frame["loss"] / frame.groupby("run")["loss"].transform("first")
     left, right = st.columns(2)
     for col, x in ((left, "epoch"), (right, "seconds")):
-        fig = px.line(frame, x=x, y="relative loss", color="run", markers=True)
-        charts.legend_above(fig, height=320)  # the runs named above the curves, not over them
-        col.plotly_chart(fig, key=f"curves_{x}")
+        # The runs named above the curves, not over them.
+        col.plotly_chart(compare.curves_figure(frame, x), key=f"curves_{x}")
 
 # ---------------------------------------------------------------- lists side by side
 st.subheader("Recommendations for the same user")
-same_data = [i for i in infos if i.name in picked
-             and i.dataset.get("fingerprint") == dataset.fingerprint]
+same_data = [i for i in [reference, *picked_infos]
+             if i.dataset.get("fingerprint") == dataset.fingerprint]
+same_data = list({i.name: i for i in same_data}.values())  # the reference first, once
 if len(same_data) < len(picked):
     st.warning("Runs trained on another dataset are left out of the side-by-side lists; choose "
                "their dataset in the sidebar to see them.")
 if not same_data:
     st.stop()
+if len(same_data) > compare.MAX_LISTS:
+    st.caption(f"The lists of the reference and the next {compare.MAX_LISTS - 1} picked runs "
+               "(more would not fit side by side); make another run the reference to see its "
+               "list.")
+    same_data = same_data[:compare.MAX_LISTS]
 user = pickers.select_user(dataset)
 k = state.slider("Items per list", "cmp_k", 10, min_value=5, max_value=30)
 cols = st.columns(len(same_data))

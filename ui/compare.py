@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 import streamlit as st
 
 from recsys_core.data.dataset import Dataset
@@ -40,6 +41,8 @@ CONFIDENCE = 0.95
 #: Beyond-accuracy measures, by the start of their name.
 BEYOND_ACCURACY = ("coverage", "novelty", "diversity", "gini")
 
+#: Runs whose recommendation lists the page shows side by side at most (more would not fit).
+MAX_LISTS = 4
 #: Metrics compared when none of the chosen ones is per user.
 DEFAULT_ACCURACY = (f"ndcg@{K}", f"recall@{K}", f"precision@{K}")
 
@@ -191,10 +194,17 @@ def _p(value: float) -> str:
     return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
+#: Columns of :func:`difference_table` as shown: the short verdict and the interval first, so
+#: they stay in view on a narrow screen; the sentence after the numbers.
+DIFFERENCE_COLUMNS = ["run", "metric", "result", "difference", "95% interval", "p-value",
+                      "run value", "reference value", "verdict", "users", "test"]
+
+
 def difference_table(comparisons: dict[str, RunComparison], metrics: list[str],
                      reference: str) -> pd.DataFrame:
-    """One row per (run, metric): both means, the difference run - reference with its 95%
-    interval and p-value, and the verdict in words."""
+    """One row per (run, metric): the difference run - reference with its 95% interval and
+    p-value, the result in a word ("better", "worse", "not distinguishable"), both means and
+    the verdict in a sentence (the bounds are also kept as numbers in "low" and "high")."""
     rows = []
     for name, c in comparisons.items():
         for metric in metrics:
@@ -207,9 +217,7 @@ def difference_table(comparisons: dict[str, RunComparison], metrics: list[str],
                          "p-value": _p(d.p_value), "result": direction(d, metric),
                          "verdict": d.verdict(name, reference), "users": d.n_users,
                          "test": d.method, "low": d.ci_low, "high": d.ci_high})
-    return pd.DataFrame(rows, columns=["run", "metric", "run value", "reference value",
-                                       "difference", "95% interval", "p-value", "result",
-                                       "verdict", "users", "test", "low", "high"])
+    return pd.DataFrame(rows, columns=[*DIFFERENCE_COLUMNS, "low", "high"])
 
 
 def styled(table: pd.DataFrame):
@@ -220,35 +228,70 @@ def styled(table: pd.DataFrame):
     def colour(row):
         tint = {"better": f"color: {GREEN}; font-weight: 600",
                 "worse": f"color: {RED}; font-weight: 600"}.get(row["result"], "")
-        return [tint if c in ("difference", "result", "verdict") else "" for c in row.index]
+        return [tint if c in ("difference", "result", "95% interval") else ""
+                for c in row.index]
 
     return (shown.style.apply(colour, axis=1)
             .format("{:.4f}", subset=["run value", "reference value", "difference"],
                     na_rep="—"))
 
 
+#: Widths of the difference table's columns that must not be cut ("not distinguishable").
+DIFFERENCE_WIDTHS = {"result": 150, "95% interval": 150, "verdict": "large"}
+
+
+def column_widths(table: pd.DataFrame) -> dict:
+    """``column_config`` for :func:`difference_table`'s (or a breakdown's) text columns."""
+    return {c: st.column_config.TextColumn(width=w) for c, w in DIFFERENCE_WIDTHS.items()
+            if c in table.columns}
+
+
+def table_height(rows: int, limit: int = 30) -> int:
+    """Pixels for a data grid showing up to ``limit`` rows without an inner scroll bar."""
+    return 38 + 35 * min(max(rows, 1), limit)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
 def forest_figure(table: pd.DataFrame, reference: str) -> go.Figure:
-    """Each run's difference from the reference with its 95% interval, one panel per metric,
-    a dotted line at 0 (no difference); green / red when significantly better / worse."""
-    frame = table.assign(plus=table["high"] - table["difference"],
-                         minus=table["difference"] - table["low"])
-    metrics = list(dict.fromkeys(frame["metric"]))
+    """Each run's difference from the reference with its 95% interval, one panel per metric
+    (two to a row), a dotted line at 0 (no difference); green / red when significantly better
+    / worse, grey when not distinguishable. Cached on the table (shared, never changed)."""
+    metrics = list(dict.fromkeys(table["metric"]))
+    names = list(dict.fromkeys(table["run"]))
     wrap = 2 if len(metrics) > 1 else 1
-    fig = px.scatter(frame, x="difference", y="run", error_x="plus", error_x_minus="minus",
-                     color="result", color_discrete_map=VERDICT_COLOURS, facet_col="metric",
-                     facet_col_wrap=wrap, facet_col_spacing=0.12, facet_row_spacing=0.12,
-                     category_orders={"metric": metrics,
-                                      "result": list(VERDICT_COLOURS)},
-                     hover_data={"95% interval": True, "p-value": True, "plus": False,
-                                 "minus": False})
-    fig.add_vline(x=0, line_dash="dot", line_color="#444")
-    fig.update_xaxes(matches=None, showticklabels=True, title_text="")
-    fig.update_yaxes(title_text="", automargin=True)
-    fig.for_each_annotation(lambda a: a.update(text=f"{a.text.split('=')[-1]}: run − "
-                                                    f"{reference}"))
-    per_panel = 60 + 28 * frame["run"].nunique()
     rows = math.ceil(len(metrics) / wrap)
-    charts.legend_above(fig, height=max(260, 40 + rows * per_panel))
+    panel, gap, top = 40 + 24 * len(names), 70, 70  # pixels: a panel, between rows, the legend
+    height = top + rows * panel + (rows - 1) * gap + 40
+    # The runs are named once, left of each row: the panels keep their width at 800 px.
+    fig = make_subplots(rows=rows, cols=wrap, shared_yaxes=True, horizontal_spacing=0.06,
+                        vertical_spacing=gap / (height - top - 40) if rows > 1 else 0.1,
+                        subplot_titles=[f"{m}: run − {reference}" for m in metrics])
+    shown = set()
+    for n, metric in enumerate(metrics):
+        row, col = n // wrap + 1, n % wrap + 1
+        part = table[table["metric"] == metric]
+        for result, colour in VERDICT_COLOURS.items():
+            rows_of = part[part["result"] == result]
+            if rows_of.empty:
+                continue
+            fig.add_trace(go.Scatter(
+                x=rows_of["difference"], y=rows_of["run"], mode="markers", name=result,
+                legendgroup=result, showlegend=result not in shown,
+                marker=dict(color=colour, size=8),
+                error_x=dict(type="data", symmetric=False, color=colour, thickness=1.5,
+                             array=rows_of["high"] - rows_of["difference"],
+                             arrayminus=rows_of["difference"] - rows_of["low"]),
+                customdata=rows_of[["95% interval", "p-value"]].to_numpy(),
+                hovertemplate="%{y}: %{x:.4f} %{customdata[0]}, p %{customdata[1]}"
+                              "<extra></extra>"), row=row, col=col)
+            shown.add(result)
+        axis = "" if n == 0 else str(n + 1)
+        fig.add_shape(type="line", x0=0, x1=0, y0=0, y1=1, xref=f"x{axis}",
+                      yref=f"y{axis} domain", line=dict(dash="dot", color="#444", width=1))
+    fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], automargin=True)
+    fig.update_xaxes(zeroline=False)
+    charts.legend_above(fig, height=height)
+    fig.update_layout(margin=dict(t=top))  # the legend's row above the panels' titles
     return fig
 
 
@@ -260,17 +303,47 @@ def user_differences(c: RunComparison, metric: str) -> np.ndarray:
     return diff[np.isfinite(diff)]
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
 def distribution_figure(diff: np.ndarray, metric: str, name: str, reference: str) -> go.Figure:
     """Histogram of the per-user differences, with 0 and the mean marked."""
-    fig = px.histogram(x=diff, nbins=41, labels={"x": f"{metric}: {name} − {reference}, per user"})
-    fig.update_traces(marker_color="#4c72b0")
-    fig.add_vline(x=0, line_dash="dot", line_color="#444")
     mean = float(diff.mean()) if diff.size else 0.0
+    fig = go.Figure(go.Histogram(x=diff, nbinsx=41, marker_color="#4c72b0",
+                                 hovertemplate="%{x}: %{y} users<extra></extra>"))
+    fig.add_vline(x=0, line_dash="dot", line_color="#444")
     fig.add_vline(x=mean, line_color=RED if mean < 0 else GREEN,
                   annotation_text=f"mean {mean:+.4f}", annotation_position="top")
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_title="users",
-                      bargap=0.05)
+                      xaxis_title=f"{metric}: {name} − {reference}, per user", bargap=0.05)
     return fig
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def metrics_figure(table: pd.DataFrame, metrics: tuple[str, ...]) -> go.Figure:
+    """The picked runs' saved metrics as bars, one panel per metric (three to a row), each run
+    in its own colour. One trace per panel (plotly express drew one per run and panel: 50
+    traces for 10 runs and 5 metrics, seconds to build); cached on the table."""
+    names = table["run"].tolist()
+    palette = px.colors.qualitative.Plotly
+    colours = [palette[n % len(palette)] for n in range(len(names))]
+    rows = math.ceil(len(metrics) / 3)
+    fig = make_subplots(rows=rows, cols=min(3, len(metrics)), subplot_titles=list(metrics),
+                        horizontal_spacing=0.1, vertical_spacing=0.35 / rows if rows > 1 else 0.1)
+    for n, metric in enumerate(metrics):
+        fig.add_trace(go.Bar(x=names, y=table[metric], marker_color=colours, name=metric,
+                             showlegend=False, hovertemplate="%{x}: %{y:.4f}<extra></extra>"),
+                      row=n // 3 + 1, col=n % 3 + 1)
+    fig.update_layout(height=300 * rows, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def curves_figure(frame: pd.DataFrame, x: str) -> go.Figure:
+    """Relative training loss of each run against ``x`` ("epoch" or "seconds"), the runs named
+    above the curves; cached on the curves."""
+    fig = go.Figure([go.Scatter(x=part[x], y=part["relative loss"], mode="lines+markers",
+                                name=name) for name, part in frame.groupby("run", sort=False)])
+    fig.update_layout(xaxis_title=x, yaxis_title="relative loss")
+    return charts.legend_above(fig, height=320)
 
 
 def distribution_note(diff: np.ndarray, name: str, reference: str) -> str:
@@ -319,25 +392,12 @@ def styled_breakdown(table: pd.DataFrame):
 
 def side_by_side(comparisons: dict[str, RunComparison], metrics: list[str],
                  reference: str) -> pd.DataFrame:
-    """One row per run (the reference first): each metric's value and, for the other runs, its
-    difference from the reference with the 95% interval, or "not distinguishable"."""
+    """One row per run (the reference first), each metric's value over the compared users
+    (the differences and their intervals are in :func:`difference_table`)."""
     first = next(iter(comparisons.values()))
     rows = [{"run": reference, **{m: first.differences[m].mean_b for m in metrics
                                   if m in first.differences}}]
     for name, c in comparisons.items():
-        row = {"run": name}
-        for m in metrics:
-            d = c.differences.get(m)
-            if d is None:
-                continue
-            row[m] = d.mean_a
-            verdict = direction(d, m)
-            row[f"{m} vs reference"] = (
-                f"{d.diff:+.4f} [{_fmt(d.ci_low)}, {_fmt(d.ci_high)}]"
-                + ("" if verdict == "not distinguishable" else f" {verdict}")
-                if d.significant else f"not distinguishable ({d.diff:+.4f} "
-                                      f"[{_fmt(d.ci_low)}, {_fmt(d.ci_high)}])")
-        rows.append(row)
-    columns = ["run"] + [c for m in metrics for c in (m, f"{m} vs reference")]
-    frame = pd.DataFrame(rows)
-    return frame[[c for c in columns if c in frame.columns]]
+        rows.append({"run": name, **{m: c.differences[m].mean_a for m in metrics
+                                     if m in c.differences}})
+    return pd.DataFrame(rows)

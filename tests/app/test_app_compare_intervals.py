@@ -112,10 +112,15 @@ def test_breakdowns_and_beyond_accuracy_have_intervals(store_dir):
     assert set(activity["metric"]) == {"ndcg@10"}
     assert list(popularity["group"]) == ["head", "long tail"]
     assert (activity["difference"] < 0).all()  # popularity trails WALS for every activity group
-    beyond = _by_key(at, "run", "coverage", "coverage vs reference")[0].set_index("run")
-    assert {"novelty", "diversity_genre", "gini"} <= set(beyond.columns)
-    assert beyond.loc["pop", "coverage"] < beyond.loc["wals-a", "coverage"]
-    assert "[" in beyond.loc["pop", "coverage vs reference"]  # the interval, in words
+    values = _by_key(at, "run", "coverage", "novelty", "diversity_genre", "gini")[0]
+    values = values.set_index("run")
+    assert values.loc["pop", "coverage"] < values.loc["wals-a", "coverage"]
+    assert values.loc["pop", "gini"] > values.loc["wals-a", "gini"]  # exposure on the head
+    diffs = _by_key(at, "run", "metric", "difference", "95% interval", "test")
+    beyond = diffs[1].set_index("metric")  # after the accuracy table
+    assert set(beyond.index) == {"coverage", "novelty", "diversity_genre", "gini"}
+    assert beyond.loc["coverage", "test"] == "paired bootstrap"
+    assert beyond.loc["coverage", "result"] == "worse" and beyond.loc["gini", "result"] == "worse"
 
 
 def test_seeds_control_trains_new_runs_and_replaces_none(store_dir):
