@@ -41,6 +41,8 @@ CONFIDENCE = 0.95
 #: Beyond-accuracy measures, by the start of their name.
 BEYOND_ACCURACY = ("coverage", "novelty", "diversity", "gini")
 
+#: The page's tabs below the differences table (only the open one is drawn).
+VIEWS = ("One pair", "Beyond accuracy", "Seeds", "Training curves", "Lists for one user")
 #: Runs whose recommendation lists the page shows side by side at most (more would not fit).
 MAX_LISTS = 4
 #: Metrics compared when none of the chosen ones is per user.
@@ -334,6 +336,22 @@ def metrics_figure(table: pd.DataFrame, metrics: tuple[str, ...]) -> go.Figure:
                       row=n // 3 + 1, col=n % 3 + 1)
     fig.update_layout(height=300 * rows, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+def training_curves(infos: list[RunInfo]) -> pd.DataFrame:
+    """Each run's total training loss per epoch ("run", "epoch", "seconds", "loss" and
+    "relative loss": divided by the run's first value); empty when no run recorded one."""
+    rows = []
+    for info in infos:
+        for h in info.history:
+            loss = h.get("total", next((v for k, v in h.items() if k not in ("epoch", "elapsed")
+                                        and not k.startswith("val_")), None))
+            if loss is not None:
+                rows.append({"run": info.name, "epoch": h["epoch"], "seconds": h["elapsed"],
+                             "loss": loss})
+    frame = pd.DataFrame(rows, columns=["run", "epoch", "seconds", "loss"])
+    frame["relative loss"] = frame["loss"] / frame.groupby("run")["loss"].transform("first")
+    return frame
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

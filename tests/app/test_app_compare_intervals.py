@@ -106,12 +106,13 @@ def test_a_run_on_another_split_is_listed_with_the_reason_not_compared(store_dir
 
 
 def test_breakdowns_and_beyond_accuracy_have_intervals(store_dir):
-    at = _open(cmp="wals-a,pop", cmp_metrics="ndcg@10")
+    at = _open(cmp="wals-a,pop", cmp_metrics="ndcg@10")  # the "One pair" tab by default
     activity, popularity = _by_key(at, "metric", "group", "difference", "95% interval")[:2]
     assert [g.split(" ")[0] for g in activity["group"]] == ["cold", "light", "heavy"]
     assert set(activity["metric"]) == {"ndcg@10"}
     assert list(popularity["group"]) == ["head", "long tail"]
     assert (activity["difference"] < 0).all()  # popularity trails WALS for every activity group
+    at = _open(cmp="wals-a,pop", cmp_metrics="ndcg@10", cmp_view="Beyond accuracy")
     values = _by_key(at, "run", "coverage", "novelty", "diversity_genre", "gini")[0]
     values = values.set_index("run")
     assert values.loc["pop", "coverage"] < values.loc["wals-a", "coverage"]
@@ -127,7 +128,7 @@ def test_seeds_control_trains_new_runs_and_replaces_none(store_dir):
     # A run already holds the first seed's name: it must stay as it is.
     shutil.copytree(store_dir / "pop", store_dir / "wals-a-seed1")
     decoy = (store_dir / "wals-a-seed1" / "run.json").read_bytes()
-    at = _open(cmp="wals-a,pop", cmp_seed_run="wals-a", cmp_seeds_n="2")
+    at = _open(cmp="wals-a,pop", cmp_seed_run="wals-a", cmp_seeds_n="2", cmp_view="Seeds")
     assert "deterministic" not in " ".join(i.value for i in at.info)
     at.button(key="cmp_seed_train").click().run(timeout=300)
     assert not at.exception, [e.value for e in at.exception]
@@ -146,6 +147,6 @@ def test_seeds_control_trains_new_runs_and_replaces_none(store_dir):
 
 
 def test_a_deterministic_model_says_seeds_do_not_change_it(store_dir):
-    at = _open(cmp="wals-a,pop", cmp_seed_run="pop")
+    at = _open(cmp="wals-a,pop", cmp_seed_run="pop", cmp_view="Seeds")
     assert any("deterministic" in i.value for i in at.info)
     assert not [b for b in at.button if b.key == "cmp_seed_train"]
