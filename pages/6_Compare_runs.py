@@ -62,9 +62,6 @@ default_metrics = [m for m in metric_names if m.split("@")[0] in
 shown = state.multiselect("Metrics", metric_names, "cmp_metrics",
                           default_metrics or metric_names[:4],
                           help="The choice is kept in the URL and when you switch pages.")
-if shown:
-    st.plotly_chart(compare.metrics_figure(chosen[["run", *shown]], tuple(shown)),
-                    key="metrics_chart")
 
 # ---------------------------------------------------------------- paired differences
 by_name = {i.name: i for i in infos}
@@ -92,7 +89,7 @@ if comparisons:
                    height=compare.table_height(len(diffs)),
                    column_config=compare.column_widths(diffs))
     if not diffs.empty:
-        st.plotly_chart(compare.forest_figure(diffs, reference.name), key="cmp_forest")
+        st.container(key="cmp_forest").html(compare.forest_svg(diffs, reference.name))
 
 # ---------------------------------------------------------------- one view at a time
 # Only the open tab is drawn (each is a few charts and tables: all of them at once doubled the
@@ -113,9 +110,8 @@ with views["One pair"]:
                                           accuracy[0] if accuracy else None, container=right)
             if dist_metric is not None:
                 diff = compare.user_differences(pair, dist_metric)
-                st.plotly_chart(compare.distribution_figure(diff, dist_metric, pair_name,
-                                                            reference.name),
-                                key="cmp_distribution")
+                st.container(key="cmp_distribution").html(
+                    compare.distribution_svg(diff, dist_metric, pair_name, reference.name))
                 st.caption(compare.distribution_note(diff, pair_name, reference.name))
             st.markdown(f"**Where the difference comes from** ({pair_name} − {reference.name}, "
                         "95% intervals): users by how many ratings they have (cold / light / "
@@ -154,8 +150,8 @@ with views["Beyond accuracy"]:
                            key="cmp_beyond_diffs",
                            height=compare.table_height(len(beyond_diffs)),
                            column_config=compare.column_widths(beyond_diffs))
-            st.plotly_chart(compare.forest_figure(beyond_diffs, reference.name),
-                            key="cmp_beyond_forest")
+            st.container(key="cmp_beyond_forest").html(
+                compare.forest_svg(beyond_diffs, reference.name))
 
 with views["Seeds"]:
     if views["Seeds"].open:
@@ -164,6 +160,14 @@ with views["Seeds"]:
                    "the difference may be luck of the seed, however narrow its per-user "
                    "interval.")
         seeds.section(reference, picked_infos, infos, source, dataset, metrics=shown)
+
+with views["Saved metrics"]:
+    if views["Saved metrics"].open and shown:
+        st.caption("The metrics each run saved when it was trained (the table above), as bars. "
+                   "Bars alone hide how uncertain each value is: the differences above say "
+                   "which gaps are real.")
+        st.plotly_chart(compare.metrics_figure(chosen[["run", *shown]], tuple(shown)),
+                        key="metrics_chart")
 
 with views["Training curves"]:
     if views["Training curves"].open:

@@ -29,7 +29,7 @@ from recsys_core.evaluation.compare import (LOWER_IS_BETTER, NO_BETTER_DIRECTION
 from recsys_core.evaluation.metrics import EVALUATION_SAMPLE_USERS
 from recsys_core.runs.store import RunInfo
 
-from . import charts, runs, splits
+from . import charts, runs, splits, svg_charts
 
 #: List length of the comparisons (the saved runs' metrics are at 10 too).
 K = 10
@@ -42,7 +42,8 @@ CONFIDENCE = 0.95
 BEYOND_ACCURACY = ("coverage", "novelty", "diversity", "gini")
 
 #: The page's tabs below the differences table (only the open one is drawn).
-VIEWS = ("One pair", "Beyond accuracy", "Seeds", "Training curves", "Lists for one user")
+VIEWS = ("One pair", "Beyond accuracy", "Seeds", "Saved metrics", "Training curves",
+         "Lists for one user")
 #: Runs whose recommendation lists the page shows side by side at most (more would not fit).
 MAX_LISTS = 4
 #: Metrics compared when none of the chosen ones is per user.
@@ -253,48 +254,11 @@ def table_height(rows: int, limit: int = 30) -> int:
     return 38 + 35 * min(max(rows, 1), limit)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def forest_figure(table: pd.DataFrame, reference: str) -> go.Figure:
-    """Each run's difference from the reference with its 95% interval, one panel per metric
-    (two to a row), a dotted line at 0 (no difference); green / red when significantly better
-    / worse, grey when not distinguishable. Cached on the table (shared, never changed)."""
-    metrics = list(dict.fromkeys(table["metric"]))
-    names = list(dict.fromkeys(table["run"]))
-    wrap = 2 if len(metrics) > 1 else 1
-    rows = math.ceil(len(metrics) / wrap)
-    panel, gap, top = 40 + 24 * len(names), 70, 70  # pixels: a panel, between rows, the legend
-    height = top + rows * panel + (rows - 1) * gap + 40
-    # The runs are named once, left of each row: the panels keep their width at 800 px.
-    fig = make_subplots(rows=rows, cols=wrap, shared_yaxes=True, horizontal_spacing=0.06,
-                        vertical_spacing=gap / (height - top - 40) if rows > 1 else 0.1,
-                        subplot_titles=[f"{m}: run − {reference}" for m in metrics])
-    shown = set()
-    for n, metric in enumerate(metrics):
-        row, col = n // wrap + 1, n % wrap + 1
-        part = table[table["metric"] == metric]
-        for result, colour in VERDICT_COLOURS.items():
-            rows_of = part[part["result"] == result]
-            if rows_of.empty:
-                continue
-            fig.add_trace(go.Scatter(
-                x=rows_of["difference"], y=rows_of["run"], mode="markers", name=result,
-                legendgroup=result, showlegend=result not in shown,
-                marker=dict(color=colour, size=8),
-                error_x=dict(type="data", symmetric=False, color=colour, thickness=1.5,
-                             array=rows_of["high"] - rows_of["difference"],
-                             arrayminus=rows_of["difference"] - rows_of["low"]),
-                customdata=rows_of[["95% interval", "p-value"]].to_numpy(),
-                hovertemplate="%{y}: %{x:.4f} %{customdata[0]}, p %{customdata[1]}"
-                              "<extra></extra>"), row=row, col=col)
-            shown.add(result)
-        axis = "" if n == 0 else str(n + 1)
-        fig.add_shape(type="line", x0=0, x1=0, y0=0, y1=1, xref=f"x{axis}",
-                      yref=f"y{axis} domain", line=dict(dash="dot", color="#444", width=1))
-    fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], automargin=True)
-    fig.update_xaxes(zeroline=False)
-    charts.legend_above(fig, height=height)
-    fig.update_layout(margin=dict(t=top))  # the legend's row above the panels' titles
-    return fig
+def forest_svg(table: pd.DataFrame, reference: str) -> str:
+    """The difference table as a forest plot (inline SVG: :func:`ui.svg_charts.forest`): per
+    metric, each run's difference from the reference with its 95% interval and a line at 0;
+    green / red when significantly better / worse, grey when not distinguishable."""
+    return svg_charts.forest(table, reference, VERDICT_COLOURS)
 
 
 def user_differences(c: RunComparison, metric: str) -> np.ndarray:
@@ -305,18 +269,11 @@ def user_differences(c: RunComparison, metric: str) -> np.ndarray:
     return diff[np.isfinite(diff)]
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def distribution_figure(diff: np.ndarray, metric: str, name: str, reference: str) -> go.Figure:
-    """Histogram of the per-user differences, with 0 and the mean marked."""
+def distribution_svg(diff: np.ndarray, metric: str, name: str, reference: str) -> str:
+    """Histogram of the per-user differences (inline SVG), with 0 and the mean marked."""
     mean = float(diff.mean()) if diff.size else 0.0
-    fig = go.Figure(go.Histogram(x=diff, nbinsx=41, marker_color="#4c72b0",
-                                 hovertemplate="%{x}: %{y} users<extra></extra>"))
-    fig.add_vline(x=0, line_dash="dot", line_color="#444")
-    fig.add_vline(x=mean, line_color=RED if mean < 0 else GREEN,
-                  annotation_text=f"mean {mean:+.4f}", annotation_position="top")
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_title="users",
-                      xaxis_title=f"{metric}: {name} − {reference}, per user", bargap=0.05)
-    return fig
+    return svg_charts.histogram(diff, f"{metric}: {name} − {reference}, per user",
+                                mean_colour=RED if mean < 0 else GREEN)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

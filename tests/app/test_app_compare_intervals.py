@@ -62,9 +62,11 @@ def _open(**query) -> AppTest:
     return at
 
 
-def _table(at: AppTest, key: str):
-    found = [d.value for d in at.dataframe if d.proto.id.endswith(key) or key in d.proto.id]
-    assert found, f"no table {key}"
+def _html(at: AppTest, containing: str) -> str:
+    """The body of the page's first st.html element containing ``containing`` (the SVG
+    charts)."""
+    found = [h.proto.body for h in at.get("html") if containing in h.proto.body]
+    assert found, f"no chart with {containing!r}"
     return found[0]
 
 
@@ -86,12 +88,10 @@ def test_a_worse_run_is_significantly_worse_and_a_copy_is_not_distinguishable(st
     assert same["difference"] == 0 and same["result"] == "not distinguishable"
     assert "give the same ndcg@10" in same["verdict"]  # the engine's words for a zero interval
     assert int(same["users"]) == 943
-    # One forest panel per metric, with the zero line.
-    forest = json.loads(next(c for c in at.get("plotly_chart") if c.key == "cmp_forest")
-                        .proto.spec)
-    assert {a["text"].split(":")[0] for a in forest["layout"]["annotations"]} == {
-        "ndcg@10", "recall@10"}
-    assert any(s.get("x0") == 0 and s.get("x1") == 0 for s in forest["layout"]["shapes"])
+    # The forest plot: one panel per metric, a dot with its interval per run, a line at 0.
+    forest = _html(at, "ndcg@10: run − wals-a")
+    assert "recall@10: run − wals-a" in forest and "stroke-dasharray" in forest
+    assert forest.count("<circle") == 4  # 2 runs x 2 metrics
     # The newcomer's three sentences.
     text = " ".join(m.value for m in at.markdown)
     assert "95%" in text and "user by user" in text and "not distinguishable" in text
@@ -112,6 +112,7 @@ def test_breakdowns_and_beyond_accuracy_have_intervals(store_dir):
     assert set(activity["metric"]) == {"ndcg@10"}
     assert list(popularity["group"]) == ["head", "long tail"]
     assert (activity["difference"] < 0).all()  # popularity trails WALS for every activity group
+    assert "per user" in _html(at, "ndcg@10: pop − wals-a")  # the per-user histogram
     at = _open(cmp="wals-a,pop", cmp_metrics="ndcg@10", cmp_view="Beyond accuracy")
     values = _by_key(at, "run", "coverage", "novelty", "diversity_genre", "gini")[0]
     values = values.set_index("run")

@@ -142,9 +142,8 @@ def test_wals_vs_sgd_lesson_trains_its_runs_and_picks_both(env, wals_store):
     assert sorted(trained) == ["mf", "wals"]
     assert at.multiselect(key="_w_cmp").value == [trained["wals"], trained["mf"]]
     assert "lesson" not in at.query_params
-    # Metric bars, the differences' forest plot, loss against epochs and seconds.
-    assert [c.key for c in at.get("plotly_chart")] == [
-        "metrics_chart", "cmp_forest", "curves_epoch", "curves_seconds"]
+    # Loss against epochs and against seconds (the other charts are not plotly's).
+    assert [c.key for c in at.get("plotly_chart")] == ["curves_epoch", "curves_seconds"]
 
 
 def test_a_train_link_sets_hyperparameters_that_survive_switching_model(env):

@@ -253,8 +253,7 @@ def test_wals_vs_sgd_lesson_draws_both_training_curves(ml, ml_store):
     assert at.multiselect(key="_w_cmp").value == [_run_of(ml_store, ml, need)
                                                   for need in _lesson("wals-vs-sgd").needs]
     # The lesson opens the training curves' tab: loss against epochs and against seconds.
-    assert [c.key for c in at.get("plotly_chart")] == [
-        "metrics_chart", "cmp_forest", "curves_epoch", "curves_seconds"]
+    assert [c.key for c in at.get("plotly_chart")] == ["curves_epoch", "curves_seconds"]
 
 
 def test_cold_start_lesson_lists_after_one_rating(ml):
