@@ -89,7 +89,8 @@ if comparisons:
                    height=compare.table_height(len(diffs)),
                    column_config=compare.column_widths(diffs))
     if not diffs.empty:
-        st.container(key="cmp_forest").html(compare.forest_svg(diffs, reference.name))
+        st.container(key="cmp_forest").markdown(compare.forest_svg(diffs, reference.name),
+                                                unsafe_allow_html=True)
 
 # ---------------------------------------------------------------- one view at a time
 # Only the open tab is drawn (each is a few charts and tables: all of them at once doubled the
@@ -110,8 +111,9 @@ with views["One pair"]:
                                           accuracy[0] if accuracy else None, container=right)
             if dist_metric is not None:
                 diff = compare.user_differences(pair, dist_metric)
-                st.container(key="cmp_distribution").html(
-                    compare.distribution_svg(diff, dist_metric, pair_name, reference.name))
+                st.container(key="cmp_distribution").markdown(
+                    compare.distribution_svg(diff, dist_metric, pair_name, reference.name),
+                    unsafe_allow_html=True)
                 st.caption(compare.distribution_note(diff, pair_name, reference.name))
             st.markdown(f"**Where the difference comes from** ({pair_name} − {reference.name}, "
                         "95% intervals): users by how many ratings they have (cold / light / "
@@ -150,8 +152,8 @@ with views["Beyond accuracy"]:
                            key="cmp_beyond_diffs",
                            height=compare.table_height(len(beyond_diffs)),
                            column_config=compare.column_widths(beyond_diffs))
-            st.container(key="cmp_beyond_forest").html(
-                compare.forest_svg(beyond_diffs, reference.name))
+            st.container(key="cmp_beyond_forest").markdown(
+                compare.forest_svg(beyond_diffs, reference.name), unsafe_allow_html=True)
 
 with views["Seeds"]:
     if views["Seeds"].open:

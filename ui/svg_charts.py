@@ -1,4 +1,5 @@
-"""Small charts drawn as inline SVG: the Compare runs page's forest plots and per-user histogram.
+"""Small charts drawn as inline SVG: the Compare runs page's forest plots and per-user histogram
+(shown with ``st.markdown(..., unsafe_allow_html=True)``: ``st.html`` strips SVG).
 
 A plotly chart costs the browser its plotly.js bundle and a layout pass per chart; on a page
 opened with 10 runs they held back the drawing of the differences table by seconds on a busy
@@ -15,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 WIDTH = 640  # viewBox units; the SVG is drawn at the column's width
-FONT = "font-family='Source Sans Pro, sans-serif'"
+#: Widest the charts are drawn (px): wider, their text would outgrow the page's.
+MAX_WIDTH = 720
 AXIS, GRID, ZERO = "#6e7781", "#e6e8eb", "#444"
 
 
@@ -45,8 +47,10 @@ def _esc(text) -> str:
 
 
 def _svg(height: float, body: list[str], label: str) -> str:
+    # No font family: the text takes the page's.
     return (f"<svg viewBox='0 0 {WIDTH} {height:.0f}' width='100%' role='img' "
-            f"aria-label='{_esc(label)}' xmlns='http://www.w3.org/2000/svg' {FONT}>"
+            f"style='max-width: {MAX_WIDTH}px; display: block' aria-label='{_esc(label)}' "
+            "xmlns='http://www.w3.org/2000/svg'>"
             + "".join(body) + "</svg>")
 
 

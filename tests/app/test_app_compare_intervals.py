@@ -63,9 +63,8 @@ def _open(**query) -> AppTest:
 
 
 def _html(at: AppTest, containing: str) -> str:
-    """The body of the page's first st.html element containing ``containing`` (the SVG
-    charts)."""
-    found = [h.proto.body for h in at.get("html") if containing in h.proto.body]
+    """The page's first SVG chart (drawn by st.markdown) containing ``containing``."""
+    found = [m.value for m in at.markdown if "<svg" in m.value and containing in m.value]
     assert found, f"no chart with {containing!r}"
     return found[0]
 

@@ -308,7 +308,7 @@ def test_compare_runs_page_metrics_and_side_by_side_lists(app):
     # The paired differences' table and forest plot, then the open tab (one pair's per-user
     # distribution); the other tabs are drawn when opened, plotly charts only there.
     assert _tables(at, "run", "metric", "difference", "95% interval")
-    charts = [h.proto.body for h in at.get("html") if "<svg" in h.proto.body]
+    charts = [m.value for m in at.markdown if "<svg" in m.value]
     assert len(charts) == 2 and "per user" in charts[1]
     assert not at.get("plotly_chart")
     at = app("pages/6_Compare_runs.py", cmp="wals-small,wals-reg", cmp_view="Saved metrics")
