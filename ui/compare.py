@@ -176,6 +176,22 @@ def direction(difference, metric: str) -> str:
     return "better" if improved else "worse"
 
 
+def short_verdict(metric: str, diff: float, ci_low: float, ci_high: float, n_users: int,
+                  name: str, reference: str) -> str:
+    """The verdict in a few words for a table cell ("ease is better by 0.0147", "not
+    distinguishable on these 943 users"); the interval and p-value have columns of their own
+    (the engine's :meth:`PairedDifference.verdict` says all of it in one sentence)."""
+    if ci_low == ci_high == diff == 0:
+        return "the same for every user"
+    if not (ci_low > 0 or ci_high < 0):
+        return f"not distinguishable on these {int(n_users):,} users"
+    base = metric.split("@")[0]
+    if base in NO_BETTER_DIRECTION:
+        return f"{name if diff > 0 else reference} is higher by {abs(diff):.3g}"
+    run_better = (diff < 0) if base in LOWER_IS_BETTER else (diff > 0)
+    return f"{name if run_better else reference} is better by {abs(diff):.3g}"
+
+
 def metrics_of(comparisons: dict[str, RunComparison], wanted, *, beyond: bool = False) -> list[str]:
     """The compared metrics among ``wanted`` (in its order), accuracy ones or, with ``beyond``,
     the beyond-accuracy ones (every one the comparisons have, in the engine's order)."""
@@ -199,8 +215,8 @@ def _p(value: float) -> str:
 
 #: Columns of :func:`difference_table` as shown: the short verdict and the interval first, so
 #: they stay in view on a narrow screen; the sentence after the numbers.
-DIFFERENCE_COLUMNS = ["run", "metric", "result", "difference", "95% interval", "p-value",
-                      "run value", "reference value", "verdict", "users", "test"]
+DIFFERENCE_COLUMNS = ["run", "metric", "verdict", "difference", "95% interval", "p-value",
+                      "run value", "reference value", "users", "test", "result"]
 
 
 def difference_table(comparisons: dict[str, RunComparison], metrics: list[str],
@@ -218,7 +234,9 @@ def difference_table(comparisons: dict[str, RunComparison], metrics: list[str],
                          "reference value": d.mean_b, "difference": d.diff,
                          "95% interval": f"[{_fmt(d.ci_low)}, {_fmt(d.ci_high)}]",
                          "p-value": _p(d.p_value), "result": direction(d, metric),
-                         "verdict": d.verdict(name, reference), "users": d.n_users,
+                         "verdict": short_verdict(metric, d.diff, d.ci_low, d.ci_high,
+                                                  d.n_users, name, reference),
+                         "users": d.n_users,
                          "test": d.method, "low": d.ci_low, "high": d.ci_high})
     return pd.DataFrame(rows, columns=[*DIFFERENCE_COLUMNS, "low", "high"])
 
@@ -231,7 +249,7 @@ def styled(table: pd.DataFrame):
     def colour(row):
         tint = {"better": f"color: {GREEN}; font-weight: 600",
                 "worse": f"color: {RED}; font-weight: 600"}.get(row["result"], "")
-        return [tint if c in ("difference", "result", "95% interval") else ""
+        return [tint if c in ("difference", "verdict", "95% interval") else ""
                 for c in row.index]
 
     return (shown.style.apply(colour, axis=1)
@@ -239,14 +257,18 @@ def styled(table: pd.DataFrame):
                     na_rep="—"))
 
 
-#: Widths of the difference table's columns that must not be cut ("not distinguishable").
-DIFFERENCE_WIDTHS = {"result": 150, "95% interval": 150, "verdict": "large"}
+#: Widths (px) of the difference table's columns that must not be cut.
+DIFFERENCE_WIDTHS = {"95% interval": 150, "verdict": 290, "group": 160}
 
 
 def column_widths(table: pd.DataFrame) -> dict:
-    """``column_config`` for :func:`difference_table`'s (or a breakdown's) text columns."""
-    return {c: st.column_config.TextColumn(width=w) for c, w in DIFFERENCE_WIDTHS.items()
-            if c in table.columns}
+    """``column_config`` for :func:`difference_table`'s (or a breakdown's) text columns; the
+    "result" column (one word, which colours the row) is hidden: the verdict says it."""
+    config = {c: st.column_config.TextColumn(width=w) for c, w in DIFFERENCE_WIDTHS.items()
+              if c in table.columns}
+    if "result" in table.columns:
+        config["result"] = None
+    return config
 
 
 def table_height(rows: int, limit: int = 30) -> int:
@@ -347,13 +369,15 @@ def breakdown(c: RunComparison, by: str, metrics: list[str] | None = None) -> pd
     else:
         group = frame["group"]
     out = pd.DataFrame({
-        "metric": frame["metric"], "group": group, "users": frame["n_users"],
-        "run value": frame["mean_a"], "reference value": frame["mean_b"],
+        "metric": frame["metric"], "group": group,
+        "verdict": [short_verdict(m, d, lo, hi, n, c.name_a, c.name_b) for m, d, lo, hi, n in
+                    zip(frame["metric"], frame["diff"], frame["ci_low"], frame["ci_high"],
+                        frame["n_users"])],
         "difference": frame["diff"],
         "95% interval": [f"[{_fmt(lo)}, {_fmt(hi)}]"
                          for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
-        "p-value": [_p(p) for p in frame["p_value"]],
-        "verdict": frame["verdict"]})
+        "p-value": [_p(p) for p in frame["p_value"]], "users": frame["n_users"],
+        "run value": frame["mean_a"], "reference value": frame["mean_b"]})
     order = {m: n for n, m in enumerate(metrics or dict.fromkeys(frame["metric"]))}
     out = out.sort_values("metric", key=lambda s: s.map(order), kind="stable")
     return out.reset_index(drop=True)
