@@ -61,7 +61,7 @@ RUNS = [
     ("content", "content", dict()),
     ("popularity", "popularity", dict()),
 ]
-#: The page is drawn: the differences table (a data grid with a "95% interval" column) and the
+#: The page is drawn: the differences table (a data grid with a "verdict" column) and the
 #: forest plot after it are on screen, and the script has finished.
 DRAWN = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -69,19 +69,19 @@ DRAWN = """() => {
   if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
   const titles = [...document.querySelectorAll(
       '[data-testid="stDataFrame"] table[role="grid"] thead th')].map(th => th.textContent.trim());
-  return titles.includes('95% interval')
+  return titles.includes('verdict')
       && document.querySelector('.st-key-cmp_forest svg') !== null;
 }"""
 
 
 # The floor: what Streamlit and the browser cost on this machine for a page holding only a title,
-# a 27-row table with a "95% interval" column and a small SVG keyed like the forest plot,
+# a 27-row table with a "verdict" column and a small SVG keyed like the forest plot,
 # measured the same way (the machine is shared: compare the page with this, not with 2 s alone).
 FLOOR_APP = """
 import pandas as pd
 import streamlit as st
 st.title("floor")
-st.dataframe(pd.DataFrame({"run": [f"run-{i}" for i in range(27)], "95% interval": ["[0, 1]"] * 27}))
+st.dataframe(pd.DataFrame({"run": [f"run-{i}" for i in range(27)], "verdict": ["not distinguishable"] * 27}))
 st.container(key="cmp_forest").markdown(
     "<svg viewBox='0 0 10 10' width='100'><circle cx='5' cy='5' r='4'/></svg>", unsafe_allow_html=True)
 """
@@ -197,10 +197,14 @@ def main():
                 rows.append(("warm, new tab (max)", max(tabs)))
                 if args.screenshots:
                     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                    for width in (1280, 800):
-                        _, page = open_page(browser, url + query, width=width, height=9000)
+                    for width, view in ((1280, ""), (800, ""), (1280, "Beyond accuracy"),
+                                        (800, "Beyond accuracy")):
+                        _, page = open_page(browser, url + query + (
+                            f"&cmp_view={view.replace(' ', '+')}" if view else ""),
+                            width=width, height=9000)
                         settle(page)
-                        path = ARTIFACTS / f"compare_intervals_{width}.png"
+                        suffix = f"_{view.split()[0].lower()}" if view else ""
+                        path = ARTIFACTS / f"compare_intervals_{width}{suffix}.png"
                         page.screenshot(path=str(path), full_page=True)
                         print(f"  screenshot {path}")
                         page.context.close()
