@@ -4,8 +4,8 @@
 A plotly chart costs the browser its plotly.js bundle and a layout pass per chart; on a page
 opened with 10 runs they held back the drawing of the differences table by seconds on a busy
 2-core machine (benchmarks/bench_compare_page.py). These charts are a few dozen SVG shapes, drawn
-with the page; hovering a mark shows its numbers (an SVG ``<title>``). They scale to the column
-width (a fixed ``viewBox``), so text keeps its proportions at 800 px.
+with the page; hovering a mark shows its numbers (an SVG ``<title>``). They are drawn at their
+own width and shrink, text included, when the column is narrower.
 """
 from __future__ import annotations
 
@@ -15,9 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-WIDTH = 640  # viewBox units; the SVG is drawn at the column's width
-#: Widest the charts are drawn (px): wider, their text would outgrow the page's.
-MAX_WIDTH = 720
+WIDTH = 560  # px: the drawing's own width; narrower columns shrink it (text stays >= 11 px at 800)
 AXIS, GRID, ZERO = "#6e7781", "#e6e8eb", "#444"
 
 
@@ -29,12 +27,10 @@ def nice_ticks(low: float, high: float, n: int = 5) -> list[float]:
     raw = (high - low) / max(n - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    start = math.ceil(low / step - 1e-9) * step
-    ticks, value = [], start
-    while value <= high + step * 1e-9:
-        ticks.append(0.0 if abs(value) < step * 1e-9 else value)
-        value += step
-    return ticks
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    # Whole multiples of the step, rounded: no 0.09999999999999998 from adding steps up.
+    return [round(n * step, 12) + 0.0 for n in range(first, last + 1)]
 
 
 def _tick_text(value: float, step: float) -> str:
@@ -48,8 +44,8 @@ def _esc(text) -> str:
 
 def _svg(height: float, body: list[str], label: str) -> str:
     # No font family: the text takes the page's.
-    return (f"<svg viewBox='0 0 {WIDTH} {height:.0f}' width='100%' role='img' "
-            f"style='max-width: {MAX_WIDTH}px; display: block' aria-label='{_esc(label)}' "
+    return (f"<svg viewBox='0 0 {WIDTH} {height:.0f}' width='{WIDTH}' role='img' "
+            f"style='max-width: 100%; height: auto; display: block' aria-label='{_esc(label)}' "
             "xmlns='http://www.w3.org/2000/svg'>"
             + "".join(body) + "</svg>")
 
@@ -62,7 +58,9 @@ def forest(table: pd.DataFrame, reference: str, colours: dict[str, str]) -> str:
     "95% interval" and "p-value" (:func:`ui.compare.difference_table`).
     """
     runs = list(dict.fromkeys(table["run"]))
-    label_w, right, row_h, top, axis_h = 150, 16, 22, 26, 30
+    # Room for the longest run name (about 7 px a character at 13 px).
+    label_w = int(min(220, max(60, 7 * max(len(str(r)) for r in runs) + 14)))
+    right, row_h, top, axis_h = 16, 22, 26, 30
     plot_w = WIDTH - label_w - right
     panels, y0 = [], 0.0
     for metric, part in table.groupby("metric", sort=False):
