@@ -5,7 +5,7 @@ pair of values (one per model) and the question "is A better than B?" is answere
 differences: a paired t interval and p-value for every metric that has one value per user
 (NDCG@k, recall@k, ..., novelty, per-user RMSE), and a paired bootstrap over users for the
 set-level metrics (catalogue coverage@k and the exposure Gini of the recommended items), which
-have no per-user value. Why these tests, and what they do not say, is in docs/comparisons.md.
+have no per-user value. Why these tests, and what they do not say: ``docs/comparisons.md``.
 
 The entry point for saved runs is :func:`compare_runs`; :func:`paired_difference` and
 :func:`per_user_metrics` work on arrays and models directly.
@@ -21,10 +21,10 @@ from scipy import stats
 
 from ..errors import HyperparameterError, SplitMismatchError
 from .metrics import (EVALUATION_SAMPLE_SEED, EVALUATION_SAMPLE_USERS, _first_occurrence,
-                      _lists, _relevance_matrix,
-                      gini_coefficient, intra_list_diversity_per_list, long_tail_mask,
-                      novelty_per_list, popularity_percentile_per_list, ranking_metrics_per_user,
-                      recommend_lists, sample_users)
+                      _lists, _relevance_matrix, gini_coefficient,
+                      intra_list_diversity_per_list, long_tail_mask, novelty_per_list,
+                      popularity_percentile_per_list, ranking_metrics_per_user, recommend_lists,
+                      sample_users)
 
 #: Metrics where a smaller value is the better one (all others: larger is better, except those
 #: of :data:`NO_BETTER_DIRECTION`).
@@ -110,7 +110,8 @@ class PairedDifference:
         if not self.significant:
             return (f"{name_a} and {name_b} are not distinguishable on these {self.n_users:,} "
                     f"users ({self.metric} difference {_number(self.diff)} "
-                    f"[{_number(self.ci_low)}, {_number(self.ci_high)}], {_p_text(self.p_value, self.method)})")
+                    f"[{_number(self.ci_low)}, {_number(self.ci_high)}], "
+                    f"{_p_text(self.p_value, self.method)})")
         base = _base_name(self.metric)
         a_higher = self.diff > 0
         if base in NO_BETTER_DIRECTION:
@@ -460,8 +461,8 @@ def check_comparable(run_a, run_b) -> None:
         differing = sorted(k for k in set(pa) | set(pb) if pa.get(k) != pb.get(k))
         raise SplitMismatchError(
             f"the runs were evaluated on different train/test splits ({', '.join(differing)} "
-            f"{'differs' if len(differing) == 1 else 'differ'}): {run_a.info.name!r} has {_describe(pa)}, {run_b.info.name!r} has "
-            f"{_describe(pb)}")
+            f"{'differs' if len(differing) == 1 else 'differ'}): {run_a.info.name!r} has "
+            f"{_describe(pa)}, {run_b.info.name!r} has {_describe(pb)}")
     if (split_a.get("fingerprint") and split_b.get("fingerprint")
             and split_a["fingerprint"] != split_b["fingerprint"]):
         raise SplitMismatchError(
@@ -562,6 +563,11 @@ def compare_runs(run_a, run_b, *, k: int = 10, max_users: int = EVALUATION_SAMPL
     if metrics is not None:
         wanted = list(metrics)
         unknown = [m for m in wanted if m not in names]
+        errors = [m for m in unknown if m in ("rmse", "mae")]
+        if errors:
+            which = [run.info.name for run in (run_a, run_b) if not run.model.predicts_ratings]
+            raise HyperparameterError(f"{errors[0]} compares rating estimates, but the scores of "
+                                      f"{' and '.join(map(repr, which))} only rank items")
         if unknown:
             raise HyperparameterError(f"unknown metric {unknown[0]!r} for these runs; expected "
                                       f"one of {', '.join(names)}")

@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from scipy import stats
 
 from recsys_core.data.demo import make_demo_dataset
@@ -98,7 +97,8 @@ def test_bootstrap_is_deterministic_and_paired():
     assert other_seed["gini"].ci_low != first["gini"].ci_low
     cov, gini = first["coverage"], first["gini"]
     assert cov.method == "paired bootstrap" and cov.n_users == 150
-    assert cov.mean_a == M.catalogue_coverage(wide, 60) and cov.mean_b == M.catalogue_coverage(narrow, 60)
+    assert cov.mean_a == M.catalogue_coverage(wide, 60)
+    assert cov.mean_b == M.catalogue_coverage(narrow, 60)
     assert gini.mean_a == pytest.approx(M.gini(wide, 60)) and gini.diff < 0 and gini.significant
     assert gini.ci_low <= gini.diff <= gini.ci_high
     assert gini.verdict().startswith("A is better by")
@@ -175,6 +175,11 @@ def test_compare_runs_scores_both_on_the_same_users(saved):
         c.breakdown("genre")
     only = compare_runs(runs["wals"], runs["pop"], k=5, split=split, metrics=["ndcg@5"])
     assert list(only.differences) == ["ndcg@5"]
+    with pytest.raises(HyperparameterError, match="rmse compares rating estimates, but the "
+                                                  "scores of 'wals' only rank items"):
+        compare_runs(runs["wals"], runs["pop"], k=5, split=split, metrics=["rmse"])
+    errors = compare_runs(runs["pop"], runs["pop"], k=5, split=split, metrics=["rmse", "mae"])
+    assert errors.differences["rmse"].diff == 0.0 and errors.differences["rmse"].n_users > 0
     with pytest.raises(HyperparameterError, match="unknown metric 'ndcg@7'"):
         compare_runs(runs["wals"], runs["pop"], k=5, split=split, metrics=["ndcg@7"])
 
