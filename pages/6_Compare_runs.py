@@ -1,10 +1,9 @@
 """Compare runs page: saved runs' settings and metrics, and their lists for the same user."""
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from ui import charts, data, lessons, page, pickers, runs, splits, state, training
+from ui import compare, data, lessons, page, pickers, runs, seeds, splits, state, training
 
 page.page_header(
     "Compare runs",
@@ -65,66 +64,163 @@ default_metrics = [m for m in metric_names if m.split("@")[0] in
 shown = state.multiselect("Metrics", metric_names, "cmp_metrics",
                           default_metrics or metric_names[:4],
                           help="The choice is kept in the URL and when you switch pages.")
-if shown:
-    long = chosen.melt(id_vars="run", value_vars=shown, var_name="metric", value_name="value")
-    fig = px.bar(long, x="run", y="value", color="run", facet_col="metric", facet_col_wrap=3,
-                 facet_col_spacing=0.1)  # room for each facet's own axis labels at 800 px
-    fig.update_yaxes(matches=None, showticklabels=True)
-    fig.update_layout(height=300 * ((len(shown) + 2) // 3), showlegend=False,
-                      margin=dict(l=10, r=10, t=40, b=10))
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    st.plotly_chart(fig, key="metrics_chart")
 
-# ---------------------------------------------------------------- training curves
-curves = []
-for info in infos:
-    if info.name not in picked:
-        continue
-    for h in info.history:
-        loss = h.get("total", next((v for k, v in h.items() if k not in ("epoch", "elapsed")
-                                    and not k.startswith("val_")), None))
-        if loss is not None:
-            curves.append({"run": info.name, "epoch": h["epoch"], "seconds": h["elapsed"],
-                           "loss": loss})
-if curves:
-    st.subheader("Training curves")
-    st.caption("Total training loss divided by its first-epoch value, against epochs and against "
-               "seconds: WALS typically converges in a few sweeps, SGD needs many epochs. "
-               "Objectives differ between models, so compare shapes, not levels.")
-    frame = pd.DataFrame(curves)
-    frame["relative loss"] = frame["loss"] / frame.groupby("run")["loss"].transform("first")
-    left, right = st.columns(2)
-    for col, x in ((left, "epoch"), (right, "seconds")):
-        fig = px.line(frame, x=x, y="relative loss", color="run", markers=True)
-        charts.legend_above(fig, height=320)  # the runs named above the curves, not over them
-        col.plotly_chart(fig, key=f"curves_{x}")
+# ---------------------------------------------------------------- paired differences
+by_name = {i.name: i for i in infos}
+picked_infos = [by_name[n] for n in picked]
+st.subheader("Are the differences real?")
+st.markdown(compare.INTERVAL_TEXT)
+reference = by_name[state.selectbox(
+    "Reference run", picked, "cmp_ref", compare.default_reference(picked_infos),
+    help="Every other picked run is compared with this one, user by user. By default the best "
+         "by NDCG@10.")]
+with page.user_errors():
+    comparisons, skipped = compare.against_reference(reference, picked_infos, source, dataset)
+if skipped:
+    st.warning("Not compared with the reference (a per-user comparison needs the same test "
+               "users):\n" + "\n".join(f"- **{n}**: {why}" for n, why in skipped.items()))
+accuracy = compare.metrics_of(comparisons, shown) or compare.metrics_of(
+    comparisons, compare.DEFAULT_ACCURACY)
+if comparisons:
+    diffs = compare.difference_table(comparisons, accuracy, reference.name)
+    first = next(iter(comparisons.values()))
+    st.caption(f"Differences are *run − {reference.name}* over the same "
+               f"{first.users.size:,} test users, k = {first.k}; green / red only where the "
+               "95% interval excludes 0.")
+    page.dataframe(compare.styled(diffs), hide_index=True, key="cmp_differences",
+                   height=compare.table_height(len(diffs)),
+                   column_config=compare.column_widths(diffs))
+    if not diffs.empty:
+        st.container(key="cmp_forest").markdown(compare.forest_svg(diffs, reference.name),
+                                                unsafe_allow_html=True)
 
-# ---------------------------------------------------------------- lists side by side
-st.subheader("Recommendations for the same user")
-same_data = [i for i in infos if i.name in picked
-             and i.dataset.get("fingerprint") == dataset.fingerprint]
-if len(same_data) < len(picked):
-    st.warning("Runs trained on another dataset are left out of the side-by-side lists; choose "
-               "their dataset in the sidebar to see them.")
-if not same_data:
-    st.stop()
-user = pickers.select_user(dataset)
-k = state.slider("Items per list", "cmp_k", 10, min_value=5, max_value=30)
-cols = st.columns(len(same_data))
-lists = {}
-for col, info in zip(cols, same_data):
-    with page.user_errors():
-        run = runs.load(info)
-    items, scores = run.model.recommend([user], k, exclude_seen=True)
-    items = items[0][items[0] >= 0]
-    lists[info.name] = set(items.tolist())
-    col.markdown(f"**{info.name}** ({runs.kind_label(info)})")
-    # The count before the title, so it stays visible when several lists share a narrow page.
-    col.dataframe(pd.DataFrame({"ratings": dataset.item_popularity[items],
-                                "title": dataset.titles(items)}),
-                  hide_index=True, key=f"recs_{info.name}")
-common = set.intersection(*lists.values())
-st.caption(f"{len(common)} of {k} items appear in every list; median number of ratings of the "
-           "listed items: " + ", ".join(
-               f"{name} {int(np.median(dataset.item_popularity[list(s)])) if s else 0}"
-               for name, s in lists.items()))
+# ---------------------------------------------------------------- one view at a time
+# Only the open tab is drawn (each is a few charts and tables: all of them at once doubled the
+# time the page took to show its differences table); the choice is kept in the URL.
+views = dict(zip(compare.VIEWS, st.tabs(compare.VIEWS, key="cmp_view", on_change="rerun",
+                                        bind="query-params")))
+with views["One pair"]:
+    if views["One pair"].open:
+        if not comparisons:
+            st.info("No run to compare with the reference yet.")
+        else:
+            left, right = st.columns(2)
+            pair_name = state.selectbox("Run against the reference", list(comparisons),
+                                        "cmp_pair", container=left)
+            pair = comparisons[pair_name]
+            per_user = [m for m in pair.per_user_a if m in pair.differences]
+            dist_metric = state.selectbox("Metric", per_user, "cmp_dist",
+                                          accuracy[0] if accuracy else None, container=right)
+            if dist_metric is not None:
+                diff = compare.user_differences(pair, dist_metric)
+                st.container(key="cmp_distribution").markdown(
+                    compare.distribution_svg(diff, dist_metric, pair_name, reference.name),
+                    unsafe_allow_html=True)
+                st.caption(compare.distribution_note(diff, pair_name, reference.name))
+            st.markdown(f"**Where the difference comes from** ({pair_name} − {reference.name}, "
+                        "95% intervals): users by how many ratings they have (cold / light / "
+                        "heavy), and the held-out items by popularity (the popular head / the "
+                        "long tail).")
+            st.caption("By user activity: users split in thirds by their number of training "
+                       "ratings.")
+            by_activity = compare.breakdown(pair, "activity", accuracy)
+            page.dataframe(compare.styled_breakdown(by_activity), hide_index=True,
+                           key="cmp_by_activity",
+                           column_config=compare.column_widths(by_activity))
+            st.caption(f"By item popularity: recall@{pair.k} counting only the held-out items of "
+                       "the popular head (the 20% most rated items) or of the long tail.")
+            by_popularity = compare.breakdown(pair, "popularity")
+            page.dataframe(compare.styled_breakdown(by_popularity), hide_index=True,
+                           key="cmp_by_popularity",
+                           column_config=compare.column_widths(by_popularity))
+
+with views["Beyond accuracy"]:
+    if views["Beyond accuracy"].open:
+        st.caption("Coverage (share of the catalogue recommended to someone) and the Gini of "
+                   "exposure (0: every item shown equally often, 1: one item gets all slots; "
+                   "lower is fairer) are measured over the whole set of lists, so their "
+                   "interval comes from resampling users (paired bootstrap); novelty (bits of "
+                   "surprise of the listed items) and intra-list diversity are per user, like "
+                   "accuracy.")
+        beyond = compare.metrics_of(comparisons, (), beyond=True)
+        if not beyond:
+            st.info("No run to compare with the reference yet.")
+        else:
+            side = compare.side_by_side(comparisons, beyond, reference.name)
+            page.dataframe(side.style.format("{:.4f}", subset=beyond, na_rep=page.UNDEFINED),
+                           hide_index=True, key="cmp_beyond")
+            beyond_diffs = compare.difference_table(comparisons, beyond, reference.name)
+            page.dataframe(compare.styled(beyond_diffs), hide_index=True,
+                           key="cmp_beyond_diffs",
+                           height=compare.table_height(len(beyond_diffs)),
+                           column_config=compare.column_widths(beyond_diffs))
+            st.container(key="cmp_beyond_forest").markdown(
+                compare.forest_svg(beyond_diffs, reference.name), unsafe_allow_html=True)
+
+with views["Seeds"]:
+    if views["Seeds"].open:
+        st.caption("A model trained again with another random seed scores a little "
+                   "differently. If that spread is as large as a difference between two runs, "
+                   "the difference may be luck of the seed, however narrow its per-user "
+                   "interval.")
+        seeds.section(reference, picked_infos, infos, source, dataset, metrics=shown)
+
+with views["Saved metrics"]:
+    if views["Saved metrics"].open and shown:
+        st.caption("The metrics each run saved when it was trained (the table above), as bars. "
+                   "Bars alone hide how uncertain each value is: the differences above say "
+                   "which gaps are real.")
+        st.plotly_chart(compare.metrics_figure(chosen[["run", *shown]], tuple(shown)),
+                        key="metrics_chart")
+
+with views["Training curves"]:
+    if views["Training curves"].open:
+        frame = compare.training_curves(picked_infos)
+        if frame.empty:
+            st.info("None of these runs recorded a training loss (closed-form fits have none).")
+        else:
+            st.caption("Total training loss divided by its first-epoch value, against epochs "
+                       "and against seconds: WALS typically converges in a few sweeps, SGD "
+                       "needs many epochs. Objectives differ between models, so compare "
+                       "shapes, not levels.")
+            left, right = st.columns(2)
+            for col, x in ((left, "epoch"), (right, "seconds")):
+                # The runs named above the curves, not over them.
+                col.plotly_chart(compare.curves_figure(frame, x), key=f"curves_{x}")
+
+with views["Lists for one user"]:
+    if views["Lists for one user"].open:
+        same_data = [i for i in [reference, *picked_infos]
+                     if i.dataset.get("fingerprint") == dataset.fingerprint]
+        same_data = list({i.name: i for i in same_data}.values())  # the reference first, once
+        if len(same_data) < len(picked):
+            st.warning("Runs trained on another dataset are left out of the side-by-side lists; "
+                       "choose their dataset in the sidebar to see them.")
+        if not same_data:
+            st.stop()
+        if len(same_data) > compare.MAX_LISTS:
+            st.caption(f"The lists of the reference and the next {compare.MAX_LISTS - 1} picked "
+                       "runs (more would not fit side by side); make another run the reference "
+                       "to see its list.")
+            same_data = same_data[:compare.MAX_LISTS]
+        user = pickers.select_user(dataset)
+        k = state.slider("Items per list", "cmp_k", 10, min_value=5, max_value=30)
+        cols = st.columns(len(same_data))
+        lists = {}
+        for col, info in zip(cols, same_data):
+            with page.user_errors():
+                run = runs.load(info)
+            items, scores = run.model.recommend([user], k, exclude_seen=True)
+            items = items[0][items[0] >= 0]
+            lists[info.name] = set(items.tolist())
+            col.markdown(f"**{info.name}** ({runs.kind_label(info)})")
+            # The count before the title, so it stays visible when several lists share a
+            # narrow page.
+            col.dataframe(pd.DataFrame({"ratings": dataset.item_popularity[items],
+                                        "title": dataset.titles(items)}),
+                          hide_index=True, key=f"recs_{info.name}")
+        common = set.intersection(*lists.values())
+        st.caption(f"{len(common)} of {k} items appear in every list; median number of ratings "
+                   "of the listed items: " + ", ".join(
+                       f"{name} {int(np.median(dataset.item_popularity[list(s)])) if s else 0}"
+                       for name, s in lists.items()))

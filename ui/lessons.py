@@ -98,7 +98,7 @@ LESSONS = (
     Lesson("wals-vs-sgd", "WALS vs SGD", "pages/6_Compare_runs.py",
            "A WALS run and an MF run (trained by SGD) side by side: the training curves are "
            "drawn against epochs and seconds.",
-           (Need("wals", "cmp"), Need("mf", "cmp"))),
+           (Need("wals", "cmp"), Need("mf", "cmp")), {"cmp_view": "Training curves"}),
     Lesson("cold-start", "Cold start by fold-in", "pages/5_Recommend.py",
            "Rate one title and get a list at once from a WALS run, without retraining.",
            (WALS,), {"who": "new"}),

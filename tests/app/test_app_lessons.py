@@ -5,6 +5,7 @@ sweep trial; and each lesson's claim holds on MovieLens 100K, checked on the pag
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,8 @@ def test_home_links_every_lesson_with_its_page_values(demo_store):
         link = links[lesson.label]
         assert lesson.page.endswith(f"_{link.page.replace(' ', '_')}.py")
         assert f"lesson={lesson.slug}" in link.query_string
-        assert all(f"{k}={v}" in link.query_string for k, v in lesson.values.items())
+        assert all(urlencode({k: v}) in link.query_string.replace("%20", "+")
+                   for k, v in lesson.values.items())  # "cmp_view=Training+curves"
 
 
 def test_a_lesson_trains_its_missing_runs_in_one_click_and_opens_them(demo_store):
@@ -250,7 +252,8 @@ def test_wals_vs_sgd_lesson_draws_both_training_curves(ml, ml_store):
     at = _open_lesson("wals-vs-sgd", "ml-100k")
     assert at.multiselect(key="_w_cmp").value == [_run_of(ml_store, ml, need)
                                                   for need in _lesson("wals-vs-sgd").needs]
-    assert len(at.get("plotly_chart")) == 3  # metric bars, loss against epochs and seconds
+    # The lesson opens the training curves' tab: loss against epochs and against seconds.
+    assert [c.key for c in at.get("plotly_chart")] == ["curves_epoch", "curves_seconds"]
 
 
 def test_cold_start_lesson_lists_after_one_rating(ml):

@@ -305,9 +305,20 @@ def test_compare_runs_page_metrics_and_side_by_side_lists(app):
     assert "ndcg@10" in runs_table.columns
     at.multiselect(key="_w_cmp").set_value(["wals-small", "wals-reg"]).run()
     _assert_clean(at)
-    assert len(at.get("plotly_chart")) == 3  # metric bars, loss against epochs and seconds
+    # The paired differences' table and forest plot, then the open tab (one pair's per-user
+    # distribution); the other tabs are drawn when opened, plotly charts only there.
+    assert _tables(at, "run", "metric", "difference", "95% interval")
+    charts = [m.value for m in at.markdown if "<svg" in m.value]
+    assert len(charts) == 2 and "per user" in charts[1]
+    assert not at.get("plotly_chart")
+    at = app("pages/6_Compare_runs.py", cmp="wals-small,wals-reg", cmp_view="Saved metrics")
+    assert [c.key for c in at.get("plotly_chart")] == ["metrics_chart"]
+    at = app("pages/6_Compare_runs.py", cmp="wals-small,wals-reg", cmp_view="Training curves")
+    assert [c.key for c in at.get("plotly_chart")][-2:] == ["curves_epoch", "curves_seconds"]
+    at = app("pages/6_Compare_runs.py", cmp="wals-small,wals-reg",
+             cmp_view="Lists for one user")
     lists = _tables(at, "title", "ratings")
-    assert len(lists) >= 2 and all(len(t) == 10 for t in lists[-2:])
+    assert len(lists) == 2 and all(len(t) == 10 for t in lists)
 
 
 def test_compare_runs_metric_choice_is_kept_in_the_link_and_across_pages(app):

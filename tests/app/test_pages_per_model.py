@@ -137,7 +137,7 @@ def test_recommend_page_pipeline_per_model(app, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_compare_runs_page_per_model(app, kind):
-    at = app("pages/6_Compare_runs.py", kind)
+    at = app("pages/6_Compare_runs.py", kind, cmp_view="Lists for one user")
     runs_table = _tables(at, "run", "model", "hyperparameters")[0]
     assert f"run-{kind}" in set(runs_table["run"])
     at.multiselect(key="_w_cmp").set_value([f"run-{kind}", "run-wals" if kind != "wals"
@@ -145,6 +145,9 @@ def test_compare_runs_page_per_model(app, kind):
     assert not at.exception, [e.value for e in at.exception]
     lists = _tables(at, "title", "ratings")
     assert len(lists) >= 2 and all(len(t) == 10 for t in lists[-2:])
+    # Both runs share the demo's split: compared user by user, with an interval.
+    diffs = _tables(at, "run", "metric", "difference", "95% interval")
+    assert diffs and len(diffs[0]) > 0
 
 
 @pytest.mark.parametrize("kind", KINDS)

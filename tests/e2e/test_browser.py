@@ -76,5 +76,9 @@ def test_every_page_trains_and_reranks_in_a_browser(server, page):
 
     page.goto(server + "/Compare_runs")
     _settle(page)
-    assert _count(page, '[data-testid="stPlotlyChart"]', 1) >= 1  # metric bars of the two runs
+    # The two runs' paired differences with their intervals (an SVG forest plot).
+    assert _count(page, ".st-key-cmp_forest svg circle", 1) >= 1
     _shot(page, "7-compare-runs")
+    page.goto(server + "/Compare_runs?cmp_view=Saved+metrics")
+    _settle(page)
+    assert _count(page, '[data-testid="stPlotlyChart"]', 1) >= 1  # metric bars of the two runs

@@ -25,7 +25,8 @@ RUNS = ("wals-ml100k-regularization-default", "wals-ml100k-regularization-strong
 WIDTHS = (1280, 800)
 PAGES = {"home": "/", "data": "/Data", "train": f"/Train?model=wals&run={RUNS[0]}",
          "embeddings": f"/Embeddings?run={RUNS[0]}&proj=pca", "similarity": "/Similarity",
-         "recommend": f"/Recommend?run={RUNS[0]}", "compare": "/Compare_runs",
+         "recommend": f"/Recommend?run={RUNS[0]}",
+         "compare": "/Compare_runs?cmp_view=Training+curves",  # the tab with the curves
          "tune": "/Tune"}
 
 # Every word of every widget label inside ``root`` drawn on more than one line (a word broken).
