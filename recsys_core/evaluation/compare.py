@@ -13,6 +13,7 @@ The entry point for saved runs is :func:`compare_runs`; :func:`paired_difference
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -213,6 +214,24 @@ def _score(model, test_csr, users, k, *, item_popularity, item_genres, n_users,
     if model.predicts_ratings:
         out.update(_rating_errors(model, test_rows, users))
     return out, recommended, relevant
+
+
+#: Each loaded model's scores of :func:`_score`, by split fingerprint, users, k and relevance
+#: threshold: a reference compared with nine runs is scored once, not nine times. Dropped with
+#: the model.
+_SCORED = weakref.WeakKeyDictionary()
+
+
+def _scored_once(model, split_fingerprint: str, test_csr, users, k, **options):
+    key = (split_fingerprint, int(k), options["relevance_threshold"],
+           np.asarray(users, dtype=np.int64).tobytes())
+    try:
+        cache = _SCORED.setdefault(model, {})
+    except TypeError:  # a model that cannot be weakly referenced is scored every time
+        return _score(model, test_csr, users, k, **options)
+    if key not in cache:
+        cache[key] = _score(model, test_csr, users, k, **options)
+    return cache[key]
 
 
 def per_user_metrics(model, test_csr, users, k: int = 10, *, item_popularity=None,
@@ -546,9 +565,10 @@ def compare_runs(run_a, run_b, *, k: int = 10, max_users: int = EVALUATION_SAMPL
     users = sample_users(test.ratings, max_users, EVALUATION_SAMPLE_SEED)
     popularity = train.item_popularity
     genres = test.item_genres if test.item_genres.size else None
-    scored = [_score(run.model, test.ratings, users, k, item_popularity=popularity,
-                     item_genres=genres, n_users=train.n_users,
-                     relevance_threshold=relevance_threshold) for run in (run_a, run_b)]
+    scored = [_scored_once(run.model, split.fingerprint, test.ratings, users, k,
+                           item_popularity=popularity, item_genres=genres,
+                           n_users=train.n_users, relevance_threshold=relevance_threshold)
+              for run in (run_a, run_b)]
     (values_a, lists_a, relevant), (values_b, lists_b, _) = scored
     names = [m for m in values_a if m in values_b] + list(SET_LEVEL_METRICS)
     if metrics is not None:

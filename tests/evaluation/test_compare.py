@@ -209,3 +209,20 @@ def test_runs_of_different_datasets_are_refused(saved, tmp_path):
                split=split)
     with pytest.raises(SplitMismatchError, match="different datasets"):
         compare_runs(saved["runs"]["pop"], store.load("elsewhere"), split=saved["split"])
+
+
+def test_a_reference_compared_with_several_runs_is_scored_once(saved, monkeypatch):
+    import recsys_core.evaluation.compare as compare_module
+
+    runs, split = saved["runs"], saved["split"]
+    scored = []
+    real = compare_module._score
+    monkeypatch.setattr(compare_module, "_score",
+                        lambda model, *a, **kw: scored.append(model) or real(model, *a, **kw))
+    monkeypatch.setattr(compare_module, "_SCORED", compare_module.weakref.WeakKeyDictionary())
+    first = compare_runs(runs["wals"], runs["pop"], k=5, split=split)
+    again = compare_runs(runs["pop"], runs["wals"], k=5, split=split)
+    assert scored == [runs["wals"].model, runs["pop"].model]  # each model once
+    assert again.differences["ndcg@5"].diff == -first.differences["ndcg@5"].diff
+    compare_runs(runs["wals"], runs["pop"], k=6, split=split)  # another k: scored anew
+    assert len(scored) == 4
