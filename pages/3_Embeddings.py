@@ -97,10 +97,15 @@ def map_figure(coords: np.ndarray, label: str, rows: np.ndarray | None = None) -
     return fig
 
 
-def wait_for(job, label: str) -> None:
-    """Block with a progress bar until ``job`` is done (a changed knob reruns the page and the
+def progress_bar(label: str):
+    """The bar :func:`wait_for` moves, drawn before the preview map is computed and drawn, so
+    something moves within a second of arriving."""
+    return st.progress(0.0, text=f"{label}: starting")
+
+
+def wait_for(job, bar, label: str) -> None:
+    """Block, moving ``bar``, until ``job`` is done (a changed knob reruns the page and the
     job carries on); asks again when newer settings superseded it while queued."""
-    bar = st.progress(0.0, text=f"{label}: starting")
     while not job.wait(0.25):
         bar.progress(job.fraction, text=f"{label}: {job.stage} ({job.fraction:.0%})")
     bar.empty()
@@ -124,10 +129,12 @@ with page.user_errors():
             # A big map: the sampled map first (its own worker), the full one in the background.
             sample_job = projections.submit(run, which, method, sample=sample, **knobs)
             if not sample_job.done():
+                sample_label = f"{LABELS[method]} of the {len(sample):,} {top}"
+                bar = progress_bar(sample_label)
                 preview = projections.projection(run, which, "pca")[sample]
                 slot.plotly_chart(map_figure(preview, f"PCA preview of the {len(sample):,} {top} "
                                              f"— {LABELS[method]} is computing…", sample))
-                wait_for(sample_job, f"{LABELS[method]} of the {len(sample):,} {top}")
+                wait_for(sample_job, bar, sample_label)
         if not job.done() and sample is not None:
             coords, rows = sample_job.result(), sample
             label = (f"Sampled map: {LABELS[method]} of the {len(sample):,} {top} of {n:,} "
@@ -145,10 +152,11 @@ with page.user_errors():
             if not job.done():
                 # Instant linear preview while the non-linear map computes on the worker; the
                 # bar follows the job's stages.
+                bar = progress_bar(LABELS[method])
                 preview = projections.projection(run, which, "pca")
                 slot.plotly_chart(map_figure(preview,
                                              f"PCA preview — {LABELS[method]} is computing…"))
-                wait_for(job, LABELS[method])
+                wait_for(job, bar, LABELS[method])
             coords = job.result()
 if rows is None:
     label = LABELS[method]
