@@ -49,9 +49,20 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
+def _new_tab(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 2400})
     pg = context.new_page()
     yield pg
     context.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh 1280 px page (its own browser context) for one test."""
+    yield from _new_tab(browser)
+
+
+@pytest.fixture(scope="module")
+def tab(browser):
+    """One 1280 px page kept for every test of a module (tests that walk a sequence of pages)."""
+    yield from _new_tab(browser)

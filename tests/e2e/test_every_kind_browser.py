@@ -61,15 +61,6 @@ def kinds_server(tmp_path_factory):
         yield url, embeddings
 
 
-@pytest.fixture(scope="module")
-def tab(browser):
-    """One page in one browser context for every kind."""
-    context = browser.new_context(viewport={"width": 1280, "height": 2400})
-    pg = context.new_page()
-    yield pg
-    context.close()
-
-
 def _open(pg, url: str) -> None:
     pg.goto(url)
     assert settle(pg, calm=0.5), f"{url} did not settle"

@@ -68,15 +68,6 @@ def lessons_server(tmp_path_factory, ml100k, data_dir):
         yield url, names
 
 
-@pytest.fixture(scope="module")
-def tab(browser):
-    """One page in one browser context for every lesson."""
-    context = browser.new_context(viewport={"width": 1280, "height": 2400})
-    pg = context.new_page()
-    yield pg
-    context.close()
-
-
 def _follow(pg, url: str, label: str):
     """Open Home, click the lesson's link, wait for its page: the page's main element."""
     pg.goto(f"{url}/?data=ml-100k")
