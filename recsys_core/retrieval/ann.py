@@ -50,19 +50,15 @@ class ANNIndex:
     index_type : {"auto", "hnsw", "ivf"}
         "hnsw": a hierarchical navigable small-world graph (best speed/recall, slower build);
         "ivf": inverted lists over ``n_lists`` k-means cells, ``n_probe`` of them visited per query.
-        "auto" (default) uses HNSW for dot, cosine and tempered and IVF for Euclidean: user
-        vectors lie far outside the cloud of item vectors, where greedy graph search stops early
-        (measured recall@10 0.61 at ef_search=64 and 0.84 at 256 on ml-100k SVD embeddings,
-        against 0.98 for IVF), while inner-product graphs reached 0.99+.
+        "auto" (default) uses HNSW for dot, cosine and tempered and IVF for Euclidean, whose
+        queries lie outside the item cloud where graph search loses recall (docs/model-notes.md).
     m : int
         HNSW neighbours per node (memory ~ 2 * m ints per item).
     ef_construction, ef_search : int
         HNSW candidate-list sizes while building and while searching (larger = better recall,
         slower). ``ef_search`` is raised to at least the number of neighbours requested.
-    n_lists : int or None
-        IVF cells; None uses sqrt(n_items) (build time grows with it).
-    n_probe : int
-        IVF cells visited per query.
+    n_lists, n_probe : int or None, int
+        IVF cells (None: sqrt(n_items); build time grows with it) and cells visited per query.
     n_threads : int or None
         Threads faiss may use (None leaves its default, all cores).
     seed : int

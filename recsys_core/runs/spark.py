@@ -6,33 +6,11 @@ default) and returns our :class:`~recsys_core.models.als.wals.WALS` holding Spar
 the run it is saved as opens in every page, the command line and the metrics like any other;
 :func:`spark_recommend` writes top-k lists for every user from any run's embeddings on the cluster.
 
-The hyperparameter mapping (one objective, two names)
-----------------------------------------------------
-Spark's implicit ALS minimises (Hu, Koren and Volinsky 2008, with ALS-WR regularisation)
-
-    sum_{all u,i} c_ui (p_ui - x_u . y_i)^2 + regParam (sum_u n_u ||x_u||^2 + sum_i n_i ||y_i||^2)
-
-with c_ui = 1 + alpha r_ui on observed pairs (p = 1) and 1 elsewhere (p = 0); n_u, n_i count the
-row's observed pairs: Spark scales regParam by them. That is our WALS objective with
-
-    ========================  =================================================
-    Spark ALS                 recsys_core WALS
-    ========================  =================================================
-    rank                      factors
-    maxIter                   iterations (items then users each, as ours)
-    regParam                  regularization, with regularization_type="count"
-    alpha                     alpha, with confidence="linear"
-    (unobserved weight 1)     unobserved_weight=1
-    (no frequency weighting)  user_frequency_exponent=0, item_frequency_exponent=0
-    seed                      random_state (the initial factors differ anyway)
-    ========================  =================================================
-
-(:data:`SPARK_FIXED` holds the fixed settings; :func:`equivalent_wals` builds the model). So
-``regParam`` is neither our plain ``"l2"`` lambda (a user with 100 ratings gets 100 times more)
-nor the ``"frequency"`` one (which adds ``unobserved_weight * n_items`` to the count). Both solve
-each row exactly (Cholesky), so one exact WALS half-step from Spark's item factors gives Spark's
-user factors back -- the test of the mapping -- and :meth:`WALS.fold_in` of a run trained on Spark
-folds a new user in exactly as Spark would have solved them.
+Spark's implicit ALS solves our WALS objective with ``regularization_type="count"``,
+``confidence="linear"``, unobserved weight 1 and no frequency weighting (:data:`SPARK_FIXED`,
+:func:`equivalent_wals`): the mapping and why it holds are in docs/model-notes.md ("Spark's ALS
+as WALS"). Both solve each row exactly, so :meth:`WALS.fold_in` of a Spark run folds a new user
+in as Spark would.
 
 Spark exposes no per-iteration losses; a run records the objective above at the end (its
 ``history_``) and, in its ``engine`` record, Spark's version, master, the fit time and the

@@ -42,20 +42,15 @@ def recommend_pipeline(user: int | None, generators, dataset: Dataset, *, k: int
                        config: RerankConfig | None = None, scorer: CandidateScorer | None = None,
                        n_per_generator: int | None = None,
                        item_embeddings: np.ndarray | None = None, seen=None) -> RerankResult:
-    """Recommend to one user: every generator nominates, a fairness group short in the pool
-    retrieves its own best items, the pool is scored, then re-ranked. The one entry point of the
-    Recommend page and of ``recommend`` on the command line.
+    """Recommend to one user: generators nominate, the pool is scored, then re-ranked (the one
+    entry point of the Recommend page and of ``recommend`` on the command line).
 
-    When ``config`` asks a minimum share ``s`` of a group (long-tail or a genre) and fewer than
-    ceil(s k) of the pool's items that pass the filters belong to it, the first generator also
-    nominates its best ``k`` group items that pass the filters (a second top-k restricted to the
-    group: exact, or through the generator's approximate index; see
-    :meth:`~recsys_core.serving.candidates.CandidateGenerator.nominate_within`). They join the pool
-    marked as such (``pool.from_group``, "long-tail retrieval" in ``nominated_by``), so every
-    prefix of the list can hold its share (at least floor(s n) group items in the top n, see
-    :func:`~recsys_core.serving.rerank.prefix_minimums`) whenever the catalogue holds enough
-    eligible group items; ``group_target_reachable`` is False (and ``group_prefixes_short``
-    positive) only when it does not.
+    When ``config`` asks a minimum share of a group and the pool holds too few of its items that
+    pass the filters, the first generator also nominates its best ``k`` of them
+    (:meth:`~recsys_core.serving.candidates.CandidateGenerator.nominate_within`; marked in
+    ``pool.from_group`` and ``nominated_by``), so every prefix can hold its share
+    (:func:`~recsys_core.serving.rerank.prefix_minimums`) unless the catalogue lacks them
+    (``group_target_reachable`` False, ``group_prefixes_short`` > 0).
 
     Parameters
     ----------
