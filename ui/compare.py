@@ -25,6 +25,7 @@ import streamlit as st
 from recsys_core.data.dataset import Dataset
 from recsys_core.errors import SplitMismatchError
 from recsys_core.evaluation.compare import (LOWER_IS_BETTER, NO_BETTER_DIRECTION, RunComparison,
+                                         check_comparable,
                                            compare_runs)
 from recsys_core.evaluation.metrics import EVALUATION_SAMPLE_USERS
 from recsys_core.runs.store import RunInfo
@@ -88,24 +89,12 @@ def default_reference(infos: list[RunInfo]) -> str:
 
 
 def not_comparable(reference: RunInfo, other: RunInfo) -> str | None:
-    """Why ``other`` cannot be compared user by user with ``reference`` (different dataset, no
-    test split, another split), or None when it can."""
-    if other.dataset.get("fingerprint") != reference.dataset.get("fingerprint"):
-        return (f"trained on another dataset ({other.dataset.get('name', '?')}); choose its "
-                "dataset in the sidebar")
-    if other.split is None:
-        return "trained on all ratings: it has no held-out test users to compare on"
-    if reference.split is None:
-        return (f"the reference {reference.name} was trained on all ratings: it has no held-out "
-                "test users")
-    if other.split.get("params") != reference.split.get("params"):
-        return (f"evaluated on {splits.describe(other.split.get('params') or {})}, the reference "
-                f"on {splits.describe(reference.split.get('params') or {})}: different test "
-                "users, so no per-user pairing")
-    a, b = other.split.get("fingerprint"), reference.split.get("fingerprint")
-    if a and b and a != b:
-        return ("same split settings but other held-out ratings (the data changed in between): "
-                "different test users, so no per-user pairing")
+    """Why ``other`` cannot be compared user by user with ``reference`` (the engine's
+    :func:`~recsys_core.evaluation.compare.check_comparable`, in its words), or None."""
+    try:
+        check_comparable(other, reference)
+    except SplitMismatchError as exc:
+        return str(exc)
     return None
 
 

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ..errors import HyperparameterError, SplitMismatchError
+from .split import describe_split
 from .metrics import (EVALUATION_SAMPLE_SEED, EVALUATION_SAMPLE_USERS, _first_occurrence,
                       _lists, _relevance_matrix, gini_coefficient,
                       intra_list_diversity_per_list, long_tail_mask, novelty_per_list,
@@ -456,32 +457,34 @@ class RunComparison:
 
 
 def _describe(params: dict | None) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+    return describe_split(params or {}) if params else "no split"
 
 
-def check_comparable(run_a, run_b) -> None:
+def check_comparable(info_a, info_b) -> None:
     """Raise :class:`SplitMismatchError` saying why two runs cannot be compared user by user:
     one has no recorded split, their datasets differ, or their splits do (params or
-    fingerprint)."""
-    for label, run in (("A", run_a), ("B", run_b)):
-        if not run.info.split:
+    fingerprint). ``info_a``, ``info_b``: the runs' records (``Run.info``, a RunInfo), so a
+    caller can check before loading any model."""
+    for label, info in (("A", info_a), ("B", info_b)):
+        if not info.split:
             raise SplitMismatchError(
-                f"run {run.info.name!r} ({label}) was trained on all its data: it has no held-out "
+                f"run {info.name!r} ({label}) was trained on all its data: it has no held-out "
                 "users to compare on (train both runs with --holdout on the same split)")
-    data_a, data_b = run_a.info.dataset, run_b.info.dataset
+    data_a, data_b = info_a.dataset, info_b.dataset
     if data_a.get("fingerprint") != data_b.get("fingerprint"):
         raise SplitMismatchError(
-            f"the runs were trained on different datasets: {run_a.info.name!r} on "
-            f"{data_a.get('name', '?')} ({data_a.get('fingerprint')}), {run_b.info.name!r} on "
+            f"the runs were trained on different datasets: {info_a.name!r} on "
+            f"{data_a.get('name', '?')} ({data_a.get('fingerprint')}), {info_b.name!r} on "
             f"{data_b.get('name', '?')} ({data_b.get('fingerprint')})")
-    split_a, split_b = run_a.info.split, run_b.info.split
+    split_a, split_b = info_a.split, info_b.split
     if split_a.get("params") != split_b.get("params"):
         pa, pb = split_a.get("params") or {}, split_b.get("params") or {}
         differing = sorted(k for k in set(pa) | set(pb) if pa.get(k) != pb.get(k))
         raise SplitMismatchError(
             f"the runs were evaluated on different train/test splits ({', '.join(differing)} "
-            f"{'differs' if len(differing) == 1 else 'differ'}): {run_a.info.name!r} has "
-            f"{_describe(pa)}, {run_b.info.name!r} has {_describe(pb)}")
+            f"{'differs' if len(differing) == 1 else 'differ'}): {info_a.name!r} on "
+            f"{_describe(pa)}, {info_b.name!r} on {_describe(pb)}: different test users, so "
+            "no per-user pairing")
     if (split_a.get("fingerprint") and split_b.get("fingerprint")
             and split_a["fingerprint"] != split_b["fingerprint"]):
         raise SplitMismatchError(
@@ -556,7 +559,7 @@ def compare_runs(run_a, run_b, *, k: int = 10, max_users: int = EVALUATION_SAMPL
         raise HyperparameterError(f"k must be >= 1, got {k}")
     if max_users < 1:
         raise HyperparameterError(f"max_users must be >= 1, got {max_users}")
-    check_comparable(run_a, run_b)
+    check_comparable(run_a.info, run_b.info)
     if split is None:
         split = _rebuild_split(run_a)
     _check_split(split, run_a)
