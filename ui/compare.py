@@ -165,20 +165,22 @@ def direction(difference, metric: str) -> str:
     return "better" if improved else "worse"
 
 
-def short_verdict(metric: str, diff: float, ci_low: float, ci_high: float, n_users: int,
-                  name: str, reference: str) -> str:
-    """The verdict in a few words for a table cell ("ease is better by 0.0147", "not
-    distinguishable on these 943 users"); the interval and p-value have columns of their own
-    (the engine's :meth:`PairedDifference.verdict` says all of it in one sentence)."""
+def short_verdict(metric: str, diff: float, ci_low: float, ci_high: float, n_users: int) -> str:
+    """The verdict on a row's run against the reference (``diff`` = run - reference) in a few
+    words for a table cell: "better by 0.0147", "worse by 0.159", "not distinguishable on these
+    943 users"; the interval and p-value have columns of their own (the engine's
+    :meth:`PairedDifference.verdict` says all of it in one sentence)."""
     if ci_low == ci_high == diff == 0:
         return "the same for every user"
     if not (ci_low > 0 or ci_high < 0):
         return f"not distinguishable on these {int(n_users):,} users"
+    # Said of the row's run against the reference (the row names both): long run names made
+    # "<name> is better by" push the numbers out of view at 800 px.
     base = metric.split("@")[0]
     if base in NO_BETTER_DIRECTION:
-        return f"{name if diff > 0 else reference} is higher by {abs(diff):.3g}"
+        return f"{'higher' if diff > 0 else 'lower'} by {abs(diff):.3g}"
     run_better = (diff < 0) if base in LOWER_IS_BETTER else (diff > 0)
-    return f"{name if run_better else reference} is better by {abs(diff):.3g}"
+    return f"{'better' if run_better else 'worse'} by {abs(diff):.3g}"
 
 
 def metrics_of(comparisons: dict[str, RunComparison], wanted, *, beyond: bool = False) -> list[str]:
@@ -224,7 +226,7 @@ def difference_table(comparisons: dict[str, RunComparison], metrics: list[str],
                          "95% interval": f"[{_fmt(d.ci_low)}, {_fmt(d.ci_high)}]",
                          "p-value": _p(d.p_value), "result": direction(d, metric),
                          "verdict": short_verdict(metric, d.diff, d.ci_low, d.ci_high,
-                                                  d.n_users, name, reference),
+                                                  d.n_users),
                          "users": d.n_users,
                          "test": d.method, "low": d.ci_low, "high": d.ci_high})
     return pd.DataFrame(rows, columns=[*DIFFERENCE_COLUMNS, "low", "high"])
@@ -359,7 +361,7 @@ def breakdown(c: RunComparison, by: str, metrics: list[str] | None = None) -> pd
         group = frame["group"]
     out = pd.DataFrame({
         "metric": frame["metric"], "group": group,
-        "verdict": [short_verdict(m, d, lo, hi, n, c.name_a, c.name_b) for m, d, lo, hi, n in
+        "verdict": [short_verdict(m, d, lo, hi, n) for m, d, lo, hi, n in
                     zip(frame["metric"], frame["diff"], frame["ci_low"], frame["ci_high"],
                         frame["n_users"])],
         "difference": frame["diff"],
